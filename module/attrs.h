@@ -1,0 +1,48 @@
+/*
+ * attrs.h — owned attribute lists: the one representation of an object's
+ * attributes and of a caller's template inside the module.  Values are
+ * heap copies, cleansed when freed.
+ */
+#ifndef SOFTSE_ATTRS_H
+#define SOFTSE_ATTRS_H
+
+#include "p11.h"
+
+typedef struct attr_list {
+    CK_ATTRIBUTE *items; /* pValue owned (NULL when ulValueLen == 0) */
+    size_t count;
+    size_t cap;
+} attr_list;
+
+void attr_list_init(attr_list *list);
+void attr_list_free(attr_list *list); /* cleanses every value */
+
+/* Copies a caller's template; CKR_ARGUMENTS_BAD for a NULL template with
+ * count > 0, CKR_ATTRIBUTE_VALUE_INVALID for a NULL pValue with a length,
+ * CKR_TEMPLATE_INCONSISTENT for a type given twice with different values. */
+CK_RV attr_list_from_template(attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
+CK_RV attr_list_copy(attr_list *dst, const attr_list *src);
+
+/* Sets (replacing) a copy of value; len 0 stores an empty value. */
+CK_RV attr_list_set(attr_list *list, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len);
+CK_RV attr_list_set_bool(attr_list *list, CK_ATTRIBUTE_TYPE type, bool value);
+CK_RV attr_list_set_ulong(attr_list *list, CK_ATTRIBUTE_TYPE type, CK_ULONG value);
+/* Sets only when type is absent. */
+CK_RV attr_list_default_bool(attr_list *list, CK_ATTRIBUTE_TYPE type, bool value);
+CK_RV attr_list_default_ulong(attr_list *list, CK_ATTRIBUTE_TYPE type, CK_ULONG value);
+CK_RV attr_list_default(attr_list *list, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len);
+void attr_list_remove(attr_list *list, CK_ATTRIBUTE_TYPE type);
+
+const CK_ATTRIBUTE *attr_list_find(const attr_list *list, CK_ATTRIBUTE_TYPE type);
+bool attr_list_has(const attr_list *list, CK_ATTRIBUTE_TYPE type);
+/* A CK_BBOOL attribute, or dflt when absent or malformed. */
+bool attr_list_bool(const attr_list *list, CK_ATTRIBUTE_TYPE type, bool dflt);
+/* CKR_TEMPLATE_INCOMPLETE when absent, CKR_ATTRIBUTE_VALUE_INVALID when not a CK_ULONG. */
+CK_RV attr_list_ulong(const attr_list *list, CK_ATTRIBUTE_TYPE type, CK_ULONG *out);
+/* Checks the lengths of the fixed-size attributes (CK_BBOOL, CK_ULONG, dates)
+ * in a template: CKR_ATTRIBUTE_VALUE_INVALID when wrong. */
+CK_RV attr_list_check_sizes(const attr_list *list);
+/* True when every attribute of tmpl is in list with the same value. */
+bool attr_list_matches(const attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
+
+#endif

@@ -1,0 +1,2 @@
+/* keyconv.c — placeholder until key conversions land. */
+#include "mech.h"

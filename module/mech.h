@@ -1,0 +1,162 @@
+/*
+ * mech.h — the mechanism table.
+ *
+ * Every mechanism is one row: its PKCS#11 info (key sizes, flags) and the
+ * callbacks that implement it.  C_GetMechanismList / C_GetMechanismInfo
+ * and every C_*Init dispatch are generated from the same rows (mech.c).
+ * Rows live next to their implementation: module/mech_*.c for the
+ * standard mechanisms, the files of vendor-mechs/ for SPEC.md's.
+ *
+ * The core (module/crypto_ops.c) owns the PKCS#11 conventions: session
+ * state, the length query (NULL output → size; too small →
+ * CKR_BUFFER_TOO_SMALL, operation kept), ending the operation on error,
+ * checking the key's usage flags (CKA_SIGN…) and class.  A row checks its
+ * parameter and the key's type and size, and does the cryptography
+ * through OpenSSL EVP.
+ */
+#ifndef SOFTSE_MECH_H
+#define SOFTSE_MECH_H
+
+#include "attrs.h"
+#include "p11.h"
+
+#include <openssl/evp.h>
+
+typedef enum mech_op_kind {
+    MECH_DIGEST,
+    MECH_SIGN,
+    MECH_VERIFY,
+    MECH_ENCRYPT,
+    MECH_DECRYPT,
+} mech_op_kind;
+
+typedef enum mech_phase {
+    MECH_PHASE_UPDATE,  /* output of update(in_len) */
+    MECH_PHASE_FINAL,   /* output of final() after what was fed */
+    MECH_PHASE_ONESHOT, /* output of a single-part call on in_len bytes */
+} mech_phase;
+
+/* Key material handed to a mechanism, built from a key object's
+ * attributes by mech_key_from_attrs (keyconv.c). */
+typedef struct mech_key {
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE type;
+    EVP_PKEY *pkey;        /* RSA, EC, EdDSA keys (public or private) */
+    unsigned char *secret; /* secret keys: CKA_VALUE, cleansed on free */
+    size_t secret_len;
+    const attr_list *attrs; /* the key object's attributes: valid during the call only */
+} mech_key;
+
+/* The core's services to mechanisms that need more than a key (vendor
+ * mechanisms: the token's attestation key, persistent counters, audit).
+ * Defined in module/crypto_ops.c; standard mechanisms ignore it. */
+typedef struct mech_env mech_env;
+
+/* Streaming operations (digest, sign, verify, encrypt, decrypt). */
+typedef struct mech_ops {
+    /* Checks the parameter (CKR_MECHANISM_PARAM_INVALID), the key's type
+     * (CKR_KEY_TYPE_INCONSISTENT) and size (CKR_KEY_SIZE_RANGE) and sets
+     * up *state.  key is NULL for digests.  The key's contents may be
+     * copied or referenced (EVP_PKEY_up_ref); key itself is freed by the
+     * caller after init returns. */
+    CK_RV (*init)(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
+                  const mech_env *env, void **state);
+    /* Bytes the next call will produce at most.  The core calls this
+     * before update/final/oneshot and gives them a buffer at least that
+     * large, so they never see a short buffer. */
+    CK_RV (*out_size)(void *state, mech_phase phase, size_t in_len, size_t *out_len);
+    /* Feeds data; encrypt/decrypt write output (*out_len = bytes written);
+     * sign/verify/digest get out == NULL. */
+    CK_RV (*update)(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                    size_t *out_len);
+    /* Finishes digest, sign, encrypt or decrypt. */
+    CK_RV (*final)(void *state, unsigned char *out, size_t *out_len);
+    /* Finishes a verify: CKR_OK, CKR_SIGNATURE_INVALID or CKR_SIGNATURE_LEN_RANGE. */
+    CK_RV (*verify_final)(void *state, const unsigned char *sig, size_t sig_len);
+    /* Single-part call; NULL means the core does update + final. */
+    CK_RV (*oneshot)(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                     size_t *out_len);
+    /* Single-part verify; NULL means update + verify_final. */
+    CK_RV (*verify_oneshot)(void *state, const unsigned char *in, size_t in_len,
+                            const unsigned char *sig, size_t sig_len);
+    void (*free)(void *state);
+} mech_ops;
+
+typedef struct mech_row {
+    CK_MECHANISM_TYPE type;
+    const char *name;
+    CK_MECHANISM_INFO info; /* sizes in bits (RSA, EC) or bytes (secret keys), CKF_* */
+    bool multipart;         /* C_*Update allowed (else CKR_FUNCTION_NOT_SUPPORTED) */
+    const mech_ops *ops;    /* streaming operations, or NULL */
+
+    /* C_GenerateKey: out receives CKA_KEY_TYPE, CKA_VALUE, CKA_VALUE_LEN
+     * (and any other attribute the mechanism fixes); the core merges the
+     * template and the defaults.  CKR_TEMPLATE_INCOMPLETE /
+     * CKR_ATTRIBUTE_VALUE_INVALID for a bad CKA_VALUE_LEN. */
+    CK_RV (*generate)(const CK_MECHANISM *mech, const attr_list *tmpl, const mech_env *env,
+                      attr_list *out);
+    /* C_GenerateKeyPair: pub_out gets CKA_KEY_TYPE and the public values
+     * (CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_MODULUS_BITS / CKA_EC_PARAMS,
+     * CKA_EC_POINT / CKA_VALUE for EdDSA, CKA_PUBLIC_KEY_INFO); priv_out
+     * gets the private values and the same public ones a consumer expects
+     * on a private key (CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS,
+     * CKA_PUBLIC_KEY_INFO). */
+    CK_RV (*generate_pair)(const CK_MECHANISM *mech, const attr_list *pub_tmpl,
+                           const attr_list *priv_tmpl, attr_list *pub_out, attr_list *priv_out);
+    /* C_DeriveKey: out receives CKA_VALUE (sized from the template's
+     * CKA_VALUE_LEN or the key type) and CKA_KEY_TYPE when the
+     * mechanism decides it. */
+    CK_RV (*derive)(const CK_MECHANISM *mech, const mech_key *base, const attr_list *tmpl,
+                    const mech_env *env, attr_list *out);
+    /* C_WrapKey of key bytes (a secret value, or a PKCS#8 private key).
+     * out NULL: *out_len = size needed. */
+    CK_RV (*wrap)(const CK_MECHANISM *mech, const mech_key *wrapping, const unsigned char *in,
+                  size_t in_len, unsigned char *out, size_t *out_len);
+    /* C_UnwrapKey: *out is malloc'ed key bytes, cleansed and freed by the caller. */
+    CK_RV (*unwrap)(const CK_MECHANISM *mech, const mech_key *unwrapping, const unsigned char *in,
+                    size_t in_len, unsigned char **out, size_t *out_len);
+} mech_row;
+
+/* Each mech_*.c exports its rows as one of these. */
+typedef struct mech_table {
+    const mech_row *rows;
+    size_t count;
+} mech_table;
+
+extern const mech_table mech_table_digest;  /* module/mech_digest.c */
+extern const mech_table mech_table_sign;    /* module/mech_sign.c: RSA, ECDSA, EdDSA, HMAC, CMAC */
+extern const mech_table mech_table_cipher;  /* module/mech_cipher.c: AES modes, RSA encryption */
+extern const mech_table mech_table_keygen;  /* module/mech_keygen.c */
+extern const mech_table mech_table_wrap;    /* module/mech_wrap.c: AES-KW, KWP */
+extern const mech_table mech_table_derive;  /* module/mech_derive.c: ECDH, HKDF, SP800-108 */
+extern const mech_table mech_table_vendor;  /* vendor-mechs/vendor.c */
+
+/* Lookup over all tables; NULL when the mechanism is not supported. */
+const mech_row *mech_find(CK_MECHANISM_TYPE type);
+/* Fills list (or counts when list is NULL) of every supported mechanism. */
+size_t mech_list(CK_MECHANISM_TYPE *list, size_t max);
+
+/* ---- key conversions (module/keyconv.c) ------------------------------ */
+
+/* Builds key material from a key object's attributes (RSA from modulus,
+ * exponents and CRT values; EC from CKA_EC_PARAMS with CKA_VALUE or
+ * CKA_EC_POINT; EdDSA; secret keys from CKA_VALUE).  Errors:
+ * CKR_KEY_TYPE_INCONSISTENT, CKR_TEMPLATE_INCOMPLETE, CKR_ATTRIBUTE_VALUE_INVALID. */
+CK_RV mech_key_from_attrs(const attr_list *attrs, mech_key *out);
+void mech_key_free(mech_key *key); /* frees pkey, cleanses secret */
+
+/* Private key object attributes → PKCS#8 DER (for C_WrapKey), and back
+ * (for C_UnwrapKey: fills CKA_KEY_TYPE and the key values into out). */
+CK_RV mech_key_to_pkcs8(const mech_key *key, unsigned char **der, size_t *der_len);
+CK_RV mech_attrs_from_pkcs8(const unsigned char *der, size_t der_len, attr_list *out);
+
+/* Public values of an EVP_PKEY as PKCS#11 attributes (CKA_KEY_TYPE,
+ * CKA_MODULUS…/CKA_EC_PARAMS, CKA_EC_POINT…, CKA_PUBLIC_KEY_INFO). */
+CK_RV mech_public_attrs(EVP_PKEY *pkey, attr_list *out);
+/* Private values (CKA_PRIVATE_EXPONENT, primes… / CKA_VALUE). */
+CK_RV mech_private_attrs(EVP_PKEY *pkey, attr_list *out);
+
+/* Bits of an RSA/EC key, or bytes of a secret key: for CKR_KEY_SIZE_RANGE. */
+CK_ULONG mech_key_size(const mech_key *key);
+
+#endif

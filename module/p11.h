@@ -1,0 +1,30 @@
+/*
+ * p11.h — what every softse source includes: the PKCS#11 3.0 types from
+ * NSS's headers, the vendor ABI, and the few macros shared by all rooms.
+ */
+#ifndef SOFTSE_P11_H
+#define SOFTSE_P11_H
+
+#include <pkcs11.h>
+#include <softse/softse-pkcs11.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef NULL_PTR
+#define NULL_PTR NULL
+#endif
+
+/* CKA_UNIQUE_ID is PKCS#11 3.0 but absent from NSS's header. */
+#ifndef CKA_UNIQUE_ID
+#define CKA_UNIQUE_ID 0x00000004UL
+#endif
+
+#define SOFTSE_EXPORT __attribute__((visibility("default")))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Log to stderr (and syslog when configured) at a level; see module/log.c. */
+enum { SE_LOG_ERROR = 0, SE_LOG_WARN = 1, SE_LOG_INFO = 2, SE_LOG_DEBUG = 3 };
+void se_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

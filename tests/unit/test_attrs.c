@@ -1,0 +1,100 @@
+/* attrs.c: owned attribute lists and template copying. */
+#include "attrs.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <string.h>
+#include <cmocka.h>
+
+static void set_replace_remove(void **state)
+{
+    (void)state;
+    attr_list list;
+    attr_list_init(&list);
+    assert_int_equal(attr_list_set(&list, CKA_LABEL, "abc", 3), CKR_OK);
+    assert_int_equal(attr_list_set(&list, CKA_LABEL, "de", 2), CKR_OK);
+    assert_int_equal(list.count, 1);
+    const CK_ATTRIBUTE *a = attr_list_find(&list, CKA_LABEL);
+    assert_non_null(a);
+    assert_int_equal(a->ulValueLen, 2);
+    assert_memory_equal(a->pValue, "de", 2);
+    assert_int_equal(attr_list_set_bool(&list, CKA_TOKEN, true), CKR_OK);
+    assert_true(attr_list_bool(&list, CKA_TOKEN, false));
+    assert_false(attr_list_bool(&list, CKA_PRIVATE, false));
+    assert_int_equal(attr_list_default_bool(&list, CKA_TOKEN, false), CKR_OK);
+    assert_true(attr_list_bool(&list, CKA_TOKEN, false));
+    attr_list_remove(&list, CKA_LABEL);
+    assert_null(attr_list_find(&list, CKA_LABEL));
+    assert_int_equal(list.count, 1);
+    assert_int_equal(attr_list_set(&list, CKA_ID, NULL, 4), CKR_ATTRIBUTE_VALUE_INVALID);
+    attr_list_free(&list);
+}
+
+static void ulong_reads(void **state)
+{
+    (void)state;
+    attr_list list;
+    attr_list_init(&list);
+    CK_ULONG v = 0;
+    assert_int_equal(attr_list_ulong(&list, CKA_CLASS, &v), CKR_TEMPLATE_INCOMPLETE);
+    assert_int_equal(attr_list_set(&list, CKA_CLASS, "x", 1), CKR_OK);
+    assert_int_equal(attr_list_ulong(&list, CKA_CLASS, &v), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(attr_list_check_sizes(&list), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(attr_list_set_ulong(&list, CKA_CLASS, CKO_DATA), CKR_OK);
+    assert_int_equal(attr_list_ulong(&list, CKA_CLASS, &v), CKR_OK);
+    assert_int_equal(v, CKO_DATA);
+    assert_int_equal(attr_list_check_sizes(&list), CKR_OK);
+    attr_list_free(&list);
+}
+
+static void template_rules(void **state)
+{
+    (void)state;
+    CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+    CK_ATTRIBUTE same[] = {{CKA_TOKEN, &t, 1}, {CKA_TOKEN, &t, 1}};
+    CK_ATTRIBUTE clash[] = {{CKA_TOKEN, &t, 1}, {CKA_TOKEN, &f, 1}};
+    CK_ATTRIBUTE null_value[] = {{CKA_LABEL, NULL, 5}};
+    CK_ATTRIBUTE array[] = {{CKA_WRAP_TEMPLATE, &t, 1}};
+    attr_list list;
+    attr_list_init(&list);
+    assert_int_equal(attr_list_from_template(&list, same, 2), CKR_OK);
+    assert_int_equal(list.count, 1);
+    attr_list_free(&list);
+    assert_int_equal(attr_list_from_template(&list, clash, 2), CKR_TEMPLATE_INCONSISTENT);
+    attr_list_free(&list);
+    assert_int_equal(attr_list_from_template(&list, null_value, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(attr_list_from_template(&list, NULL, 1), CKR_ARGUMENTS_BAD);
+    assert_int_equal(attr_list_from_template(&list, array, 1), CKR_ATTRIBUTE_TYPE_INVALID);
+    attr_list_free(&list);
+}
+
+static void matching(void **state)
+{
+    (void)state;
+    attr_list list;
+    attr_list_init(&list);
+    attr_list_set(&list, CKA_LABEL, "key", 3);
+    attr_list_set_ulong(&list, CKA_CLASS, CKO_SECRET_KEY);
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY, other = CKO_DATA;
+    CK_ATTRIBUTE hit[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, "key", 3}};
+    CK_ATTRIBUTE miss[] = {{CKA_CLASS, &other, sizeof(other)}};
+    CK_ATTRIBUTE absent[] = {{CKA_ID, "1", 1}};
+    CK_ATTRIBUTE shorter[] = {{CKA_LABEL, "ke", 2}};
+    assert_true(attr_list_matches(&list, hit, 2));
+    assert_true(attr_list_matches(&list, NULL, 0));
+    assert_false(attr_list_matches(&list, miss, 1));
+    assert_false(attr_list_matches(&list, absent, 1));
+    assert_false(attr_list_matches(&list, shorter, 1));
+    attr_list_free(&list);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(set_replace_remove),
+        cmocka_unit_test(ulong_reads),
+        cmocka_unit_test(template_rules),
+        cmocka_unit_test(matching),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,2 @@
+/* store.c — placeholder until the store lands. */
+#include "tok.h"

@@ -1,0 +1,164 @@
+/*
+ * tok.h — the protected token store (SPEC.md §7).
+ *
+ * One SQLite database per token in a store directory.  This room knows
+ * storage, encryption at rest, PINs, retry counters, lifecycle and the
+ * audit log; it knows nothing of sessions, handles or C_* calling
+ * conventions.  Attribute semantics (which attribute is secret, which is
+ * indexed) are decided by the caller and passed as flags.
+ *
+ * Threading: a tok is one SQLite connection and is not thread-safe; the
+ * caller serializes calls on one tok (the module holds its token lock).
+ * Several processes may open the same file: every change is one
+ * transaction (WAL, synchronous=FULL), and counters are updated inside
+ * BEGIN IMMEDIATE transactions so that two processes cannot both spend
+ * the same PIN try.
+ */
+#ifndef SOFTSE_TOK_H
+#define SOFTSE_TOK_H
+
+#include "p11.h"
+
+typedef struct tok tok;
+typedef uint64_t tok_id; /* an object's row id: stable, never reused */
+
+#define TOK_LABEL_LEN 32
+#define TOK_SERIAL_LEN 16
+#define TOK_MASTER_KEY_LEN 32
+
+/* Keys unlocked by a successful login; cleanse with tok_keys_clear(). */
+typedef struct tok_keys {
+    unsigned char master[TOK_MASTER_KEY_LEN]; /* the token master key */
+    unsigned char enc[32];                    /* attribute encryption key, derived */
+    unsigned char index[32];                  /* lookup-hash key for private objects, derived */
+} tok_keys;
+void tok_keys_clear(tok_keys *keys);
+
+typedef struct tok_info {
+    char label[TOK_LABEL_LEN];   /* blank padded, not NUL terminated */
+    char serial[TOK_SERIAL_LEN]; /* 16 hex digits, fixed at creation */
+    bool user_pin_initialized;
+    unsigned long user_failures, user_max_failures; /* max: default 10 */
+    unsigned long so_failures, so_max_failures;     /* max: default 10 */
+    unsigned char lifecycle;                        /* SOFTSE_LIFECYCLE_* */
+    unsigned long pin_kdf_iterations;
+} tok_info;
+
+typedef struct tok_params {
+    unsigned long pin_kdf_iterations; /* PBKDF2-HMAC-SHA256 iterations for new PIN wraps */
+    unsigned long user_max_failures;  /* 0: default 10 */
+    unsigned long so_max_failures;    /* 0: default 10 */
+} tok_params;
+
+/* ---- token files ---------------------------------------------------- */
+
+/* Lists the token databases of dir ("<serial>.sqlite"), oldest token first
+ * (creation time, then serial), so slot numbers are stable across restarts.
+ * A missing dir is created (mode 0700).  Free with tok_free_paths(). */
+CK_RV tok_scan(const char *dir, char ***paths, size_t *count);
+void tok_free_paths(char **paths, size_t count);
+
+/* Opens a token database; CKR_DEVICE_ERROR (with a message logged) when
+ * it is not a softse store or is damaged; CKR_TOKEN_NOT_PRESENT when the
+ * file is gone. */
+CK_RV tok_open(const char *path, tok **out);
+void tok_close(tok *t);
+const char *tok_path(const tok *t);
+
+/* Creates a new token file in dir with a fresh serial, a fresh master key
+ * wrapped under the SO PIN, no user PIN, lifecycle PERSONALIZATION. */
+CK_RV tok_create(const char *dir, const char label[TOK_LABEL_LEN], const CK_UTF8CHAR *so_pin,
+                 CK_ULONG so_pin_len, const tok_params *params, tok **out);
+
+/* C_InitToken on an initialized token: checks the SO PIN (counting a
+ * failure: CKR_PIN_INCORRECT / CKR_PIN_LOCKED), then in one transaction
+ * erases every object, draws a new master key, rewraps it under the SO
+ * PIN, removes the user PIN and sets the label.  The serial is kept. */
+CK_RV tok_reinit(tok *t, const char label[TOK_LABEL_LEN], const CK_UTF8CHAR *so_pin,
+                 CK_ULONG so_pin_len, const tok_params *params);
+
+/* Deletes the token file (and its -wal/-shm) and closes t. */
+CK_RV tok_delete(tok *t);
+
+CK_RV tok_get_info(tok *t, tok_info *info);
+
+/* ---- PINs ------------------------------------------------------------ */
+
+/* Unwraps the master key with the PIN of user (CKU_SO or CKU_USER).
+ * CKR_PIN_INCORRECT (failure counter incremented, an audit record
+ * appended), CKR_PIN_LOCKED (counter at its maximum; the PIN is not even
+ * tried), CKR_USER_PIN_NOT_INITIALIZED.  Success resets that counter. */
+CK_RV tok_login(tok *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                tok_keys *keys);
+
+/* Sets the user PIN (C_InitPIN, by a logged-in SO holding keys): wraps the
+ * master key under it and resets the user failure counter. */
+CK_RV tok_init_pin(tok *t, const tok_keys *keys, const CK_UTF8CHAR *pin, CK_ULONG pin_len);
+
+/* C_SetPIN: checks old_pin for user like tok_login (counting failures),
+ * then rewraps the master key under new_pin. */
+CK_RV tok_set_pin(tok *t, CK_USER_TYPE user, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+                  const CK_UTF8CHAR *new_pin, CK_ULONG new_len);
+
+/* ---- objects --------------------------------------------------------- */
+
+#define TOK_ATTR_SECRET 0x1u /* encrypted even on a public object (key material) */
+#define TOK_ATTR_LOOKUP 0x2u /* indexed: tok_object_find can select on it */
+#define TOK_ATTR_LOCKED 0x4u /* out only: encrypted and no keys given; value NULL */
+
+typedef struct tok_attr {
+    CK_ATTRIBUTE_TYPE type;
+    unsigned char *value; /* owned in lists returned by the store */
+    CK_ULONG len;
+    unsigned flags; /* TOK_ATTR_* */
+} tok_attr;
+
+/* Frees (and cleanses) a list returned by tok_object_load. */
+void tok_attrs_free(tok_attr *attrs, size_t count);
+
+/* Stores a new object in one transaction.  For a private object every
+ * attribute is encrypted (AES-256-GCM under keys->enc, AAD binding token
+ * serial, object id and attribute type) and LOOKUP attributes are indexed
+ * by a keyed hash (keys->index); for a public one, SECRET attributes are
+ * encrypted and the others stored in clear, LOOKUP ones indexed by value.
+ * keys may be NULL only when nothing needs encrypting (else
+ * CKR_USER_NOT_LOGGED_IN).  audit, when not NULL, is appended to the
+ * audit log in the same transaction. */
+CK_RV tok_object_create(tok *t, const tok_keys *keys, bool is_private, const tok_attr *attrs,
+                        size_t count, const char *audit, tok_id *id);
+
+/* Loads every attribute of an object.  CKR_OBJECT_HANDLE_INVALID when it
+ * does not exist (or no longer does).  Without keys, a private object gives
+ * CKR_USER_NOT_LOGGED_IN and a public one returns its encrypted attributes
+ * with TOK_ATTR_LOCKED and no value.  A value that fails authentication
+ * gives CKR_DEVICE_ERROR and a logged message: never wrong bytes. */
+CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private,
+                      tok_attr **attrs, size_t *count);
+
+/* Replaces every attribute of an object, in one transaction. */
+CK_RV tok_object_update(tok *t, const tok_keys *keys, tok_id id, bool is_private,
+                        const tok_attr *attrs, size_t count, const char *audit);
+
+CK_RV tok_object_destroy(tok *t, tok_id id, const char *audit);
+
+/* Candidate ids of objects that have every attribute of match with that
+ * value (match holds only attributes the caller stored as LOOKUP).  An
+ * empty match lists every object.  Without keys only public objects are
+ * listed.  Served by indexes: no object is loaded or decrypted.  The
+ * caller checks the remaining template on the loaded objects. */
+CK_RV tok_object_find(tok *t, const tok_keys *keys, const tok_attr *match, size_t count,
+                      tok_id **ids, size_t *found);
+
+/* A number that changes whenever another connection commits a change to
+ * this token (PRAGMA data_version): lets the caller keep caches. */
+CK_RV tok_data_version(tok *t, uint64_t *version);
+
+/* ---- lifecycle and audit (SPEC.md §3) -------------------------------- */
+
+CK_RV tok_set_lifecycle(tok *t, unsigned char state, const char *audit);
+
+/* Appends one record: seq, time, event, detail, SHA-256 of the previous
+ * record, its own hash.  Use for events that change nothing else. */
+CK_RV tok_audit_append(tok *t, const char *event, const char *detail);
+
+#endif
