@@ -141,8 +141,9 @@ CK_RV attr_list_from_template(attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULON
             return CKR_ATTRIBUTE_VALUE_INVALID;
         if (in->ulValueLen > 0 && !in->pValue)
             return CKR_ATTRIBUTE_VALUE_INVALID;
-        if (in->type & CKF_ARRAY_ATTRIBUTE)
-            return CKR_ATTRIBUTE_TYPE_INVALID; /* nested templates are not stored */
+        if (in->type == CKA_WRAP_TEMPLATE || in->type == CKA_UNWRAP_TEMPLATE ||
+            in->type == CKA_DERIVE_TEMPLATE)
+            return CKR_ATTRIBUTE_TYPE_INVALID; /* nested templates hold pointers: not stored */
         const CK_ATTRIBUTE *prev = attr_list_find(list, in->type);
         if (prev) {
             if (!same_value(prev, in->pValue, in->ulValueLen))

@@ -1,2 +1,614 @@
-/* keyconv.c — placeholder until key conversions land. */
+/*
+ * keyconv.c — key material between PKCS#11 attributes, EVP_PKEYs and
+ * PKCS#8 (see mech.h, "key conversions").  Private values only pass
+ * through secure BIGNUMs, OSSL_PARAM secure blocks and buffers that are
+ * cleansed before they are freed.
+ *
+ * Which attributes go where: mech_public_attrs gives a public-key
+ * object's values; mech_private_attrs gives a private-key object's values,
+ * that is the private values plus the public ones PKCS#11 puts on a
+ * private key (CKA_MODULUS, CKA_PUBLIC_EXPONENT / CKA_EC_PARAMS,
+ * CKA_PUBLIC_KEY_INFO), so each object needs one call.
+ */
 #include "mech.h"
+#include "mech_util.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ED25519_KEY_BYTES 32
+#define MAX_EC_POINT_BYTES (1 + 2 * 66) /* uncompressed P-521 point */
+#define MAX_BIGNUM_BYTES 1024           /* an RSA-8192 modulus: far above what we accept */
+
+/* ---- reading attributes ------------------------------------------------- */
+
+static CK_RV required_value(const attr_list *attrs, CK_ATTRIBUTE_TYPE type,
+                            const CK_ATTRIBUTE **attr)
+{
+    *attr = attr_list_find(attrs, type);
+    if (!*attr)
+        return CKR_TEMPLATE_INCOMPLETE;
+    if ((*attr)->ulValueLen == 0)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    return CKR_OK;
+}
+
+/* A big-endian integer attribute; secret ones go into secure memory. */
+static CK_RV attr_bignum(const attr_list *attrs, CK_ATTRIBUTE_TYPE type, bool secret,
+                         BIGNUM **out)
+{
+    const CK_ATTRIBUTE *attr;
+    CK_RV rv = required_value(attrs, type, &attr);
+    if (rv != CKR_OK)
+        return rv;
+    if (attr->ulValueLen > MAX_BIGNUM_BYTES)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    BIGNUM *bn = secret ? BN_secure_new() : BN_new();
+    if (!bn || !BN_bin2bn(attr->pValue, (int)attr->ulValueLen, bn)) {
+        BN_free(bn);
+        return CKR_HOST_MEMORY;
+    }
+    if (secret)
+        BN_set_flags(bn, BN_FLG_CONSTTIME);
+    *out = bn;
+    return CKR_OK;
+}
+
+/* The content of a DER OCTET STRING that fills the whole value. */
+static bool der_octet_string(const unsigned char *der, size_t der_len,
+                             const unsigned char **content, size_t *len)
+{
+    const unsigned char *p = der;
+    long length = 0;
+    int tag = 0, cls = 0;
+    int ret = ASN1_get_object(&p, &length, &tag, &cls, (long)der_len);
+    if (ret != 0 || tag != V_ASN1_OCTET_STRING || cls != V_ASN1_UNIVERSAL ||
+        p + length != der + der_len) {
+        ERR_clear_error();
+        return false;
+    }
+    *content = p;
+    *len = (size_t)length;
+    return true;
+}
+
+/* A point or key value: the DER OCTET STRING PKCS#11 3.0 §2.3.3 specifies
+ * for CKA_EC_POINT, or the bare bytes (bare_len long) that some
+ * applications pass.  A DER value is always longer than the bare one, so
+ * the length tells them apart. */
+static void octets_of_attr(const CK_ATTRIBUTE *attr, size_t bare_len, const unsigned char **data,
+                           size_t *len)
+{
+    const unsigned char *value = attr->pValue;
+    if (attr->ulValueLen == bare_len || !der_octet_string(value, attr->ulValueLen, data, len)) {
+        *data = value;
+        *len = attr->ulValueLen;
+    }
+}
+
+/* The curve of CKA_EC_PARAMS, which must belong to key type type.  An
+ * EdDSA key without CKA_EC_PARAMS is taken as Ed25519, the only one. */
+static CK_RV curve_of_attrs(const attr_list *attrs, CK_KEY_TYPE type, const mech_curve **curve)
+{
+    const CK_ATTRIBUTE *params = attr_list_find(attrs, CKA_EC_PARAMS);
+    if (!params && type == CKK_EC_EDWARDS) {
+        *curve = mech_curve_by_nid(NID_ED25519);
+        return CKR_OK;
+    }
+    if (!params)
+        return CKR_TEMPLATE_INCOMPLETE;
+    CK_RV rv = mech_curve_from_params(params->pValue, params->ulValueLen, curve);
+    if (rv == CKR_OK && (*curve)->key_type != type)
+        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    return rv;
+}
+
+/* ---- attributes → EVP_PKEY ---------------------------------------------- */
+
+static CK_RV pkey_from_params(const char *type, int selection, OSSL_PARAM_BLD *bld,
+                              EVP_PKEY **out)
+{
+    CK_RV rv = CKR_HOST_MEMORY;
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    if (!params || !ctx)
+        goto out;
+    if (EVP_PKEY_fromdata_init(ctx) <= 0 || EVP_PKEY_fromdata(ctx, out, selection, params) <= 0) {
+        rv = mech_openssl_error("key import", CKR_ATTRIBUTE_VALUE_INVALID);
+        goto out;
+    }
+    rv = CKR_OK;
+out:
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params); /* cleanses the secure block holding private values */
+    return rv;
+}
+
+typedef struct bn_part {
+    CK_ATTRIBUTE_TYPE type;
+    const char *param;
+} bn_part;
+
+static const bn_part rsa_public_parts[] = {
+    {CKA_MODULUS, OSSL_PKEY_PARAM_RSA_N},
+    {CKA_PUBLIC_EXPONENT, OSSL_PKEY_PARAM_RSA_E},
+};
+static const bn_part rsa_private_exponent = {CKA_PRIVATE_EXPONENT, OSSL_PKEY_PARAM_RSA_D};
+static const bn_part rsa_crt_parts[] = {
+    {CKA_PRIME_1, OSSL_PKEY_PARAM_RSA_FACTOR1},
+    {CKA_PRIME_2, OSSL_PKEY_PARAM_RSA_FACTOR2},
+    {CKA_EXPONENT_1, OSSL_PKEY_PARAM_RSA_EXPONENT1},
+    {CKA_EXPONENT_2, OSSL_PKEY_PARAM_RSA_EXPONENT2},
+    {CKA_COEFFICIENT, OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+};
+
+/* The builder keeps a pointer to the BIGNUM: *slot must live until
+ * OSSL_PARAM_BLD_to_param. */
+static CK_RV push_bignum(OSSL_PARAM_BLD *bld, const attr_list *attrs, const bn_part *part,
+                         bool secret, BIGNUM **slot)
+{
+    CK_RV rv = attr_bignum(attrs, part->type, secret, slot);
+    if (rv == CKR_OK && !OSSL_PARAM_BLD_push_BN(bld, part->param, *slot))
+        rv = CKR_HOST_MEMORY;
+    return rv;
+}
+
+static bool has_all(const attr_list *attrs, const bn_part *parts, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!attr_list_has(attrs, parts[i].type))
+            return false;
+    return true;
+}
+
+/* RSA from CKA_MODULUS and CKA_PUBLIC_EXPONENT, plus CKA_PRIVATE_EXPONENT
+ * and, when all five are present, the CRT values. */
+static CK_RV rsa_from_attrs(const attr_list *attrs, bool private_key, EVP_PKEY **out)
+{
+    BIGNUM *values[ARRAY_SIZE(rsa_public_parts) + 1 + ARRAY_SIZE(rsa_crt_parts)] = {NULL};
+    size_t count = 0;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    CK_RV rv = bld ? CKR_OK : CKR_HOST_MEMORY;
+
+    for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(rsa_public_parts); i++)
+        rv = push_bignum(bld, attrs, &rsa_public_parts[i], false, &values[count++]);
+    if (rv == CKR_OK && private_key)
+        rv = push_bignum(bld, attrs, &rsa_private_exponent, true, &values[count++]);
+    if (rv == CKR_OK && private_key && has_all(attrs, rsa_crt_parts, ARRAY_SIZE(rsa_crt_parts)))
+        for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(rsa_crt_parts); i++)
+            rv = push_bignum(bld, attrs, &rsa_crt_parts[i], true, &values[count++]);
+    if (rv == CKR_OK)
+        rv = pkey_from_params("RSA", private_key ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld,
+                              out);
+    for (size_t i = 0; i < count; i++)
+        BN_clear_free(values[i]);
+    OSSL_PARAM_BLD_free(bld);
+    return rv;
+}
+
+/* The uncompressed public point d·G of a private scalar, which must be in
+ * [1, order − 1].  *len: buffer size in, point size out. */
+static CK_RV ec_public_point(const mech_curve *curve, const BIGNUM *d, unsigned char *point,
+                             size_t *len)
+{
+    CK_RV rv = CKR_HOST_MEMORY;
+    EC_GROUP *group = EC_GROUP_new_by_curve_name(curve->nid);
+    EC_POINT *public_point = group ? EC_POINT_new(group) : NULL;
+    if (!public_point)
+        goto out;
+    rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    if (BN_is_zero(d) || BN_is_negative(d) || BN_cmp(d, EC_GROUP_get0_order(group)) >= 0)
+        goto out;
+    rv = CKR_FUNCTION_FAILED;
+    if (!EC_POINT_mul(group, public_point, d, NULL, NULL, NULL))
+        goto out;
+    *len = EC_POINT_point2oct(group, public_point, POINT_CONVERSION_UNCOMPRESSED, point, *len,
+                              NULL);
+    if (*len == 0)
+        goto out;
+    rv = CKR_OK;
+out:
+    if (rv != CKR_OK)
+        mech_openssl_error("EC public point", rv);
+    EC_POINT_free(public_point);
+    EC_GROUP_free(group);
+    return rv;
+}
+
+/* EC from CKA_EC_PARAMS and CKA_EC_POINT (public) or CKA_VALUE (private;
+ * the public point is computed so that verification and ECDH work). */
+static CK_RV ec_from_attrs(const attr_list *attrs, bool private_key, EVP_PKEY **out)
+{
+    const mech_curve *curve;
+    CK_RV rv = curve_of_attrs(attrs, CKK_EC, &curve);
+    if (rv != CKR_OK)
+        return rv;
+
+    unsigned char computed[MAX_EC_POINT_BYTES];
+    const unsigned char *point = computed;
+    size_t point_len = sizeof(computed);
+    BIGNUM *d = NULL;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    if (!bld) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    if (private_key) {
+        rv = attr_bignum(attrs, CKA_VALUE, true, &d);
+        if (rv == CKR_OK)
+            rv = ec_public_point(curve, d, computed, &point_len);
+        if (rv == CKR_OK && !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d))
+            rv = CKR_HOST_MEMORY;
+    } else {
+        const CK_ATTRIBUTE *attr;
+        rv = required_value(attrs, CKA_EC_POINT, &attr);
+        if (rv == CKR_OK)
+            octets_of_attr(attr, 1 + 2 * curve->field_bytes, &point, &point_len);
+    }
+    if (rv != CKR_OK)
+        goto out;
+    if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve->name, 0) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, point_len)) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    rv = pkey_from_params("EC", private_key ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld, out);
+out:
+    BN_clear_free(d);
+    OSSL_PARAM_BLD_free(bld);
+    return rv;
+}
+
+/* Ed25519 (RFC 8032 raw keys): CKA_EC_POINT for a public key, CKA_VALUE
+ * for a private one, each the DER OCTET STRING or the bare 32 bytes. */
+static CK_RV ed25519_from_attrs(const attr_list *attrs, bool private_key, EVP_PKEY **out)
+{
+    const mech_curve *curve;
+    const CK_ATTRIBUTE *attr;
+    CK_RV rv = curve_of_attrs(attrs, CKK_EC_EDWARDS, &curve);
+    if (rv == CKR_OK)
+        rv = required_value(attrs, private_key ? CKA_VALUE : CKA_EC_POINT, &attr);
+    if (rv != CKR_OK)
+        return rv;
+    const unsigned char *bytes;
+    size_t len;
+    octets_of_attr(attr, ED25519_KEY_BYTES, &bytes, &len);
+    if (len != ED25519_KEY_BYTES)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    *out = private_key ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, bytes, len)
+                       : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, bytes, len);
+    return *out ? CKR_OK : mech_openssl_error("Ed25519 key import", CKR_ATTRIBUTE_VALUE_INVALID);
+}
+
+static CK_RV secret_from_attrs(const attr_list *attrs, mech_key *out)
+{
+    const CK_ATTRIBUTE *value;
+    CK_RV rv = required_value(attrs, CKA_VALUE, &value);
+    if (rv != CKR_OK)
+        return rv;
+    out->secret = malloc(value->ulValueLen);
+    if (!out->secret)
+        return CKR_HOST_MEMORY;
+    memcpy(out->secret, value->pValue, value->ulValueLen);
+    out->secret_len = value->ulValueLen;
+    return CKR_OK;
+}
+
+CK_RV mech_key_from_attrs(const attr_list *attrs, mech_key *out)
+{
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE type;
+    memset(out, 0, sizeof(*out));
+    CK_RV rv = attr_list_ulong(attrs, CKA_CLASS, &cls);
+    if (rv == CKR_OK)
+        rv = attr_list_ulong(attrs, CKA_KEY_TYPE, &type);
+    if (rv != CKR_OK)
+        return rv;
+    out->cls = cls;
+    out->type = type;
+    out->attrs = attrs;
+
+    if (cls == CKO_SECRET_KEY) {
+        switch (type) {
+        case CKK_RSA: case CKK_EC: case CKK_EC_EDWARDS: case CKK_EC_MONTGOMERY: case CKK_DSA:
+        case CKK_DH:
+            return CKR_KEY_TYPE_INCONSISTENT;
+        default:
+            return secret_from_attrs(attrs, out);
+        }
+    }
+    if (cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    bool private_key = cls == CKO_PRIVATE_KEY;
+    switch (type) {
+    case CKK_RSA:
+        return rsa_from_attrs(attrs, private_key, &out->pkey);
+    case CKK_EC:
+        return ec_from_attrs(attrs, private_key, &out->pkey);
+    case CKK_EC_EDWARDS:
+        return ed25519_from_attrs(attrs, private_key, &out->pkey);
+    default:
+        return CKR_KEY_TYPE_INCONSISTENT;
+    }
+}
+
+void mech_key_free(mech_key *key)
+{
+    if (!key)
+        return;
+    EVP_PKEY_free(key->pkey);
+    if (key->secret) {
+        OPENSSL_cleanse(key->secret, key->secret_len);
+        free(key->secret);
+    }
+    memset(key, 0, sizeof(*key));
+}
+
+CK_ULONG mech_key_size(const mech_key *key)
+{
+    if (key->cls == CKO_SECRET_KEY)
+        return key->secret_len;
+    if (!key->pkey)
+        return 0;
+    /* RSA: modulus bits; EC: order bits, which is the field size of the
+     * supported curves; Ed25519: 256. */
+    int bits = EVP_PKEY_get_bits(key->pkey);
+    return bits > 0 ? (CK_ULONG)bits : 0;
+}
+
+/* ---- EVP_PKEY → attributes ---------------------------------------------- */
+
+/* A big-endian value, left-padded to pad bytes (0: minimal length). */
+static CK_RV set_bignum(attr_list *out, CK_ATTRIBUTE_TYPE type, const BIGNUM *bn, size_t pad)
+{
+    size_t len = (size_t)BN_num_bytes(bn);
+    if (pad > len)
+        len = pad;
+    if (len == 0)
+        len = 1; /* zero is one zero byte */
+    unsigned char *bytes = malloc(len);
+    if (!bytes)
+        return CKR_HOST_MEMORY;
+    CK_RV rv = CKR_FUNCTION_FAILED;
+    if (BN_bn2binpad(bn, bytes, (int)len) == (int)len)
+        rv = attr_list_set(out, type, bytes, len);
+    OPENSSL_cleanse(bytes, len);
+    free(bytes);
+    return rv;
+}
+
+/* CKR_KEY_TYPE_INCONSISTENT when the key lacks the value (a public key
+ * handed to mech_private_attrs). */
+static CK_RV set_key_bignum(attr_list *out, EVP_PKEY *pkey, const bn_part *part, size_t pad)
+{
+    BIGNUM *bn = NULL;
+    if (!EVP_PKEY_get_bn_param(pkey, part->param, &bn))
+        return mech_openssl_error(part->param, CKR_KEY_TYPE_INCONSISTENT);
+    CK_RV rv = set_bignum(out, part->type, bn, pad);
+    BN_clear_free(bn);
+    return rv;
+}
+
+static CK_RV set_octet_string(attr_list *out, CK_ATTRIBUTE_TYPE type, const unsigned char *data,
+                              size_t len)
+{
+    ASN1_OCTET_STRING *octets = ASN1_OCTET_STRING_new();
+    unsigned char *der = NULL;
+    int der_len = 0;
+    CK_RV rv = CKR_HOST_MEMORY;
+    if (octets && ASN1_OCTET_STRING_set(octets, data, (int)len))
+        der_len = i2d_ASN1_OCTET_STRING(octets, &der);
+    if (der_len > 0)
+        rv = attr_list_set(out, type, der, (CK_ULONG)der_len);
+    OPENSSL_free(der);
+    ASN1_OCTET_STRING_free(octets);
+    return rv;
+}
+
+static CK_RV set_public_key_info(attr_list *out, EVP_PKEY *pkey)
+{
+    unsigned char *der = NULL;
+    int len = i2d_PUBKEY(pkey, &der);
+    if (len <= 0)
+        return mech_openssl_error("SubjectPublicKeyInfo", CKR_FUNCTION_FAILED);
+    CK_RV rv = attr_list_set(out, CKA_PUBLIC_KEY_INFO, der, (CK_ULONG)len);
+    OPENSSL_free(der);
+    return rv;
+}
+
+static CK_RV rsa_attrs(EVP_PKEY *pkey, bool private_key, attr_list *out)
+{
+    CK_RV rv = attr_list_set_ulong(out, CKA_KEY_TYPE, CKK_RSA);
+    for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(rsa_public_parts); i++)
+        rv = set_key_bignum(out, pkey, &rsa_public_parts[i], 0);
+    if (rv != CKR_OK)
+        return rv;
+    if (!private_key)
+        return attr_list_set_ulong(out, CKA_MODULUS_BITS, (CK_ULONG)EVP_PKEY_get_bits(pkey));
+    rv = set_key_bignum(out, pkey, &rsa_private_exponent, 0);
+    /* A key imported without its CRT values has none to give. */
+    BIGNUM *probe = NULL;
+    if (rv != CKR_OK)
+        return rv;
+    if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, &probe)) {
+        ERR_clear_error();
+        return CKR_OK;
+    }
+    BN_clear_free(probe);
+    for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(rsa_crt_parts); i++)
+        rv = set_key_bignum(out, pkey, &rsa_crt_parts[i], 0);
+    return rv;
+}
+
+/* The uncompressed encoding of an EC key's point, whatever form the key
+ * keeps it in (a decoded PKCS#8 key may hold a compressed one). */
+static CK_RV ec_uncompressed_point(EVP_PKEY *pkey, const mech_curve *curve, unsigned char *point,
+                                   size_t *len)
+{
+    unsigned char encoded[MAX_EC_POINT_BYTES];
+    size_t encoded_len = 0;
+    if (!EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, encoded, sizeof(encoded),
+                                         &encoded_len) ||
+        encoded_len == 0)
+        return mech_openssl_error("EC public point", CKR_KEY_TYPE_INCONSISTENT);
+    if (encoded[0] == POINT_CONVERSION_UNCOMPRESSED) {
+        memcpy(point, encoded, encoded_len);
+        *len = encoded_len;
+        return CKR_OK;
+    }
+    CK_RV rv = CKR_HOST_MEMORY;
+    EC_GROUP *group = EC_GROUP_new_by_curve_name(curve->nid);
+    EC_POINT *decoded = group ? EC_POINT_new(group) : NULL;
+    if (!decoded)
+        goto out;
+    rv = CKR_FUNCTION_FAILED;
+    if (!EC_POINT_oct2point(group, decoded, encoded, encoded_len, NULL))
+        goto out;
+    *len = EC_POINT_point2oct(group, decoded, POINT_CONVERSION_UNCOMPRESSED, point, *len, NULL);
+    if (*len != 0)
+        rv = CKR_OK;
+out:
+    if (rv != CKR_OK)
+        mech_openssl_error("EC point conversion", rv);
+    EC_POINT_free(decoded);
+    EC_GROUP_free(group);
+    return rv;
+}
+
+static CK_RV ec_public_values(EVP_PKEY *pkey, const mech_curve *curve, attr_list *out)
+{
+    unsigned char point[MAX_EC_POINT_BYTES];
+    size_t len = sizeof(point);
+    CK_RV rv;
+    if (curve->key_type == CKK_EC_EDWARDS)
+        rv = EVP_PKEY_get_raw_public_key(pkey, point, &len)
+                 ? CKR_OK
+                 : mech_openssl_error("Ed25519 public key", CKR_FUNCTION_FAILED);
+    else
+        rv = ec_uncompressed_point(pkey, curve, point, &len);
+    if (rv == CKR_OK)
+        rv = set_octet_string(out, CKA_EC_POINT, point, len);
+    return rv;
+}
+
+static CK_RV ec_private_value(EVP_PKEY *pkey, const mech_curve *curve, attr_list *out)
+{
+    if (curve->key_type == CKK_EC) {
+        static const bn_part scalar = {CKA_VALUE, OSSL_PKEY_PARAM_PRIV_KEY};
+        return set_key_bignum(out, pkey, &scalar, curve->field_bytes);
+    }
+    unsigned char raw[ED25519_KEY_BYTES];
+    size_t len = sizeof(raw);
+    CK_RV rv = CKR_KEY_TYPE_INCONSISTENT;
+    if (EVP_PKEY_get_raw_private_key(pkey, raw, &len))
+        rv = attr_list_set(out, CKA_VALUE, raw, (CK_ULONG)len);
+    else
+        mech_openssl_error("Ed25519 private key", rv);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return rv;
+}
+
+static CK_RV ec_attrs(EVP_PKEY *pkey, bool private_key, attr_list *out)
+{
+    const mech_curve *curve = mech_curve_of_pkey(pkey);
+    if (!curve)
+        return CKR_CURVE_NOT_SUPPORTED;
+    CK_RV rv = attr_list_set_ulong(out, CKA_KEY_TYPE, curve->key_type);
+    if (rv == CKR_OK)
+        rv = mech_set_ec_params(out, curve);
+    if (rv == CKR_OK)
+        rv = private_key ? ec_private_value(pkey, curve, out) : ec_public_values(pkey, curve, out);
+    return rv;
+}
+
+static CK_RV key_attrs(EVP_PKEY *pkey, bool private_key, attr_list *out)
+{
+    CK_RV rv;
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+        rv = rsa_attrs(pkey, private_key, out);
+        break;
+    case EVP_PKEY_EC:
+    case EVP_PKEY_ED25519:
+        rv = ec_attrs(pkey, private_key, out);
+        break;
+    default:
+        return CKR_KEY_TYPE_INCONSISTENT;
+    }
+    if (rv == CKR_OK)
+        rv = set_public_key_info(out, pkey);
+    return rv;
+}
+
+CK_RV mech_public_attrs(EVP_PKEY *pkey, attr_list *out)
+{
+    return key_attrs(pkey, false, out);
+}
+
+CK_RV mech_private_attrs(EVP_PKEY *pkey, attr_list *out)
+{
+    return key_attrs(pkey, true, out);
+}
+
+/* ---- PKCS#8 --------------------------------------------------------------- */
+
+/* *der is malloc'ed; the caller cleanses and frees it. */
+CK_RV mech_key_to_pkcs8(const mech_key *key, unsigned char **der, size_t *der_len)
+{
+    if (key->cls != CKO_PRIVATE_KEY || !key->pkey)
+        return CKR_KEY_NOT_WRAPPABLE;
+    PKCS8_PRIV_KEY_INFO *info = EVP_PKEY2PKCS8(key->pkey);
+    if (!info)
+        return mech_openssl_error("PKCS#8 encoding", CKR_KEY_NOT_WRAPPABLE);
+    CK_RV rv = CKR_HOST_MEMORY;
+    int len = i2d_PKCS8_PRIV_KEY_INFO(info, NULL);
+    unsigned char *buffer = len > 0 ? malloc((size_t)len) : NULL;
+    unsigned char *p = buffer;
+    if (buffer && i2d_PKCS8_PRIV_KEY_INFO(info, &p) == len) {
+        *der = buffer;
+        *der_len = (size_t)len;
+        rv = CKR_OK;
+    } else if (buffer) {
+        OPENSSL_cleanse(buffer, (size_t)len);
+        free(buffer);
+        rv = mech_openssl_error("PKCS#8 encoding", CKR_FUNCTION_FAILED);
+    }
+    PKCS8_PRIV_KEY_INFO_free(info); /* cleanses the private key octets */
+    return rv;
+}
+
+CK_RV mech_attrs_from_pkcs8(const unsigned char *der, size_t der_len, attr_list *out)
+{
+    const unsigned char *p = der;
+    EVP_PKEY *pkey = NULL;
+    CK_RV rv = CKR_WRAPPED_KEY_INVALID;
+    PKCS8_PRIV_KEY_INFO *info = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)der_len);
+    if (!info || p != der + der_len)
+        goto out;
+    pkey = EVP_PKCS82PKEY(info);
+    if (!pkey)
+        goto out;
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_EC:
+    case EVP_PKEY_ED25519:
+        rv = mech_private_attrs(pkey, out);
+        break;
+    default:
+        break; /* a key type softse does not hold */
+    }
+out:
+    if (rv == CKR_WRAPPED_KEY_INVALID)
+        mech_openssl_error("PKCS#8 decoding", rv);
+    EVP_PKEY_free(pkey);
+    PKCS8_PRIV_KEY_INFO_free(info);
+    return rv;
+}

@@ -1,6 +1,9 @@
 /*
  * mech.c — lookup over the mechanism tables (see mech.h).  The list and
- * info answers and every dispatch come from these rows only.
+ * info answers and every dispatch come from these rows only.  A
+ * mechanism may have several rows (CKM_RSA_PKCS signs in mech_sign.c and
+ * encrypts in mech_cipher.c): dispatch picks the row with the function's
+ * flag, and C_GetMechanismInfo reports their union.
  */
 #include "mech.h"
 
@@ -9,21 +12,67 @@ static const mech_table *const tables[] = {
     &mech_table_wrap,   &mech_table_derive, &mech_table_vendor,
 };
 
-const mech_row *mech_find(CK_MECHANISM_TYPE type)
+#define EACH_ROW(row)                                              \
+    for (size_t t_ = 0; t_ < ARRAY_SIZE(tables); t_++)              \
+        for (const mech_row *row = tables[t_]->rows;                \
+             row < tables[t_]->rows + tables[t_]->count; row++)
+
+const mech_row *mech_find(CK_MECHANISM_TYPE type, CK_FLAGS needed)
 {
-    for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
-        for (size_t i = 0; i < tables[t]->count; i++)
-            if (tables[t]->rows[i].type == type)
-                return &tables[t]->rows[i];
+    EACH_ROW(row)
+    {
+        if (row->type == type && (row->info.flags & needed) == needed)
+            return row;
+    }
     return NULL;
+}
+
+bool mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
+{
+    bool found = false;
+    EACH_ROW(row)
+    {
+        if (row->type != type)
+            continue;
+        if (!found) {
+            *info = row->info;
+            found = true;
+            continue;
+        }
+        info->flags |= row->info.flags;
+        if (row->info.ulMinKeySize < info->ulMinKeySize)
+            info->ulMinKeySize = row->info.ulMinKeySize;
+        if (row->info.ulMaxKeySize > info->ulMaxKeySize)
+            info->ulMaxKeySize = row->info.ulMaxKeySize;
+    }
+    /* We emulate a card: every mechanism runs inside the device. */
+    if (found)
+        info->flags |= CKF_HW;
+    return found;
+}
+
+static bool listed_before(const mech_row *row)
+{
+    EACH_ROW(earlier)
+    {
+        if (earlier == row)
+            return false;
+        if (earlier->type == row->type)
+            return true;
+    }
+    return false;
 }
 
 size_t mech_list(CK_MECHANISM_TYPE *list, size_t max)
 {
     size_t n = 0;
-    for (size_t t = 0; t < ARRAY_SIZE(tables); t++)
-        for (size_t i = 0; i < tables[t]->count; i++, n++)
-            if (list && n < max)
-                list[n] = tables[t]->rows[i].type;
+    EACH_ROW(row)
+    {
+        if (listed_before(row))
+            continue;
+        if (list && n < max)
+            list[n] = row->type;
+        n++;
+    }
     return n;
 }

@@ -131,9 +131,12 @@ extern const mech_table mech_table_wrap;    /* module/mech_wrap.c: AES-KW, KWP *
 extern const mech_table mech_table_derive;  /* module/mech_derive.c: ECDH, HKDF, SP800-108 */
 extern const mech_table mech_table_vendor;  /* vendor-mechs/vendor.c */
 
-/* Lookup over all tables; NULL when the mechanism is not supported. */
-const mech_row *mech_find(CK_MECHANISM_TYPE type);
-/* Fills list (or counts when list is NULL) of every supported mechanism. */
+/* The row of a mechanism that has every flag of needed (CKF_SIGN…);
+ * NULL when the mechanism does not do that. */
+const mech_row *mech_find(CK_MECHANISM_TYPE type, CK_FLAGS needed);
+/* C_GetMechanismInfo: the union of the mechanism's rows; false if none. */
+bool mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
+/* Fills list (or counts when list is NULL) of every supported mechanism, once each. */
 size_t mech_list(CK_MECHANISM_TYPE *list, size_t max);
 
 /* ---- key conversions (module/keyconv.c) ------------------------------ */

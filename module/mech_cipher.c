@@ -1,4 +1,778 @@
-/* mech_cipher.c — placeholder until the cipher rows land. */
+/*
+ * mech_cipher.c — AES (ECB, CBC, CBC_PAD, CTR, GCM) and RSA (PKCS #1 v1.5,
+ * OAEP) encryption, and C_WrapKey/C_UnwrapKey of key bytes through
+ * AES-GCM, AES-CBC_PAD and RSA-OAEP.
+ *
+ * The AES EVP_CIPHERs are fetched once per process: an implicit fetch
+ * (EVP_aes_256_gcm()) would look the algorithm up again on every
+ * C_EncryptInit.  Each operation owns one EVP_CIPHER_CTX.
+ */
 #include "mech.h"
 
-const mech_table mech_table_cipher = {NULL, 0};
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AES_BLOCK 16
+#define GCM_IV_MAX 128 /* OpenSSL's GCM provider refuses longer IVs */
+#define EVP_CHUNK (1 << 30) /* EVP_CipherUpdate takes an int length; a block multiple */
+
+__extension__ typedef unsigned __int128 u128;
+#define U128_MAX (~(u128)0)
+
+/* Clears OpenSSL's error queue after a failed call and returns rv. */
+static CK_RV openssl_failed(CK_RV rv)
+{
+    ERR_clear_error();
+    return rv;
+}
+
+/* pParameter when it is exactly one struct of size bytes, else NULL. */
+static const void *param_struct(const CK_MECHANISM *mech, size_t size)
+{
+    return mech->pParameter && mech->ulParameterLen == size ? mech->pParameter : NULL;
+}
+
+/* ---- AES ------------------------------------------------------------------ */
+
+enum aes_mode { AES_MODE_ECB, AES_MODE_CBC, AES_MODE_CTR, AES_MODE_GCM, AES_MODE_COUNT };
+
+static const char *const aes_names[AES_MODE_COUNT][3] = {
+    {"AES-128-ECB", "AES-192-ECB", "AES-256-ECB"},
+    {"AES-128-CBC", "AES-192-CBC", "AES-256-CBC"},
+    {"AES-128-CTR", "AES-192-CTR", "AES-256-CTR"},
+    {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM"},
+};
+static EVP_CIPHER *aes_ciphers[AES_MODE_COUNT][3]; /* kept for the life of the process */
+static CRYPTO_ONCE aes_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void aes_fetch_all(void)
+{
+    for (int mode = 0; mode < AES_MODE_COUNT; mode++)
+        for (int size = 0; size < 3; size++)
+            aes_ciphers[mode][size] = EVP_CIPHER_fetch(NULL, aes_names[mode][size], NULL);
+    ERR_clear_error();
+}
+
+static const EVP_CIPHER *aes_cipher(enum aes_mode mode, size_t key_len)
+{
+    if (!CRYPTO_THREAD_run_once(&aes_once, aes_fetch_all))
+        return NULL;
+    return aes_ciphers[mode][(key_len - 16) / 8];
+}
+
+static CK_RV aes_check_key(const mech_key *key)
+{
+    if (!key || key->type != CKK_AES || !key->secret)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (key->secret_len != 16 && key->secret_len != 24 && key->secret_len != 32)
+        return CKR_KEY_SIZE_RANGE;
+    return CKR_OK;
+}
+
+/* CKM_AES_CTR: the counter is the low ulCounterBits of the counter block
+ * and wraps inside them (PKCS#11 3.0 §2.12.5), whereas OpenSSL carries into
+ * the whole block.  So the stream is restarted with a zero counter field
+ * where the field wraps, and data that would reuse a counter value (more
+ * than 2^bits blocks) is refused with CKR_DATA_LEN_RANGE. */
+typedef struct ctr_state {
+    unsigned char wrapped[AES_BLOCK]; /* the block with its counter field zeroed */
+    u128 offset;                      /* bytes processed */
+    u128 wrap_at;                     /* offset where the counter field wraps */
+    u128 limit;                       /* bytes before a counter value repeats */
+} ctr_state;
+
+typedef struct aes_op {
+    EVP_CIPHER_CTX *ctx;
+    CK_MECHANISM_TYPE type;
+    bool encrypt;
+    size_t pending;      /* ECB, CBC, CBC_PAD: bytes fed but not yet output */
+    size_t tag_len;      /* GCM */
+    unsigned char *held; /* GCM decrypt: ciphertext ‖ tag, opened at final */
+    size_t held_len, held_cap;
+    ctr_state ctr;
+} aes_op;
+
+static CK_RV ctr_setup(ctr_state *ctr, const CK_AES_CTR_PARAMS *params)
+{
+    CK_ULONG bits = params->ulCounterBits;
+    if (bits < 1 || bits > 128)
+        return CKR_MECHANISM_PARAM_INVALID;
+    u128 value = 0;
+    for (int i = 0; i < AES_BLOCK; i++)
+        value = value << 8 | params->cb[i];
+    memcpy(ctr->wrapped, params->cb, AES_BLOCK);
+    CK_ULONG clear = bits;
+    for (int i = AES_BLOCK - 1; clear > 0; i--, clear -= clear >= 8 ? 8 : clear)
+        ctr->wrapped[i] &= clear >= 8 ? 0 : (unsigned char)(0xff << clear);
+    ctr->offset = 0;
+    ctr->wrap_at = ctr->limit = U128_MAX; /* unreachable with size_t data lengths */
+    if (bits < 124) { /* 2^bits blocks, in bytes, fit in a u128 */
+        u128 field = (u128)1 << bits;
+        ctr->limit = field * AES_BLOCK;
+        ctr->wrap_at = (field - (value & (field - 1))) * AES_BLOCK;
+    }
+    return CKR_OK;
+}
+
+/* EVP_CipherUpdate over any length; out NULL is never passed for data
+ * (for GCM that would mean AAD). */
+static CK_RV evp_update(EVP_CIPHER_CTX *ctx, unsigned char *out, size_t *out_len,
+                        const unsigned char *in, size_t in_len)
+{
+    size_t total = 0;
+    while (in_len > 0) {
+        int chunk = in_len > EVP_CHUNK ? EVP_CHUNK : (int)in_len;
+        int n = 0;
+        if (!EVP_CipherUpdate(ctx, out + total, &n, in, chunk))
+            return openssl_failed(CKR_FUNCTION_FAILED);
+        total += (size_t)n;
+        in += chunk;
+        in_len -= (size_t)chunk;
+    }
+    *out_len = total;
+    return CKR_OK;
+}
+
+static CK_RV ctr_update(aes_op *op, const unsigned char *in, size_t in_len, unsigned char *out,
+                        size_t *out_len)
+{
+    ctr_state *ctr = &op->ctr;
+    if (in_len > ctr->limit - ctr->offset)
+        return CKR_DATA_LEN_RANGE;
+    size_t total = 0;
+    while (in_len > 0) {
+        size_t chunk = in_len, n;
+        if (ctr->offset < ctr->wrap_at && ctr->wrap_at - ctr->offset < chunk)
+            chunk = (size_t)(ctr->wrap_at - ctr->offset);
+        CK_RV rv = evp_update(op->ctx, out + total, &n, in, chunk);
+        if (rv != CKR_OK)
+            return rv;
+        ctr->offset += chunk;
+        if (ctr->offset == ctr->wrap_at &&
+            !EVP_CipherInit_ex2(op->ctx, NULL, NULL, ctr->wrapped, -1, NULL))
+            return openssl_failed(CKR_FUNCTION_FAILED);
+        total += n;
+        in += chunk;
+        in_len -= chunk;
+    }
+    *out_len = total;
+    return CKR_OK;
+}
+
+static bool gcm_tag_bits_valid(CK_ULONG bits)
+{
+    /* NIST SP 800-38D §5.2.1.2: 128, 120, 112, 104, 96, and 64 or 32 for
+     * some applications. */
+    return bits == 32 || bits == 64 || (bits >= 96 && bits <= 128 && bits % 8 == 0);
+}
+
+/* Parses the mechanism's parameter: mode, IV, GCM's AAD and tag. */
+static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key)
+{
+    enum aes_mode mode;
+    const unsigned char *iv = NULL;
+    size_t iv_len = 0;
+    const CK_GCM_PARAMS_V3 *gcm = NULL;
+
+    switch (mech->mechanism) {
+    case CKM_AES_ECB:
+        if (mech->ulParameterLen != 0)
+            return CKR_MECHANISM_PARAM_INVALID;
+        mode = AES_MODE_ECB;
+        break;
+    case CKM_AES_CBC:
+    case CKM_AES_CBC_PAD:
+        if (!(iv = param_struct(mech, AES_BLOCK)))
+            return CKR_MECHANISM_PARAM_INVALID;
+        mode = AES_MODE_CBC;
+        break;
+    case CKM_AES_CTR: {
+        const CK_AES_CTR_PARAMS *ctr = param_struct(mech, sizeof(*ctr));
+        if (!ctr || ctr_setup(&op->ctr, ctr) != CKR_OK)
+            return CKR_MECHANISM_PARAM_INVALID;
+        iv = ctr->cb;
+        mode = AES_MODE_CTR;
+        break;
+    }
+    case CKM_AES_GCM:
+        /* ulIvBits is informative only (PKCS#11 3.0 §2.12.3): ulIvLen rules. */
+        gcm = param_struct(mech, sizeof(*gcm));
+        if (!gcm || !gcm->pIv || gcm->ulIvLen < 1 || gcm->ulIvLen > GCM_IV_MAX ||
+            (gcm->ulAADLen > 0 && !gcm->pAAD) || !gcm_tag_bits_valid(gcm->ulTagBits))
+            return CKR_MECHANISM_PARAM_INVALID;
+        iv = gcm->pIv;
+        iv_len = gcm->ulIvLen;
+        op->tag_len = gcm->ulTagBits / 8;
+        mode = AES_MODE_GCM;
+        break;
+    default:
+        return CKR_MECHANISM_INVALID;
+    }
+
+    const EVP_CIPHER *cipher = aes_cipher(mode, key->secret_len);
+    if (!cipher)
+        return CKR_FUNCTION_FAILED;
+    int enc = op->encrypt ? 1 : 0;
+    if (mode == AES_MODE_GCM) {
+        if (!EVP_CipherInit_ex2(op->ctx, cipher, NULL, NULL, enc, NULL) ||
+            EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len, NULL) <= 0 ||
+            !EVP_CipherInit_ex2(op->ctx, NULL, key->secret, iv, enc, NULL))
+            return openssl_failed(CKR_FUNCTION_FAILED);
+        const unsigned char *aad = gcm->pAAD;
+        for (size_t left = gcm->ulAADLen; left > 0;) {
+            int chunk = left > EVP_CHUNK ? EVP_CHUNK : (int)left, n;
+            if (!EVP_CipherUpdate(op->ctx, NULL, &n, aad, chunk))
+                return openssl_failed(CKR_FUNCTION_FAILED);
+            aad += chunk;
+            left -= (size_t)chunk;
+        }
+        return CKR_OK;
+    }
+    if (!EVP_CipherInit_ex2(op->ctx, cipher, key->secret, iv, enc, NULL))
+        return openssl_failed(CKR_FUNCTION_FAILED);
+    EVP_CIPHER_CTX_set_padding(op->ctx, mech->mechanism == CKM_AES_CBC_PAD);
+    return CKR_OK;
+}
+
+static void aes_free(void *state)
+{
+    aes_op *op = state;
+    if (!op)
+        return;
+    EVP_CIPHER_CTX_free(op->ctx); /* cleanses the key schedule */
+    free(op->held);
+    OPENSSL_cleanse(op, sizeof(*op));
+    free(op);
+}
+
+static CK_RV aes_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
+                      const mech_env *env, void **state)
+{
+    (void)env;
+    if (kind != MECH_ENCRYPT && kind != MECH_DECRYPT)
+        return CKR_MECHANISM_INVALID;
+    CK_RV rv = aes_check_key(key);
+    if (rv != CKR_OK)
+        return rv;
+    aes_op *op = calloc(1, sizeof(*op));
+    if (!op || !(op->ctx = EVP_CIPHER_CTX_new())) {
+        free(op);
+        return CKR_HOST_MEMORY;
+    }
+    op->type = mech->mechanism;
+    op->encrypt = kind == MECH_ENCRYPT;
+    rv = aes_setup(op, mech, key);
+    if (rv != CKR_OK) {
+        aes_free(op);
+        return rv;
+    }
+    *state = op;
+    return CKR_OK;
+}
+
+static size_t round_down_block(size_t n)
+{
+    return n - n % AES_BLOCK;
+}
+
+static CK_RV aes_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
+{
+    aes_op *op = state;
+    size_t fed = op->pending + in_len;
+    if (fed < in_len)
+        return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
+
+    switch (op->type) {
+    case CKM_AES_CTR:
+        *out_len = phase == MECH_PHASE_FINAL ? 0 : in_len;
+        return CKR_OK;
+    case CKM_AES_GCM:
+        if (op->encrypt) {
+            if (phase == MECH_PHASE_UPDATE)
+                *out_len = in_len;
+            else if (phase == MECH_PHASE_FINAL)
+                *out_len = op->tag_len;
+            else if (in_len > SIZE_MAX - op->tag_len)
+                return CKR_DATA_LEN_RANGE;
+            else
+                *out_len = in_len + op->tag_len;
+        } else {
+            /* Decrypt releases plaintext only at final, after the tag
+             * verifies (PKCS#11 3.0 §2.12.3). */
+            size_t sealed = phase == MECH_PHASE_FINAL ? op->held_len : in_len;
+            *out_len = phase == MECH_PHASE_UPDATE || sealed < op->tag_len ? 0
+                                                                           : sealed - op->tag_len;
+        }
+        return CKR_OK;
+    case CKM_AES_CBC_PAD:
+        if (op->encrypt && phase != MECH_PHASE_UPDATE) {
+            if (fed > SIZE_MAX - AES_BLOCK)
+                return CKR_DATA_LEN_RANGE;
+            *out_len = round_down_block(fed) + AES_BLOCK; /* 1..16 bytes of padding */
+            return CKR_OK;
+        }
+        /* Decrypt: at most what was fed, whole blocks (FINAL: the held-back one). */
+        *out_len = phase == MECH_PHASE_FINAL ? op->pending : round_down_block(fed);
+        return CKR_OK;
+    default: /* ECB, CBC */
+        *out_len = phase == MECH_PHASE_FINAL ? 0 : round_down_block(fed);
+        return CKR_OK;
+    }
+}
+
+static CK_RV gcm_hold(aes_op *op, const unsigned char *in, size_t in_len)
+{
+    if (in_len > SIZE_MAX - op->held_len)
+        return CKR_ENCRYPTED_DATA_LEN_RANGE;
+    size_t need = op->held_len + in_len;
+    if (need > op->held_cap) {
+        size_t cap = op->held_cap > 0 ? op->held_cap : 256;
+        while (cap < need)
+            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        unsigned char *held = realloc(op->held, cap); /* ciphertext: nothing to cleanse */
+        if (!held)
+            return CKR_HOST_MEMORY;
+        op->held = held;
+        op->held_cap = cap;
+    }
+    memcpy(op->held + op->held_len, in, in_len);
+    op->held_len = need;
+    return CKR_OK;
+}
+
+/* Decrypts ciphertext ‖ tag; on a tag mismatch no plaintext remains in out. */
+static CK_RV gcm_open(aes_op *op, const unsigned char *in, size_t in_len, unsigned char *out,
+                      size_t *out_len)
+{
+    if (in_len < op->tag_len)
+        return CKR_ENCRYPTED_DATA_LEN_RANGE;
+    size_t ct_len = in_len - op->tag_len, n = 0;
+    unsigned char none[AES_BLOCK];
+    int fin = 0;
+    CK_RV rv = evp_update(op->ctx, out, &n, in, ct_len);
+    if (rv == CKR_OK) {
+        if (EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_SET_TAG, (int)op->tag_len,
+                                (void *)(in + ct_len)) <= 0)
+            rv = openssl_failed(CKR_FUNCTION_FAILED);
+        else if (!EVP_DecryptFinal_ex(op->ctx, out ? out + n : none, &fin))
+            rv = openssl_failed(CKR_ENCRYPTED_DATA_INVALID);
+    }
+    if (rv != CKR_OK) {
+        if (out)
+            OPENSSL_cleanse(out, ct_len);
+        *out_len = 0;
+        return rv;
+    }
+    *out_len = n + (size_t)fin;
+    return CKR_OK;
+}
+
+static CK_RV aes_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                        size_t *out_len)
+{
+    aes_op *op = state;
+    unsigned char none[AES_BLOCK];
+    if (!out)
+        out = none; /* out_size was 0: EVP writes nothing */
+    *out_len = 0;
+    if (op->type == CKM_AES_GCM && !op->encrypt)
+        return gcm_hold(op, in, in_len);
+    if (op->type == CKM_AES_CTR)
+        return ctr_update(op, in, in_len, out, out_len);
+    CK_RV rv = evp_update(op->ctx, out, out_len, in, in_len);
+    if (rv == CKR_OK)
+        op->pending = op->pending + in_len - *out_len;
+    return rv;
+}
+
+static CK_RV aes_final(void *state, unsigned char *out, size_t *out_len)
+{
+    aes_op *op = state;
+    unsigned char none[AES_BLOCK];
+    int n = 0;
+    *out_len = 0;
+
+    switch (op->type) {
+    case CKM_AES_GCM:
+        if (!op->encrypt)
+            return gcm_open(op, op->held, op->held_len, out, out_len);
+        if (!EVP_EncryptFinal_ex(op->ctx, out ? out : none, &n) ||
+            EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_GET_TAG, (int)op->tag_len, out + n) <= 0)
+            return openssl_failed(CKR_FUNCTION_FAILED);
+        *out_len = (size_t)n + op->tag_len;
+        return CKR_OK;
+    case CKM_AES_CTR:
+        return CKR_OK;
+    case CKM_AES_CBC_PAD:
+        if (!op->encrypt && op->pending != AES_BLOCK)
+            return CKR_ENCRYPTED_DATA_LEN_RANGE;
+        break;
+    default: /* ECB, CBC: no padding, so the data must be whole blocks */
+        if (op->pending != 0)
+            return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
+        break;
+    }
+    if (!EVP_CipherFinal_ex(op->ctx, out ? out : none, &n))
+        return openssl_failed(op->encrypt ? CKR_FUNCTION_FAILED : CKR_ENCRYPTED_DATA_INVALID);
+    op->pending = 0;
+    *out_len = (size_t)n;
+    return CKR_OK;
+}
+
+static CK_RV aes_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                         size_t *out_len)
+{
+    aes_op *op = state;
+    *out_len = 0;
+    if (op->type == CKM_AES_GCM && !op->encrypt)
+        return gcm_open(op, in, in_len, out, out_len); /* no copy into the hold buffer */
+    bool whole_blocks = in_len % AES_BLOCK == 0;
+    if ((op->type == CKM_AES_ECB || op->type == CKM_AES_CBC) && !whole_blocks)
+        return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
+    if (op->type == CKM_AES_CBC_PAD && !op->encrypt && (!whole_blocks || in_len == 0))
+        return CKR_ENCRYPTED_DATA_LEN_RANGE;
+
+    size_t head = 0, tail = 0;
+    CK_RV rv = aes_update(op, in, in_len, out, &head);
+    if (rv == CKR_OK)
+        rv = aes_final(op, out ? out + head : NULL, &tail);
+    if (rv != CKR_OK) {
+        if (out && !op->encrypt)
+            OPENSSL_cleanse(out, head); /* bad padding: release nothing */
+        return rv;
+    }
+    *out_len = head + tail;
+    return CKR_OK;
+}
+
+static const mech_ops aes_ops = {
+    .init = aes_init,
+    .out_size = aes_out_size,
+    .update = aes_update,
+    .final = aes_final,
+    .oneshot = aes_oneshot,
+    .free = aes_free,
+};
+
+/* ---- RSA ------------------------------------------------------------------ */
+
+#define RSA_MIN_BITS 1024
+#define RSA_MAX_BITS 4096
+#define PKCS1_V15_OVERHEAD 11 /* RFC 8017 §7.2.1 */
+
+static const struct oaep_hash {
+    CK_MECHANISM_TYPE mech;
+    CK_RSA_PKCS_MGF_TYPE mgf;
+    const char *name;
+} oaep_hashes[] = {
+    {CKM_SHA_1, CKG_MGF1_SHA1, "SHA1"},         {CKM_SHA224, CKG_MGF1_SHA224, "SHA2-224"},
+    {CKM_SHA256, CKG_MGF1_SHA256, "SHA2-256"},  {CKM_SHA384, CKG_MGF1_SHA384, "SHA2-384"},
+    {CKM_SHA512, CKG_MGF1_SHA512, "SHA2-512"},
+};
+
+typedef struct rsa_op {
+    EVP_PKEY_CTX *pctx;
+    bool encrypt;
+    size_t modulus_len;
+    size_t max_plain; /* RFC 8017 §7.1.1 / §7.2.1 message length limits */
+} rsa_op;
+
+static void rsa_free(void *state)
+{
+    rsa_op *op = state;
+    if (!op)
+        return;
+    EVP_PKEY_CTX_free(op->pctx);
+    free(op);
+}
+
+/* OAEP: hash, MGF1 hash (may differ) and label (PKCS#11 3.0 §2.1.8). */
+static CK_RV rsa_set_oaep(rsa_op *op, const CK_MECHANISM *mech)
+{
+    const CK_RSA_PKCS_OAEP_PARAMS *p = param_struct(mech, sizeof(*p));
+    const char *hash = NULL, *mgf = NULL;
+    if (!p || p->source != CKZ_DATA_SPECIFIED || (p->ulSourceDataLen > 0 && !p->pSourceData) ||
+        p->ulSourceDataLen > INT_MAX)
+        return CKR_MECHANISM_PARAM_INVALID;
+    for (size_t i = 0; i < ARRAY_SIZE(oaep_hashes); i++) {
+        if (oaep_hashes[i].mech == p->hashAlg)
+            hash = oaep_hashes[i].name;
+        if (oaep_hashes[i].mgf == p->mgf)
+            mgf = oaep_hashes[i].name;
+    }
+    if (!hash || !mgf)
+        return CKR_MECHANISM_PARAM_INVALID;
+    EVP_MD *md = EVP_MD_fetch(NULL, hash, NULL);
+    int hash_len = md ? EVP_MD_get_size(md) : 0;
+    EVP_MD_free(md);
+    if (hash_len <= 0)
+        return openssl_failed(CKR_FUNCTION_FAILED);
+    if (op->modulus_len < 2 * (size_t)hash_len + 2)
+        return CKR_KEY_SIZE_RANGE; /* no room for any message */
+    op->max_plain = op->modulus_len - 2 * (size_t)hash_len - 2;
+
+    if (EVP_PKEY_CTX_set_rsa_padding(op->pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md_name(op->pctx, hash, NULL) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md_name(op->pctx, mgf, NULL) <= 0)
+        return openssl_failed(CKR_FUNCTION_FAILED);
+    if (p->ulSourceDataLen > 0) {
+        void *label = OPENSSL_memdup(p->pSourceData, p->ulSourceDataLen);
+        if (!label)
+            return CKR_HOST_MEMORY;
+        if (EVP_PKEY_CTX_set0_rsa_oaep_label(op->pctx, label, (int)p->ulSourceDataLen) <= 0) {
+            OPENSSL_free(label);
+            return openssl_failed(CKR_FUNCTION_FAILED);
+        }
+    }
+    return CKR_OK;
+}
+
+static CK_RV rsa_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
+                      const mech_env *env, void **state)
+{
+    (void)env;
+    if (kind != MECH_ENCRYPT && kind != MECH_DECRYPT)
+        return CKR_MECHANISM_INVALID;
+    bool oaep = mech->mechanism == CKM_RSA_PKCS_OAEP;
+    if (!oaep && mech->ulParameterLen != 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    if (!key || key->type != CKK_RSA || !key->pkey || !EVP_PKEY_is_a(key->pkey, "RSA"))
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (kind == MECH_DECRYPT && key->cls != CKO_PRIVATE_KEY)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    int bits = EVP_PKEY_get_bits(key->pkey);
+    if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
+        return CKR_KEY_SIZE_RANGE;
+
+    rsa_op *op = calloc(1, sizeof(*op));
+    if (!op)
+        return CKR_HOST_MEMORY;
+    CK_RV rv = CKR_OK;
+    op->encrypt = kind == MECH_ENCRYPT;
+    op->modulus_len = (size_t)EVP_PKEY_get_size(key->pkey);
+    op->max_plain = op->modulus_len - PKCS1_V15_OVERHEAD;
+    op->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL); /* holds a reference */
+    if (!op->pctx) {
+        rv = openssl_failed(CKR_HOST_MEMORY);
+        goto out;
+    }
+    if ((op->encrypt ? EVP_PKEY_encrypt_init(op->pctx) : EVP_PKEY_decrypt_init(op->pctx)) <= 0) {
+        rv = openssl_failed(CKR_KEY_TYPE_INCONSISTENT);
+        goto out;
+    }
+    if (oaep)
+        rv = rsa_set_oaep(op, mech);
+    else if (EVP_PKEY_CTX_set_rsa_padding(op->pctx, RSA_PKCS1_PADDING) <= 0)
+        rv = openssl_failed(CKR_FUNCTION_FAILED);
+out:
+    if (rv != CKR_OK)
+        rsa_free(op);
+    else
+        *state = op;
+    return rv;
+}
+
+static CK_RV rsa_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
+{
+    rsa_op *op = state;
+    (void)phase;
+    (void)in_len;
+    *out_len = op->modulus_len; /* decrypt: the maximum; OpenSSL needs the full size */
+    return CKR_OK;
+}
+
+static CK_RV rsa_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                         size_t *out_len)
+{
+    rsa_op *op = state;
+    size_t n = op->modulus_len;
+    if (op->encrypt) {
+        if (in_len > op->max_plain)
+            return CKR_DATA_LEN_RANGE;
+        if (EVP_PKEY_encrypt(op->pctx, out, &n, in, in_len) <= 0)
+            return openssl_failed(CKR_FUNCTION_FAILED);
+    } else {
+        if (in_len != op->modulus_len)
+            return CKR_ENCRYPTED_DATA_LEN_RANGE;
+        if (EVP_PKEY_decrypt(op->pctx, out, &n, in, in_len) <= 0)
+            return openssl_failed(CKR_ENCRYPTED_DATA_INVALID);
+    }
+    *out_len = n;
+    return CKR_OK;
+}
+
+/* Single-part only: the rows say multipart = false, these only guard. */
+static CK_RV rsa_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                        size_t *out_len)
+{
+    (void)state;
+    (void)in;
+    (void)in_len;
+    (void)out;
+    (void)out_len;
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+static CK_RV rsa_final(void *state, unsigned char *out, size_t *out_len)
+{
+    (void)state;
+    (void)out;
+    (void)out_len;
+    return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+static const mech_ops rsa_ops = {
+    .init = rsa_init,
+    .out_size = rsa_out_size,
+    .update = rsa_update,
+    .final = rsa_final,
+    .oneshot = rsa_oneshot,
+    .free = rsa_free,
+};
+
+/* ---- C_WrapKey / C_UnwrapKey ---------------------------------------------- */
+
+/* Wrapping is single-part encryption of the key bytes; the errors take
+ * C_WrapKey's names (PKCS#11 3.0 §5.18.1): the wrapping key's type and
+ * size, and CKR_KEY_SIZE_RANGE for a key too long to wrap. */
+static CK_RV wrap_error(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_KEY_TYPE_INCONSISTENT:
+        return CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
+    case CKR_KEY_SIZE_RANGE:
+        return CKR_WRAPPING_KEY_SIZE_RANGE;
+    case CKR_DATA_LEN_RANGE:
+        return CKR_KEY_SIZE_RANGE;
+    default:
+        return rv;
+    }
+}
+
+static CK_RV unwrap_error(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_KEY_TYPE_INCONSISTENT:
+        return CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
+    case CKR_KEY_SIZE_RANGE:
+        return CKR_UNWRAPPING_KEY_SIZE_RANGE;
+    case CKR_ENCRYPTED_DATA_LEN_RANGE:
+        return CKR_WRAPPED_KEY_LEN_RANGE;
+    case CKR_ENCRYPTED_DATA_INVALID:
+        return CKR_WRAPPED_KEY_INVALID;
+    default:
+        return rv;
+    }
+}
+
+/* out NULL: *out_len = size needed; else *out_len is out's size on entry. */
+static CK_RV cipher_wrap(const mech_ops *ops, const CK_MECHANISM *mech, const mech_key *key,
+                         const unsigned char *in, size_t in_len, unsigned char *out,
+                         size_t *out_len)
+{
+    void *state = NULL;
+    size_t need = 0;
+    CK_RV rv = ops->init(mech, key, MECH_ENCRYPT, NULL, &state);
+    if (rv == CKR_OK)
+        rv = ops->out_size(state, MECH_PHASE_ONESHOT, in_len, &need);
+    if (rv != CKR_OK)
+        goto out;
+    if (!out || *out_len < need) {
+        rv = out ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+        *out_len = need;
+        goto out;
+    }
+    rv = ops->oneshot(state, in, in_len, out, out_len);
+out:
+    if (state)
+        ops->free(state);
+    return wrap_error(rv);
+}
+
+static CK_RV cipher_unwrap(const mech_ops *ops, const CK_MECHANISM *mech, const mech_key *key,
+                           const unsigned char *in, size_t in_len, unsigned char **out,
+                           size_t *out_len)
+{
+    void *state = NULL;
+    unsigned char *buf = NULL;
+    size_t need = 0, len = 0;
+    CK_RV rv = ops->init(mech, key, MECH_DECRYPT, NULL, &state);
+    if (rv == CKR_OK)
+        rv = ops->out_size(state, MECH_PHASE_ONESHOT, in_len, &need);
+    if (rv != CKR_OK)
+        goto out;
+    if (!(buf = malloc(need > 0 ? need : 1))) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    rv = ops->oneshot(state, in, in_len, buf, &len);
+    if (rv == CKR_OK && len == 0)
+        rv = CKR_WRAPPED_KEY_INVALID; /* an empty key */
+out:
+    if (state)
+        ops->free(state);
+    if (rv != CKR_OK) {
+        if (buf)
+            OPENSSL_cleanse(buf, need);
+        free(buf);
+        return unwrap_error(rv);
+    }
+    *out = buf;
+    *out_len = len;
+    return CKR_OK;
+}
+
+static CK_RV aes_wrap(const CK_MECHANISM *mech, const mech_key *wrapping, const unsigned char *in,
+                      size_t in_len, unsigned char *out, size_t *out_len)
+{
+    return cipher_wrap(&aes_ops, mech, wrapping, in, in_len, out, out_len);
+}
+
+static CK_RV aes_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,
+                        const unsigned char *in, size_t in_len, unsigned char **out,
+                        size_t *out_len)
+{
+    return cipher_unwrap(&aes_ops, mech, unwrapping, in, in_len, out, out_len);
+}
+
+static CK_RV rsa_wrap(const CK_MECHANISM *mech, const mech_key *wrapping, const unsigned char *in,
+                      size_t in_len, unsigned char *out, size_t *out_len)
+{
+    return cipher_wrap(&rsa_ops, mech, wrapping, in, in_len, out, out_len);
+}
+
+static CK_RV rsa_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,
+                        const unsigned char *in, size_t in_len, unsigned char **out,
+                        size_t *out_len)
+{
+    return cipher_unwrap(&rsa_ops, mech, unwrapping, in, in_len, out, out_len);
+}
+
+/* ---- rows ----------------------------------------------------------------- */
+
+#define CRYPT (CKF_ENCRYPT | CKF_DECRYPT)
+#define CRYPT_WRAP (CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP)
+
+static const mech_row rows[] = {
+    {.type = CKM_AES_ECB, .name = "AES-ECB", .info = {16, 32, CRYPT}, .multipart = true,
+     .ops = &aes_ops},
+    {.type = CKM_AES_CBC, .name = "AES-CBC", .info = {16, 32, CRYPT}, .multipart = true,
+     .ops = &aes_ops},
+    {.type = CKM_AES_CBC_PAD, .name = "AES-CBC-PAD", .info = {16, 32, CRYPT_WRAP},
+     .multipart = true, .ops = &aes_ops, .wrap = aes_wrap, .unwrap = aes_unwrap},
+    {.type = CKM_AES_CTR, .name = "AES-CTR", .info = {16, 32, CRYPT}, .multipart = true,
+     .ops = &aes_ops},
+    {.type = CKM_AES_GCM, .name = "AES-GCM", .info = {16, 32, CRYPT_WRAP}, .multipart = true,
+     .ops = &aes_ops, .wrap = aes_wrap, .unwrap = aes_unwrap},
+    {.type = CKM_RSA_PKCS_OAEP, .name = "RSA-PKCS-OAEP",
+     .info = {RSA_MIN_BITS, RSA_MAX_BITS, CRYPT_WRAP}, .ops = &rsa_ops, .wrap = rsa_wrap,
+     .unwrap = rsa_unwrap},
+    {.type = CKM_RSA_PKCS, .name = "RSA-PKCS", .info = {RSA_MIN_BITS, RSA_MAX_BITS, CRYPT},
+     .ops = &rsa_ops},
+};
+
+const mech_table mech_table_cipher = {rows, ARRAY_SIZE(rows)};

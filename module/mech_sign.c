@@ -1,4 +1,673 @@
-/* mech_sign.c — placeholder until the sign rows land. */
+/*
+ * mech_sign.c — signature and MAC mechanisms: RSA PKCS #1 v1.5 and PSS
+ * (PKCS#11 3.0 §2.1), ECDSA (§2.3), EdDSA with Ed25519 (§2.3.14), HMAC
+ * (§2.20…) and AES-CMAC (§2.11).
+ *
+ * Mechanisms that hash (CKM_SHA256_RSA_PKCS…) keep the EVP_MD_CTX of
+ * EVP_DigestSignInit / EVP_DigestVerifyInit and are multipart; those that
+ * sign the caller's input as it is (CKM_RSA_PKCS, CKM_RSA_PKCS_PSS,
+ * CKM_ECDSA) keep an EVP_PKEY_CTX; EdDSA signs the whole message in one
+ * EVP_DigestSign.  These contexts hold their own reference to the key, so
+ * the state outlives the caller's mech_key and nothing is re-imported
+ * per call.  PKCS#11 ECDSA signatures are r ‖ s, each the size of the
+ * curve's order; OpenSSL speaks DER, so they are converted here.
+ */
 #include "mech.h"
+#include "mech_util.h"
 
-const mech_table mech_table_sign = {NULL, 0};
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Key sizes, in bits for RSA and EC keys and in bytes for secret keys. */
+#define RSA_MIN_BITS 1024
+#define RSA_MAX_BITS 4096
+#define EC_MIN_BITS 256
+#define EC_MAX_BITS 521
+#define ED25519_BITS 256
+#define HMAC_MIN_BYTES 1
+#define HMAC_MAX_BYTES 512
+#define AES_MIN_BYTES 16
+#define AES_MAX_BYTES 32
+
+#define RSA_PKCS1_OVERHEAD 11 /* RFC 8017 §8.2.1: input at most k − 11 bytes */
+#define ECDSA_DER_MAX 160     /* a DER ECDSA-Sig-Value on P-521 is at most 139 bytes */
+
+/* ---- asymmetric signatures ---------------------------------------------- */
+
+typedef enum sign_scheme {
+    SCHEME_RSA_PKCS,
+    SCHEME_RSA_PSS,
+    SCHEME_ECDSA,
+    SCHEME_EDDSA,
+} sign_scheme;
+
+typedef struct sign_mech {
+    CK_MECHANISM_TYPE type;
+    sign_scheme scheme;
+    CK_MECHANISM_TYPE hash; /* the token hashes the data with it; 0: signs the input as given */
+} sign_mech;
+
+static const sign_mech sign_mechs[] = {
+    {CKM_RSA_PKCS, SCHEME_RSA_PKCS, 0},
+    {CKM_SHA1_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA_1},
+    {CKM_SHA224_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA224},
+    {CKM_SHA256_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA256},
+    {CKM_SHA384_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA384},
+    {CKM_SHA512_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA512},
+    {CKM_RSA_PKCS_PSS, SCHEME_RSA_PSS, 0},
+    {CKM_SHA1_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA_1},
+    {CKM_SHA224_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA224},
+    {CKM_SHA256_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA256},
+    {CKM_SHA384_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA384},
+    {CKM_SHA512_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA512},
+    {CKM_ECDSA, SCHEME_ECDSA, 0},
+    {CKM_ECDSA_SHA1, SCHEME_ECDSA, CKM_SHA_1},
+    {CKM_ECDSA_SHA224, SCHEME_ECDSA, CKM_SHA224},
+    {CKM_ECDSA_SHA256, SCHEME_ECDSA, CKM_SHA256},
+    {CKM_ECDSA_SHA384, SCHEME_ECDSA, CKM_SHA384},
+    {CKM_ECDSA_SHA512, SCHEME_ECDSA, CKM_SHA512},
+    {CKM_EDDSA, SCHEME_EDDSA, 0},
+};
+
+typedef struct sign_state {
+    const sign_mech *mech;
+    mech_op_kind kind;
+    EVP_MD_CTX *md_ctx;     /* hashing mechanisms and EdDSA */
+    EVP_PKEY_CTX *pkey_ctx; /* mechanisms that sign the input as given */
+    size_t sig_len;         /* the exact size of a signature */
+    size_t max_in;          /* CKM_RSA_PKCS: k − 11; else 0 */
+    size_t exact_in;        /* CKM_RSA_PKCS_PSS: the hash length; else 0 */
+} sign_state;
+
+static const sign_mech *find_sign_mech(CK_MECHANISM_TYPE type)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(sign_mechs); i++)
+        if (sign_mechs[i].type == type)
+            return &sign_mechs[i];
+    return NULL;
+}
+
+static CK_RV check_sign_key(const sign_mech *mech, const mech_key *key, mech_op_kind kind)
+{
+    CK_KEY_TYPE key_type = CKK_RSA;
+    int pkey_type = EVP_PKEY_RSA;
+    CK_ULONG min = RSA_MIN_BITS, max = RSA_MAX_BITS;
+    if (mech->scheme == SCHEME_ECDSA) {
+        key_type = CKK_EC;
+        pkey_type = EVP_PKEY_EC;
+        min = EC_MIN_BITS;
+        max = EC_MAX_BITS;
+    } else if (mech->scheme == SCHEME_EDDSA) {
+        key_type = CKK_EC_EDWARDS;
+        pkey_type = EVP_PKEY_ED25519;
+        min = max = ED25519_BITS;
+    }
+    if (!key || !key->pkey || key->type != key_type ||
+        EVP_PKEY_get_base_id(key->pkey) != pkey_type)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (kind == MECH_SIGN && key->cls != CKO_PRIVATE_KEY)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    CK_ULONG size = mech_key_size(key);
+    if (size < min || size > max)
+        return CKR_KEY_SIZE_RANGE;
+    return CKR_OK;
+}
+
+/* CKM_EDDSA: no parameter, or CK_EDDSA_PARAMS asking for plain Ed25519
+ * (no prehash, no context: Ed25519ph and Ed25519ctx are not offered). */
+static CK_RV check_eddsa_params(const CK_MECHANISM *mech)
+{
+    if (mech_param_absent(mech))
+        return CKR_OK;
+    if (!mech->pParameter || mech->ulParameterLen != sizeof(CK_EDDSA_PARAMS))
+        return CKR_MECHANISM_PARAM_INVALID;
+    CK_EDDSA_PARAMS params;
+    memcpy(&params, mech->pParameter, sizeof(params));
+    if (params.phFlag != CK_FALSE || params.ulContextDataLen != 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    return CKR_OK;
+}
+
+/* CK_RSA_PKCS_PSS_PARAMS (PKCS#11 3.0 §2.1.13): a supported hash, which
+ * must be the mechanism's own for CKM_SHAx_RSA_PKCS_PSS, an MGF1 type,
+ * and a salt that fits the encoded message (RFC 8017 §9.1.1). */
+static CK_RV configure_pss(const sign_mech *mech, const CK_MECHANISM *param, EVP_PKEY *pkey,
+                           EVP_PKEY_CTX *pctx, size_t *hash_len)
+{
+    if (!param->pParameter || param->ulParameterLen != sizeof(CK_RSA_PKCS_PSS_PARAMS))
+        return CKR_MECHANISM_PARAM_INVALID;
+    CK_RSA_PKCS_PSS_PARAMS params;
+    memcpy(&params, param->pParameter, sizeof(params));
+    if (mech->hash && params.hashAlg != mech->hash)
+        return CKR_MECHANISM_PARAM_INVALID;
+    const EVP_MD *md = mech_hash_md(params.hashAlg);
+    const EVP_MD *mgf1 = mech_mgf1_md(params.mgf);
+    if (!md || !mgf1)
+        return CKR_MECHANISM_PARAM_INVALID;
+    size_t md_len = (size_t)EVP_MD_get_size(md);
+    size_t em_len = ((size_t)EVP_PKEY_get_bits(pkey) - 1 + 7) / 8;
+    if (em_len < md_len + 2 || params.sLen > em_len - md_len - 2)
+        return CKR_MECHANISM_PARAM_INVALID;
+    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)params.sLen) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, mgf1) <= 0 ||
+        (!mech->hash && EVP_PKEY_CTX_set_signature_md(pctx, md) <= 0))
+        return mech_openssl_error("PSS parameters", CKR_FUNCTION_FAILED);
+    *hash_len = md_len;
+    return CKR_OK;
+}
+
+/* Sets up the EVP context for the scheme and fills in the sizes. */
+static CK_RV configure(sign_state *s, const CK_MECHANISM *param, EVP_PKEY *pkey,
+                       EVP_PKEY_CTX *pctx)
+{
+    size_t key_bytes = (size_t)EVP_PKEY_get_size(pkey);
+    switch (s->mech->scheme) {
+    case SCHEME_RSA_PKCS:
+        s->sig_len = key_bytes;
+        if (!s->mech->hash)
+            s->max_in = key_bytes - RSA_PKCS1_OVERHEAD;
+        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
+            return mech_openssl_error("PKCS #1 padding", CKR_FUNCTION_FAILED);
+        return CKR_OK;
+    case SCHEME_RSA_PSS: {
+        size_t hash_len = 0;
+        CK_RV rv = configure_pss(s->mech, param, pkey, pctx, &hash_len);
+        s->sig_len = key_bytes;
+        if (!s->mech->hash)
+            s->exact_in = hash_len;
+        return rv;
+    }
+    case SCHEME_ECDSA:
+        s->sig_len = 2 * (((size_t)EVP_PKEY_get_bits(pkey) + 7) / 8);
+        return CKR_OK;
+    case SCHEME_EDDSA:
+        s->sig_len = key_bytes;
+        return CKR_OK;
+    }
+    return CKR_MECHANISM_INVALID;
+}
+
+static void sign_free(void *state)
+{
+    sign_state *s = state;
+    if (!s)
+        return;
+    EVP_MD_CTX_free(s->md_ctx);
+    EVP_PKEY_CTX_free(s->pkey_ctx);
+    free(s);
+}
+
+static CK_RV sign_init(const CK_MECHANISM *param, const mech_key *key, mech_op_kind kind,
+                       const mech_env *env, void **state)
+{
+    (void)env;
+    const sign_mech *mech = find_sign_mech(param->mechanism);
+    if (!mech || (kind != MECH_SIGN && kind != MECH_VERIFY))
+        return CKR_MECHANISM_INVALID;
+    if (mech->scheme == SCHEME_EDDSA) {
+        CK_RV rv = check_eddsa_params(param);
+        if (rv != CKR_OK)
+            return rv;
+    } else if (mech->scheme != SCHEME_RSA_PSS && !mech_param_absent(param)) {
+        return CKR_MECHANISM_PARAM_INVALID;
+    }
+    CK_RV rv = check_sign_key(mech, key, kind);
+    if (rv != CKR_OK)
+        return rv;
+
+    sign_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return CKR_HOST_MEMORY;
+    s->mech = mech;
+    s->kind = kind;
+    EVP_PKEY_CTX *pctx = NULL;
+    rv = CKR_HOST_MEMORY;
+    if (mech->hash || mech->scheme == SCHEME_EDDSA) {
+        const EVP_MD *md = mech->hash ? mech_hash_md(mech->hash) : NULL;
+        s->md_ctx = EVP_MD_CTX_new();
+        if (!s->md_ctx)
+            goto out;
+        int ok = kind == MECH_SIGN
+                     ? EVP_DigestSignInit(s->md_ctx, &pctx, md, NULL, key->pkey)
+                     : EVP_DigestVerifyInit(s->md_ctx, &pctx, md, NULL, key->pkey);
+        if (ok <= 0) {
+            rv = mech_openssl_error("signature init", CKR_FUNCTION_FAILED);
+            goto out;
+        }
+    } else {
+        s->pkey_ctx = pctx = EVP_PKEY_CTX_new(key->pkey, NULL);
+        if (!pctx)
+            goto out;
+        int ok = kind == MECH_SIGN ? EVP_PKEY_sign_init(pctx) : EVP_PKEY_verify_init(pctx);
+        if (ok <= 0) {
+            rv = mech_openssl_error("signature init", CKR_FUNCTION_FAILED);
+            goto out;
+        }
+    }
+    rv = configure(s, param, key->pkey, pctx);
+out:
+    if (rv != CKR_OK)
+        sign_free(s);
+    else
+        *state = s;
+    return rv;
+}
+
+static CK_RV sign_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
+{
+    (void)in_len;
+    const sign_state *s = state;
+    *out_len = phase == MECH_PHASE_UPDATE ? 0 : s->sig_len;
+    return CKR_OK;
+}
+
+static CK_RV check_input(const sign_state *s, size_t in_len)
+{
+    if (s->max_in && in_len > s->max_in)
+        return CKR_DATA_LEN_RANGE;
+    if (s->exact_in && in_len != s->exact_in)
+        return CKR_DATA_LEN_RANGE;
+    return CKR_OK;
+}
+
+/* OpenSSL's DER ECDSA-Sig-Value → r ‖ s, each half bytes. */
+static CK_RV ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t half,
+                              unsigned char *out)
+{
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    if (!sig)
+        return mech_openssl_error("ECDSA signature decoding", CKR_FUNCTION_FAILED);
+    const BIGNUM *r = NULL, *s = NULL;
+    ECDSA_SIG_get0(sig, &r, &s);
+    bool ok = BN_bn2binpad(r, out, (int)half) == (int)half &&
+              BN_bn2binpad(s, out + half, (int)half) == (int)half;
+    ECDSA_SIG_free(sig);
+    return ok ? CKR_OK : CKR_FUNCTION_FAILED;
+}
+
+/* r ‖ s → DER, for OpenSSL's verification. */
+static CK_RV ecdsa_raw_to_der(const unsigned char *raw, size_t half, unsigned char *der,
+                              size_t *der_len)
+{
+    CK_RV rv = CKR_HOST_MEMORY;
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, (int)half, NULL);
+    BIGNUM *s = BN_bin2bn(raw + half, (int)half, NULL);
+    if (!sig || !r || !s || !ECDSA_SIG_set0(sig, r, s)) {
+        BN_free(r);
+        BN_free(s);
+        goto out;
+    }
+    int len = i2d_ECDSA_SIG(sig, NULL);
+    unsigned char *p = der;
+    if (len <= 0 || (size_t)len > *der_len || i2d_ECDSA_SIG(sig, &p) != len) {
+        rv = mech_openssl_error("ECDSA signature encoding", CKR_FUNCTION_FAILED);
+        goto out;
+    }
+    *der_len = (size_t)len;
+    rv = CKR_OK;
+out:
+    ECDSA_SIG_free(sig);
+    return rv;
+}
+
+static CK_RV sign_update(void *state, const unsigned char *in, size_t in_len,
+                         unsigned char *out, size_t *out_len)
+{
+    (void)out;
+    sign_state *s = state;
+    if (out_len)
+        *out_len = 0;
+    int ok = s->kind == MECH_SIGN ? EVP_DigestSignUpdate(s->md_ctx, in, in_len)
+                                  : EVP_DigestVerifyUpdate(s->md_ctx, in, in_len);
+    return ok > 0 ? CKR_OK : mech_openssl_error("signature update", CKR_FUNCTION_FAILED);
+}
+
+static CK_RV sign_final(void *state, unsigned char *out, size_t *out_len)
+{
+    sign_state *s = state;
+    if (s->mech->scheme != SCHEME_ECDSA) {
+        size_t len = s->sig_len;
+        if (EVP_DigestSignFinal(s->md_ctx, out, &len) <= 0)
+            return mech_openssl_error("signature", CKR_FUNCTION_FAILED);
+        *out_len = len;
+        return CKR_OK;
+    }
+    unsigned char der[ECDSA_DER_MAX];
+    size_t der_len = sizeof(der);
+    if (EVP_DigestSignFinal(s->md_ctx, der, &der_len) <= 0)
+        return mech_openssl_error("ECDSA signature", CKR_FUNCTION_FAILED);
+    *out_len = s->sig_len;
+    return ecdsa_der_to_raw(der, der_len, s->sig_len / 2, out);
+}
+
+static CK_RV sign_oneshot(void *state, const unsigned char *in, size_t in_len,
+                          unsigned char *out, size_t *out_len)
+{
+    sign_state *s = state;
+    CK_RV rv = check_input(s, in_len);
+    if (rv != CKR_OK)
+        return rv;
+    size_t len = s->sig_len;
+    if (s->mech->scheme == SCHEME_EDDSA) {
+        if (EVP_DigestSign(s->md_ctx, out, &len, in, in_len) <= 0)
+            return mech_openssl_error("EdDSA signature", CKR_FUNCTION_FAILED);
+    } else if (s->mech->scheme == SCHEME_ECDSA) {
+        unsigned char der[ECDSA_DER_MAX];
+        size_t der_len = sizeof(der);
+        if (EVP_PKEY_sign(s->pkey_ctx, der, &der_len, in, in_len) <= 0)
+            return mech_openssl_error("ECDSA signature", CKR_FUNCTION_FAILED);
+        rv = ecdsa_der_to_raw(der, der_len, s->sig_len / 2, out);
+    } else if (EVP_PKEY_sign(s->pkey_ctx, out, &len, in, in_len) <= 0) {
+        return mech_openssl_error("RSA signature", CKR_FUNCTION_FAILED);
+    }
+    *out_len = len;
+    return rv;
+}
+
+/* OpenSSL reports a malformed signature sometimes as 0, sometimes as an
+ * error: to the caller both are an invalid signature. */
+static CK_RV verify_result(int ok)
+{
+    if (ok == 1)
+        return CKR_OK;
+    ERR_clear_error();
+    return CKR_SIGNATURE_INVALID;
+}
+
+static CK_RV sign_verify_final(void *state, const unsigned char *sig, size_t sig_len)
+{
+    sign_state *s = state;
+    if (sig_len != s->sig_len)
+        return CKR_SIGNATURE_LEN_RANGE;
+    if (s->mech->scheme != SCHEME_ECDSA)
+        return verify_result(EVP_DigestVerifyFinal(s->md_ctx, sig, sig_len));
+    unsigned char der[ECDSA_DER_MAX];
+    size_t der_len = sizeof(der);
+    CK_RV rv = ecdsa_raw_to_der(sig, sig_len / 2, der, &der_len);
+    if (rv != CKR_OK)
+        return rv;
+    return verify_result(EVP_DigestVerifyFinal(s->md_ctx, der, der_len));
+}
+
+static CK_RV sign_verify_oneshot(void *state, const unsigned char *in, size_t in_len,
+                                 const unsigned char *sig, size_t sig_len)
+{
+    sign_state *s = state;
+    CK_RV rv = check_input(s, in_len);
+    if (rv != CKR_OK)
+        return rv;
+    if (sig_len != s->sig_len)
+        return CKR_SIGNATURE_LEN_RANGE;
+    if (s->mech->scheme == SCHEME_EDDSA)
+        return verify_result(EVP_DigestVerify(s->md_ctx, sig, sig_len, in, in_len));
+    if (s->mech->scheme != SCHEME_ECDSA)
+        return verify_result(EVP_PKEY_verify(s->pkey_ctx, sig, sig_len, in, in_len));
+    unsigned char der[ECDSA_DER_MAX];
+    size_t der_len = sizeof(der);
+    rv = ecdsa_raw_to_der(sig, sig_len / 2, der, &der_len);
+    if (rv != CKR_OK)
+        return rv;
+    return verify_result(EVP_PKEY_verify(s->pkey_ctx, der, der_len, in, in_len));
+}
+
+/* Hashing mechanisms: multipart; a single-part call is update + final. */
+static const mech_ops hashed_sign_ops = {
+    .init = sign_init,
+    .out_size = sign_out_size,
+    .update = sign_update,
+    .final = sign_final,
+    .verify_final = sign_verify_final,
+    .free = sign_free,
+};
+
+/* Mechanisms over the caller's input as given: single-part only. */
+static const mech_ops single_sign_ops = {
+    .init = sign_init,
+    .out_size = sign_out_size,
+    .oneshot = sign_oneshot,
+    .verify_oneshot = sign_verify_oneshot,
+    .free = sign_free,
+};
+
+/* ---- MACs ------------------------------------------------------------------ */
+
+typedef struct mac_mech {
+    CK_MECHANISM_TYPE type;
+    CK_MECHANISM_TYPE hash; /* HMAC's hash; 0 for CMAC */
+} mac_mech;
+
+static const mac_mech mac_mechs[] = {
+    {CKM_SHA_1_HMAC, CKM_SHA_1},   {CKM_SHA224_HMAC, CKM_SHA224}, {CKM_SHA256_HMAC, CKM_SHA256},
+    {CKM_SHA384_HMAC, CKM_SHA384}, {CKM_SHA512_HMAC, CKM_SHA512}, {CKM_AES_CMAC, 0},
+};
+
+typedef struct mac_state {
+    mech_op_kind kind;
+    EVP_MAC_CTX *ctx;
+    size_t mac_len;
+} mac_state;
+
+/* Fetched once, like the digests (mech_util.c). */
+static EVP_MAC *hmac_impl, *cmac_impl;
+static CRYPTO_ONCE mac_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void fetch_macs(void)
+{
+    hmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    cmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_CMAC, NULL);
+    ERR_clear_error();
+}
+
+static const mac_mech *find_mac_mech(CK_MECHANISM_TYPE type)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(mac_mechs); i++)
+        if (mac_mechs[i].type == type)
+            return &mac_mechs[i];
+    return NULL;
+}
+
+/* CMAC's block cipher by AES key length; NULL for an invalid length. */
+static const char *cmac_cipher(size_t key_len)
+{
+    switch (key_len) {
+    case 16:
+        return "AES-128-CBC";
+    case 24:
+        return "AES-192-CBC";
+    case 32:
+        return "AES-256-CBC";
+    default:
+        return NULL;
+    }
+}
+
+/* HMAC takes a generic secret or any HMAC key type (PKCS#11 3.0 §2.20);
+ * CMAC an AES key. */
+static CK_RV check_mac_key(const mac_mech *mech, const mech_key *key)
+{
+    if (!key || key->cls != CKO_SECRET_KEY || !key->secret)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (!mech->hash) {
+        if (key->type != CKK_AES)
+            return CKR_KEY_TYPE_INCONSISTENT;
+        if (!cmac_cipher(key->secret_len))
+            return CKR_KEY_SIZE_RANGE;
+        return CKR_OK;
+    }
+    switch (key->type) {
+    case CKK_GENERIC_SECRET: case CKK_SHA_1_HMAC: case CKK_SHA224_HMAC: case CKK_SHA256_HMAC:
+    case CKK_SHA384_HMAC: case CKK_SHA512_HMAC:
+        break;
+    default:
+        return CKR_KEY_TYPE_INCONSISTENT;
+    }
+    if (key->secret_len < HMAC_MIN_BYTES || key->secret_len > HMAC_MAX_BYTES)
+        return CKR_KEY_SIZE_RANGE;
+    return CKR_OK;
+}
+
+static void mac_free(void *state)
+{
+    mac_state *s = state;
+    if (!s)
+        return;
+    EVP_MAC_CTX_free(s->ctx); /* cleanses the key schedule */
+    free(s);
+}
+
+static CK_RV mac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_kind kind,
+                      const mech_env *env, void **state)
+{
+    (void)env;
+    const mac_mech *mech = find_mac_mech(param->mechanism);
+    if (!mech || (kind != MECH_SIGN && kind != MECH_VERIFY))
+        return CKR_MECHANISM_INVALID;
+    if (!mech_param_absent(param))
+        return CKR_MECHANISM_PARAM_INVALID;
+    CK_RV rv = check_mac_key(mech, key);
+    if (rv != CKR_OK)
+        return rv;
+    if (!CRYPTO_THREAD_run_once(&mac_once, fetch_macs))
+        return CKR_FUNCTION_FAILED;
+    EVP_MAC *impl = mech->hash ? hmac_impl : cmac_impl;
+    const EVP_MD *md = mech->hash ? mech_hash_md(mech->hash) : NULL;
+    if (!impl || (mech->hash && !md))
+        return CKR_MECHANISM_INVALID;
+
+    mac_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return CKR_HOST_MEMORY;
+    s->kind = kind;
+    rv = CKR_HOST_MEMORY;
+    s->ctx = EVP_MAC_CTX_new(impl);
+    if (!s->ctx)
+        goto out;
+    OSSL_PARAM params[2];
+    params[0] = mech->hash ? OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                              (char *)EVP_MD_get0_name(md), 0)
+                           : OSSL_PARAM_construct_utf8_string(
+                                 OSSL_MAC_PARAM_CIPHER, (char *)cmac_cipher(key->secret_len), 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!EVP_MAC_init(s->ctx, key->secret, key->secret_len, params)) {
+        rv = mech_openssl_error("MAC init", CKR_FUNCTION_FAILED);
+        goto out;
+    }
+    s->mac_len = EVP_MAC_CTX_get_mac_size(s->ctx);
+    rv = s->mac_len ? CKR_OK : CKR_FUNCTION_FAILED;
+out:
+    if (rv != CKR_OK)
+        mac_free(s);
+    else
+        *state = s;
+    return rv;
+}
+
+static CK_RV mac_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
+{
+    (void)in_len;
+    const mac_state *s = state;
+    *out_len = phase == MECH_PHASE_UPDATE ? 0 : s->mac_len;
+    return CKR_OK;
+}
+
+static CK_RV mac_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                        size_t *out_len)
+{
+    (void)out;
+    mac_state *s = state;
+    if (out_len)
+        *out_len = 0;
+    if (!EVP_MAC_update(s->ctx, in, in_len))
+        return mech_openssl_error("MAC update", CKR_FUNCTION_FAILED);
+    return CKR_OK;
+}
+
+static CK_RV mac_final(void *state, unsigned char *out, size_t *out_len)
+{
+    mac_state *s = state;
+    size_t len = 0;
+    if (!EVP_MAC_final(s->ctx, out, &len, s->mac_len))
+        return mech_openssl_error("MAC final", CKR_FUNCTION_FAILED);
+    *out_len = len;
+    return CKR_OK;
+}
+
+static CK_RV mac_verify_final(void *state, const unsigned char *sig, size_t sig_len)
+{
+    mac_state *s = state;
+    if (sig_len != s->mac_len)
+        return CKR_SIGNATURE_LEN_RANGE;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+    CK_RV rv = CKR_OK;
+    if (!EVP_MAC_final(s->ctx, mac, &len, sizeof(mac)) || len != sig_len)
+        rv = mech_openssl_error("MAC final", CKR_FUNCTION_FAILED);
+    else if (CRYPTO_memcmp(mac, sig, len) != 0)
+        rv = CKR_SIGNATURE_INVALID;
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return rv;
+}
+
+static const mech_ops mac_ops = {
+    .init = mac_init,
+    .out_size = mac_out_size,
+    .update = mac_update,
+    .final = mac_final,
+    .verify_final = mac_verify_final,
+    .free = mac_free,
+};
+
+/* ---- the rows ------------------------------------------------------------- */
+
+#define SIGN_FLAGS (CKF_SIGN | CKF_VERIFY)
+#define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
+
+#define RSA_ROW(mech, multi)                                                                       \
+    {.type = mech, .name = #mech, .info = {RSA_MIN_BITS, RSA_MAX_BITS, SIGN_FLAGS},               \
+     .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops}
+#define ECDSA_ROW(mech, multi)                                                                     \
+    {.type = mech, .name = #mech, .info = {EC_MIN_BITS, EC_MAX_BITS, SIGN_FLAGS | EC_FLAGS},      \
+     .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops}
+#define HMAC_ROW(mech)                                                                             \
+    {.type = mech, .name = #mech, .info = {HMAC_MIN_BYTES, HMAC_MAX_BYTES, SIGN_FLAGS},           \
+     .multipart = true, .ops = &mac_ops}
+
+static const mech_row rows[] = {
+    RSA_ROW(CKM_RSA_PKCS, false),
+    RSA_ROW(CKM_SHA1_RSA_PKCS, true),
+    RSA_ROW(CKM_SHA224_RSA_PKCS, true),
+    RSA_ROW(CKM_SHA256_RSA_PKCS, true),
+    RSA_ROW(CKM_SHA384_RSA_PKCS, true),
+    RSA_ROW(CKM_SHA512_RSA_PKCS, true),
+    RSA_ROW(CKM_RSA_PKCS_PSS, false),
+    RSA_ROW(CKM_SHA1_RSA_PKCS_PSS, true),
+    RSA_ROW(CKM_SHA224_RSA_PKCS_PSS, true),
+    RSA_ROW(CKM_SHA256_RSA_PKCS_PSS, true),
+    RSA_ROW(CKM_SHA384_RSA_PKCS_PSS, true),
+    RSA_ROW(CKM_SHA512_RSA_PKCS_PSS, true),
+    ECDSA_ROW(CKM_ECDSA, false),
+    ECDSA_ROW(CKM_ECDSA_SHA1, true),
+    ECDSA_ROW(CKM_ECDSA_SHA224, true),
+    ECDSA_ROW(CKM_ECDSA_SHA256, true),
+    ECDSA_ROW(CKM_ECDSA_SHA384, true),
+    ECDSA_ROW(CKM_ECDSA_SHA512, true),
+    {.type = CKM_EDDSA, .name = "CKM_EDDSA", .info = {ED25519_BITS, ED25519_BITS, SIGN_FLAGS},
+     .multipart = false, .ops = &single_sign_ops},
+    HMAC_ROW(CKM_SHA_1_HMAC),
+    HMAC_ROW(CKM_SHA224_HMAC),
+    HMAC_ROW(CKM_SHA256_HMAC),
+    HMAC_ROW(CKM_SHA384_HMAC),
+    HMAC_ROW(CKM_SHA512_HMAC),
+    {.type = CKM_AES_CMAC, .name = "CKM_AES_CMAC", .info = {AES_MIN_BYTES, AES_MAX_BYTES, SIGN_FLAGS},
+     .multipart = true, .ops = &mac_ops},
+};
+
+const mech_table mech_table_sign = {rows, ARRAY_SIZE(rows)};

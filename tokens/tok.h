@@ -145,7 +145,8 @@ CK_RV tok_object_destroy(tok *t, tok_id id, const char *audit);
  * value (match holds only attributes the caller stored as LOOKUP).  An
  * empty match lists every object.  Without keys only public objects are
  * listed.  Served by indexes: no object is loaded or decrypted.  The
- * caller checks the remaining template on the loaded objects. */
+ * caller checks the remaining template on the loaded objects.  *ids is
+ * sorted ascending, NULL when *found is 0, and freed with free(). */
 CK_RV tok_object_find(tok *t, const tok_keys *keys, const tok_attr *match, size_t count,
                       tok_id **ids, size_t *found);
 
@@ -160,5 +161,19 @@ CK_RV tok_set_lifecycle(tok *t, unsigned char state, const char *audit);
 /* Appends one record: seq, time, event, detail, SHA-256 of the previous
  * record, its own hash.  Use for events that change nothing else. */
 CK_RV tok_audit_append(tok *t, const char *event, const char *detail);
+
+/* Walks the audit log in seq order, calling print (when not NULL) for
+ * every record, and checks the chain: seq runs 1, 2, 3…; each prev_hash is
+ * the previous record's hash (32 zero bytes for the first); each hash is
+ *   SHA-256(u64be(seq) ‖ u32be(|time|) ‖ time ‖ u32be(|event|) ‖ event ‖
+ *           u32be(|detail|) ‖ detail ‖ prev_hash)
+ * with time "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC) and strings in UTF-8
+ * without NUL.  CKR_OK, or CKR_DEVICE_ERROR (logged) with *broken_seq (may
+ * be NULL) the seq of the first record whose hash, link or number is wrong.
+ * print runs inside a read transaction: it must not call back into t. */
+CK_RV tok_audit_verify(tok *t,
+                       void (*print)(void *ctx, unsigned long seq, const char *time,
+                                     const char *event, const char *detail),
+                       void *ctx, unsigned long *broken_seq);
 
 #endif

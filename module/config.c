@@ -1,0 +1,188 @@
+/*
+ * config.c — where the store lives and how costly PINs are.
+ *
+ * No configuration is needed: the store is $XDG_DATA_HOME/softse, else
+ * ~/.local/share/softse.  SOFTSE_CONF names a file of "key = value" lines
+ * (store_dir, pin_kdf_iterations, user_max_failures, so_max_failures,
+ * log_level, syslog); SOFTSE_STORE and SOFTSE_PIN_KDF_ITERATIONS override.
+ */
+#include "core.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#ifndef SOFTSE_DEFAULT_PIN_KDF_ITERATIONS
+#define SOFTSE_DEFAULT_PIN_KDF_ITERATIONS 600000
+#endif
+
+extern int se_log_level;
+extern bool se_log_syslog;
+
+static char *default_store_dir(void)
+{
+    char *dir = NULL;
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && *xdg) {
+        if (asprintf(&dir, "%s/softse", xdg) < 0)
+            return NULL;
+        return dir;
+    }
+    const char *home = getenv("HOME");
+    if (!home || !*home) {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    if (!home)
+        return NULL;
+    if (asprintf(&dir, "%s/.local/share/softse", home) < 0)
+        return NULL;
+    return dir;
+}
+
+static bool parse_ulong(const char *text, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || end == text || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_level(const char *text)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    for (int i = 0; i < (int)ARRAY_SIZE(names); i++)
+        if (strcasecmp(text, names[i]) == 0)
+            return i;
+    unsigned long v;
+    if (parse_ulong(text, &v) && v <= SE_LOG_DEBUG)
+        return (int)v;
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static CK_RV apply(se_config *cfg, const char *key, const char *value, const char *where)
+{
+    unsigned long n;
+    if (strcmp(key, "store_dir") == 0) {
+        free(cfg->store_dir);
+        cfg->store_dir = strdup(value);
+        return cfg->store_dir ? CKR_OK : CKR_HOST_MEMORY;
+    }
+    if (strcmp(key, "pin_kdf_iterations") == 0 && parse_ulong(value, &n) && n > 0) {
+        cfg->pin_kdf_iterations = n;
+        return CKR_OK;
+    }
+    if (strcmp(key, "user_max_failures") == 0 && parse_ulong(value, &n) && n > 0) {
+        cfg->user_max_failures = n;
+        return CKR_OK;
+    }
+    if (strcmp(key, "so_max_failures") == 0 && parse_ulong(value, &n) && n > 0) {
+        cfg->so_max_failures = n;
+        return CKR_OK;
+    }
+    if (strcmp(key, "log_level") == 0 && parse_level(value) >= 0) {
+        se_log_level = parse_level(value);
+        return CKR_OK;
+    }
+    if (strcmp(key, "syslog") == 0) {
+        se_log_syslog = strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0;
+        return CKR_OK;
+    }
+    se_log(SE_LOG_ERROR, "%s: bad setting \"%s = %s\"", where, key, value);
+    return CKR_GENERAL_ERROR;
+}
+
+static CK_RV read_file(se_config *cfg, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        se_log(SE_LOG_ERROR, "cannot read configuration %s: %s", path, strerror(errno));
+        return CKR_GENERAL_ERROR;
+    }
+    CK_RV rv = CKR_OK;
+    char line[4096];
+    unsigned lineno = 0;
+    while (rv == CKR_OK && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *text = trim(line);
+        if (!*text)
+            continue;
+        char *eq = strchr(text, '=');
+        char where[512];
+        snprintf(where, sizeof(where), "%s:%u", path, lineno);
+        if (!eq) {
+            se_log(SE_LOG_ERROR, "%s: expected \"key = value\"", where);
+            rv = CKR_GENERAL_ERROR;
+            break;
+        }
+        *eq = '\0';
+        rv = apply(cfg, trim(text), trim(eq + 1), where);
+    }
+    fclose(f);
+    return rv;
+}
+
+CK_RV config_load(se_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->pin_kdf_iterations = SOFTSE_DEFAULT_PIN_KDF_ITERATIONS;
+    cfg->user_max_failures = 10;
+    cfg->so_max_failures = 10;
+    const char *level = getenv("SOFTSE_LOG_LEVEL");
+    if (level && parse_level(level) >= 0)
+        se_log_level = parse_level(level);
+
+    CK_RV rv = CKR_OK;
+    const char *path = getenv("SOFTSE_CONF");
+    if (path && *path) {
+        rv = read_file(cfg, path);
+        if (rv != CKR_OK)
+            goto out;
+    }
+    const char *store = getenv("SOFTSE_STORE");
+    if (store && *store)
+        rv = apply(cfg, "store_dir", store, "SOFTSE_STORE");
+    const char *iterations = getenv("SOFTSE_PIN_KDF_ITERATIONS");
+    if (rv == CKR_OK && iterations && *iterations)
+        rv = apply(cfg, "pin_kdf_iterations", iterations, "SOFTSE_PIN_KDF_ITERATIONS");
+    if (rv != CKR_OK)
+        goto out;
+    if (!cfg->store_dir) {
+        cfg->store_dir = default_store_dir();
+        if (!cfg->store_dir) {
+            se_log(SE_LOG_ERROR, "no store directory: set SOFTSE_STORE, XDG_DATA_HOME or HOME");
+            rv = CKR_GENERAL_ERROR;
+        }
+    }
+out:
+    if (rv != CKR_OK)
+        config_free(cfg);
+    return rv;
+}
+
+void config_free(se_config *cfg)
+{
+    free(cfg->store_dir);
+    memset(cfg, 0, sizeof(*cfg));
+}

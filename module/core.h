@@ -1,0 +1,251 @@
+/*
+ * core.h — the module's internal model: global state, slots and tokens,
+ * sessions, objects, operations.  entry.c turns each C_* call into one
+ * call of a function declared here.
+ *
+ * Locking (no global lock is ever held across cryptography):
+ *   module.lock   the slot list and the session table; held briefly.
+ *   token->lock   the token's store connection, login state, object
+ *                 cache and session objects.
+ *   session->lock the session's active operations; held across the
+ *                 crypto of that session only.
+ * Order: module.lock → session->lock → token->lock; never the reverse.
+ */
+#ifndef SOFTSE_CORE_H
+#define SOFTSE_CORE_H
+
+#include "attrs.h"
+#include "mech.h"
+#include "p11.h"
+#include "tok.h"
+
+#include <sys/types.h>
+
+/* ---- locks (CK_C_INITIALIZE_ARGS: OS locking or the caller's) ----- */
+
+typedef struct se_mutex se_mutex;
+CK_RV mutex_create(se_mutex **m);
+void mutex_destroy(se_mutex *m);
+void mutex_lock(se_mutex *m);
+void mutex_unlock(se_mutex *m);
+
+/* ---- configuration (config.c) ------------------------------------- */
+
+typedef struct se_config {
+    char *store_dir;
+    unsigned long pin_kdf_iterations;
+    unsigned long user_max_failures;
+    unsigned long so_max_failures;
+} se_config;
+
+CK_RV config_load(se_config *cfg);
+void config_free(se_config *cfg);
+
+#define SE_PIN_MIN 4
+#define SE_PIN_MAX 255
+
+/* ---- objects (object.c) ------------------------------------------- */
+
+typedef struct se_object {
+    CK_OBJECT_HANDLE handle;
+    bool on_token;            /* token object (persistent) */
+    tok_id id;                /* token objects: the store's id */
+    CK_SESSION_HANDLE owner;  /* session objects: the creating session */
+    bool is_private;
+    CK_OBJECT_CLASS cls;
+    attr_list attrs;
+    bool sealed;              /* public object whose secret values need a login */
+    mech_key key;             /* built on first use; kept while cached */
+    bool key_ready;
+    struct se_object *next;   /* hash chain / list link */
+} se_object;
+
+typedef struct se_token se_token;
+typedef struct se_session se_session;
+
+/* ---- tokens and slots (slot.c) ------------------------------------ */
+
+typedef enum login_state { LOGIN_NONE, LOGIN_USER, LOGIN_SO } login_state;
+
+struct se_token {
+    se_mutex *lock;
+    CK_SLOT_ID slot_id;
+    tok *store;               /* NULL: the blank (uninitialized) token */
+    tok_info info;            /* refreshed under lock */
+    login_state login;
+    tok_keys keys;            /* valid while logged in */
+    unsigned long sessions;   /* open sessions on this token */
+    unsigned long rw_sessions;
+    /* object cache: token objects by store id, and session objects */
+    se_object **cache;
+    size_t cache_size;        /* buckets */
+    size_t cache_count;
+    uint64_t data_version;
+    se_object *session_objects;
+    CK_ULONG next_session_object;
+};
+
+CK_RV slot_refresh(void);                          /* rescans the store dir; module.lock held */
+se_token *slot_token(CK_SLOT_ID slot);             /* NULL: invalid slot; module.lock held */
+CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count);
+CK_RV slot_info(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info);
+CK_RV token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info);
+CK_RV token_init(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8CHAR_PTR label);
+CK_RV token_init_pin(se_session *s, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len);
+CK_RV token_set_pin(se_session *s, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_len,
+                    CK_UTF8CHAR_PTR new_pin, CK_ULONG new_len);
+CK_RV token_login(se_session *s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len);
+CK_RV token_logout(se_session *s);
+void slots_free(void);
+/* Whether the token's logged-in state lets this session see private objects. */
+bool token_user_logged_in(const se_token *t);
+
+/* ---- sessions (session.c) ----------------------------------------- */
+
+typedef struct se_operation {
+    bool active;
+    const mech_row *row;
+    mech_op_kind kind;
+    void *state;
+    bool updated;          /* a C_*Update was made: single-part calls are refused */
+    bool needs_context_login; /* CKA_ALWAYS_AUTHENTICATE: C_Login(CKU_CONTEXT_SPECIFIC) first */
+} se_operation;
+
+typedef struct se_find {
+    bool active;
+    CK_OBJECT_HANDLE *handles;
+    size_t count, next;
+} se_find;
+
+struct se_session {
+    CK_SESSION_HANDLE handle;
+    se_token *token;
+    CK_FLAGS flags;        /* CKF_RW_SESSION | CKF_SERIAL_SESSION */
+    se_mutex *lock;
+    unsigned refs;         /* table + callers holding it */
+    bool closed;
+    se_operation ops[MECH_DECRYPT + 1];
+    se_find find;
+};
+
+CK_RV session_open(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR out);
+CK_RV session_close(CK_SESSION_HANDLE h);
+CK_RV session_close_all(CK_SLOT_ID slot);
+/* Finds a session and takes a reference; release with session_put. */
+CK_RV session_get(CK_SESSION_HANDLE h, se_session **out);
+void session_put(se_session *s);
+CK_RV session_info(se_session *s, CK_SESSION_INFO_PTR info);
+bool session_is_rw(const se_session *s);
+void session_end_operation(se_operation *op);
+void sessions_free(void);
+
+/* ---- objects (object.c) ------------------------------------------- */
+
+/* Resolves a handle visible to s; token->lock must be held.
+ * CKR_OBJECT_HANDLE_INVALID when unknown or invisible (private, not logged in). */
+CK_RV object_lookup(se_session *s, CK_OBJECT_HANDLE h, se_object **out);
+/* Stores a new object built from a complete attribute list (already
+ * checked by the policy); token->lock must be held. */
+CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT_HANDLE *out);
+CK_RV object_create(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR out);
+CK_RV object_copy(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                  CK_OBJECT_HANDLE_PTR out);
+CK_RV object_destroy(se_session *s, CK_OBJECT_HANDLE h);
+CK_RV object_size(se_session *s, CK_OBJECT_HANDLE h, CK_ULONG_PTR size);
+CK_RV object_get_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl,
+                            CK_ULONG count);
+CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl,
+                            CK_ULONG count);
+CK_RV object_find_init(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count);
+CK_RV object_find(se_session *s, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR count);
+CK_RV object_find_final(se_session *s);
+/* Key material of a key object for an operation, checking the usage
+ * attribute (CKA_SIGN…); token->lock must be held.  The returned key is
+ * owned by the cache: valid until the lock is released. */
+CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key **key,
+                 bool *always_authenticate);
+/* Drops a session's session objects (on close); token->lock held. */
+void object_drop_session(se_token *t, CK_SESSION_HANDLE owner);
+/* Drops every cached object (re-init, logout of private objects). */
+void object_cache_clear(se_token *t, bool session_objects_too);
+
+/* ---- attribute policy (attr_policy.c) ----------------------------- */
+
+typedef enum policy_origin {
+    ORIGIN_CREATE,   /* C_CreateObject */
+    ORIGIN_GENERATE, /* C_GenerateKey(Pair) */
+    ORIGIN_DERIVE,   /* C_DeriveKey */
+    ORIGIN_UNWRAP,   /* C_UnwrapKey */
+    ORIGIN_COPY,     /* C_CopyObject template */
+} policy_origin;
+
+/* Checks a caller's template for an object being made, before defaults
+ * are merged: read-only, invalid and inconsistent attributes. */
+CK_RV policy_check_template(CK_OBJECT_CLASS cls, const attr_list *tmpl, policy_origin origin);
+/* Adds the defaults of the class to a complete attribute list and sets
+ * CKA_LOCAL, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE for the origin. */
+CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin);
+/* Checks one C_SetAttributeValue change against the current attributes. */
+CK_RV policy_check_set(const attr_list *current, const CK_ATTRIBUTE *change, bool so);
+/* Whether C_GetAttributeValue may reveal the attribute:
+ * CKR_OK, CKR_ATTRIBUTE_SENSITIVE or CKR_ATTRIBUTE_TYPE_INVALID. */
+CK_RV policy_check_read(const attr_list *attrs, CK_ATTRIBUTE_TYPE type);
+/* Store flags (TOK_ATTR_SECRET / TOK_ATTR_LOOKUP) for an attribute. */
+unsigned policy_store_flags(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type);
+/* Whether the attribute is key material (not given by C_GenerateKey templates). */
+bool policy_is_key_material(CK_ATTRIBUTE_TYPE type);
+
+/* ---- operations (crypto_ops.c) ------------------------------------ */
+
+struct mech_env {
+    se_session *session;
+};
+
+CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key);
+CK_RV op_single(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len,
+                CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV op_update(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len,
+                CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV op_final(se_session *s, mech_op_kind kind, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV op_verify(se_session *s, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
+                CK_ULONG sig_len);
+CK_RV op_verify_final(se_session *s, CK_BYTE_PTR sig, CK_ULONG sig_len);
+CK_RV op_digest_key(se_session *s, CK_OBJECT_HANDLE key);
+CK_RV op_context_login(se_session *s);
+
+CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                   CK_OBJECT_HANDLE_PTR out);
+CK_RV key_generate_pair(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
+                        CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv, CK_ULONG priv_count,
+                        CK_OBJECT_HANDLE_PTR pub_out, CK_OBJECT_HANDLE_PTR priv_out);
+CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
+                 CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR out);
+CK_RV key_wrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wrapping,
+               CK_OBJECT_HANDLE key, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping,
+                 CK_BYTE_PTR in, CK_ULONG in_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                 CK_OBJECT_HANDLE_PTR out);
+CK_RV random_generate(CK_BYTE_PTR out, CK_ULONG len);
+CK_RV random_seed(CK_BYTE_PTR seed, CK_ULONG len);
+
+/* ---- the module (module.c) ---------------------------------------- */
+
+typedef struct se_module {
+    bool initialized;
+    pid_t pid;             /* the process that called C_Initialize */
+    se_mutex *lock;
+    se_config config;
+    se_token **slots;      /* slot id = index; the last is the blank token */
+    size_t slot_count;
+    se_session **sessions; /* handle = index + 1 */
+    size_t session_cap;
+} se_module;
+
+extern se_module module;
+
+CK_RV module_initialize(CK_VOID_PTR args);
+CK_RV module_finalize(CK_VOID_PTR reserved);
+/* CKR_OK when initialized in this process (a forked child must call C_Initialize). */
+CK_RV module_check(void);
+
+#endif

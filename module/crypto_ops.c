@@ -1,0 +1,787 @@
+/*
+ * crypto_ops.c — the PKCS#11 conventions around the mechanism rows:
+ * which operation is active, the length query, ending an operation on
+ * error (PKCS#11 3.0 §5.2), key usage checks, and the assembly of new
+ * key objects from a mechanism's output and the caller's template.
+ *
+ * Only the session lock is held across cryptography; the token lock is
+ * taken just to resolve keys and to store objects.
+ */
+#include "core.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const CK_FLAGS op_flag[] = {
+    [MECH_DIGEST] = CKF_DIGEST, [MECH_SIGN] = CKF_SIGN,       [MECH_VERIFY] = CKF_VERIFY,
+    [MECH_ENCRYPT] = CKF_ENCRYPT, [MECH_DECRYPT] = CKF_DECRYPT,
+};
+
+static const CK_ATTRIBUTE_TYPE op_usage[] = {
+    [MECH_DIGEST] = 0, [MECH_SIGN] = CKA_SIGN, [MECH_VERIFY] = CKA_VERIFY,
+    [MECH_ENCRYPT] = CKA_ENCRYPT, [MECH_DECRYPT] = CKA_DECRYPT,
+};
+
+/* Which key classes each operation takes. */
+static bool class_fits(mech_op_kind kind, CK_OBJECT_CLASS cls)
+{
+    switch (kind) {
+    case MECH_SIGN:
+    case MECH_DECRYPT:
+        return cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY;
+    case MECH_VERIFY:
+    case MECH_ENCRYPT:
+        return cls == CKO_PUBLIC_KEY || cls == CKO_SECRET_KEY;
+    default:
+        return false;
+    }
+}
+
+static CK_RV check_mechanism(CK_MECHANISM_PTR mech, CK_FLAGS needed, const mech_row **row)
+{
+    if (!mech)
+        return CKR_ARGUMENTS_BAD;
+    if (!mech->pParameter && mech->ulParameterLen > 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    const mech_row *r = mech_find(mech->mechanism, needed);
+    if (!r)
+        return CKR_MECHANISM_INVALID; /* unknown, or not for this function (§5.2) */
+    *row = r;
+    return CKR_OK;
+}
+
+static CK_RV check_lifecycle(se_token *t)
+{
+    /* SPEC.md §3: a terminated card allows login and reading public objects only. */
+    return t->info.lifecycle == SOFTSE_LIFECYCLE_TERMINATED ? CKR_SE_LIFECYCLE : CKR_OK;
+}
+
+CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    const mech_row *row;
+    CK_RV rv = check_mechanism(mech, op_flag[kind], &row);
+    if (rv != CKR_OK)
+        return rv;
+    if (!row->ops || !row->ops->init)
+        return CKR_MECHANISM_INVALID;
+    mech_env env = {.session = s};
+    mutex_lock(s->lock);
+    se_operation *op = &s->ops[kind];
+    if (op->active) {
+        rv = CKR_OPERATION_ACTIVE;
+        goto out;
+    }
+    void *state = NULL;
+    bool always_auth = false;
+    if (kind == MECH_DIGEST) {
+        rv = row->ops->init(mech, NULL, kind, &env, &state);
+    } else {
+        se_token *t = s->token;
+        mutex_lock(t->lock);
+        const mech_key *k = NULL;
+        rv = check_lifecycle(t);
+        if (rv == CKR_OK)
+            rv = object_key(s, key, op_usage[kind], &k, &always_auth);
+        if (rv == CKR_OK && !class_fits(kind, k->cls))
+            rv = CKR_KEY_TYPE_INCONSISTENT;
+        if (rv == CKR_OK)
+            rv = row->ops->init(mech, k, kind, &env, &state);
+        mutex_unlock(t->lock);
+    }
+    if (rv == CKR_OK) {
+        op->active = true;
+        op->row = row;
+        op->kind = kind;
+        op->state = state;
+        op->updated = false;
+        op->needs_context_login = always_auth;
+    }
+out:
+    mutex_unlock(s->lock);
+    return rv;
+}
+
+/* The length convention of §5.2: NULL output asks for the size, a short
+ * buffer gets CKR_BUFFER_TOO_SMALL; the operation stays active in both. */
+static CK_RV size_check(se_operation *op, mech_phase phase, size_t in_len, CK_BYTE_PTR out,
+                        CK_ULONG_PTR out_len, bool *answered)
+{
+    size_t need = 0;
+    *answered = false;
+    if (!op->row->ops->out_size)
+        return CKR_OK;
+    CK_RV rv = op->row->ops->out_size(op->state, phase, in_len, &need);
+    if (rv != CKR_OK)
+        return rv;
+    if (!out) {
+        *out_len = need;
+        *answered = true;
+        return CKR_OK;
+    }
+    if (*out_len < need) {
+        *out_len = need;
+        *answered = true;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    return CKR_OK;
+}
+
+static CK_RV active_op(se_session *s, mech_op_kind kind, se_operation **out)
+{
+    se_operation *op = &s->ops[kind];
+    if (!op->active)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    if (op->needs_context_login)
+        return CKR_USER_NOT_LOGGED_IN;
+    *out = op;
+    return CKR_OK;
+}
+
+CK_RV op_single(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len,
+                CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    mutex_lock(s->lock);
+    se_operation *op;
+    CK_RV rv = active_op(s, kind, &op);
+    if (rv != CKR_OK)
+        goto unlock;
+    if ((!in && in_len > 0) || !out_len) {
+        rv = CKR_ARGUMENTS_BAD;
+        goto end;
+    }
+    if (op->updated) { /* a multi-part operation is under way */
+        rv = CKR_OPERATION_ACTIVE;
+        goto end;
+    }
+    bool answered;
+    rv = size_check(op, MECH_PHASE_ONESHOT, in_len, out, out_len, &answered);
+    if (answered)
+        goto unlock; /* the operation goes on */
+    if (rv != CKR_OK)
+        goto end;
+    size_t written = *out_len;
+    const mech_ops *ops = op->row->ops;
+    if (ops->oneshot) {
+        rv = ops->oneshot(op->state, in, in_len, out, &written);
+    } else {
+        bool produces = kind == MECH_ENCRYPT || kind == MECH_DECRYPT;
+        size_t part = produces ? written : 0;
+        rv = ops->update(op->state, in, in_len, produces ? out : NULL, &part);
+        if (!produces)
+            part = 0;
+        if (rv == CKR_OK) {
+            size_t rest = *out_len - part;
+            rv = ops->final(op->state, out + part, &rest);
+            written = part + rest;
+        }
+    }
+    if (rv == CKR_OK)
+        *out_len = written;
+end:
+    session_end_operation(op);
+unlock:
+    mutex_unlock(s->lock);
+    return rv;
+}
+
+CK_RV op_update(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len,
+                CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    mutex_lock(s->lock);
+    se_operation *op;
+    CK_RV rv = active_op(s, kind, &op);
+    if (rv != CKR_OK)
+        goto unlock;
+    bool produces = kind == MECH_ENCRYPT || kind == MECH_DECRYPT;
+    if ((!in && in_len > 0) || (produces && !out_len)) {
+        rv = CKR_ARGUMENTS_BAD;
+        goto end;
+    }
+    if (!op->row->multipart || !op->row->ops->update) {
+        rv = CKR_FUNCTION_NOT_SUPPORTED; /* a single-part mechanism */
+        goto end;
+    }
+    size_t written = 0;
+    if (produces) {
+        bool answered;
+        rv = size_check(op, MECH_PHASE_UPDATE, in_len, out, out_len, &answered);
+        if (answered)
+            goto unlock;
+        if (rv != CKR_OK)
+            goto end;
+        written = *out_len;
+    }
+    rv = op->row->ops->update(op->state, in, in_len, produces ? out : NULL, &written);
+    if (rv != CKR_OK)
+        goto end;
+    op->updated = true;
+    if (produces)
+        *out_len = written;
+    goto unlock;
+end:
+    session_end_operation(op);
+unlock:
+    mutex_unlock(s->lock);
+    return rv;
+}
+
+CK_RV op_final(se_session *s, mech_op_kind kind, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    mutex_lock(s->lock);
+    se_operation *op;
+    CK_RV rv = active_op(s, kind, &op);
+    if (rv != CKR_OK)
+        goto unlock;
+    if (!out_len) {
+        rv = CKR_ARGUMENTS_BAD;
+        goto end;
+    }
+    if (!op->row->multipart || !op->row->ops->final) {
+        rv = CKR_FUNCTION_NOT_SUPPORTED;
+        goto end;
+    }
+    bool answered;
+    rv = size_check(op, MECH_PHASE_FINAL, 0, out, out_len, &answered);
+    if (answered)
+        goto unlock;
+    if (rv != CKR_OK)
+        goto end;
+    size_t written = *out_len;
+    rv = op->row->ops->final(op->state, out, &written);
+    if (rv == CKR_OK)
+        *out_len = written;
+end:
+    session_end_operation(op);
+unlock:
+    mutex_unlock(s->lock);
+    return rv;
+}
+
+CK_RV op_verify(se_session *s, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
+                CK_ULONG sig_len)
+{
+    mutex_lock(s->lock);
+    se_operation *op;
+    CK_RV rv = active_op(s, MECH_VERIFY, &op);
+    if (rv != CKR_OK)
+        goto unlock;
+    if ((!data && data_len > 0) || (!sig && sig_len > 0)) {
+        rv = CKR_ARGUMENTS_BAD;
+        goto end;
+    }
+    if (op->updated) {
+        rv = CKR_OPERATION_ACTIVE;
+        goto end;
+    }
+    const mech_ops *ops = op->row->ops;
+    if (ops->verify_oneshot) {
+        rv = ops->verify_oneshot(op->state, data, data_len, sig, sig_len);
+    } else {
+        size_t none = 0;
+        rv = ops->update(op->state, data, data_len, NULL, &none);
+        if (rv == CKR_OK)
+            rv = ops->verify_final(op->state, sig, sig_len);
+    }
+end:
+    session_end_operation(op);
+unlock:
+    mutex_unlock(s->lock);
+    return rv;
+}
+
+CK_RV op_verify_final(se_session *s, CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+    mutex_lock(s->lock);
+    se_operation *op;
+    CK_RV rv = active_op(s, MECH_VERIFY, &op);
+    if (rv != CKR_OK)
+        goto unlock;
+    if (!sig && sig_len > 0)
+        rv = CKR_ARGUMENTS_BAD;
+    else if (!op->row->multipart || !op->row->ops->verify_final)
+        rv = CKR_FUNCTION_NOT_SUPPORTED;
+    else
+        rv = op->row->ops->verify_final(op->state, sig, sig_len);
+    session_end_operation(op);
+unlock:
+    mutex_unlock(s->lock);
+    return rv;
+}
+
+/* C_DigestKey: the value of a secret key, without it leaving the module. */
+CK_RV op_digest_key(se_session *s, CK_OBJECT_HANDLE key)
+{
+    se_token *t = s->token;
+    mutex_lock(s->lock);
+    se_operation *op;
+    CK_RV rv = active_op(s, MECH_DIGEST, &op);
+    if (rv != CKR_OK)
+        goto unlock;
+    mutex_lock(t->lock);
+    const mech_key *k = NULL;
+    rv = object_key(s, key, 0, &k, NULL);
+    if (rv == CKR_OK && (k->cls != CKO_SECRET_KEY || !k->secret))
+        rv = CKR_KEY_INDIGESTIBLE;
+    if (rv == CKR_OK) {
+        size_t none = 0;
+        rv = op->row->ops->update(op->state, k->secret, k->secret_len, NULL, &none);
+    }
+    mutex_unlock(t->lock);
+    if (rv == CKR_OK) {
+        op->updated = true;
+        goto unlock;
+    }
+    session_end_operation(op);
+unlock:
+    mutex_unlock(s->lock);
+    return rv;
+}
+
+CK_RV op_context_login(se_session *s)
+{
+    mutex_lock(s->lock);
+    CK_RV rv = CKR_OPERATION_NOT_INITIALIZED;
+    for (size_t i = 0; i < ARRAY_SIZE(s->ops); i++) {
+        if (s->ops[i].active && s->ops[i].needs_context_login) {
+            s->ops[i].needs_context_login = false;
+            rv = CKR_OK;
+        }
+    }
+    mutex_unlock(s->lock);
+    return rv;
+}
+
+/* ---- making keys ---------------------------------------------------- */
+
+static const char *audit_for(const mech_row *row)
+{
+    return row->name ? row->name : "key";
+}
+
+/* The caller's template, checked, with the mechanism's values merged in
+ * (the mechanism wins: it made the key) and the defaults applied. */
+static CK_RV assemble(const attr_list *tmpl, const attr_list *made, CK_OBJECT_CLASS cls,
+                      policy_origin origin, CK_MECHANISM_TYPE mech, attr_list *out)
+{
+    CK_RV rv = policy_check_template(cls, tmpl, origin);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(out, tmpl);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(out, made);
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong(out, CKA_CLASS, cls);
+    if (rv == CKR_OK)
+        rv = policy_apply_defaults(out, origin);
+    if (rv == CKR_OK && origin == ORIGIN_GENERATE)
+        rv = attr_list_set_ulong(out, CKA_KEY_GEN_MECHANISM, mech);
+    return rv;
+}
+
+static CK_RV template_class(const attr_list *tmpl, CK_OBJECT_CLASS dflt, CK_OBJECT_CLASS *cls)
+{
+    *cls = dflt;
+    CK_RV rv = attr_list_ulong(tmpl, CKA_CLASS, cls);
+    return rv == CKR_TEMPLATE_INCOMPLETE ? CKR_OK : rv;
+}
+
+/* Stores one new key; token->lock is taken here. */
+static CK_RV store_new(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT_HANDLE_PTR out)
+{
+    mutex_lock(s->token->lock);
+    CK_RV rv = check_lifecycle(s->token);
+    if (rv == CKR_OK)
+        rv = object_store(s, attrs, audit, out);
+    mutex_unlock(s->token->lock);
+    return rv;
+}
+
+CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                   CK_OBJECT_HANDLE_PTR out)
+{
+    if (!out || (!tmpl && count > 0))
+        return CKR_ARGUMENTS_BAD;
+    const mech_row *row;
+    CK_RV rv = check_mechanism(mech, CKF_GENERATE, &row);
+    if (rv != CKR_OK)
+        return rv;
+    if (!row->generate)
+        return CKR_MECHANISM_INVALID;
+    attr_list given, made, attrs;
+    attr_list_init(&given);
+    attr_list_init(&made);
+    attr_list_init(&attrs);
+    CK_OBJECT_CLASS cls;
+    mech_env env = {.session = s};
+    rv = attr_list_from_template(&given, tmpl, count);
+    if (rv == CKR_OK)
+        rv = template_class(&given, CKO_SECRET_KEY, &cls);
+    if (rv == CKR_OK && cls != CKO_SECRET_KEY)
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    if (rv == CKR_OK)
+        rv = policy_check_template(cls, &given, ORIGIN_GENERATE);
+    if (rv == CKR_OK)
+        rv = check_lifecycle(s->token);
+    if (rv == CKR_OK)
+        rv = row->generate(mech, &given, &env, &made);
+    if (rv == CKR_OK)
+        rv = assemble(&given, &made, cls, ORIGIN_GENERATE, mech->mechanism, &attrs);
+    if (rv == CKR_OK)
+        rv = store_new(s, &attrs, audit_for(row), out);
+    attr_list_free(&given);
+    attr_list_free(&made);
+    attr_list_free(&attrs);
+    return rv;
+}
+
+CK_RV key_generate_pair(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
+                        CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv, CK_ULONG priv_count,
+                        CK_OBJECT_HANDLE_PTR pub_out, CK_OBJECT_HANDLE_PTR priv_out)
+{
+    if (!pub_out || !priv_out || (!pub && pub_count > 0) || (!priv && priv_count > 0))
+        return CKR_ARGUMENTS_BAD;
+    const mech_row *row;
+    CK_RV rv = check_mechanism(mech, CKF_GENERATE_KEY_PAIR, &row);
+    if (rv != CKR_OK)
+        return rv;
+    if (!row->generate_pair)
+        return CKR_MECHANISM_INVALID;
+    attr_list pub_tmpl, priv_tmpl, pub_made, priv_made, pub_attrs, priv_attrs;
+    attr_list *lists[] = {&pub_tmpl, &priv_tmpl, &pub_made, &priv_made, &pub_attrs, &priv_attrs};
+    for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+        attr_list_init(lists[i]);
+    CK_OBJECT_CLASS pub_cls, priv_cls;
+    rv = attr_list_from_template(&pub_tmpl, pub, pub_count);
+    if (rv == CKR_OK)
+        rv = attr_list_from_template(&priv_tmpl, priv, priv_count);
+    if (rv == CKR_OK)
+        rv = template_class(&pub_tmpl, CKO_PUBLIC_KEY, &pub_cls);
+    if (rv == CKR_OK)
+        rv = template_class(&priv_tmpl, CKO_PRIVATE_KEY, &priv_cls);
+    if (rv == CKR_OK && (pub_cls != CKO_PUBLIC_KEY || priv_cls != CKO_PRIVATE_KEY))
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    if (rv == CKR_OK)
+        rv = policy_check_template(pub_cls, &pub_tmpl, ORIGIN_GENERATE);
+    if (rv == CKR_OK)
+        rv = policy_check_template(priv_cls, &priv_tmpl, ORIGIN_GENERATE);
+    if (rv == CKR_OK)
+        rv = check_lifecycle(s->token);
+    if (rv == CKR_OK)
+        rv = row->generate_pair(mech, &pub_tmpl, &priv_tmpl, &pub_made, &priv_made);
+    if (rv == CKR_OK)
+        rv = assemble(&pub_tmpl, &pub_made, pub_cls, ORIGIN_GENERATE, mech->mechanism, &pub_attrs);
+    if (rv == CKR_OK)
+        rv = assemble(&priv_tmpl, &priv_made, priv_cls, ORIGIN_GENERATE, mech->mechanism,
+                      &priv_attrs);
+    if (rv != CKR_OK)
+        goto out;
+    /* Both or neither (§5.14). */
+    mutex_lock(s->token->lock);
+    rv = check_lifecycle(s->token);
+    if (rv == CKR_OK)
+        rv = object_store(s, &pub_attrs, audit_for(row), pub_out);
+    if (rv == CKR_OK) {
+        rv = object_store(s, &priv_attrs, audit_for(row), priv_out);
+        if (rv != CKR_OK) {
+            mutex_unlock(s->token->lock);
+            object_destroy(s, *pub_out);
+            mutex_lock(s->token->lock);
+        }
+    }
+    mutex_unlock(s->token->lock);
+out:
+    for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+        attr_list_free(lists[i]);
+    return rv;
+}
+
+/* Resolves a key for derive/wrap/unwrap and keeps a private copy of what
+ * the mechanism needs, so the token lock is not held across the crypto. */
+static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mech_key *key,
+                        attr_list *attrs)
+{
+    se_token *t = s->token;
+    mutex_lock(t->lock);
+    const mech_key *k = NULL;
+    CK_RV rv = check_lifecycle(t);
+    if (rv == CKR_OK)
+        rv = object_key(s, h, usage, &k, NULL);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(attrs, k->attrs);
+    if (rv == CKR_OK) {
+        *key = *k;
+        key->attrs = attrs;
+        if (k->pkey)
+            EVP_PKEY_up_ref(k->pkey);
+        if (k->secret) {
+            key->secret = malloc(k->secret_len);
+            if (!key->secret) {
+                if (k->pkey)
+                    EVP_PKEY_free(k->pkey);
+                memset(key, 0, sizeof(*key));
+                rv = CKR_HOST_MEMORY;
+            } else {
+                memcpy(key->secret, k->secret, k->secret_len);
+            }
+        }
+    }
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
+                 CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR out)
+{
+    if ((!tmpl && count > 0))
+        return CKR_ARGUMENTS_BAD;
+    const mech_row *row;
+    CK_RV rv = check_mechanism(mech, CKF_DERIVE, &row);
+    if (rv != CKR_OK)
+        return rv;
+    if (!row->derive)
+        return CKR_MECHANISM_INVALID;
+    attr_list given, made, attrs, base_attrs;
+    attr_list_init(&given);
+    attr_list_init(&made);
+    attr_list_init(&attrs);
+    attr_list_init(&base_attrs);
+    mech_key key;
+    memset(&key, 0, sizeof(key));
+    CK_OBJECT_CLASS cls;
+    mech_env env = {.session = s};
+    rv = attr_list_from_template(&given, tmpl, count);
+    if (rv == CKR_OK)
+        rv = borrow_key(s, base, CKA_DERIVE, &key, &base_attrs);
+    if (rv == CKR_OK)
+        rv = row->derive(mech, &key, &given, &env, &made);
+    if (rv != CKR_OK)
+        goto out;
+    if (!out) { /* mechanisms that answer in their parameter (CKM_HKDF_DATA size query…) */
+        rv = CKR_ARGUMENTS_BAD;
+        goto out;
+    }
+    rv = template_class(&made, CKO_SECRET_KEY, &cls);
+    if (rv == CKR_OK) {
+        CK_OBJECT_CLASS asked;
+        rv = template_class(&given, cls, &asked);
+        if (rv == CKR_OK && asked != cls)
+            rv = CKR_TEMPLATE_INCONSISTENT;
+    }
+    if (rv == CKR_OK)
+        rv = assemble(&given, &made, cls, ORIGIN_DERIVE, mech->mechanism, &attrs);
+    if (rv == CKR_OK && cls == CKO_SECRET_KEY) {
+        /* §4.9: a derived key keeps these only if its base had them. */
+        if (!attr_list_bool(&base_attrs, CKA_ALWAYS_SENSITIVE, false))
+            rv = attr_list_set_bool(&attrs, CKA_ALWAYS_SENSITIVE, false);
+        if (rv == CKR_OK && !attr_list_bool(&base_attrs, CKA_NEVER_EXTRACTABLE, false))
+            rv = attr_list_set_bool(&attrs, CKA_NEVER_EXTRACTABLE, false);
+    }
+    if (rv == CKR_OK)
+        rv = store_new(s, &attrs, audit_for(row), out);
+out:
+    mech_key_free(&key);
+    attr_list_free(&given);
+    attr_list_free(&made);
+    attr_list_free(&attrs);
+    attr_list_free(&base_attrs);
+    return rv;
+}
+
+/* The bytes a wrap carries: a secret key's value or a private key's PKCS#8. */
+static CK_RV wrapped_bytes(se_session *s, CK_OBJECT_HANDLE h, unsigned char **bytes, size_t *len)
+{
+    se_token *t = s->token;
+    mutex_lock(t->lock);
+    se_object *o;
+    CK_RV rv = object_lookup(s, h, &o);
+    if (rv == CKR_OBJECT_HANDLE_INVALID)
+        rv = CKR_KEY_HANDLE_INVALID;
+    if (rv != CKR_OK)
+        goto out;
+    if (o->cls != CKO_SECRET_KEY && o->cls != CKO_PRIVATE_KEY) {
+        rv = CKR_KEY_NOT_WRAPPABLE;
+        goto out;
+    }
+    if (!attr_list_bool(&o->attrs, CKA_EXTRACTABLE, false) ||
+        attr_list_bool(&o->attrs, CKA_SE_ATTESTATION, false)) {
+        rv = CKR_KEY_UNEXTRACTABLE;
+        goto out;
+    }
+    if (o->sealed) {
+        rv = CKR_USER_NOT_LOGGED_IN;
+        goto out;
+    }
+    const mech_key *k;
+    rv = object_key(s, h, 0, &k, NULL);
+    if (rv != CKR_OK)
+        goto out;
+    if (o->cls == CKO_SECRET_KEY) {
+        *bytes = malloc(k->secret_len ? k->secret_len : 1);
+        if (!*bytes) {
+            rv = CKR_HOST_MEMORY;
+            goto out;
+        }
+        memcpy(*bytes, k->secret, k->secret_len);
+        *len = k->secret_len;
+    } else {
+        rv = mech_key_to_pkcs8(k, bytes, len);
+    }
+out:
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+CK_RV key_wrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wrapping,
+               CK_OBJECT_HANDLE key, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    if (!out_len)
+        return CKR_ARGUMENTS_BAD;
+    const mech_row *row;
+    CK_RV rv = check_mechanism(mech, CKF_WRAP, &row);
+    if (rv != CKR_OK)
+        return rv;
+    if (!row->wrap)
+        return CKR_MECHANISM_INVALID;
+    mech_key wrapper;
+    memset(&wrapper, 0, sizeof(wrapper));
+    attr_list wrapper_attrs;
+    attr_list_init(&wrapper_attrs);
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    rv = borrow_key(s, wrapping, CKA_WRAP, &wrapper, &wrapper_attrs);
+    if (rv == CKR_WRAPPING_KEY_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
+        rv = CKR_WRAPPING_KEY_HANDLE_INVALID;
+    if (rv == CKR_OK)
+        rv = wrapped_bytes(s, key, &bytes, &len);
+    if (rv != CKR_OK)
+        goto out;
+    size_t need = 0;
+    rv = row->wrap(mech, &wrapper, bytes, len, NULL, &need);
+    if (rv != CKR_OK)
+        goto out;
+    if (!out) {
+        *out_len = need;
+        goto out;
+    }
+    if (*out_len < need) {
+        *out_len = need;
+        rv = CKR_BUFFER_TOO_SMALL;
+        goto out;
+    }
+    size_t written = *out_len;
+    rv = row->wrap(mech, &wrapper, bytes, len, out, &written);
+    if (rv == CKR_OK)
+        *out_len = written;
+out:
+    if (bytes) {
+        OPENSSL_cleanse(bytes, len);
+        free(bytes);
+    }
+    mech_key_free(&wrapper);
+    attr_list_free(&wrapper_attrs);
+    return rv;
+}
+
+CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping,
+                 CK_BYTE_PTR in, CK_ULONG in_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                 CK_OBJECT_HANDLE_PTR out)
+{
+    if (!out || !in || (!tmpl && count > 0))
+        return CKR_ARGUMENTS_BAD;
+    const mech_row *row;
+    CK_RV rv = check_mechanism(mech, CKF_UNWRAP, &row);
+    if (rv != CKR_OK)
+        return rv;
+    if (!row->unwrap)
+        return CKR_MECHANISM_INVALID;
+    attr_list given, made, attrs, unwrapper_attrs;
+    attr_list_init(&given);
+    attr_list_init(&made);
+    attr_list_init(&attrs);
+    attr_list_init(&unwrapper_attrs);
+    mech_key unwrapper;
+    memset(&unwrapper, 0, sizeof(unwrapper));
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    CK_OBJECT_CLASS cls;
+    rv = attr_list_from_template(&given, tmpl, count);
+    if (rv == CKR_OK)
+        rv = attr_list_ulong(&given, CKA_CLASS, &cls);
+    if (rv == CKR_OK && cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY)
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    if (rv == CKR_OK)
+        rv = policy_check_template(cls, &given, ORIGIN_UNWRAP);
+    if (rv == CKR_OK) {
+        rv = borrow_key(s, unwrapping, CKA_UNWRAP, &unwrapper, &unwrapper_attrs);
+        if (rv == CKR_KEY_HANDLE_INVALID)
+            rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+    }
+    if (rv == CKR_OK)
+        rv = row->unwrap(mech, &unwrapper, in, in_len, &bytes, &len);
+    if (rv != CKR_OK)
+        goto out;
+    if (cls == CKO_SECRET_KEY) {
+        CK_ULONG want;
+        if (attr_list_ulong(&given, CKA_VALUE_LEN, &want) == CKR_OK && want != len) {
+            rv = want < len ? CKR_TEMPLATE_INCONSISTENT : CKR_WRAPPED_KEY_LEN_RANGE;
+            goto out;
+        }
+        rv = attr_list_set(&made, CKA_VALUE, bytes, len);
+        if (rv == CKR_OK)
+            rv = attr_list_set_ulong(&made, CKA_VALUE_LEN, len);
+        if (rv == CKR_OK && !attr_list_has(&given, CKA_KEY_TYPE))
+            rv = CKR_TEMPLATE_INCOMPLETE;
+    } else {
+        rv = mech_attrs_from_pkcs8(bytes, len, &made);
+        if (rv != CKR_OK)
+            rv = CKR_WRAPPED_KEY_INVALID;
+    }
+    if (rv == CKR_OK)
+        rv = assemble(&given, &made, cls, ORIGIN_UNWRAP, mech->mechanism, &attrs);
+    if (rv == CKR_OK) {
+        mech_key check;
+        memset(&check, 0, sizeof(check));
+        rv = mech_key_from_attrs(&attrs, &check); /* e.g. an AES key of 20 bytes */
+        if (rv != CKR_OK)
+            rv = CKR_TEMPLATE_INCONSISTENT;
+        mech_key_free(&check);
+    }
+    if (rv == CKR_OK)
+        rv = store_new(s, &attrs, audit_for(row), out);
+out:
+    if (bytes) {
+        OPENSSL_cleanse(bytes, len);
+        free(bytes);
+    }
+    mech_key_free(&unwrapper);
+    attr_list_free(&given);
+    attr_list_free(&made);
+    attr_list_free(&attrs);
+    attr_list_free(&unwrapper_attrs);
+    return rv;
+}
+
+CK_RV random_generate(CK_BYTE_PTR out, CK_ULONG len)
+{
+    if (!out && len > 0)
+        return CKR_ARGUMENTS_BAD;
+    while (len > 0) {
+        int chunk = len > (1UL << 30) ? 1 << 30 : (int)len;
+        if (RAND_bytes(out, chunk) != 1)
+            return CKR_FUNCTION_FAILED;
+        out += chunk;
+        len -= (CK_ULONG)chunk;
+    }
+    return CKR_OK;
+}
+
+CK_RV random_seed(CK_BYTE_PTR seed, CK_ULONG len)
+{
+    if (!seed && len > 0)
+        return CKR_ARGUMENTS_BAD;
+    /* Mixed in as additional input; never the only entropy. */
+    if (len > 0)
+        RAND_add(seed, len > INT32_MAX ? INT32_MAX : (int)len, 0.0);
+    return CKR_OK;
+}

@@ -1,0 +1,194 @@
+/*
+ * mech_util.c — helpers shared by the mechanism files (see mech_util.h).
+ */
+#include "mech_util.h"
+
+#include <openssl/asn1.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <string.h>
+
+/* ---- hashes ------------------------------------------------------------- */
+
+static const struct hash_alg {
+    CK_MECHANISM_TYPE mech;
+    CK_RSA_PKCS_MGF_TYPE mgf;
+    const char *name;
+} hash_algs[] = {
+    {CKM_SHA_1, CKG_MGF1_SHA1, "SHA1"},
+    {CKM_SHA224, CKG_MGF1_SHA224, "SHA2-224"},
+    {CKM_SHA256, CKG_MGF1_SHA256, "SHA2-256"},
+    {CKM_SHA384, CKG_MGF1_SHA384, "SHA2-384"},
+    {CKM_SHA512, CKG_MGF1_SHA512, "SHA2-512"},
+    {CKM_SHA3_224, CKG_MGF1_SHA3_224, "SHA3-224"},
+    {CKM_SHA3_256, CKG_MGF1_SHA3_256, "SHA3-256"},
+    {CKM_SHA3_384, CKG_MGF1_SHA3_384, "SHA3-384"},
+    {CKM_SHA3_512, CKG_MGF1_SHA3_512, "SHA3-512"},
+};
+
+/* Fetched once: an implicit fetch (EVP_sha256()…) would look the
+ * algorithm up again on every EVP_DigestInit_ex.  They stay for the life
+ * of the process. */
+static EVP_MD *hash_mds[ARRAY_SIZE(hash_algs)];
+static CRYPTO_ONCE hash_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void fetch_hashes(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++)
+        hash_mds[i] = EVP_MD_fetch(NULL, hash_algs[i].name, NULL);
+    ERR_clear_error(); /* a provider without SHA-3 just leaves NULL */
+}
+
+static const EVP_MD *hash_md_at(size_t index)
+{
+    if (!CRYPTO_THREAD_run_once(&hash_once, fetch_hashes))
+        return NULL;
+    return hash_mds[index];
+}
+
+const EVP_MD *mech_hash_md(CK_MECHANISM_TYPE hash)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++)
+        if (hash_algs[i].mech == hash)
+            return hash_md_at(i);
+    return NULL;
+}
+
+const EVP_MD *mech_mgf1_md(CK_RSA_PKCS_MGF_TYPE mgf)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++)
+        if (hash_algs[i].mgf == mgf)
+            return hash_md_at(i);
+    return NULL;
+}
+
+/* ---- curves ------------------------------------------------------------- */
+
+static const mech_curve curves[] = {
+    {NID_X9_62_prime256v1, CKK_EC, "prime256v1", 256, 32},
+    {NID_secp384r1, CKK_EC, "secp384r1", 384, 48},
+    {NID_secp521r1, CKK_EC, "secp521r1", 521, 66},
+    {NID_ED25519, CKK_EC_EDWARDS, "ED25519", 256, 32},
+};
+
+/* PrintableString curve names (PKCS#11 3.0 §2.3.3 and §2.3.5). */
+static const struct curve_name {
+    const char *name;
+    int nid;
+} curve_names[] = {
+    {"prime256v1", NID_X9_62_prime256v1}, {"secp256r1", NID_X9_62_prime256v1},
+    {"secp384r1", NID_secp384r1},         {"secp521r1", NID_secp521r1},
+    {"edwards25519", NID_ED25519},
+};
+
+const mech_curve *mech_curve_by_nid(int nid)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(curves); i++)
+        if (curves[i].nid == nid)
+            return &curves[i];
+    return NULL;
+}
+
+static int nid_of_printable_name(const ASN1_STRING *name)
+{
+    size_t len = (size_t)ASN1_STRING_length(name);
+    const unsigned char *data = ASN1_STRING_get0_data(name);
+    for (size_t i = 0; i < ARRAY_SIZE(curve_names); i++)
+        if (strlen(curve_names[i].name) == len && memcmp(curve_names[i].name, data, len) == 0)
+            return curve_names[i].nid;
+    return NID_undef;
+}
+
+CK_RV mech_curve_from_params(const void *der, size_t der_len, const mech_curve **curve)
+{
+    const unsigned char *p = der;
+    const unsigned char *end = p + der_len;
+    int nid = NID_undef;
+
+    if (!der || der_len < 2 || der_len > 256)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    switch (p[0]) {
+    case V_ASN1_OBJECT: {
+        ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)der_len);
+        if (!oid || p != end) {
+            ASN1_OBJECT_free(oid);
+            return mech_openssl_error("CKA_EC_PARAMS OID", CKR_ATTRIBUTE_VALUE_INVALID);
+        }
+        nid = OBJ_obj2nid(oid);
+        ASN1_OBJECT_free(oid);
+        break;
+    }
+    case V_ASN1_PRINTABLESTRING: {
+        ASN1_PRINTABLESTRING *name = d2i_ASN1_PRINTABLESTRING(NULL, &p, (long)der_len);
+        if (!name || p != end) {
+            ASN1_PRINTABLESTRING_free(name);
+            return mech_openssl_error("CKA_EC_PARAMS name", CKR_ATTRIBUTE_VALUE_INVALID);
+        }
+        nid = nid_of_printable_name(name);
+        ASN1_PRINTABLESTRING_free(name);
+        break;
+    }
+    case V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED: /* explicit ecParameters */
+    case V_ASN1_NULL:                          /* implicitlyCA */
+        return CKR_CURVE_NOT_SUPPORTED;
+    default:
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    *curve = mech_curve_by_nid(nid);
+    return *curve ? CKR_OK : CKR_CURVE_NOT_SUPPORTED;
+}
+
+const mech_curve *mech_curve_of_pkey(const EVP_PKEY *pkey)
+{
+    int id = EVP_PKEY_get_base_id(pkey);
+    if (id == EVP_PKEY_ED25519)
+        return mech_curve_by_nid(NID_ED25519);
+    if (id != EVP_PKEY_EC)
+        return NULL;
+    char group[64];
+    size_t len = 0;
+    if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                        &len)) {
+        mech_openssl_error("EC group name", CKR_OK);
+        return NULL;
+    }
+    int nid = OBJ_txt2nid(group);
+    if (nid == NID_undef)
+        nid = EC_curve_nist2nid(group);
+    return mech_curve_by_nid(nid);
+}
+
+CK_RV mech_set_ec_params(attr_list *out, const mech_curve *curve)
+{
+    unsigned char *der = NULL;
+    int len = i2d_ASN1_OBJECT(OBJ_nid2obj(curve->nid), &der);
+    if (len <= 0)
+        return mech_openssl_error("curve OID", CKR_HOST_MEMORY);
+    CK_RV rv = attr_list_set(out, CKA_EC_PARAMS, der, (CK_ULONG)len);
+    OPENSSL_free(der);
+    return rv;
+}
+
+/* ---- parameters and errors ------------------------------------------------------------- */
+
+bool mech_param_absent(const CK_MECHANISM *mech)
+{
+    return mech->ulParameterLen == 0;
+}
+
+CK_RV mech_openssl_error(const char *what, CK_RV rv)
+{
+    unsigned long err = ERR_peek_last_error();
+    if (err) {
+        char text[256];
+        ERR_error_string_n(err, text, sizeof(text));
+        se_log(SE_LOG_DEBUG, "%s: %s", what, text);
+    } else {
+        se_log(SE_LOG_DEBUG, "%s failed", what);
+    }
+    ERR_clear_error();
+    return rv;
+}

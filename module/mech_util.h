@@ -1,0 +1,49 @@
+/*
+ * mech_util.h — helpers shared by the mechanism files: the hash
+ * mechanisms' EVP_MDs (fetched once per process), MGF1 types, the
+ * elliptic curves softse supports and OpenSSL error reporting.
+ */
+#ifndef SOFTSE_MECH_UTIL_H
+#define SOFTSE_MECH_UTIL_H
+
+#include "attrs.h"
+#include "p11.h"
+
+#include <openssl/evp.h>
+
+/* The EVP_MD of a hash mechanism (CKM_SHA_1 … CKM_SHA512, CKM_SHA3_*),
+ * fetched once and kept for the life of the process; NULL when the
+ * mechanism is not a supported hash. */
+const EVP_MD *mech_hash_md(CK_MECHANISM_TYPE hash);
+/* The EVP_MD of an MGF1 type (CKG_MGF1_SHA1 …); NULL when unsupported. */
+const EVP_MD *mech_mgf1_md(CK_RSA_PKCS_MGF_TYPE mgf);
+
+/* A curve softse supports (P-256, P-384, P-521, Ed25519). */
+typedef struct mech_curve {
+    int nid;              /* NID_X9_62_prime256v1 … NID_ED25519 */
+    CK_KEY_TYPE key_type; /* CKK_EC or CKK_EC_EDWARDS */
+    const char *name;     /* OpenSSL group name (EC) or key type name (EdDSA) */
+    CK_ULONG bits;        /* what mech_key_size reports */
+    size_t field_bytes;   /* size of a coordinate, of r or s, of a scalar */
+} mech_curve;
+
+/* Reads a CKA_EC_PARAMS value: the DER of a named-curve OID, or of a
+ * PrintableString curve name (PKCS#11 3.0 §2.3.3).  Malformed DER →
+ * CKR_ATTRIBUTE_VALUE_INVALID; well-formed but not supported (other
+ * curves, explicit parameters) → CKR_CURVE_NOT_SUPPORTED. */
+CK_RV mech_curve_from_params(const void *der, size_t der_len, const mech_curve **curve);
+/* NULL when the curve is not supported. */
+const mech_curve *mech_curve_by_nid(int nid);
+/* The curve of an EC or Ed25519 EVP_PKEY; NULL when not supported. */
+const mech_curve *mech_curve_of_pkey(const EVP_PKEY *pkey);
+/* Sets CKA_EC_PARAMS to the DER of the curve's OID. */
+CK_RV mech_set_ec_params(attr_list *out, const mech_curve *curve);
+
+/* True when the mechanism carries no parameter (ulParameterLen 0; some
+ * callers pass a non-NULL pointer with it). */
+bool mech_param_absent(const CK_MECHANISM *mech);
+
+/* Logs and clears OpenSSL's error queue after a failed call; returns rv. */
+CK_RV mech_openssl_error(const char *what, CK_RV rv);
+
+#endif

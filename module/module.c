@@ -1,0 +1,173 @@
+/*
+ * module.c — C_Initialize / C_Finalize, the locking model of
+ * CK_C_INITIALIZE_ARGS, and fork safety.
+ *
+ * PKCS#11 3.0 §5.4: the application either lets us use OS locking
+ * (CKF_OS_LOCKING_OK, or no callbacks) or gives four mutex callbacks that
+ * we must use instead.  A forked child inherits our memory but not our
+ * threads or SQLite connections; every call in it answers
+ * CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize, which starts
+ * from fresh state and never touches what was inherited.
+ */
+#include "core.h"
+
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+se_module module;
+
+/* Serializes C_Initialize / C_Finalize themselves; re-created in a child. */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static CK_C_INITIALIZE_ARGS callbacks; /* used when CreateMutex != NULL */
+
+struct se_mutex {
+    pthread_mutex_t os;
+    void *app; /* the application's mutex, when it gave callbacks */
+};
+
+CK_RV mutex_create(se_mutex **out)
+{
+    se_mutex *m = calloc(1, sizeof(*m));
+    if (!m)
+        return CKR_HOST_MEMORY;
+    if (callbacks.CreateMutex) {
+        CK_RV rv = callbacks.CreateMutex(&m->app);
+        if (rv != CKR_OK) {
+            free(m);
+            return rv;
+        }
+    } else {
+        pthread_mutex_init(&m->os, NULL);
+    }
+    *out = m;
+    return CKR_OK;
+}
+
+void mutex_destroy(se_mutex *m)
+{
+    if (!m)
+        return;
+    if (callbacks.DestroyMutex)
+        callbacks.DestroyMutex(m->app);
+    else
+        pthread_mutex_destroy(&m->os);
+    free(m);
+}
+
+void mutex_lock(se_mutex *m)
+{
+    if (callbacks.LockMutex)
+        callbacks.LockMutex(m->app);
+    else
+        pthread_mutex_lock(&m->os);
+}
+
+void mutex_unlock(se_mutex *m)
+{
+    if (callbacks.UnlockMutex)
+        callbacks.UnlockMutex(m->app);
+    else
+        pthread_mutex_unlock(&m->os);
+}
+
+static void child_after_fork(void)
+{
+    pthread_mutex_init(&init_lock, NULL);
+    /* Forget (do not free or close) what the parent owns: its SQLite
+     * connections must not be used or closed from here. */
+    memset(&module, 0, sizeof(module));
+    memset(&callbacks, 0, sizeof(callbacks));
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, child_after_fork);
+}
+
+static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *args)
+{
+    memset(&callbacks, 0, sizeof(callbacks));
+    if (!args)
+        return CKR_OK;
+    if (args->pReserved)
+        return CKR_ARGUMENTS_BAD;
+    bool any = args->CreateMutex || args->DestroyMutex || args->LockMutex || args->UnlockMutex;
+    bool all = args->CreateMutex && args->DestroyMutex && args->LockMutex && args->UnlockMutex;
+    if (any && !all)
+        return CKR_ARGUMENTS_BAD;
+    if (args->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS) {
+        /* We create no threads: nothing to do. */
+    }
+    if (all && !(args->flags & CKF_OS_LOCKING_OK)) {
+        callbacks.CreateMutex = args->CreateMutex;
+        callbacks.DestroyMutex = args->DestroyMutex;
+        callbacks.LockMutex = args->LockMutex;
+        callbacks.UnlockMutex = args->UnlockMutex;
+    }
+    return CKR_OK;
+}
+
+CK_RV module_initialize(CK_VOID_PTR args)
+{
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&init_lock);
+    CK_RV rv;
+    if (module.initialized && module.pid == getpid()) {
+        rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
+        goto out;
+    }
+    memset(&module, 0, sizeof(module));
+    rv = parse_args(args);
+    if (rv != CKR_OK)
+        goto out;
+    rv = config_load(&module.config);
+    if (rv != CKR_OK)
+        goto out;
+    rv = mutex_create(&module.lock);
+    if (rv != CKR_OK)
+        goto out;
+    module.pid = getpid();
+    mutex_lock(module.lock);
+    rv = slot_refresh();
+    mutex_unlock(module.lock);
+    if (rv != CKR_OK) {
+        slots_free();
+        mutex_destroy(module.lock);
+        goto out;
+    }
+    module.initialized = true;
+out:
+    if (rv != CKR_OK && !module.initialized)
+        config_free(&module.config);
+    pthread_mutex_unlock(&init_lock);
+    return rv;
+}
+
+CK_RV module_finalize(CK_VOID_PTR reserved)
+{
+    if (reserved)
+        return CKR_ARGUMENTS_BAD;
+    pthread_mutex_lock(&init_lock);
+    CK_RV rv = module_check();
+    if (rv == CKR_OK) {
+        sessions_free();
+        slots_free();
+        mutex_destroy(module.lock);
+        config_free(&module.config);
+        memset(&module, 0, sizeof(module));
+    }
+    pthread_mutex_unlock(&init_lock);
+    return rv;
+}
+
+CK_RV module_check(void)
+{
+    if (!module.initialized || module.pid != getpid())
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    return CKR_OK;
+}

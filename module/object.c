@@ -1,0 +1,747 @@
+/*
+ * object.c — objects as PKCS#11 sees them: handles, visibility, the
+ * per-token cache of loaded token objects, and the object functions.
+ *
+ * Handles: a token object's handle is (slot + 1) << 40 | store id, the
+ * same in every process; a session object's has bit 62 set.  Token
+ * objects are loaded lazily, one at a time, and the cache is dropped
+ * whenever another connection changed the store (data_version).
+ */
+#include "core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SESSION_OBJECT_BIT (1UL << 62)
+#define SLOT_SHIFT 40
+#define ID_MASK ((1UL << SLOT_SHIFT) - 1)
+#define CACHE_BUCKETS 4096
+#define CACHE_MAX 16384 /* then the cache starts over */
+
+static void object_free(se_object *o)
+{
+    if (!o)
+        return;
+    if (o->key_ready)
+        mech_key_free(&o->key);
+    attr_list_free(&o->attrs);
+    free(o);
+}
+
+static CK_OBJECT_HANDLE token_handle(const se_token *t, tok_id id)
+{
+    return ((CK_OBJECT_HANDLE)(t->slot_id + 1) << SLOT_SHIFT) | id;
+}
+
+void object_cache_clear(se_token *t, bool session_objects_too)
+{
+    if (t->cache) {
+        for (size_t i = 0; i < t->cache_size; i++) {
+            se_object *o = t->cache[i];
+            while (o) {
+                se_object *next = o->next;
+                object_free(o);
+                o = next;
+            }
+            t->cache[i] = NULL;
+        }
+    }
+    t->cache_count = 0;
+    if (session_objects_too) {
+        se_object *o = t->session_objects;
+        while (o) {
+            se_object *next = o->next;
+            object_free(o);
+            o = next;
+        }
+        t->session_objects = NULL;
+    }
+}
+
+void object_drop_session(se_token *t, CK_SESSION_HANDLE owner)
+{
+    se_object **link = &t->session_objects;
+    while (*link) {
+        se_object *o = *link;
+        if (o->owner == owner) {
+            *link = o->next;
+            object_free(o);
+        } else {
+            link = &o->next;
+        }
+    }
+}
+
+static CK_RV cache_insert(se_token *t, se_object *o)
+{
+    if (!t->cache) {
+        t->cache = calloc(CACHE_BUCKETS, sizeof(*t->cache));
+        if (!t->cache)
+            return CKR_HOST_MEMORY;
+        t->cache_size = CACHE_BUCKETS;
+    }
+    if (t->cache_count >= CACHE_MAX)
+        object_cache_clear(t, false);
+    size_t b = o->id % t->cache_size;
+    o->next = t->cache[b];
+    t->cache[b] = o;
+    t->cache_count++;
+    return CKR_OK;
+}
+
+static void cache_remove(se_token *t, tok_id id)
+{
+    if (!t->cache)
+        return;
+    for (se_object **link = &t->cache[id % t->cache_size]; *link; link = &(*link)->next) {
+        if ((*link)->id == id) {
+            se_object *o = *link;
+            *link = o->next;
+            object_free(o);
+            t->cache_count--;
+            return;
+        }
+    }
+}
+
+/* Drops the cache when another process committed a change. */
+static CK_RV cache_sync(se_token *t)
+{
+    uint64_t version;
+    CK_RV rv = tok_data_version(t->store, &version);
+    if (rv != CKR_OK)
+        return rv;
+    if (version != t->data_version) {
+        object_cache_clear(t, false);
+        t->data_version = version;
+    }
+    return CKR_OK;
+}
+
+static const tok_keys *store_keys(const se_token *t)
+{
+    return t->login == LOGIN_NONE ? NULL : &t->keys;
+}
+
+static CK_RV set_unique_id(se_token *t, se_object *o)
+{
+    char id[64];
+    int n = o->on_token ? snprintf(id, sizeof(id), "%.16s:%llu", t->info.serial,
+                                   (unsigned long long)o->id)
+                        : snprintf(id, sizeof(id), "session:%llu",
+                                   (unsigned long long)(o->handle & ~SESSION_OBJECT_BIT));
+    return attr_list_set(&o->attrs, CKA_UNIQUE_ID, id, (CK_ULONG)n);
+}
+
+static CK_RV load_token_object(se_token *t, tok_id id, se_object **out)
+{
+    /* Only the user sees private objects; the SO's keys still open
+     * the sealed values of public objects. */
+    const tok_keys *keys = store_keys(t);
+    bool is_private = false;
+    tok_attr *attrs = NULL;
+    size_t count = 0;
+    CK_RV rv = tok_object_load(t->store, keys, id, &is_private, &attrs, &count);
+    if (rv == CKR_USER_NOT_LOGGED_IN)
+        return CKR_OBJECT_HANDLE_INVALID;
+    if (rv != CKR_OK)
+        return rv;
+    se_object *o = calloc(1, sizeof(*o));
+    if (!o) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    o->on_token = true;
+    o->id = id;
+    o->handle = token_handle(t, id);
+    o->is_private = is_private;
+    for (size_t i = 0; i < count && rv == CKR_OK; i++) {
+        if (attrs[i].flags & TOK_ATTR_LOCKED)
+            o->sealed = true;
+        else
+            rv = attr_list_set(&o->attrs, attrs[i].type, attrs[i].value, attrs[i].len);
+    }
+    CK_ULONG cls = CK_UNAVAILABLE_INFORMATION;
+    if (rv == CKR_OK)
+        attr_list_ulong(&o->attrs, CKA_CLASS, &cls);
+    o->cls = cls;
+    if (rv == CKR_OK)
+        rv = set_unique_id(t, o);
+    if (rv == CKR_OK)
+        rv = cache_insert(t, o);
+    if (rv == CKR_OK) {
+        *out = o;
+        o = NULL;
+    }
+out:
+    object_free(o);
+    tok_attrs_free(attrs, count);
+    return rv;
+}
+
+static bool visible(const se_token *t, const se_object *o)
+{
+    return !o->is_private || t->login == LOGIN_USER;
+}
+
+CK_RV object_lookup(se_session *s, CK_OBJECT_HANDLE h, se_object **out)
+{
+    se_token *t = s->token;
+    if (h & SESSION_OBJECT_BIT) {
+        for (se_object *o = t->session_objects; o; o = o->next) {
+            if (o->handle == h && visible(t, o)) {
+                *out = o;
+                return CKR_OK;
+            }
+        }
+        return CKR_OBJECT_HANDLE_INVALID;
+    }
+    if ((h >> SLOT_SHIFT) != t->slot_id + 1 || (h & ID_MASK) == 0)
+        return CKR_OBJECT_HANDLE_INVALID;
+    CK_RV rv = cache_sync(t);
+    if (rv != CKR_OK)
+        return rv;
+    tok_id id = h & ID_MASK;
+    se_object *o = NULL;
+    if (t->cache)
+        for (o = t->cache[id % t->cache_size]; o && o->id != id; o = o->next)
+            ;
+    if (!o) {
+        rv = load_token_object(t, id, &o);
+        if (rv != CKR_OK)
+            return rv;
+    }
+    if (!visible(t, o))
+        return CKR_OBJECT_HANDLE_INVALID;
+    *out = o;
+    return CKR_OK;
+}
+
+static CK_RV to_store_attrs(const attr_list *attrs, CK_OBJECT_CLASS cls, tok_attr **out)
+{
+    tok_attr *list = calloc(attrs->count ? attrs->count : 1, sizeof(*list));
+    if (!list)
+        return CKR_HOST_MEMORY;
+    for (size_t i = 0; i < attrs->count; i++) {
+        list[i].type = attrs->items[i].type;
+        list[i].value = attrs->items[i].pValue; /* borrowed */
+        list[i].len = attrs->items[i].ulValueLen;
+        list[i].flags = policy_store_flags(cls, attrs->items[i].type);
+    }
+    *out = list;
+    return CKR_OK;
+}
+
+/* Store-side copy of attrs without the computed ones. */
+static void strip_computed(attr_list *attrs)
+{
+    attr_list_remove(attrs, CKA_UNIQUE_ID);
+}
+
+CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT_HANDLE *out)
+{
+    se_token *t = s->token;
+    bool on_token = attr_list_bool(attrs, CKA_TOKEN, false);
+    bool is_private = attr_list_bool(attrs, CKA_PRIVATE, false);
+    CK_ULONG cls = CK_UNAVAILABLE_INFORMATION;
+    attr_list_ulong(attrs, CKA_CLASS, &cls);
+    if (t->info.lifecycle == SOFTSE_LIFECYCLE_TERMINATED)
+        return CKR_SE_LIFECYCLE;
+    if (is_private && t->login != LOGIN_USER)
+        return CKR_USER_NOT_LOGGED_IN;
+    if (on_token && !session_is_rw(s))
+        return CKR_SESSION_READ_ONLY;
+    strip_computed(attrs);
+
+    se_object *o = calloc(1, sizeof(*o));
+    if (!o)
+        return CKR_HOST_MEMORY;
+    o->on_token = on_token;
+    o->is_private = is_private;
+    o->cls = cls;
+    CK_RV rv = CKR_OK;
+    if (on_token) {
+        tok_attr *list = NULL;
+        rv = to_store_attrs(attrs, cls, &list);
+        if (rv == CKR_OK)
+            rv = tok_object_create(t->store, store_keys(t), is_private, list, attrs->count,
+                                   audit, &o->id);
+        free(list);
+        if (rv != CKR_OK)
+            goto out;
+        o->handle = token_handle(t, o->id);
+    } else {
+        o->owner = s->handle;
+        o->handle = SESSION_OBJECT_BIT | ++t->next_session_object;
+    }
+    o->attrs = *attrs; /* takes the values */
+    attr_list_init(attrs);
+    rv = set_unique_id(t, o);
+    if (rv != CKR_OK)
+        goto out;
+    if (on_token) {
+        cache_sync(t); /* our own commit bumps no version, others' do */
+        rv = cache_insert(t, o);
+    } else {
+        o->next = t->session_objects;
+        t->session_objects = o;
+    }
+    if (rv == CKR_OK) {
+        *out = o->handle;
+        o = NULL;
+    }
+out:
+    object_free(o);
+    return rv;
+}
+
+/* Completes a C_CreateObject template: validates key material by
+ * building the key, and adds the values the token computes. */
+static CK_RV complete_created(CK_OBJECT_CLASS cls, attr_list *attrs)
+{
+    CK_RV rv = CKR_OK;
+    CK_ULONG type;
+    switch (cls) {
+    case CKO_CERTIFICATE:
+        rv = attr_list_ulong(attrs, CKA_CERTIFICATE_TYPE, &type);
+        if (rv == CKR_OK && !attr_list_has(attrs, CKA_VALUE))
+            rv = CKR_TEMPLATE_INCOMPLETE;
+        return rv;
+    case CKO_PUBLIC_KEY:
+    case CKO_PRIVATE_KEY:
+    case CKO_SECRET_KEY: {
+        rv = attr_list_ulong(attrs, CKA_KEY_TYPE, &type);
+        if (rv != CKR_OK)
+            return rv;
+        mech_key key;
+        memset(&key, 0, sizeof(key));
+        rv = mech_key_from_attrs(attrs, &key);
+        if (rv != CKR_OK)
+            return rv;
+        if (cls == CKO_SECRET_KEY) {
+            CK_ULONG given;
+            if (attr_list_ulong(attrs, CKA_VALUE_LEN, &given) == CKR_OK && given != key.secret_len)
+                rv = CKR_TEMPLATE_INCONSISTENT;
+            else
+                rv = attr_list_set_ulong(attrs, CKA_VALUE_LEN, key.secret_len);
+        } else if (key.pkey && !attr_list_has(attrs, CKA_PUBLIC_KEY_INFO)) {
+            attr_list pub;
+            attr_list_init(&pub);
+            rv = mech_public_attrs(key.pkey, &pub);
+            const CK_ATTRIBUTE *info = attr_list_find(&pub, CKA_PUBLIC_KEY_INFO);
+            if (rv == CKR_OK && info)
+                rv = attr_list_set(attrs, CKA_PUBLIC_KEY_INFO, info->pValue, info->ulValueLen);
+            attr_list_free(&pub);
+        }
+        mech_key_free(&key);
+        return rv;
+    }
+    default:
+        return CKR_OK;
+    }
+}
+
+static const char *class_name(CK_OBJECT_CLASS cls)
+{
+    switch (cls) {
+    case CKO_DATA: return "data";
+    case CKO_CERTIFICATE: return "certificate";
+    case CKO_PUBLIC_KEY: return "public key";
+    case CKO_PRIVATE_KEY: return "private key";
+    case CKO_SECRET_KEY: return "secret key";
+    default: return "object";
+    }
+}
+
+CK_RV object_create(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR out)
+{
+    if (!out || (!tmpl && count > 0))
+        return CKR_ARGUMENTS_BAD;
+    attr_list attrs;
+    attr_list_init(&attrs);
+    CK_ULONG cls;
+    CK_RV rv = attr_list_from_template(&attrs, tmpl, count);
+    if (rv == CKR_OK)
+        rv = attr_list_ulong(&attrs, CKA_CLASS, &cls);
+    if (rv == CKR_OK)
+        rv = policy_check_template(cls, &attrs, ORIGIN_CREATE);
+    if (rv == CKR_OK)
+        rv = complete_created(cls, &attrs);
+    if (rv == CKR_OK)
+        rv = policy_apply_defaults(&attrs, ORIGIN_CREATE);
+    if (rv == CKR_OK) {
+        char audit[64];
+        snprintf(audit, sizeof(audit), "create %s", class_name(cls));
+        mutex_lock(s->token->lock);
+        rv = object_store(s, &attrs, audit, out);
+        mutex_unlock(s->token->lock);
+    }
+    attr_list_free(&attrs);
+    return rv;
+}
+
+static bool copy_only(CK_ATTRIBUTE_TYPE type)
+{
+    return type == CKA_TOKEN || type == CKA_PRIVATE || type == CKA_MODIFIABLE;
+}
+
+CK_RV object_copy(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
+                  CK_OBJECT_HANDLE_PTR out)
+{
+    if (!out || (!tmpl && count > 0))
+        return CKR_ARGUMENTS_BAD;
+    se_token *t = s->token;
+    attr_list changes, attrs;
+    attr_list_init(&changes);
+    attr_list_init(&attrs);
+    CK_RV rv = attr_list_from_template(&changes, tmpl, count);
+    if (rv != CKR_OK)
+        goto done;
+    mutex_lock(t->lock);
+    se_object *src;
+    rv = object_lookup(s, h, &src);
+    if (rv != CKR_OK)
+        goto out;
+    if (!attr_list_bool(&src->attrs, CKA_COPYABLE, true)) {
+        rv = CKR_ACTION_PROHIBITED;
+        goto out;
+    }
+    if (src->sealed) {
+        rv = CKR_USER_NOT_LOGGED_IN;
+        goto out;
+    }
+    rv = policy_check_template(src->cls, &changes, ORIGIN_COPY);
+    for (size_t i = 0; rv == CKR_OK && i < changes.count; i++)
+        if (!copy_only(changes.items[i].type))
+            rv = policy_check_set(&src->attrs, &changes.items[i], t->login == LOGIN_SO);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(&attrs, &src->attrs);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(&attrs, &changes);
+    if (rv == CKR_OK)
+        rv = object_store(s, &attrs, "copy object", out);
+out:
+    mutex_unlock(t->lock);
+done:
+    attr_list_free(&changes);
+    attr_list_free(&attrs);
+    return rv;
+}
+
+CK_RV object_destroy(se_session *s, CK_OBJECT_HANDLE h)
+{
+    se_token *t = s->token;
+    mutex_lock(t->lock);
+    se_object *o;
+    CK_RV rv = object_lookup(s, h, &o);
+    if (rv != CKR_OK)
+        goto out;
+    if (!attr_list_bool(&o->attrs, CKA_DESTROYABLE, true)) {
+        rv = CKR_ACTION_PROHIBITED;
+        goto out;
+    }
+    if (o->on_token) {
+        if (!session_is_rw(s)) {
+            rv = CKR_SESSION_READ_ONLY;
+            goto out;
+        }
+        char audit[64];
+        snprintf(audit, sizeof(audit), "destroy %s", class_name(o->cls));
+        tok_id id = o->id;
+        rv = tok_object_destroy(t->store, id, audit);
+        if (rv == CKR_OK)
+            cache_remove(t, id);
+    } else {
+        for (se_object **link = &t->session_objects; *link; link = &(*link)->next) {
+            if (*link == o) {
+                *link = o->next;
+                object_free(o);
+                break;
+            }
+        }
+    }
+out:
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+CK_RV object_size(se_session *s, CK_OBJECT_HANDLE h, CK_ULONG_PTR size)
+{
+    if (!size)
+        return CKR_ARGUMENTS_BAD;
+    se_token *t = s->token;
+    mutex_lock(t->lock);
+    se_object *o;
+    CK_RV rv = object_lookup(s, h, &o);
+    if (rv == CKR_OK) {
+        CK_ULONG total = 0;
+        for (size_t i = 0; i < o->attrs.count; i++)
+            total += sizeof(CK_ATTRIBUTE) + o->attrs.items[i].ulValueLen;
+        *size = total;
+    }
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+/* PKCS#11 3.0 §5.7 C_GetAttributeValue: every attribute is answered;
+ * the unavailable ones get CK_UNAVAILABLE_INFORMATION and the call
+ * returns the (last) reason. */
+CK_RV object_get_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl,
+                            CK_ULONG count)
+{
+    if (!tmpl && count > 0)
+        return CKR_ARGUMENTS_BAD;
+    se_token *t = s->token;
+    mutex_lock(t->lock);
+    se_object *o;
+    CK_RV rv = object_lookup(s, h, &o);
+    if (rv != CKR_OK)
+        goto out;
+    for (CK_ULONG i = 0; i < count; i++) {
+        CK_ATTRIBUTE *want = &tmpl[i];
+        CK_RV why = policy_check_read(&o->attrs, want->type);
+        if (why == CKR_ATTRIBUTE_TYPE_INVALID && o->sealed)
+            why = CKR_ATTRIBUTE_SENSITIVE; /* a sealed value: not without a login */
+        if (why != CKR_OK) {
+            want->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+            rv = why;
+            continue;
+        }
+        const CK_ATTRIBUTE *have = attr_list_find(&o->attrs, want->type);
+        if (!want->pValue) {
+            want->ulValueLen = have->ulValueLen;
+        } else if (want->ulValueLen < have->ulValueLen) {
+            want->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+            rv = CKR_BUFFER_TOO_SMALL;
+        } else {
+            if (have->ulValueLen)
+                memcpy(want->pValue, have->pValue, have->ulValueLen);
+            want->ulValueLen = have->ulValueLen;
+        }
+    }
+out:
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl,
+                            CK_ULONG count)
+{
+    if (!tmpl && count > 0)
+        return CKR_ARGUMENTS_BAD;
+    se_token *t = s->token;
+    attr_list changes, next;
+    attr_list_init(&changes);
+    attr_list_init(&next);
+    CK_RV rv = attr_list_from_template(&changes, tmpl, count);
+    if (rv != CKR_OK)
+        goto done;
+    mutex_lock(t->lock);
+    se_object *o;
+    rv = object_lookup(s, h, &o);
+    if (rv != CKR_OK)
+        goto out;
+    if (!attr_list_bool(&o->attrs, CKA_MODIFIABLE, true)) {
+        rv = CKR_ACTION_PROHIBITED;
+        goto out;
+    }
+    if (o->on_token && !session_is_rw(s)) {
+        rv = CKR_SESSION_READ_ONLY;
+        goto out;
+    }
+    if (o->sealed) {
+        rv = CKR_USER_NOT_LOGGED_IN;
+        goto out;
+    }
+    for (size_t i = 0; rv == CKR_OK && i < changes.count; i++)
+        rv = policy_check_set(&o->attrs, &changes.items[i], t->login == LOGIN_SO);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(&next, &o->attrs);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(&next, &changes);
+    if (rv != CKR_OK)
+        goto out;
+    if (o->on_token) {
+        strip_computed(&next);
+        tok_attr *list = NULL;
+        rv = to_store_attrs(&next, o->cls, &list);
+        if (rv == CKR_OK)
+            rv = tok_object_update(t->store, store_keys(t), o->id, o->is_private, list,
+                                   next.count, NULL);
+        free(list);
+        if (rv != CKR_OK)
+            goto out;
+        cache_remove(t, o->id); /* reloaded on next use */
+    } else {
+        attr_list_free(&o->attrs);
+        o->attrs = next;
+        attr_list_init(&next);
+        if (o->key_ready)
+            mech_key_free(&o->key);
+        o->key_ready = false;
+    }
+out:
+    mutex_unlock(t->lock);
+done:
+    attr_list_free(&changes);
+    attr_list_free(&next);
+    return rv;
+}
+
+static bool is_lookup(CK_ATTRIBUTE_TYPE type)
+{
+    return policy_store_flags(CKO_DATA, type) & TOK_ATTR_LOOKUP ||
+           policy_store_flags(CKO_CERTIFICATE, type) & TOK_ATTR_LOOKUP ||
+           policy_store_flags(CKO_SECRET_KEY, type) & TOK_ATTR_LOOKUP ||
+           policy_store_flags(CKO_HW_FEATURE, type) & TOK_ATTR_LOOKUP;
+}
+
+static CK_RV find_push(se_find *find, size_t *cap, CK_OBJECT_HANDLE h)
+{
+    if (find->count == *cap) {
+        size_t next = *cap ? *cap * 2 : 64;
+        CK_OBJECT_HANDLE *handles = realloc(find->handles, next * sizeof(*handles));
+        if (!handles)
+            return CKR_HOST_MEMORY;
+        find->handles = handles;
+        *cap = next;
+    }
+    find->handles[find->count++] = h;
+    return CKR_OK;
+}
+
+static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *find, size_t *cap)
+{
+    se_token *t = s->token;
+    tok_attr match[16];
+    size_t m = 0;
+    bool all_indexed = true;
+    for (size_t i = 0; i < want->count; i++) {
+        if (is_lookup(want->items[i].type) && m < ARRAY_SIZE(match)) {
+            match[m].type = want->items[i].type;
+            match[m].value = want->items[i].pValue;
+            match[m].len = want->items[i].ulValueLen;
+            match[m].flags = TOK_ATTR_LOOKUP;
+            m++;
+        } else {
+            all_indexed = false;
+        }
+    }
+    CK_RV rv = cache_sync(t);
+    if (rv != CKR_OK)
+        return rv;
+    tok_id *ids = NULL;
+    size_t found = 0;
+    const tok_keys *keys = t->login == LOGIN_USER ? &t->keys : NULL;
+    rv = tok_object_find(t->store, keys, match, m, &ids, &found);
+    for (size_t i = 0; rv == CKR_OK && i < found; i++) {
+        CK_OBJECT_HANDLE h = token_handle(t, ids[i]);
+        if (!all_indexed) {
+            se_object *o;
+            CK_RV lrv = object_lookup(s, h, &o);
+            if (lrv == CKR_OBJECT_HANDLE_INVALID)
+                continue; /* gone meanwhile */
+            if (lrv != CKR_OK) {
+                rv = lrv;
+                break;
+            }
+            if (!attr_list_matches(&o->attrs, want->items, want->count))
+                continue;
+        }
+        rv = find_push(find, cap, h);
+    }
+    free(ids);
+    return rv;
+}
+
+CK_RV object_find_init(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+{
+    if (!tmpl && count > 0)
+        return CKR_ARGUMENTS_BAD;
+    if (s->find.active)
+        return CKR_OPERATION_ACTIVE;
+    attr_list want;
+    attr_list_init(&want);
+    CK_RV rv = attr_list_from_template(&want, tmpl, count);
+    if (rv == CKR_ATTRIBUTE_TYPE_INVALID) /* a nested template matches nothing we store */
+        rv = CKR_OK;
+    if (rv != CKR_OK) {
+        attr_list_free(&want);
+        return rv;
+    }
+    se_find find;
+    memset(&find, 0, sizeof(find));
+    size_t cap = 0;
+    se_token *t = s->token;
+    mutex_lock(t->lock);
+    rv = find_token_objects(s, &want, &find, &cap);
+    for (se_object *o = t->session_objects; rv == CKR_OK && o; o = o->next)
+        if (visible(t, o) && attr_list_matches(&o->attrs, want.items, want.count))
+            rv = find_push(&find, &cap, o->handle);
+    mutex_unlock(t->lock);
+    attr_list_free(&want);
+    if (rv != CKR_OK) {
+        free(find.handles);
+        return rv;
+    }
+    find.active = true;
+    s->find = find;
+    return CKR_OK;
+}
+
+CK_RV object_find(se_session *s, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR count)
+{
+    if (!out || !count)
+        return CKR_ARGUMENTS_BAD;
+    if (!s->find.active)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    CK_ULONG n = 0;
+    while (n < max && s->find.next < s->find.count)
+        out[n++] = s->find.handles[s->find.next++];
+    *count = n;
+    return CKR_OK;
+}
+
+CK_RV object_find_final(se_session *s)
+{
+    if (!s->find.active)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    free(s->find.handles);
+    memset(&s->find, 0, sizeof(s->find));
+    return CKR_OK;
+}
+
+static bool is_key_class(CK_OBJECT_CLASS cls)
+{
+    return cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY;
+}
+
+CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key **key,
+                 bool *always_authenticate)
+{
+    se_object *o;
+    CK_RV rv = object_lookup(s, h, &o);
+    if (rv == CKR_OBJECT_HANDLE_INVALID || (rv == CKR_OK && !is_key_class(o->cls)))
+        return CKR_KEY_HANDLE_INVALID;
+    if (rv != CKR_OK)
+        return rv;
+    /* SPEC.md §2: the attestation key signs only inside vendor mechanisms. */
+    if (attr_list_bool(&o->attrs, CKA_SE_ATTESTATION, false))
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    if (usage && !attr_list_bool(&o->attrs, usage, false))
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    if (o->sealed)
+        return CKR_USER_NOT_LOGGED_IN;
+    if (!o->key_ready) {
+        rv = mech_key_from_attrs(&o->attrs, &o->key);
+        if (rv != CKR_OK)
+            return rv == CKR_TEMPLATE_INCOMPLETE ? CKR_KEY_TYPE_INCONSISTENT : rv;
+        o->key_ready = true;
+    }
+    o->key.attrs = &o->attrs;
+    *key = &o->key;
+    if (always_authenticate)
+        *always_authenticate = attr_list_bool(&o->attrs, CKA_ALWAYS_AUTHENTICATE, false);
+    return CKR_OK;
+}

@@ -1,0 +1,428 @@
+/*
+ * slot.c — slots, tokens, PINs and login state.
+ *
+ * Like a card reader: one slot per initialized token (oldest first) and,
+ * last, a slot holding a blank card.  Initializing the blank token turns
+ * its slot into a token slot and a new blank slot appears after it.
+ * Login state is per application and token (PKCS#11 3.0 §5.6): shared
+ * by all sessions of this process on the token.
+ */
+#include "core.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANUFACTURER "softse project"
+#define MODEL "softse SE"
+
+static void pad(CK_UTF8CHAR *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n > size)
+        n = size;
+    memset(dst, ' ', size);
+    memcpy(dst, src, n);
+}
+
+static CK_RV token_new(CK_SLOT_ID slot_id, tok *store, se_token **out)
+{
+    se_token *t = calloc(1, sizeof(*t));
+    if (!t)
+        return CKR_HOST_MEMORY;
+    CK_RV rv = mutex_create(&t->lock);
+    if (rv != CKR_OK) {
+        free(t);
+        return rv;
+    }
+    t->slot_id = slot_id;
+    t->store = store;
+    if (store) {
+        rv = tok_get_info(store, &t->info);
+        if (rv != CKR_OK) {
+            mutex_destroy(t->lock);
+            free(t);
+            return rv;
+        }
+    }
+    *out = t;
+    return CKR_OK;
+}
+
+static void token_free(se_token *t)
+{
+    if (!t)
+        return;
+    object_cache_clear(t, true);
+    free(t->cache);
+    tok_keys_clear(&t->keys);
+    if (t->store)
+        tok_close(t->store);
+    mutex_destroy(t->lock);
+    free(t);
+}
+
+static bool slot_has_path(const char *path)
+{
+    for (size_t i = 0; i < module.slot_count; i++)
+        if (module.slots[i]->store && strcmp(tok_path(module.slots[i]->store), path) == 0)
+            return true;
+    return false;
+}
+
+static CK_RV slot_push(se_token *t)
+{
+    se_token **slots = realloc(module.slots, (module.slot_count + 1) * sizeof(*slots));
+    if (!slots)
+        return CKR_HOST_MEMORY;
+    module.slots = slots;
+    t->slot_id = module.slot_count;
+    module.slots[module.slot_count++] = t;
+    return CKR_OK;
+}
+
+static CK_RV slot_append(tok *store)
+{
+    se_token *t;
+    CK_RV rv = token_new(module.slot_count, store, &t);
+    if (rv == CKR_OK && (rv = slot_push(t)) != CKR_OK) {
+        t->store = NULL; /* the caller still owns store */
+        token_free(t);
+    }
+    return rv;
+}
+
+/* Tokens created by another process appear before the blank slot; the
+ * blank slot stays last (its id moves up), like a new card in a reader. */
+CK_RV slot_refresh(void)
+{
+    char **paths = NULL;
+    size_t count = 0;
+    CK_RV rv = tok_scan(module.config.store_dir, &paths, &count);
+    if (rv != CKR_OK) {
+        se_log(SE_LOG_ERROR, "cannot use the store directory %s", module.config.store_dir);
+        return rv;
+    }
+    se_token *blank = NULL;
+    if (module.slot_count > 0 && !module.slots[module.slot_count - 1]->store)
+        blank = module.slots[--module.slot_count];
+    for (size_t i = 0; i < count && rv == CKR_OK; i++) {
+        if (slot_has_path(paths[i]))
+            continue;
+        tok *store;
+        if (tok_open(paths[i], &store) != CKR_OK) {
+            se_log(SE_LOG_WARN, "skipping %s: not a usable softse token", paths[i]);
+            continue;
+        }
+        rv = slot_append(store);
+        if (rv != CKR_OK)
+            tok_close(store);
+    }
+    tok_free_paths(paths, count);
+    if (blank) {
+        CK_RV push_rv = slot_push(blank);
+        if (push_rv != CKR_OK) {
+            token_free(blank);
+            rv = push_rv;
+        }
+    } else if (rv == CKR_OK) {
+        rv = slot_append(NULL);
+    }
+    return rv;
+}
+
+se_token *slot_token(CK_SLOT_ID slot)
+{
+    return slot < module.slot_count ? module.slots[slot] : NULL;
+}
+
+void slots_free(void)
+{
+    for (size_t i = 0; i < module.slot_count; i++)
+        token_free(module.slots[i]);
+    free(module.slots);
+    module.slots = NULL;
+    module.slot_count = 0;
+}
+
+CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+    (void)present; /* every slot holds a token, initialized or blank */
+    if (!count)
+        return CKR_ARGUMENTS_BAD;
+    mutex_lock(module.lock);
+    CK_RV rv = CKR_OK;
+    if (!list) /* PKCS#11 3.0 §5.5: a size query may refresh the list */
+        rv = slot_refresh();
+    if (rv == CKR_OK) {
+        CK_ULONG n = module.slot_count;
+        if (list && *count < n)
+            rv = CKR_BUFFER_TOO_SMALL;
+        else if (list)
+            for (CK_ULONG i = 0; i < n; i++)
+                list[i] = i;
+        *count = n;
+    }
+    mutex_unlock(module.lock);
+    return rv;
+}
+
+CK_RV slot_info(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
+{
+    if (!info)
+        return CKR_ARGUMENTS_BAD;
+    mutex_lock(module.lock);
+    se_token *t = slot_token(slot);
+    mutex_unlock(module.lock);
+    if (!t)
+        return CKR_SLOT_ID_INVALID;
+    memset(info, 0, sizeof(*info));
+    pad(info->slotDescription, sizeof(info->slotDescription), "softse virtual card reader");
+    pad(info->manufacturerID, sizeof(info->manufacturerID), MANUFACTURER);
+    info->flags = CKF_TOKEN_PRESENT;
+    info->hardwareVersion.major = 1;
+    info->firmwareVersion.major = 0;
+    info->firmwareVersion.minor = 1;
+    return CKR_OK;
+}
+
+static CK_FLAGS pin_flags(unsigned long failures, unsigned long max, CK_FLAGS low, CK_FLAGS final,
+                          CK_FLAGS locked)
+{
+    if (failures >= max)
+        return locked;
+    if (failures + 1 == max)
+        return final | low;
+    return failures > 0 ? low : 0;
+}
+
+CK_RV token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+    if (!info)
+        return CKR_ARGUMENTS_BAD;
+    mutex_lock(module.lock);
+    se_token *t = slot_token(slot);
+    mutex_unlock(module.lock);
+    if (!t)
+        return CKR_SLOT_ID_INVALID;
+    memset(info, 0, sizeof(*info));
+    pad(info->manufacturerID, sizeof(info->manufacturerID), MANUFACTURER);
+    pad(info->model, sizeof(info->model), MODEL);
+    info->flags = CKF_RNG;
+    info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+    info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
+    info->ulMaxPinLen = SE_PIN_MAX;
+    info->ulMinPinLen = SE_PIN_MIN;
+    info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
+    info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
+    info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
+    info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+    info->hardwareVersion.major = 1;
+    info->firmwareVersion.major = 0;
+    info->firmwareVersion.minor = 1;
+
+    CK_RV rv = CKR_OK;
+    mutex_lock(t->lock);
+    info->ulSessionCount = t->sessions;
+    info->ulRwSessionCount = t->rw_sessions;
+    if (!t->store) {
+        pad(info->label, sizeof(info->label), "");
+        pad(info->serialNumber, sizeof(info->serialNumber), "");
+        goto out;
+    }
+    rv = tok_get_info(t->store, &t->info);
+    if (rv != CKR_OK)
+        goto out;
+    const tok_info *ti = &t->info;
+    memcpy(info->label, ti->label, sizeof(info->label));
+    memcpy(info->serialNumber, ti->serial, sizeof(info->serialNumber));
+    info->flags |= CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED | CKF_RESTORE_KEY_NOT_NEEDED;
+    if (ti->user_pin_initialized)
+        info->flags |= CKF_USER_PIN_INITIALIZED;
+    info->flags |= pin_flags(ti->user_failures, ti->user_max_failures, CKF_USER_PIN_COUNT_LOW,
+                             CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED);
+    info->flags |= pin_flags(ti->so_failures, ti->so_max_failures, CKF_SO_PIN_COUNT_LOW,
+                             CKF_SO_PIN_FINAL_TRY, CKF_SO_PIN_LOCKED);
+    if (ti->lifecycle == SOFTSE_LIFECYCLE_TERMINATED)
+        info->flags |= CKF_WRITE_PROTECTED;
+out:
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+static CK_RV check_pin(CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+    if (!pin && len > 0)
+        return CKR_ARGUMENTS_BAD;
+    if (!pin) /* a protected authentication path: a card reader's PIN pad */
+        return CKR_PIN_LEN_RANGE;
+    if (len < SE_PIN_MIN || len > SE_PIN_MAX)
+        return CKR_PIN_LEN_RANGE;
+    return CKR_OK;
+}
+
+static void token_params(tok_params *p)
+{
+    p->pin_kdf_iterations = module.config.pin_kdf_iterations;
+    p->user_max_failures = module.config.user_max_failures;
+    p->so_max_failures = module.config.so_max_failures;
+}
+
+/* C_InitToken (PKCS#11 3.0 §5.6): a blank token gets a store file;
+ * an initialized one is erased after its SO PIN is checked. */
+CK_RV token_init(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8CHAR_PTR label)
+{
+    if (!label)
+        return CKR_ARGUMENTS_BAD;
+    CK_RV rv = check_pin(pin, pin_len);
+    if (rv != CKR_OK)
+        return rv;
+    tok_params params;
+    token_params(&params);
+    char padded[TOK_LABEL_LEN];
+    memcpy(padded, label, TOK_LABEL_LEN);
+
+    mutex_lock(module.lock);
+    se_token *t = slot_token(slot);
+    if (!t) {
+        mutex_unlock(module.lock);
+        return CKR_SLOT_ID_INVALID;
+    }
+    mutex_lock(t->lock);
+    if (t->sessions > 0) {
+        rv = CKR_SESSION_EXISTS;
+        goto out;
+    }
+    if (t->store) {
+        rv = tok_reinit(t->store, padded, pin, pin_len, &params);
+        if (rv == CKR_OK) {
+            object_cache_clear(t, true);
+            t->login = LOGIN_NONE;
+            tok_keys_clear(&t->keys);
+        }
+    } else {
+        tok *store;
+        rv = tok_create(module.config.store_dir, padded, pin, pin_len, &params, &store);
+        if (rv == CKR_OK) {
+            t->store = store;
+            rv = slot_append(NULL); /* a new blank card in the next reader */
+        }
+    }
+    if (rv == CKR_OK && t->store)
+        rv = tok_get_info(t->store, &t->info);
+out:
+    mutex_unlock(t->lock);
+    mutex_unlock(module.lock);
+    return rv;
+}
+
+bool token_user_logged_in(const se_token *t)
+{
+    return t->login == LOGIN_USER;
+}
+
+CK_RV token_init_pin(se_session *s, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
+{
+    se_token *t = s->token;
+    CK_RV rv = check_pin(pin, pin_len);
+    mutex_lock(t->lock);
+    if (t->login != LOGIN_SO || !session_is_rw(s))
+        rv = CKR_USER_NOT_LOGGED_IN;
+    else if (rv == CKR_OK)
+        rv = tok_init_pin(t->store, &t->keys, pin, pin_len);
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+CK_RV token_set_pin(se_session *s, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_len,
+                    CK_UTF8CHAR_PTR new_pin, CK_ULONG new_len)
+{
+    if (!old_pin && old_len > 0)
+        return CKR_ARGUMENTS_BAD;
+    CK_RV rv = check_pin(new_pin, new_len);
+    if (rv != CKR_OK)
+        return rv;
+    if (!old_pin)
+        return CKR_PIN_INCORRECT;
+    if (!session_is_rw(s))
+        return CKR_SESSION_READ_ONLY;
+    se_token *t = s->token;
+    mutex_lock(t->lock);
+    /* §5.6: the SO's PIN in an SO session, the user's otherwise. */
+    CK_USER_TYPE user = t->login == LOGIN_SO ? CKU_SO : CKU_USER;
+    rv = tok_set_pin(t->store, user, old_pin, old_len, new_pin, new_len);
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+static bool has_read_only_session(se_token *t)
+{
+    return t->sessions > t->rw_sessions;
+}
+
+CK_RV token_login(se_session *s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
+{
+    if (!pin && pin_len > 0)
+        return CKR_ARGUMENTS_BAD;
+    if (user != CKU_SO && user != CKU_USER && user != CKU_CONTEXT_SPECIFIC)
+        return CKR_USER_TYPE_INVALID;
+    if (!pin)
+        return CKR_PIN_INCORRECT; /* no protected authentication path */
+    se_token *t = s->token;
+    CK_RV rv = CKR_OK;
+    tok_keys keys;
+    memset(&keys, 0, sizeof(keys));
+
+    if (user == CKU_CONTEXT_SPECIFIC) {
+        /* Re-authentication for a CKA_ALWAYS_AUTHENTICATE key (§5.6). */
+        mutex_lock(t->lock);
+        if (t->login != LOGIN_USER)
+            rv = CKR_USER_NOT_LOGGED_IN;
+        else
+            rv = tok_login(t->store, CKU_USER, pin, pin_len, &keys);
+        mutex_unlock(t->lock);
+        tok_keys_clear(&keys);
+        return rv == CKR_OK ? op_context_login(s) : rv;
+    }
+
+    mutex_lock(t->lock);
+    login_state wanted = user == CKU_SO ? LOGIN_SO : LOGIN_USER;
+    if (t->login == wanted) {
+        rv = CKR_USER_ALREADY_LOGGED_IN;
+        goto out;
+    }
+    if (t->login != LOGIN_NONE) {
+        rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+        goto out;
+    }
+    if (user == CKU_SO && has_read_only_session(t)) {
+        rv = CKR_SESSION_READ_ONLY_EXISTS;
+        goto out;
+    }
+    rv = tok_login(t->store, user, pin, pin_len, &keys);
+    if (rv != CKR_OK)
+        goto out;
+    t->keys = keys;
+    t->login = wanted;
+    object_cache_clear(t, false); /* reload public objects with their sealed values */
+out:
+    tok_keys_clear(&keys);
+    mutex_unlock(t->lock);
+    return rv;
+}
+
+CK_RV token_logout(se_session *s)
+{
+    se_token *t = s->token;
+    mutex_lock(t->lock);
+    CK_RV rv = CKR_OK;
+    if (t->login == LOGIN_NONE) {
+        rv = CKR_USER_NOT_LOGGED_IN;
+    } else {
+        t->login = LOGIN_NONE;
+        tok_keys_clear(&t->keys);
+        object_cache_clear(t, false);
+    }
+    mutex_unlock(t->lock);
+    return rv;
+}

@@ -1,0 +1,307 @@
+/*
+ * Slots and tokens: C_GetSlotList, C_GetSlotInfo, C_GetTokenInfo,
+ * C_InitToken (PKCS#11 3.0 §5.5), softse's blank-slot model (one slot per
+ * initialized token, oldest first, then one slot with a blank token).
+ */
+#include "p11_fixture.h"
+
+#include <ctype.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static CK_ULONG slots(CK_BBOOL present, CK_SLOT_ID *list, CK_ULONG max)
+{
+    CK_ULONG count = max;
+    assert_rv(fx_functions()->C_GetSlotList(present, list, &count), CKR_OK);
+    return count;
+}
+
+static void fresh_store_has_one_blank_slot(void **state)
+{
+    fx *t = *state;
+    CK_ULONG count = 0;
+    assert_rv(t->f->C_GetSlotList(CK_FALSE, NULL_PTR, NULL_PTR), CKR_ARGUMENTS_BAD);
+    assert_rv(t->f->C_GetSlotList(CK_FALSE, NULL_PTR, &count), CKR_OK);
+    assert_int_equal(count, 1);
+    assert_rv(t->f->C_GetSlotList(CK_TRUE, NULL_PTR, &count), CKR_OK);
+    assert_int_equal(count, 1); /* the blank token is present */
+
+    CK_SLOT_ID list[4];
+    assert_int_equal(slots(CK_TRUE, list, 4), 1);
+    CK_SLOT_INFO slot;
+    assert_rv(t->f->C_GetSlotInfo(list[0], NULL_PTR), CKR_ARGUMENTS_BAD);
+    assert_rv(t->f->C_GetSlotInfo(list[0], &slot), CKR_OK);
+    assert_true(slot.flags & CKF_TOKEN_PRESENT);
+    CK_TOKEN_INFO token;
+    assert_rv(t->f->C_GetTokenInfo(list[0], NULL_PTR), CKR_ARGUMENTS_BAD);
+    assert_rv(t->f->C_GetTokenInfo(list[0], &token), CKR_OK);
+    assert_false(token.flags & CKF_TOKEN_INITIALIZED);
+    assert_false(token.flags & CKF_USER_PIN_INITIALIZED);
+    assert_int_equal(fx_blank_slot(), list[0]);
+}
+
+static void init_token_adds_blank_slot(void **state)
+{
+    fx *t = *state;
+    CK_SLOT_ID first = fx_blank_slot();
+    assert_rv(fx_init_token(first, FX_SO_PIN, "first"), CKR_OK);
+
+    CK_SLOT_ID list[8];
+    CK_ULONG count = slots(CK_TRUE, list, 8);
+    assert_int_equal(count, 2);
+    assert_int_equal(list[0], first); /* the token stays in its slot */
+    assert_int_not_equal(list[1], first);
+    CK_TOKEN_INFO token;
+    assert_rv(t->f->C_GetTokenInfo(first, &token), CKR_OK);
+    assert_true(token.flags & CKF_TOKEN_INITIALIZED);
+    assert_rv(t->f->C_GetTokenInfo(list[1], &token), CKR_OK);
+    assert_false(token.flags & CKF_TOKEN_INITIALIZED);
+    assert_int_equal(fx_blank_slot(), list[1]);
+
+    /* a second token: oldest first, blank last */
+    CK_SLOT_ID second = list[1];
+    assert_rv(fx_init_token(second, FX_SO_PIN, "second"), CKR_OK);
+    count = slots(CK_FALSE, list, 8);
+    assert_int_equal(count, 3);
+    assert_int_equal(list[0], first);
+    assert_int_equal(list[1], second);
+    assert_int_equal(fx_blank_slot(), list[2]);
+
+    /* CKR_BUFFER_TOO_SMALL sets the size needed */
+    CK_ULONG small = 1;
+    assert_rv(t->f->C_GetSlotList(CK_FALSE, list, &small), CKR_BUFFER_TOO_SMALL);
+    assert_int_equal(small, 3);
+
+    /* the same order after a restart */
+    assert_rv(fx_restart(), CKR_OK);
+    count = slots(CK_TRUE, list, 8);
+    assert_int_equal(count, 3);
+    assert_int_equal(fx_slot_by_label("first"), list[0]);
+    assert_int_equal(fx_slot_by_label("second"), list[1]);
+    assert_int_equal(fx_blank_slot(), list[2]);
+}
+
+static void label_is_blank_padded(void **state)
+{
+    fx *t = *state;
+    CK_SLOT_ID slot = fx_blank_slot();
+    CK_UTF8CHAR label[32];
+    fx_pad(label, sizeof(label), "my token");
+    assert_rv(t->f->C_InitToken(slot, (CK_UTF8CHAR_PTR)FX_SO_PIN, 8, label), CKR_OK);
+    CK_TOKEN_INFO token;
+    assert_rv(t->f->C_GetTokenInfo(slot, &token), CKR_OK);
+    assert_memory_equal(token.label, label, 32);
+
+    /* 32 significant characters are kept whole */
+    CK_SLOT_ID slot2 = fx_blank_slot();
+    fx_pad(label, sizeof(label), "0123456789abcdef0123456789ABCDEF");
+    assert_rv(t->f->C_InitToken(slot2, (CK_UTF8CHAR_PTR)FX_SO_PIN, 8, label), CKR_OK);
+    assert_rv(t->f->C_GetTokenInfo(slot2, &token), CKR_OK);
+    assert_memory_equal(token.label, label, 32);
+
+    assert_rv(t->f->C_InitToken(fx_blank_slot(), (CK_UTF8CHAR_PTR)FX_SO_PIN, 8, NULL_PTR),
+              CKR_ARGUMENTS_BAD);
+}
+
+static void assert_text_field(const CK_UTF8CHAR *field, size_t size)
+{
+    for (size_t i = 0; i < size; i++)
+        assert_true(field[i] >= 0x20 && field[i] < 0x7f);
+}
+
+/* Every flag and counter of CK_TOKEN_INFO says the truth (PKCS#11 3.0 §3.2). */
+static void token_info_is_truthful(void **state)
+{
+    fx *t = *state;
+    CK_SLOT_ID slot = fx_blank_slot();
+    assert_rv(fx_init_token(slot, FX_SO_PIN, "flags"), CKR_OK);
+    CK_TOKEN_INFO info;
+    assert_rv(t->f->C_GetTokenInfo(slot, &info), CKR_OK);
+    assert_text_field(info.label, sizeof(info.label));
+    assert_text_field(info.manufacturerID, sizeof(info.manufacturerID));
+    assert_text_field(info.model, sizeof(info.model));
+    for (size_t i = 0; i < 16; i++)
+        assert_true(isxdigit(info.serialNumber[i]));
+    assert_true(info.flags & CKF_TOKEN_INITIALIZED);
+    assert_true(info.flags & CKF_RNG); /* C_GenerateRandom works: test_random_digest */
+    assert_true(info.flags & CKF_LOGIN_REQUIRED);
+    assert_false(info.flags & CKF_USER_PIN_INITIALIZED);
+    assert_false(info.flags & CKF_WRITE_PROTECTED);
+    assert_false(info.flags & CKF_PROTECTED_AUTHENTICATION_PATH);
+    assert_false(info.flags & CKF_SECONDARY_AUTHENTICATION);
+    assert_false(info.flags & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY |
+                               CKF_USER_PIN_LOCKED | CKF_USER_PIN_TO_BE_CHANGED));
+    assert_false(info.flags & (CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED |
+                               CKF_SO_PIN_TO_BE_CHANGED));
+    assert_false(info.flags & CKF_ERROR_STATE);
+    assert_int_equal(info.ulMinPinLen, 4);
+    assert_int_equal(info.ulMaxPinLen, 255);
+    if (info.flags & CKF_CLOCK_ON_TOKEN) {
+        for (size_t i = 0; i < 14; i++)
+            assert_true(isdigit(info.utcTime[i]));
+    }
+
+    /* the user PIN flag follows C_InitPIN */
+    assert_rv(fx_init_user_pin(slot, FX_SO_PIN, FX_USER_PIN), CKR_OK);
+    assert_true(fx_token_flags(slot) & CKF_USER_PIN_INITIALIZED);
+
+    /* session counters count this application's sessions */
+    CK_SESSION_HANDLE ro, rw1, rw2;
+    assert_rv(fx_open(slot, false, &ro), CKR_OK);
+    assert_rv(fx_open(slot, true, &rw1), CKR_OK);
+    assert_rv(fx_open(slot, true, &rw2), CKR_OK);
+    assert_rv(t->f->C_GetTokenInfo(slot, &info), CKR_OK);
+    if (info.ulSessionCount != CK_UNAVAILABLE_INFORMATION)
+        assert_int_equal(info.ulSessionCount, 3);
+    if (info.ulRwSessionCount != CK_UNAVAILABLE_INFORMATION)
+        assert_int_equal(info.ulRwSessionCount, 2);
+    if (info.ulMaxSessionCount != CK_UNAVAILABLE_INFORMATION &&
+        info.ulMaxSessionCount != CK_EFFECTIVELY_INFINITE)
+        assert_true(info.ulMaxSessionCount >= 3);
+    assert_rv(t->f->C_CloseSession(rw2), CKR_OK);
+    assert_rv(t->f->C_GetTokenInfo(slot, &info), CKR_OK);
+    if (info.ulRwSessionCount != CK_UNAVAILABLE_INFORMATION)
+        assert_int_equal(info.ulRwSessionCount, 1);
+}
+
+static void serial_is_stable(void **state)
+{
+    fx *t = *state;
+    CK_SLOT_ID slot = fx_blank_slot();
+    assert_rv(fx_init_token(slot, FX_SO_PIN, "serial"), CKR_OK);
+    CK_SLOT_ID other = fx_blank_slot();
+    assert_rv(fx_init_token(other, FX_SO_PIN, "serial2"), CKR_OK);
+    CK_TOKEN_INFO a, b;
+    assert_rv(t->f->C_GetTokenInfo(slot, &a), CKR_OK);
+    assert_rv(t->f->C_GetTokenInfo(other, &b), CKR_OK);
+    assert_memory_not_equal(a.serialNumber, b.serialNumber, 16);
+
+    assert_rv(fx_restart(), CKR_OK);
+    CK_TOKEN_INFO again;
+    assert_rv(t->f->C_GetTokenInfo(fx_slot_by_label("serial"), &again), CKR_OK);
+    assert_memory_equal(again.serialNumber, a.serialNumber, 16);
+
+    /* re-initialization keeps the serial too */
+    assert_rv(fx_init_token(fx_slot_by_label("serial"), FX_SO_PIN, "renamed"), CKR_OK);
+    assert_rv(t->f->C_GetTokenInfo(fx_slot_by_label("renamed"), &again), CKR_OK);
+    assert_memory_equal(again.serialNumber, a.serialNumber, 16);
+}
+
+static void reinit_erases_objects(void **state)
+{
+    fx *t = *state;
+    CK_SLOT_ID slot = fx_new_token("reinit");
+    CK_SESSION_HANDLE session;
+    CK_OBJECT_HANDLE object;
+    assert_rv(fx_open(slot, true, &session), CKR_OK);
+    assert_rv(fx_login(session, CKU_USER, FX_USER_PIN), CKR_OK);
+    assert_rv(fx_create_data(session, "public", true, false, "1", 1, &object), CKR_OK);
+    assert_rv(fx_create_data(session, "private", true, true, "2", 1, &object), CKR_OK);
+
+    /* not while a session is open */
+    assert_rv(fx_init_token(slot, FX_SO_PIN, "reinit"), CKR_SESSION_EXISTS);
+    assert_rv(t->f->C_CloseSession(session), CKR_OK);
+
+    /* a wrong SO PIN changes nothing */
+    assert_rv(fx_init_token(slot, "87654321", "reinit"), CKR_PIN_INCORRECT);
+    assert_true(fx_token_flags(slot) & CKF_SO_PIN_COUNT_LOW);
+    assert_rv(fx_open(slot, false, &session), CKR_OK);
+    assert_int_equal(fx_count_label(session, "public"), 1);
+    assert_rv(t->f->C_CloseSession(session), CKR_OK);
+
+    assert_rv(fx_init_token(slot, FX_SO_PIN, "reinit"), CKR_OK);
+    CK_FLAGS flags = fx_token_flags(slot);
+    assert_true(flags & CKF_TOKEN_INITIALIZED);
+    assert_false(flags & CKF_USER_PIN_INITIALIZED); /* the user PIN went too */
+    assert_false(flags & CKF_SO_PIN_COUNT_LOW);     /* the SO PIN was right */
+    assert_rv(fx_open(slot, true, &session), CKR_OK);
+    assert_int_equal(fx_count_label(session, "public"), 0);
+    assert_rv(fx_login(session, CKU_USER, FX_USER_PIN), CKR_USER_PIN_NOT_INITIALIZED);
+    assert_rv(fx_login(session, CKU_SO, FX_SO_PIN), CKR_OK);
+    assert_int_equal(fx_count_label(session, "private"), 0);
+    CK_ATTRIBUTE all[1];
+    assert_int_equal(fx_find(session, all, 0, NULL, 0), 0);
+    assert_rv(t->f->C_CloseSession(session), CKR_OK);
+
+    /* still one token: no slot was added by the re-initialization */
+    CK_SLOT_ID list[8];
+    assert_int_equal(slots(CK_TRUE, list, 8), 2);
+}
+
+static void init_token_pin_length(void **state)
+{
+    fx *t = *state;
+    CK_SLOT_ID slot = fx_blank_slot();
+    assert_rv(fx_init_token(slot, "123", "short"), CKR_PIN_LEN_RANGE);
+    char long_pin[257];
+    memset(long_pin, '7', 256);
+    long_pin[256] = '\0';
+    assert_rv(fx_init_token(slot, long_pin, "long"), CKR_PIN_LEN_RANGE);
+    CK_UTF8CHAR label[32];
+    fx_pad(label, sizeof(label), "x");
+    assert_rv(t->f->C_InitToken(slot, NULL_PTR, 8, label), CKR_ARGUMENTS_BAD);
+    /* nothing was created */
+    assert_false(fx_token_flags(slot) & CKF_TOKEN_INITIALIZED);
+    CK_SLOT_ID list[4];
+    assert_int_equal(slots(CK_FALSE, list, 4), 1);
+    /* the limits themselves are fine */
+    long_pin[255] = '\0';
+    assert_rv(fx_init_token(slot, long_pin, "max"), CKR_OK);
+    assert_rv(fx_init_token(fx_blank_slot(), "1234", "min"), CKR_OK);
+}
+
+static void invalid_slot(void **state)
+{
+    fx *t = *state;
+    CK_SLOT_ID bad = 0x7fff0000;
+    CK_SLOT_INFO slot;
+    CK_TOKEN_INFO token;
+    CK_SESSION_HANDLE session;
+    CK_ULONG count = 0;
+    CK_MECHANISM_INFO mech;
+    CK_UTF8CHAR label[32];
+    fx_pad(label, sizeof(label), "x");
+    assert_rv(t->f->C_GetSlotInfo(bad, &slot), CKR_SLOT_ID_INVALID);
+    assert_rv(t->f->C_GetTokenInfo(bad, &token), CKR_SLOT_ID_INVALID);
+    assert_rv(t->f->C_OpenSession(bad, CKF_SERIAL_SESSION, NULL_PTR, NULL_PTR, &session),
+              CKR_SLOT_ID_INVALID);
+    assert_rv(t->f->C_CloseAllSessions(bad), CKR_SLOT_ID_INVALID);
+    assert_rv(t->f->C_InitToken(bad, (CK_UTF8CHAR_PTR)FX_SO_PIN, 8, label), CKR_SLOT_ID_INVALID);
+    assert_rv(t->f->C_GetMechanismList(bad, NULL_PTR, &count), CKR_SLOT_ID_INVALID);
+    assert_rv(t->f->C_GetMechanismInfo(bad, CKM_SHA256, &mech), CKR_SLOT_ID_INVALID);
+}
+
+static void slot_info_fields(void **state)
+{
+    fx *t = *state;
+    CK_SLOT_ID slot = fx_new_token("info");
+    CK_SLOT_INFO info;
+    assert_rv(t->f->C_GetSlotInfo(slot, &info), CKR_OK);
+    assert_text_field(info.slotDescription, sizeof(info.slotDescription));
+    assert_text_field(info.manufacturerID, sizeof(info.manufacturerID));
+    assert_true(info.flags & CKF_TOKEN_PRESENT);
+    /* no event source: C_WaitForSlotEvent must not block with CKF_DONT_BLOCK */
+    CK_SLOT_ID event_slot;
+    assert_rv_in(t->f->C_WaitForSlotEvent(CKF_DONT_BLOCK, &event_slot, NULL_PTR), CKR_NO_EVENT,
+                 CKR_FUNCTION_NOT_SUPPORTED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(fresh_store_has_one_blank_slot, fx_setup_module,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(init_token_adds_blank_slot, fx_setup_module, fx_teardown),
+        cmocka_unit_test_setup_teardown(label_is_blank_padded, fx_setup_module, fx_teardown),
+        cmocka_unit_test_setup_teardown(token_info_is_truthful, fx_setup_module, fx_teardown),
+        cmocka_unit_test_setup_teardown(serial_is_stable, fx_setup_module, fx_teardown),
+        cmocka_unit_test_setup_teardown(reinit_erases_objects, fx_setup_module, fx_teardown),
+        cmocka_unit_test_setup_teardown(init_token_pin_length, fx_setup_module, fx_teardown),
+        cmocka_unit_test_setup_teardown(invalid_slot, fx_setup_module, fx_teardown),
+        cmocka_unit_test_setup_teardown(slot_info_fields, fx_setup_module, fx_teardown),
+    };
+    return cmocka_run_group_tests_name("slots", tests, NULL, NULL);
+}

@@ -1,0 +1,284 @@
+/* store.c / db.c: token files, scanning, opening, schema checks, lifecycle. */
+#include "fixture.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void write_file(const char *path, const void *bytes, size_t len)
+{
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    assert_int_equal(fwrite(bytes, 1, len, file), len);
+    fclose(file);
+}
+
+static void create_and_reopen(void **state)
+{
+    fixture *f = *state;
+    /* The store directory and its parents do not exist yet. */
+    snprintf(f->dir, sizeof(f->dir), "%s/home/.local/share/softse", f->root);
+    tok *t = fixture_create(f, "first token");
+    tok_info info;
+    assert_int_equal(tok_get_info(t, &info), CKR_OK);
+    for (size_t i = 0; i < TOK_SERIAL_LEN; i++)
+        assert_non_null(strchr("0123456789ABCDEF", info.serial[i]));
+    assert_memory_equal(info.label, "first token                     ", TOK_LABEL_LEN);
+    assert_false(info.user_pin_initialized);
+    assert_int_equal(info.lifecycle, SOFTSE_LIFECYCLE_PERSONALIZATION);
+    assert_int_equal(info.pin_kdf_iterations, TEST_ITERATIONS);
+    assert_int_equal(info.so_max_failures, 10);
+    assert_int_equal(info.user_max_failures, 10);
+    assert_int_equal(info.so_failures, 0);
+    assert_int_equal(info.user_failures, 0);
+
+    char expected[PATH_MAX];
+    snprintf(expected, sizeof(expected), "%s/%.16s.sqlite", f->dir, info.serial);
+    assert_string_equal(tok_path(t), expected);
+    struct stat st;
+    assert_int_equal(stat(expected, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(f->dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s/home/.local", f->root);
+    assert_int_equal(stat(parent, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    tok_close(t);
+
+    tok *again = NULL;
+    assert_int_equal(tok_open(expected, &again), CKR_OK);
+    tok_info info2;
+    assert_int_equal(tok_get_info(again, &info2), CKR_OK);
+    assert_memory_equal(info2.serial, info.serial, TOK_SERIAL_LEN);
+    assert_memory_equal(info2.label, info.label, TOK_LABEL_LEN);
+    /* The WAL sidecars are as private as the database. */
+    char wal[PATH_MAX + 8];
+    tok_attr label = {CKA_LABEL, (unsigned char *)"x", 1, 0};
+    tok_id id;
+    assert_int_equal(tok_object_create(again, NULL, false, &label, 1, NULL, &id), CKR_OK);
+    snprintf(wal, sizeof(wal), "%s-wal", expected);
+    assert_int_equal(stat(wal, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    tok_close(again);
+}
+
+static void scan_order(void **state)
+{
+    fixture *f = *state;
+    char *created[3];
+    for (int i = 0; i < 3; i++) {
+        char label[16];
+        snprintf(label, sizeof(label), "token %d", i);
+        tok *t = fixture_create(f, label);
+        created[i] = strdup(tok_path(t));
+        tok_close(t);
+    }
+    /* Sidecars, temporaries and other files are not tokens. */
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s-wal", created[0]);
+    write_file(path, "x", 1);
+    snprintf(path, sizeof(path), "%s-shm", created[1]);
+    write_file(path, "x", 1);
+    snprintf(path, sizeof(path), "%s/.0000000000000000.sqlite.new", f->dir);
+    write_file(path, "x", 1);
+    snprintf(path, sizeof(path), "%s/notes.txt", f->dir);
+    write_file(path, "x", 1);
+    /* A foreign file named like a token sorts after the real ones. */
+    snprintf(path, sizeof(path), "%s/0000000000000000.sqlite", f->dir);
+    write_file(path, "not a database", 14);
+
+    for (int round = 0; round < 2; round++) {
+        char **paths = NULL;
+        size_t count = 0;
+        assert_int_equal(tok_scan(f->dir, &paths, &count), CKR_OK);
+        assert_int_equal(count, 4);
+        for (int i = 0; i < 3; i++)
+            assert_string_equal(paths[i], created[i]);
+        assert_string_equal(paths[3], path);
+        tok_free_paths(paths, count);
+    }
+    for (int i = 0; i < 3; i++)
+        free(created[i]);
+}
+
+static void scan_creates_and_fails(void **state)
+{
+    fixture *f = *state;
+    char **paths = NULL;
+    size_t count = 99;
+    assert_int_equal(tok_scan(f->dir, &paths, &count), CKR_OK);
+    assert_int_equal(count, 0);
+    tok_free_paths(paths, count);
+    struct stat st;
+    assert_int_equal(stat(f->dir, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+
+    /* A store path that cannot be a directory. */
+    char file[PATH_MAX + 16];
+    snprintf(file, sizeof(file), "%s/plain-file", f->root);
+    write_file(file, "x", 1);
+    assert_int_equal(tok_scan(file, &paths, &count), CKR_DEVICE_ERROR);
+    char below[PATH_MAX + 32];
+    snprintf(below, sizeof(below), "%s/sub", file);
+    assert_int_equal(tok_scan(below, &paths, &count), CKR_DEVICE_ERROR);
+    /* An unreadable one (root reads everything, so only as a user). */
+    if (geteuid() != 0) {
+        assert_int_equal(chmod(f->dir, 0), 0);
+        assert_int_equal(tok_scan(f->dir, &paths, &count), CKR_DEVICE_ERROR);
+        assert_int_equal(chmod(f->dir, 0700), 0);
+    }
+}
+
+static void open_rejects_foreign_files(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 32];
+    tok *t = NULL;
+    char **paths = NULL;
+    size_t count = 0;
+    assert_int_equal(tok_scan(f->dir, &paths, &count), CKR_OK); /* makes the directory */
+    tok_free_paths(paths, count);
+
+    snprintf(path, sizeof(path), "%s/0123456789ABCDEF.sqlite", f->dir);
+    assert_int_equal(tok_open(path, &t), CKR_TOKEN_NOT_PRESENT);
+
+    unsigned char garbage[4096];
+    for (size_t i = 0; i < sizeof(garbage); i++)
+        garbage[i] = (unsigned char)(i * 7 + 3);
+    write_file(path, garbage, sizeof(garbage));
+    assert_int_equal(tok_open(path, &t), CKR_DEVICE_ERROR);
+    assert_null(t);
+
+    write_file(path, "", 0);
+    assert_int_equal(tok_open(path, &t), CKR_DEVICE_ERROR);
+
+    /* A real SQLite database, but not ours. */
+    unlink(path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE token (x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(tok_open(path, &t), CKR_DEVICE_ERROR);
+
+    /* Ours, from a future schema version. */
+    tok *real = fixture_create(f, "versioned");
+    char real_path[PATH_MAX];
+    snprintf(real_path, sizeof(real_path), "%s", tok_path(real));
+    tok_close(real);
+    db = fixture_raw(real_path);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(tok_open(real_path, &t), CKR_DEVICE_ERROR);
+
+    /* Damaged: a page of the file overwritten. */
+    real = fixture_create(f, "damaged");
+    snprintf(real_path, sizeof(real_path), "%s", tok_path(real));
+    tok_close(real);
+    int fd = open(real_path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, garbage, 100, 0), 100);
+    close(fd);
+    assert_int_equal(tok_open(real_path, &t), CKR_DEVICE_ERROR);
+}
+
+static void delete_token(void **state)
+{
+    fixture *f = *state;
+    tok *t = fixture_create(f, "doomed");
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", tok_path(t));
+    assert_int_equal(tok_delete(t), CKR_OK);
+    assert_int_equal(access(path, F_OK), -1);
+    tok *again = NULL;
+    assert_int_equal(tok_open(path, &again), CKR_TOKEN_NOT_PRESENT);
+    char **paths = NULL;
+    size_t count = 0;
+    assert_int_equal(tok_scan(f->dir, &paths, &count), CKR_OK);
+    assert_int_equal(count, 0);
+    tok_free_paths(paths, count);
+}
+
+static void lifecycle_persists(void **state)
+{
+    fixture *f = *state;
+    tok_info info;
+    assert_int_equal(tok_set_lifecycle(f->t, SOFTSE_LIFECYCLE_OPERATIONAL, "personalized"),
+                     CKR_OK);
+    assert_int_equal(tok_set_lifecycle(f->t, 0, NULL), CKR_ARGUMENTS_BAD);
+    assert_int_equal(tok_set_lifecycle(f->t, 4, NULL), CKR_ARGUMENTS_BAD);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", tok_path(f->t));
+    tok_close(f->t);
+    f->t = NULL;
+    assert_int_equal(tok_open(path, &f->t), CKR_OK);
+    assert_int_equal(tok_get_info(f->t, &info), CKR_OK);
+    assert_int_equal(info.lifecycle, SOFTSE_LIFECYCLE_OPERATIONAL);
+    assert_true(info.user_pin_initialized);
+}
+
+static void two_connections(void **state)
+{
+    fixture *f = *state;
+    tok *other = NULL;
+    uint64_t before, after, own_before, own_after;
+    assert_int_equal(tok_open(tok_path(f->t), &other), CKR_OK);
+    assert_int_equal(tok_data_version(f->t, &before), CKR_OK);
+    assert_int_equal(tok_data_version(other, &own_before), CKR_OK);
+
+    CK_OBJECT_CLASS class = CKO_DATA;
+    tok_attr attrs[] = {
+        {CKA_CLASS, (unsigned char *)&class, sizeof(class), TOK_ATTR_LOOKUP},
+        {CKA_VALUE, (unsigned char *)"shared secret", 13, TOK_ATTR_SECRET},
+    };
+    tok_id id;
+    assert_int_equal(tok_object_create(other, &f->user_keys, true, attrs, 2, "by other", &id),
+                     CKR_OK);
+    assert_int_equal(tok_data_version(f->t, &after), CKR_OK);
+    assert_int_equal(tok_data_version(other, &own_after), CKR_OK);
+    assert_true(after != before);
+    assert_true(own_after == own_before); /* a connection's own commits do not count */
+
+    tok_id *ids = NULL;
+    size_t found = 0;
+    assert_int_equal(tok_object_find(f->t, &f->user_keys, attrs, 1, &ids, &found), CKR_OK);
+    assert_int_equal(found, 1);
+    assert_int_equal(ids[0], id);
+    free(ids);
+    bool is_private;
+    tok_attr *loaded;
+    size_t count;
+    assert_int_equal(tok_object_load(f->t, &f->user_keys, id, &is_private, &loaded, &count),
+                     CKR_OK);
+    assert_int_equal(count, 2);
+    assert_memory_equal(loaded[1].value, "shared secret", 13);
+    tok_attrs_free(loaded, count);
+
+    /* And back: a destroy through the first handle. */
+    assert_int_equal(tok_object_destroy(f->t, id, "by first"), CKR_OK);
+    assert_int_equal(tok_data_version(other, &own_after), CKR_OK);
+    assert_true(own_after != own_before);
+    assert_int_equal(tok_object_load(other, &f->user_keys, id, &is_private, &loaded, &count),
+                     CKR_OBJECT_HANDLE_INVALID);
+    tok_close(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(create_and_reopen, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(scan_order, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(scan_creates_and_fails, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(open_rejects_foreign_files, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(delete_token, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(lifecycle_persists, fixture_setup_token,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(two_connections, fixture_setup_token, fixture_teardown),
+    };
+    return cmocka_run_group_tests_name("store files", tests, NULL, NULL);
+}

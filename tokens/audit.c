@@ -1,0 +1,198 @@
+/*
+ * audit.c — the token's audit log (SPEC.md §3): append-only records
+ * chained by SHA-256, appended in the transaction of the change they
+ * record.  The encoding of a record's hash is documented in tok.h.
+ */
+#include "tok_internal.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#define AUDIT_TIME_LEN 32
+
+static void audit_now(char out[AUDIT_TIME_LEN])
+{
+    struct timespec now;
+    struct tm utc;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &utc);
+    size_t n = strftime(out, AUDIT_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(out + n, AUDIT_TIME_LEN - n, ".%06ldZ", now.tv_nsec / 1000);
+}
+
+static bool hash_field(EVP_MD_CTX *md, const void *data, size_t len)
+{
+    unsigned char len_be[4];
+    tok_put_u32(len_be, (uint32_t)len);
+    return EVP_DigestUpdate(md, len_be, sizeof(len_be)) == 1 &&
+           (len == 0 || EVP_DigestUpdate(md, data, len) == 1);
+}
+
+static CK_RV audit_hash(uint64_t seq, const char *time, size_t time_len, const char *event,
+                        size_t event_len, const char *detail, size_t detail_len,
+                        const unsigned char prev_hash[TOK_HASH_LEN],
+                        unsigned char hash[TOK_HASH_LEN])
+{
+    CK_RV rv = CKR_OK;
+    unsigned char seq_be[8];
+    unsigned int hash_len = 0;
+    tok_put_u64(seq_be, seq);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(md, seq_be, sizeof(seq_be)) != 1 || !hash_field(md, time, time_len) ||
+        !hash_field(md, event, event_len) || !hash_field(md, detail, detail_len) ||
+        EVP_DigestUpdate(md, prev_hash, TOK_HASH_LEN) != 1 ||
+        EVP_DigestFinal_ex(md, hash, &hash_len) != 1) {
+        se_log(SE_LOG_ERROR, "token store: SHA-256 failed in OpenSSL");
+        rv = CKR_FUNCTION_FAILED;
+    }
+    EVP_MD_CTX_free(md);
+    return rv;
+}
+
+/* A stored hash as 32 bytes: a damaged one (wrong length) reads as zeros
+ * and is reported by tok_audit_verify, not by every later append. */
+static bool column_hash(sqlite3_stmt *s, int column, unsigned char out[TOK_HASH_LEN])
+{
+    const void *blob = sqlite3_column_blob(s, column);
+    bool ok = blob != NULL && sqlite3_column_bytes(s, column) == TOK_HASH_LEN;
+    if (ok)
+        memcpy(out, blob, TOK_HASH_LEN);
+    else
+        memset(out, 0, TOK_HASH_LEN);
+    return ok;
+}
+
+CK_RV tok_audit_append_locked(tok *t, const char *event, const char *detail)
+{
+    CK_RV rv;
+    sqlite3_stmt *s = NULL;
+    bool row;
+    uint64_t seq = 1;
+    unsigned char prev_hash[TOK_HASH_LEN] = {0}, hash[TOK_HASH_LEN];
+    char time[AUDIT_TIME_LEN];
+    if (detail == NULL)
+        detail = "";
+    rv = tok_stmt(t, STMT_AUDIT_LAST, &s);
+    if (rv == CKR_OK)
+        rv = tok_step(t, s, &row, "reading the audit log");
+    if (rv != CKR_OK)
+        goto out;
+    if (row) {
+        seq = (uint64_t)sqlite3_column_int64(s, 0) + 1;
+        if (!column_hash(s, 1, prev_hash))
+            se_log(SE_LOG_WARN, "token %s: the last audit record's hash is damaged", t->path);
+    }
+    sqlite3_reset(s);
+    audit_now(time);
+    rv = audit_hash(seq, time, strlen(time), event, strlen(event), detail, strlen(detail),
+                    prev_hash, hash);
+    if (rv != CKR_OK)
+        goto out;
+    rv = tok_stmt(t, STMT_AUDIT_INSERT, &s);
+    if (rv != CKR_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+    sqlite3_bind_text(s, 2, time, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, event, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, detail, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, prev_hash, TOK_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, hash, TOK_HASH_LEN, SQLITE_STATIC);
+    rv = tok_step_done(t, s, "appending to the audit log");
+    s = NULL;
+out:
+    if (s)
+        sqlite3_reset(s);
+    return rv;
+}
+
+CK_RV tok_audit_append(tok *t, const char *event, const char *detail)
+{
+    CK_RV rv;
+    if (t == NULL || event == NULL)
+        return CKR_ARGUMENTS_BAD;
+    rv = tok_begin(t, true);
+    if (rv != CKR_OK)
+        goto out;
+    rv = tok_audit_append_locked(t, event, detail);
+    if (rv == CKR_OK)
+        rv = tok_commit(t);
+out:
+    if (rv != CKR_OK)
+        tok_rollback(t);
+    return rv;
+}
+
+static const char *column_text(sqlite3_stmt *s, int column, size_t *len)
+{
+    const char *text = (const char *)sqlite3_column_text(s, column);
+    *len = text ? (size_t)sqlite3_column_bytes(s, column) : 0;
+    return text ? text : "";
+}
+
+CK_RV tok_audit_verify(tok *t,
+                       void (*print)(void *ctx, unsigned long seq, const char *time,
+                                     const char *event, const char *detail),
+                       void *ctx, unsigned long *broken_seq)
+{
+    CK_RV rv;
+    sqlite3_stmt *s = NULL;
+    bool row;
+    uint64_t expected = 1, broken = 0;
+    bool is_broken = false;
+    unsigned char prev_hash[TOK_HASH_LEN] = {0}, stored_prev[TOK_HASH_LEN],
+                  stored_hash[TOK_HASH_LEN], hash[TOK_HASH_LEN];
+    if (t == NULL)
+        return CKR_ARGUMENTS_BAD;
+    if (broken_seq)
+        *broken_seq = 0;
+    rv = tok_begin(t, false);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_AUDIT_LIST, &s);
+    if (rv != CKR_OK)
+        goto out;
+    for (;;) {
+        rv = tok_step(t, s, &row, "reading the audit log");
+        if (rv != CKR_OK || !row)
+            break;
+        uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0);
+        size_t time_len, event_len, detail_len;
+        const char *time = column_text(s, 1, &time_len);
+        const char *event = column_text(s, 2, &event_len);
+        const char *detail = column_text(s, 3, &detail_len);
+        bool well_formed = column_hash(s, 4, stored_prev) & column_hash(s, 5, stored_hash);
+        if (print)
+            print(ctx, (unsigned long)seq, time, event, detail);
+        if (!is_broken) {
+            rv = audit_hash(seq, time, time_len, event, event_len, detail, detail_len, stored_prev,
+                            hash);
+            if (rv != CKR_OK)
+                break;
+            if (!well_formed || seq != expected ||
+                CRYPTO_memcmp(stored_prev, prev_hash, TOK_HASH_LEN) != 0 ||
+                CRYPTO_memcmp(stored_hash, hash, TOK_HASH_LEN) != 0) {
+                is_broken = true;
+                broken = seq;
+            }
+        }
+        memcpy(prev_hash, stored_hash, TOK_HASH_LEN);
+        expected = seq + 1;
+    }
+    if (rv != CKR_OK)
+        goto out;
+    if (is_broken) {
+        se_log(SE_LOG_ERROR,
+               "token %s: the audit log is broken at record %llu (changed, removed or inserted)",
+               t->path, (unsigned long long)broken);
+        if (broken_seq)
+            *broken_seq = (unsigned long)broken;
+        rv = CKR_DEVICE_ERROR;
+    }
+out:
+    if (s)
+        sqlite3_reset(s);
+    tok_rollback(t);
+    return rv;
+}

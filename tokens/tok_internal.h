@@ -1,0 +1,204 @@
+/*
+ * tok_internal.h — what the files of the token store share: the tok
+ * structure, the prepared-statement cache, transactions, and the crypto
+ * helpers.  Not for the module core (it uses tok.h only); tests/store/
+ * includes it to look at the database directly.
+ *
+ * Files of tokens/:
+ *   store.c   token files: scan, create, open, close, delete, info, lifecycle
+ *   db.c      schema, statement cache, transactions, SQLite error mapping
+ *   seal.c    crypto: random, PBKDF2, HKDF, AES-256-GCM, attribute sealing,
+ *             lookup keys
+ *   pin.c     master key wraps, login, PIN changes, retry counters, reinit
+ *   object.c  objects: create, load, update, destroy, find
+ *   audit.c   the hash-chained audit log
+ */
+#ifndef SOFTSE_TOK_INTERNAL_H
+#define SOFTSE_TOK_INTERNAL_H
+
+#include "tok.h"
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+/* The database's identity, checked on open: PRAGMA application_id and
+ * PRAGMA user_version.  Bump TOK_SCHEMA_VERSION on any schema change. */
+#define TOK_APPLICATION_ID 0x536f5345 /* "SoSE" */
+#define TOK_SCHEMA_VERSION 1
+
+#define TOK_BUSY_TIMEOUT_MS 10000
+#define TOK_DEFAULT_MAX_FAILURES 10
+#ifndef TOK_DEFAULT_PIN_KDF_ITERATIONS
+#define TOK_DEFAULT_PIN_KDF_ITERATIONS 600000
+#endif
+
+#define TOK_SALT_LEN 16
+#define TOK_NONCE_LEN 12
+#define TOK_TAG_LEN 16
+#define TOK_SEAL_OVERHEAD (TOK_NONCE_LEN + TOK_TAG_LEN) /* nonce ‖ ciphertext ‖ tag */
+#define TOK_HASH_LEN 32
+#define TOK_KEY_CHECK_LEN 32
+
+/* Lookup keys (table lookup): a tag byte, then the value itself (public,
+ * short), SHA-256 of the value (public, long) or a truncated
+ * HMAC-SHA256(keys->index, u64be(type) ‖ value) (private or secret). */
+enum { TOK_LOOKUP_PLAIN = 0, TOK_LOOKUP_HASHED = 1, TOK_LOOKUP_DIGEST = 2 };
+#define TOK_LOOKUP_PLAIN_MAX 64
+#define TOK_LOOKUP_MAC_LEN 16
+#define TOK_LOOKUP_KEY_MAX (1 + TOK_LOOKUP_PLAIN_MAX)
+
+/* Rows of the pin table: the PKCS#11 user types. */
+#define TOK_PIN_ROW(user) ((sqlite3_int64)(user))
+
+enum tok_stmt {
+    STMT_BEGIN,
+    STMT_BEGIN_IMMEDIATE,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_TOKEN_GET,
+    STMT_TOKEN_KEY_CHECK,
+    STMT_TOKEN_SET_LIFECYCLE,
+    STMT_TOKEN_REINIT,
+    STMT_PIN_GET,
+    STMT_PIN_SET_FAILURES,
+    STMT_PIN_SET_WRAP,
+    STMT_PIN_RESET,
+    STMT_OBJECT_INSERT,
+    STMT_OBJECT_GET,
+    STMT_OBJECT_SET_PRIVATE,
+    STMT_OBJECT_DELETE,
+    STMT_OBJECT_DELETE_ALL,
+    STMT_OBJECT_ALL,
+    STMT_OBJECT_ALL_PUBLIC,
+    STMT_ATTR_INSERT,
+    STMT_ATTR_LIST,
+    STMT_ATTR_DELETE,
+    STMT_ATTR_DELETE_ALL,
+    STMT_LOOKUP_INSERT,
+    STMT_LOOKUP_DELETE,
+    STMT_LOOKUP_DELETE_ALL,
+    STMT_AUDIT_LAST,
+    STMT_AUDIT_INSERT,
+    STMT_AUDIT_LIST,
+    STMT_DATA_VERSION,
+    STMT_COUNT
+};
+
+/* tok_object_find statements are cached for up to this many match
+ * attributes, with and without keys. */
+#define TOK_FIND_CACHED 8
+
+struct tok {
+    sqlite3 *db;
+    char *path;
+    char serial[TOK_SERIAL_LEN];
+    sqlite3_stmt *stmts[STMT_COUNT];
+    sqlite3_stmt *find_stmts[2][TOK_FIND_CACHED + 1];
+    EVP_CIPHER *gcm; /* AES-256-GCM, fetched once */
+    EVP_MAC *hmac;   /* HMAC, fetched once */
+};
+
+/* ---- store.c ----------------------------------------------------------- */
+
+/* A blank-padded label as printable text, trailing blanks removed. */
+void tok_label_text(const char label[TOK_LABEL_LEN], char out[TOK_LABEL_LEN + 1]);
+
+/* ---- db.c -------------------------------------------------------------- */
+
+/* Logs the connection's error with what was being done and maps an SQLite
+ * result code: BUSY/LOCKED (busy timeout expired) → CKR_FUNCTION_FAILED,
+ * NOMEM → CKR_HOST_MEMORY, FULL → CKR_DEVICE_MEMORY, anything else
+ * (CORRUPT, NOTADB, IOERR, …) → CKR_DEVICE_ERROR. */
+CK_RV tok_db_error(tok *t, int rc, const char *what);
+
+/* A cached statement, reset and with cleared bindings.  Callers
+ * sqlite3_reset() it when done so that no read snapshot stays open. */
+CK_RV tok_stmt(tok *t, enum tok_stmt id, sqlite3_stmt **out);
+/* Steps s expecting no row (SQLITE_DONE) and resets it. */
+CK_RV tok_step_done(tok *t, sqlite3_stmt *s, const char *what);
+/* Steps s: *row is true on SQLITE_ROW, false on SQLITE_DONE. */
+CK_RV tok_step(tok *t, sqlite3_stmt *s, bool *row, const char *what);
+CK_RV tok_bind_blob(tok *t, sqlite3_stmt *s, int index, const void *data, size_t len);
+
+/* Transactions: every change is BEGIN IMMEDIATE … COMMIT (writers queue on
+ * the busy timeout instead of failing to upgrade a read lock); multi-
+ * statement reads use a deferred BEGIN for one consistent snapshot. */
+CK_RV tok_begin(tok *t, bool immediate);
+CK_RV tok_commit(tok *t);
+void tok_rollback(tok *t); /* no-op outside a transaction */
+
+/* Opens and configures a connection (busy timeout, WAL, synchronous=FULL,
+ * foreign keys, secure_delete, defensive) and fills t->db.  create: make
+ * the schema in a new empty file (journal mode set to WAL after the first
+ * commit by the caller). */
+CK_RV tok_db_open(tok *t, bool create);
+CK_RV tok_db_create_schema(tok *t);
+CK_RV tok_db_check_schema(tok *t);
+void tok_db_close(tok *t);
+
+/* The SQL of tok_object_find for count match attributes (0 < count),
+ * with_keys selecting both plain and hashed lookup keys.  Free with
+ * sqlite3_free(). */
+char *tok_find_sql(size_t count, bool with_keys);
+
+/* ---- seal.c ------------------------------------------------------------ */
+
+CK_RV tok_random(void *buf, size_t len);
+CK_RV tok_pbkdf2(const CK_UTF8CHAR *pin, CK_ULONG pin_len, const unsigned char *salt,
+                 unsigned long iterations, unsigned char kek[32]);
+CK_RV tok_hkdf(const unsigned char *ikm, size_t ikm_len, const void *salt, size_t salt_len,
+               const char *info, unsigned char *out, size_t out_len);
+/* out receives nonce ‖ ciphertext ‖ tag: in_len + TOK_SEAL_OVERHEAD bytes. */
+CK_RV tok_gcm_seal(tok *t, const unsigned char key[32], const unsigned char *aad, size_t aad_len,
+                   const unsigned char *in, size_t in_len, unsigned char *out);
+/* out receives blob_len - TOK_SEAL_OVERHEAD bytes; CKR_ENCRYPTED_DATA_INVALID
+ * when the blob fails authentication (wrong key, changed bytes or AAD). */
+CK_RV tok_gcm_open(tok *t, const unsigned char key[32], const unsigned char *aad, size_t aad_len,
+                   const unsigned char *blob, size_t blob_len, unsigned char *out);
+
+/* Attribute values at rest (SPEC.md §7): AES-256-GCM under keys->enc,
+ * AAD = "softse-attr-v1" ‖ serial ‖ u64be(id) ‖ u64be(type) ‖ u8(private). */
+CK_RV tok_seal_attr(tok *t, const tok_keys *keys, tok_id id, bool is_private,
+                    CK_ATTRIBUTE_TYPE type, const unsigned char *value, size_t len,
+                    unsigned char **blob, size_t *blob_len);
+CK_RV tok_open_attr(tok *t, const tok_keys *keys, tok_id id, bool is_private,
+                    CK_ATTRIBUTE_TYPE type, const unsigned char *blob, size_t blob_len,
+                    unsigned char **value, size_t *len);
+
+/* The lookup key of a value: hashed under keys->index when index_key is
+ * not NULL, else plain.  out holds TOK_LOOKUP_KEY_MAX bytes. */
+CK_RV tok_lookup_key(tok *t, const unsigned char *index_key, CK_ATTRIBUTE_TYPE type,
+                     const unsigned char *value, size_t len, unsigned char *out, size_t *out_len);
+
+/* ---- pin.c ------------------------------------------------------------- */
+
+/* Derives enc, index and the stored key check value from a master key. */
+CK_RV tok_keys_derive(tok *t, const unsigned char master[TOK_MASTER_KEY_LEN], tok_keys *keys,
+                      unsigned char check[TOK_KEY_CHECK_LEN]);
+/* Inside a transaction: CKR_USER_NOT_LOGGED_IN when keys are not this
+ * token's current keys (e.g. the token was re-initialized since login). */
+CK_RV tok_keys_current(tok *t, const tok_keys *keys);
+/* Inside a write transaction: wraps master under pin for user and resets
+ * that user's failure counter. */
+CK_RV tok_pin_wrap(tok *t, CK_USER_TYPE user, const unsigned char master[TOK_MASTER_KEY_LEN],
+                   const CK_UTF8CHAR *pin, CK_ULONG pin_len, unsigned long iterations);
+
+/* ---- audit.c ----------------------------------------------------------- */
+
+/* Inside a write transaction: appends one record. */
+CK_RV tok_audit_append_locked(tok *t, const char *event, const char *detail);
+
+/* Big-endian encoders shared by the AAD and hash encodings. */
+static inline void tok_put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static inline void tok_put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+#endif
