@@ -7,6 +7,7 @@
  * this table; adding an attribute is adding a row.
  */
 #include "core.h"
+#include "vendor_env.h"
 
 #include <string.h>
 
@@ -42,8 +43,6 @@ typedef struct policy_row {
     unsigned flags;
 } policy_row;
 
-/* In-card K~(i) of an SK3 host key (SPEC.md §6): never leaves the card. */
-#define CKA_SE_INTERNAL_SECRET (SOFTSE_VENDOR_BASE | 0xF1UL)
 
 static const policy_row rows[] = {
     {CKA_CLASS, C_ALL, F_LOOKUP},

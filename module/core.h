@@ -83,6 +83,7 @@ struct se_token {
     uint64_t data_version;
     se_object *session_objects;
     CK_ULONG next_session_object;
+    se_object *lifecycle_object; /* CKH_SE_LIFECYCLE, rebuilt after a change */
 };
 
 CK_RV slot_refresh(void);                          /* rescans the store dir; module.lock held */
@@ -168,6 +169,27 @@ CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, con
 void object_drop_session(se_token *t, CK_SESSION_HANDLE owner);
 /* Drops every cached object (re-init, logout of private objects). */
 void object_cache_clear(se_token *t, bool session_objects_too);
+
+/* Handle of a token object; the store's id of the lifecycle object. */
+CK_OBJECT_HANDLE object_token_handle(const se_token *t, tok_id id);
+/* Drops cached objects if another connection changed the store, and
+ * refreshes t->info (lifecycle, PIN counters); token->lock held. */
+CK_RV object_sync(se_token *t);
+
+/* ---- lifecycle and identity (lifecycle.c, identity.c) -------------- */
+
+#include "vendor_env.h"
+
+/* CKR_OK or CKR_SE_LIFECYCLE: the one table of SPEC.md §3. */
+CK_RV lifecycle_check(const se_token *t, lifecycle_action action);
+/* The attributes of the CKH_SE_LIFECYCLE hardware-feature object. */
+CK_RV lifecycle_attrs(const se_token *t, attr_list *out);
+/* An SO's C_SetAttributeValue on that object; token->lock held. */
+CK_RV lifecycle_transition(se_session *s, const CK_ATTRIBUTE *change);
+/* C_GenerateKeyPair asking for CKA_SE_ATTESTATION: checks and strips. */
+CK_RV identity_prepare(se_session *s, attr_list *pub_tmpl, attr_list *priv_tmpl);
+/* Forces the identity key pair's attributes after assembly. */
+CK_RV identity_finish(attr_list *pub, attr_list *priv);
 
 /* ---- attribute policy (attr_policy.c) ----------------------------- */
 

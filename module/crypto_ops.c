@@ -52,10 +52,11 @@ static CK_RV check_mechanism(CK_MECHANISM_PTR mech, CK_FLAGS needed, const mech_
     return CKR_OK;
 }
 
+/* SPEC.md §3 with a fresh view of the state; token->lock held. */
 static CK_RV check_lifecycle(se_token *t)
 {
-    /* SPEC.md §3: a terminated card allows login and reading public objects only. */
-    return t->info.lifecycle == SOFTSE_LIFECYCLE_TERMINATED ? CKR_SE_LIFECYCLE : CKR_OK;
+    CK_RV rv = object_sync(t);
+    return rv == CKR_OK ? lifecycle_check(t, LC_KEY_USE) : rv;
 }
 
 CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
@@ -422,13 +423,14 @@ CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, 
     if (rv == CKR_OK)
         rv = policy_check_template(cls, &given, ORIGIN_GENERATE);
     if (rv == CKR_OK)
-        rv = check_lifecycle(s->token);
-    if (rv == CKR_OK)
         rv = row->generate(mech, &given, &env, &made);
     if (rv == CKR_OK)
         rv = assemble(&given, &made, cls, ORIGIN_GENERATE, mech->mechanism, &attrs);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK) {
         rv = store_new(s, &attrs, audit_for(row), out);
+        if (rv != CKR_OK && row->generate_failed)
+            row->generate_failed(mech);
+    }
     attr_list_free(&given);
     attr_list_free(&made);
     attr_list_free(&attrs);
@@ -461,12 +463,13 @@ CK_RV key_generate_pair(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR p
         rv = template_class(&priv_tmpl, CKO_PRIVATE_KEY, &priv_cls);
     if (rv == CKR_OK && (pub_cls != CKO_PUBLIC_KEY || priv_cls != CKO_PRIVATE_KEY))
         rv = CKR_TEMPLATE_INCONSISTENT;
+    bool identity = attr_list_bool(&priv_tmpl, CKA_SE_ATTESTATION, false);
+    if (rv == CKR_OK && identity)
+        rv = identity_prepare(s, &pub_tmpl, &priv_tmpl);
     if (rv == CKR_OK)
         rv = policy_check_template(pub_cls, &pub_tmpl, ORIGIN_GENERATE);
     if (rv == CKR_OK)
         rv = policy_check_template(priv_cls, &priv_tmpl, ORIGIN_GENERATE);
-    if (rv == CKR_OK)
-        rv = check_lifecycle(s->token);
     if (rv == CKR_OK)
         rv = row->generate_pair(mech, &pub_tmpl, &priv_tmpl, &pub_made, &priv_made);
     if (rv == CKR_OK)
@@ -474,6 +477,8 @@ CK_RV key_generate_pair(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR p
     if (rv == CKR_OK)
         rv = assemble(&priv_tmpl, &priv_made, priv_cls, ORIGIN_GENERATE, mech->mechanism,
                       &priv_attrs);
+    if (rv == CKR_OK && identity)
+        rv = identity_finish(&pub_attrs, &priv_attrs);
     if (rv != CKR_OK)
         goto out;
     /* Both or neither (§5.14). */

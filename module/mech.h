@@ -45,6 +45,7 @@ typedef struct mech_key {
     unsigned char *secret; /* secret keys: CKA_VALUE, cleansed on free */
     size_t secret_len;
     const attr_list *attrs; /* the key object's attributes: valid during the call only */
+    CK_OBJECT_HANDLE handle; /* the key object (for vendor_env.h services) */
 } mech_key;
 
 /* The core's services to mechanisms that need more than a key (vendor
@@ -115,6 +116,10 @@ typedef struct mech_row {
     /* C_UnwrapKey: *out is malloc'ed key bytes, cleansed and freed by the caller. */
     CK_RV (*unwrap)(const CK_MECHANISM *mech, const mech_key *unwrapping, const unsigned char *in,
                     size_t in_len, unsigned char **out, size_t *out_len);
+    /* Called when generate succeeded but the key could not be stored:
+     * a mechanism that already wrote outputs (GKEA's EK and AK) erases
+     * them, so that either everything exists afterwards or nothing. */
+    void (*generate_failed)(const CK_MECHANISM *mech);
 } mech_row;
 
 /* Each mech_*.c exports its rows as one of these. */

@@ -17,7 +17,8 @@
 #include <string.h>
 
 #define AES_BLOCK 16
-#define GCM_IV_MAX 128 /* OpenSSL's GCM provider refuses longer IVs */
+#define GCM_IV_DEFAULT 12 /* SP 800-38D §8.2: 96 bits */
+#define GCM_IV_MAX 128    /* OpenSSL's GCM provider refuses longer IVs */
 #define EVP_CHUNK (1 << 30) /* EVP_CipherUpdate takes an int length; a block multiple */
 
 __extension__ typedef unsigned __int128 u128;
@@ -218,9 +219,15 @@ static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key
         return CKR_FUNCTION_FAILED;
     int enc = op->encrypt ? 1 : 0;
     if (mode == AES_MODE_GCM) {
-        if (!EVP_CipherInit_ex2(op->ctx, cipher, NULL, NULL, enc, NULL) ||
-            EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len, NULL) <= 0 ||
-            !EVP_CipherInit_ex2(op->ctx, NULL, key->secret, iv, enc, NULL))
+        /* The IV length must be set before the IV; 12 bytes is the default
+         * and saves an init. */
+        if (iv_len != GCM_IV_DEFAULT) {
+            if (!EVP_CipherInit_ex2(op->ctx, cipher, NULL, NULL, enc, NULL) ||
+                EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len, NULL) <= 0)
+                return openssl_failed(CKR_FUNCTION_FAILED);
+            cipher = NULL; /* passing it again would reset the IV length */
+        }
+        if (!EVP_CipherInit_ex2(op->ctx, cipher, key->secret, iv, enc, NULL))
             return openssl_failed(CKR_FUNCTION_FAILED);
         const unsigned char *aad = gcm->pAAD;
         for (size_t left = gcm->ulAADLen; left > 0;) {

@@ -138,15 +138,27 @@ static CK_RV kw_run(kw_op *op, const unsigned char *in, size_t in_len, unsigned 
     CK_RV rv = kw_size(op, in_len, &max);
     if (rv != CKR_OK)
         return rv;
+    /* OpenSSL 3.0's CRYPTO_128_unwrap_pad cleanses in_len bytes of its
+     * output on failure, 8 more than it ever writes: unwrap KWP into a
+     * buffer that large. */
+    unsigned char *dst = out;
+    if (op->pad && !op->encrypt && !(dst = malloc(in_len)))
+        return CKR_HOST_MEMORY;
     int n = 0;
-    if (!EVP_CipherUpdate(op->ctx, out, &n, in, (int)in_len) || n < 0 || (size_t)n > max) {
+    if (!EVP_CipherUpdate(op->ctx, dst, &n, in, (int)in_len) || n < 0 || (size_t)n > max) {
         ERR_clear_error();
         OPENSSL_cleanse(out, max);
-        *out_len = 0;
-        return op->errors->invalid;
+        rv = op->errors->invalid;
+        n = 0;
+    } else if (dst != out) {
+        memcpy(out, dst, (size_t)n);
+    }
+    if (dst != out) {
+        OPENSSL_cleanse(dst, in_len);
+        free(dst);
     }
     *out_len = (size_t)n;
-    return CKR_OK;
+    return rv;
 }
 
 /* ---- C_Encrypt / C_Decrypt (single-part) ---------------------------------- */

@@ -18,6 +18,7 @@
 #define ID_MASK ((1UL << SLOT_SHIFT) - 1)
 #define CACHE_BUCKETS 4096
 #define CACHE_MAX 16384 /* then the cache starts over */
+#define LIFECYCLE_ID ID_MASK /* the hardware-feature object: not a store row */
 
 static void object_free(se_object *o)
 {
@@ -34,6 +35,11 @@ static CK_OBJECT_HANDLE token_handle(const se_token *t, tok_id id)
     return ((CK_OBJECT_HANDLE)(t->slot_id + 1) << SLOT_SHIFT) | id;
 }
 
+CK_OBJECT_HANDLE object_token_handle(const se_token *t, tok_id id)
+{
+    return token_handle(t, id);
+}
+
 void object_cache_clear(se_token *t, bool session_objects_too)
 {
     if (t->cache) {
@@ -48,6 +54,8 @@ void object_cache_clear(se_token *t, bool session_objects_too)
         }
     }
     t->cache_count = 0;
+    object_free(t->lifecycle_object);
+    t->lifecycle_object = NULL;
     if (session_objects_too) {
         se_object *o = t->session_objects;
         while (o) {
@@ -106,7 +114,7 @@ static void cache_remove(se_token *t, tok_id id)
 }
 
 /* Drops the cache when another process committed a change. */
-static CK_RV cache_sync(se_token *t)
+CK_RV object_sync(se_token *t)
 {
     uint64_t version;
     CK_RV rv = tok_data_version(t->store, &version);
@@ -115,7 +123,30 @@ static CK_RV cache_sync(se_token *t)
     if (version != t->data_version) {
         object_cache_clear(t, false);
         t->data_version = version;
+        rv = tok_get_info(t->store, &t->info);
     }
+    return rv;
+}
+
+/* The CKH_SE_LIFECYCLE object, built from the token's state. */
+static CK_RV lifecycle_object(se_token *t, se_object **out)
+{
+    if (!t->lifecycle_object) {
+        se_object *o = calloc(1, sizeof(*o));
+        if (!o)
+            return CKR_HOST_MEMORY;
+        o->on_token = true;
+        o->id = LIFECYCLE_ID;
+        o->handle = token_handle(t, LIFECYCLE_ID);
+        o->cls = CKO_HW_FEATURE;
+        CK_RV rv = lifecycle_attrs(t, &o->attrs);
+        if (rv != CKR_OK) {
+            object_free(o);
+            return rv;
+        }
+        t->lifecycle_object = o;
+    }
+    *out = t->lifecycle_object;
     return CKR_OK;
 }
 
@@ -166,6 +197,12 @@ static CK_RV load_token_object(se_token *t, tok_id id, se_object **out)
     if (rv == CKR_OK)
         attr_list_ulong(&o->attrs, CKA_CLASS, &cls);
     o->cls = cls;
+    if (rv == CKR_OK && attr_list_has(&o->attrs, CKA_SE_FAILURE_COUNT)) {
+        unsigned long failures = 0; /* the live count is kept outside the sealed values */
+        rv = tok_counter_get(t->store, id, CKA_SE_FAILURE_COUNT, &failures);
+        if (rv == CKR_OK)
+            rv = attr_list_set_ulong(&o->attrs, CKA_SE_FAILURE_COUNT, failures);
+    }
     if (rv == CKR_OK)
         rv = set_unique_id(t, o);
     if (rv == CKR_OK)
@@ -199,11 +236,13 @@ CK_RV object_lookup(se_session *s, CK_OBJECT_HANDLE h, se_object **out)
     }
     if ((h >> SLOT_SHIFT) != t->slot_id + 1 || (h & ID_MASK) == 0)
         return CKR_OBJECT_HANDLE_INVALID;
-    CK_RV rv = cache_sync(t);
+    CK_RV rv = object_sync(t);
     if (rv != CKR_OK)
         return rv;
     tok_id id = h & ID_MASK;
     se_object *o = NULL;
+    if (id == LIFECYCLE_ID)
+        return lifecycle_object(t, out);
     if (t->cache)
         for (o = t->cache[id % t->cache_size]; o && o->id != id; o = o->next)
             ;
@@ -246,9 +285,12 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
     bool is_private = attr_list_bool(attrs, CKA_PRIVATE, false);
     CK_ULONG cls = CK_UNAVAILABLE_INFORMATION;
     attr_list_ulong(attrs, CKA_CLASS, &cls);
-    if (t->info.lifecycle == SOFTSE_LIFECYCLE_TERMINATED)
-        return CKR_SE_LIFECYCLE;
-    if (is_private && t->login != LOGIN_USER)
+    CK_RV rv = lifecycle_check(t, LC_OBJECT_WRITE);
+    if (rv != CKR_OK)
+        return rv;
+    /* Private objects are the user's; the SO makes only the identity key. */
+    bool identity = attr_list_bool(attrs, CKA_SE_ATTESTATION, false);
+    if (is_private && t->login != LOGIN_USER && !(identity && t->login == LOGIN_SO))
         return CKR_USER_NOT_LOGGED_IN;
     if (on_token && !session_is_rw(s))
         return CKR_SESSION_READ_ONLY;
@@ -260,7 +302,6 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
     o->on_token = on_token;
     o->is_private = is_private;
     o->cls = cls;
-    CK_RV rv = CKR_OK;
     if (on_token) {
         tok_attr *list = NULL;
         rv = to_store_attrs(attrs, cls, &list);
@@ -281,7 +322,7 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
     if (rv != CKR_OK)
         goto out;
     if (on_token) {
-        cache_sync(t); /* our own commit bumps no version, others' do */
+        object_sync(t); /* our own commit bumps no version, others' do */
         rv = cache_insert(t, o);
     } else {
         o->next = t->session_objects;
@@ -298,7 +339,7 @@ out:
 
 /* Completes a C_CreateObject template: validates key material by
  * building the key, and adds the values the token computes. */
-static CK_RV complete_created(CK_OBJECT_CLASS cls, attr_list *attrs)
+static CK_RV complete_created(se_session *s, CK_OBJECT_CLASS cls, attr_list *attrs)
 {
     CK_RV rv = CKR_OK;
     CK_ULONG type;
@@ -320,8 +361,13 @@ static CK_RV complete_created(CK_OBJECT_CLASS cls, attr_list *attrs)
         if (rv != CKR_OK)
             return rv;
         if (cls == CKO_SECRET_KEY) {
+            mech_env env = {.session = s};
+            rv = vendor_complete_key(&env, attrs);
             CK_ULONG given;
-            if (attr_list_ulong(attrs, CKA_VALUE_LEN, &given) == CKR_OK && given != key.secret_len)
+            if (rv != CKR_OK)
+                ;
+            else if (attr_list_ulong(attrs, CKA_VALUE_LEN, &given) == CKR_OK &&
+                     given != key.secret_len)
                 rv = CKR_TEMPLATE_INCONSISTENT;
             else
                 rv = attr_list_set_ulong(attrs, CKA_VALUE_LEN, key.secret_len);
@@ -367,7 +413,7 @@ CK_RV object_create(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJ
     if (rv == CKR_OK)
         rv = policy_check_template(cls, &attrs, ORIGIN_CREATE);
     if (rv == CKR_OK)
-        rv = complete_created(cls, &attrs);
+        rv = complete_created(s, cls, &attrs);
     if (rv == CKR_OK)
         rv = policy_apply_defaults(&attrs, ORIGIN_CREATE);
     if (rv == CKR_OK) {
@@ -403,7 +449,7 @@ CK_RV object_copy(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_U
     rv = object_lookup(s, h, &src);
     if (rv != CKR_OK)
         goto out;
-    if (!attr_list_bool(&src->attrs, CKA_COPYABLE, true)) {
+    if (!attr_list_bool(&src->attrs, CKA_COPYABLE, true) || src->cls == CKO_HW_FEATURE) {
         rv = CKR_ACTION_PROHIBITED;
         goto out;
     }
@@ -437,10 +483,13 @@ CK_RV object_destroy(se_session *s, CK_OBJECT_HANDLE h)
     CK_RV rv = object_lookup(s, h, &o);
     if (rv != CKR_OK)
         goto out;
-    if (!attr_list_bool(&o->attrs, CKA_DESTROYABLE, true)) {
+    if (!attr_list_bool(&o->attrs, CKA_DESTROYABLE, true) || o->cls == CKO_HW_FEATURE) {
         rv = CKR_ACTION_PROHIBITED;
         goto out;
     }
+    rv = lifecycle_check(t, LC_OBJECT_WRITE);
+    if (rv != CKR_OK)
+        goto out;
     if (o->on_token) {
         if (!session_is_rw(s)) {
             rv = CKR_SESSION_READ_ONLY;
@@ -542,6 +591,14 @@ CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
     rv = object_lookup(s, h, &o);
     if (rv != CKR_OK)
         goto out;
+    if (o->cls == CKO_HW_FEATURE) {
+        for (size_t i = 0; rv == CKR_OK && i < changes.count; i++)
+            rv = lifecycle_transition(s, &changes.items[i]);
+        goto out;
+    }
+    rv = lifecycle_check(t, LC_OBJECT_WRITE);
+    if (rv != CKR_OK)
+        goto out;
     if (!attr_list_bool(&o->attrs, CKA_MODIFIABLE, true)) {
         rv = CKR_ACTION_PROHIBITED;
         goto out;
@@ -628,7 +685,7 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
             all_indexed = false;
         }
     }
-    CK_RV rv = cache_sync(t);
+    CK_RV rv = object_sync(t);
     if (rv != CKR_OK)
         return rv;
     tok_id *ids = NULL;
@@ -652,6 +709,10 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
         rv = find_push(find, cap, h);
     }
     free(ids);
+    se_object *hw;
+    if (rv == CKR_OK && (rv = lifecycle_object(t, &hw)) == CKR_OK &&
+        attr_list_matches(&hw->attrs, want->items, want->count))
+        rv = find_push(find, cap, hw->handle);
     return rv;
 }
 
@@ -740,6 +801,7 @@ CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, con
         o->key_ready = true;
     }
     o->key.attrs = &o->attrs;
+    o->key.handle = h;
     *key = &o->key;
     if (always_authenticate)
         *always_authenticate = attr_list_bool(&o->attrs, CKA_ALWAYS_AUTHENTICATE, false);

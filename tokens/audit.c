@@ -162,7 +162,8 @@ CK_RV tok_audit_verify(tok *t,
         const char *time = column_text(s, 1, &time_len);
         const char *event = column_text(s, 2, &event_len);
         const char *detail = column_text(s, 3, &detail_len);
-        bool well_formed = column_hash(s, 4, stored_prev) & column_hash(s, 5, stored_hash);
+        bool prev_ok = column_hash(s, 4, stored_prev);
+        bool hash_ok = column_hash(s, 5, stored_hash);
         if (print)
             print(ctx, (unsigned long)seq, time, event, detail);
         if (!is_broken) {
@@ -170,7 +171,7 @@ CK_RV tok_audit_verify(tok *t,
                             hash);
             if (rv != CKR_OK)
                 break;
-            if (!well_formed || seq != expected ||
+            if (!prev_ok || !hash_ok || seq != expected ||
                 CRYPTO_memcmp(stored_prev, prev_hash, TOK_HASH_LEN) != 0 ||
                 CRYPTO_memcmp(stored_hash, hash, TOK_HASH_LEN) != 0) {
                 is_broken = true;

@@ -53,6 +53,11 @@ static const char schema_sql[] =
     " object INTEGER NOT NULL REFERENCES object (id),"
     " PRIMARY KEY (type, key, object)) WITHOUT ROWID;"
     "CREATE INDEX lookup_by_object ON lookup (object);"
+    "CREATE TABLE counter ("
+    " object INTEGER NOT NULL REFERENCES object (id) ON DELETE CASCADE,"
+    " type INTEGER NOT NULL,"
+    " value INTEGER NOT NULL,"
+    " PRIMARY KEY (object, type)) WITHOUT ROWID;"
     "CREATE TABLE audit ("
     " seq INTEGER PRIMARY KEY,"
     " time TEXT NOT NULL,"
@@ -117,9 +122,19 @@ CK_RV tok_db_error(tok *t, int rc, const char *what)
     case SQLITE_NOMEM:
         se_log(SE_LOG_ERROR, "token %s: %s: out of memory", t->path, what);
         return CKR_HOST_MEMORY;
+    case SQLITE_TOOBIG:
+        se_log(SE_LOG_ERROR, "token %s: %s: value too large for the store", t->path, what);
+        return CKR_DEVICE_MEMORY;
     case SQLITE_FULL:
         se_log(SE_LOG_ERROR, "token %s: %s: disk full (%s)", t->path, what, message);
         return CKR_DEVICE_MEMORY;
+    case SQLITE_NOTADB:
+        se_log(SE_LOG_ERROR, "token %s is not a softse token database (%s: %s)", t->path, what,
+               message);
+        return CKR_DEVICE_ERROR;
+    case SQLITE_CORRUPT:
+        se_log(SE_LOG_ERROR, "token %s is damaged (%s: %s)", t->path, what, message);
+        return CKR_DEVICE_ERROR;
     default:
         se_log(SE_LOG_ERROR, "token %s: %s: %s", t->path, what, message);
         return CKR_DEVICE_ERROR;
@@ -163,7 +178,8 @@ CK_RV tok_step_done(tok *t, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
     CK_RV rv = CKR_OK;
-    if (rc == SQLITE_CONSTRAINT) {
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        /* The one constraint a caller can hit: an attribute type twice. */
         se_log(SE_LOG_ERROR, "token %s: %s: %s", t->path, what, sqlite3_errmsg(t->db));
         rv = CKR_TEMPLATE_INCONSISTENT;
     } else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -207,7 +223,7 @@ void tok_rollback(tok *t)
     /* Some errors (IOERR, FULL, NOMEM) have already rolled back. */
     if (sqlite3_get_autocommit(t->db))
         return;
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     if (tok_stmt(t, STMT_ROLLBACK, &s) == CKR_OK) {
         sqlite3_step(s);
         sqlite3_reset(s);
@@ -245,7 +261,7 @@ out:
 CK_RV tok_db_open(tok *t, bool create)
 {
     CK_RV rv;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (create)
         flags |= SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(t->path, &t->db, flags, NULL);

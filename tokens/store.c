@@ -322,16 +322,18 @@ static CK_RV create_file(const char *dir, const char label[TOK_LABEL_LEN],
         t = NULL;
         if (rv != CKR_OK)
             goto out;
-        if (link(temporary, final) != 0) {
-            if (errno == EEXIST) {
-                unlink_database(temporary);
-                continue;
-            }
+        if (link(temporary, final) == 0) {
+            unlink(temporary);
+        } else if (errno == EEXIST) {
+            unlink_database(temporary);
+            continue;
+        } else if (!(errno == EPERM || errno == ENOTSUP || errno == ENOSYS) ||
+                   access(final, F_OK) == 0 || rename(temporary, final) != 0) {
+            /* (rename: for file systems without hard links) */
             se_log(SE_LOG_ERROR, "cannot create the token %s: %s", final, strerror(errno));
             rv = CKR_DEVICE_ERROR;
             goto out;
         }
-        unlink(temporary);
         sync_dir(dir);
         *final_path = final;
         final = NULL;
@@ -485,7 +487,8 @@ CK_RV tok_scan(const char *dir, char ***paths, size_t *count)
             se_log(SE_LOG_WARN, "token %s: cannot read its creation time", entry->path);
         n++;
     }
-    qsort(entries, n, sizeof(*entries), compare_entries);
+    if (n > 1)
+        qsort(entries, n, sizeof(*entries), compare_entries);
     list = calloc(n ? n : 1, sizeof(*list));
     if (list == NULL) {
         rv = CKR_HOST_MEMORY;

@@ -176,4 +176,26 @@ CK_RV tok_audit_verify(tok *t,
                                      const char *event, const char *detail),
                        void *ctx, unsigned long *broken_seq);
 
+/* ---- lifecycle erasure and counters (tokens/lifecycle.c) ------------- */
+
+/* TERMINATED (SPEC.md §3): in one transaction, erases every attribute
+ * stored as TOK_ATTR_SECRET (key values) of every object, sets the state
+ * and appends the audit record; then checkpoints the WAL so no old page
+ * keeps a sealed value. */
+CK_RV tok_terminate(tok *t, const char *audit);
+
+/* Reset OPERATIONAL → PERSONALIZATION: in one transaction, destroys every
+ * object except the keep ids (the device identity), sets the state and
+ * appends the audit record. */
+CK_RV tok_reset(tok *t, const tok_id *keep, size_t count, const char *audit);
+
+/* Persistent counters of an object (CKA_SE_FAILURE_COUNT), outside the
+ * sealed attributes so that an increment is one atomic update across
+ * processes; destroyed with the object.  A counter never set reads 0.
+ * tok_counter_add appends an audit record (detail = audit) in the same
+ * transaction. */
+CK_RV tok_counter_get(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned long *value);
+CK_RV tok_counter_add(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned long delta,
+                      unsigned long *value, const char *audit);
+
 #endif

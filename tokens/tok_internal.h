@@ -107,7 +107,7 @@ void tok_label_text(const char label[TOK_LABEL_LEN], char out[TOK_LABEL_LEN + 1]
 
 /* Logs the connection's error with what was being done and maps an SQLite
  * result code: BUSY/LOCKED (busy timeout expired) → CKR_FUNCTION_FAILED,
- * NOMEM → CKR_HOST_MEMORY, FULL → CKR_DEVICE_MEMORY, anything else
+ * NOMEM → CKR_HOST_MEMORY, FULL/TOOBIG → CKR_DEVICE_MEMORY, anything else
  * (CORRUPT, NOTADB, IOERR, …) → CKR_DEVICE_ERROR. */
 CK_RV tok_db_error(tok *t, int rc, const char *what);
 

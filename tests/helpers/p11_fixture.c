@@ -1,7 +1,6 @@
 /*
  * p11_fixture.c — see p11_fixture.h.
  */
-#define _GNU_SOURCE
 #include "p11_fixture.h"
 
 #include <dlfcn.h>
@@ -163,8 +162,8 @@ void fx_env_fresh(fx *t)
         fprintf(stderr, "mkdtemp %s: %s\n", t->root, strerror(errno));
         exit(1);
     }
-    snprintf(t->store, sizeof(t->store), "%s/store", t->root);
-    if (mkdir(t->store, 0700) != 0) {
+    if (snprintf(t->store, sizeof(t->store), "%s/store", t->root) >= (int)sizeof(t->store) ||
+        mkdir(t->store, 0700) != 0) {
         fprintf(stderr, "mkdir %s: %s\n", t->store, strerror(errno));
         exit(1);
     }

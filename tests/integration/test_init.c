@@ -106,14 +106,40 @@ static void exercise_token(void)
     assert_rv(fx_functions()->C_CloseSession(session), CKR_OK);
 }
 
+/* CK_C_INITIALIZE_ARGS as PKCS#11 3.0 defines it, as every consumer but NSS
+ * passes it: NSS's header inserts a LibraryParameters field before
+ * pReserved, so a module built with it must read the standard pReserved
+ * slot and nothing beyond.  A non-NULL word follows the structure here, so
+ * a module that reads past it fails these tests. */
+typedef struct std_initialize_args {
+    CK_CREATEMUTEX CreateMutex;
+    CK_DESTROYMUTEX DestroyMutex;
+    CK_LOCKMUTEX LockMutex;
+    CK_UNLOCKMUTEX UnlockMutex;
+    CK_FLAGS flags;
+    CK_VOID_PTR pReserved;
+} std_initialize_args;
+
+typedef struct padded_args {
+    std_initialize_args args;
+    void *beyond;
+} padded_args;
+
+static CK_RV initialize_std(CK_CREATEMUTEX create, CK_DESTROYMUTEX destroy, CK_LOCKMUTEX lock,
+                            CK_UNLOCKMUTEX unlock, CK_FLAGS flags, CK_VOID_PTR reserved)
+{
+    padded_args padded = {{create, destroy, lock, unlock, flags, reserved}, (void *)&padded};
+    return fx_functions()->C_Initialize(&padded.args);
+}
+
 /* Without CKF_OS_LOCKING_OK the library must use the application's
  * callbacks (PKCS#11 3.0 §5.4.1, case 3). */
 static void initialize_with_mutex_callbacks(void **state)
 {
     fx *t = *state;
     memset(&mutex_calls, 0, sizeof(mutex_calls));
-    CK_C_INITIALIZE_ARGS args = {create_mutex, destroy_mutex, lock_mutex, unlock_mutex, 0, NULL};
-    assert_rv(t->f->C_Initialize(&args), CKR_OK);
+    assert_rv(initialize_std(create_mutex, destroy_mutex, lock_mutex, unlock_mutex, 0, NULL),
+              CKR_OK);
     exercise_token();
     assert_true(mutex_calls.created > 0);
     assert_true(mutex_calls.locked > 0);
@@ -125,24 +151,22 @@ static void initialize_with_mutex_callbacks(void **state)
 static void initialize_with_os_locking(void **state)
 {
     fx *t = *state;
-    CK_C_INITIALIZE_ARGS args = {NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL};
-    assert_rv(t->f->C_Initialize(&args), CKR_OK);
+    assert_rv(initialize_std(NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL), CKR_OK);
     exercise_token();
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
 
     /* Both: the library may use either. */
     memset(&mutex_calls, 0, sizeof(mutex_calls));
-    CK_C_INITIALIZE_ARGS both = {create_mutex,      destroy_mutex, lock_mutex,
-                                 unlock_mutex,      CKF_OS_LOCKING_OK, NULL};
-    assert_rv(t->f->C_Initialize(&both), CKR_OK);
+    assert_rv(initialize_std(create_mutex, destroy_mutex, lock_mutex, unlock_mutex,
+                             CKF_OS_LOCKING_OK, NULL),
+              CKR_OK);
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
     assert_int_equal(mutex_calls.destroyed, mutex_calls.created);
     assert_int_equal(mutex_calls.locked, mutex_calls.unlocked);
 
     /* No threads of its own are needed, so this is fine too. */
-    CK_C_INITIALIZE_ARGS no_threads = {NULL, NULL, NULL, NULL, CKF_LIBRARY_CANT_CREATE_OS_THREADS,
-                                       NULL};
-    assert_rv(t->f->C_Initialize(&no_threads), CKR_OK);
+    assert_rv(initialize_std(NULL, NULL, NULL, NULL, CKF_LIBRARY_CANT_CREATE_OS_THREADS, NULL),
+              CKR_OK);
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
 }
 
@@ -150,18 +174,16 @@ static void initialize_bad_args(void **state)
 {
     fx *t = *state;
     /* some but not all callbacks */
-    CK_C_INITIALIZE_ARGS partial = {create_mutex, destroy_mutex, NULL, NULL, 0, NULL};
-    assert_rv(t->f->C_Initialize(&partial), CKR_ARGUMENTS_BAD);
-    CK_C_INITIALIZE_ARGS one = {NULL, NULL, NULL, unlock_mutex, CKF_OS_LOCKING_OK, NULL};
-    assert_rv(t->f->C_Initialize(&one), CKR_ARGUMENTS_BAD);
+    assert_rv(initialize_std(create_mutex, destroy_mutex, NULL, NULL, 0, NULL),
+              CKR_ARGUMENTS_BAD);
+    assert_rv(initialize_std(NULL, NULL, NULL, unlock_mutex, CKF_OS_LOCKING_OK, NULL),
+              CKR_ARGUMENTS_BAD);
     /* pReserved must be NULL */
-    CK_C_INITIALIZE_ARGS reserved = {NULL, NULL, NULL, NULL, 0, (CK_VOID_PTR)&partial};
-    assert_rv(t->f->C_Initialize(&reserved), CKR_ARGUMENTS_BAD);
+    assert_rv(initialize_std(NULL, NULL, NULL, NULL, 0, (CK_VOID_PTR)t), CKR_ARGUMENTS_BAD);
     /* none of these left the library initialized */
     CK_INFO info;
     assert_rv(t->f->C_GetInfo(&info), CKR_CRYPTOKI_NOT_INITIALIZED);
-    CK_C_INITIALIZE_ARGS zero = {NULL, NULL, NULL, NULL, 0, NULL};
-    assert_rv(t->f->C_Initialize(&zero), CKR_OK);
+    assert_rv(initialize_std(NULL, NULL, NULL, NULL, 0, NULL), CKR_OK);
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
 }
 

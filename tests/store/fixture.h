@@ -18,8 +18,8 @@
 #define TEST_ITERATIONS 1000
 
 typedef struct fixture {
-    char dir[PATH_MAX];   /* the store directory (inside root) */
-    char root[PATH_MAX];  /* the temporary directory removed on teardown */
+    char dir[512];        /* the store directory (inside root) */
+    char root[256];       /* the temporary directory removed on teardown */
     tok *t;               /* fixture_setup_token: an open token */
     tok_keys so_keys;     /* … logged in as SO */
     tok_keys user_keys;   /* … and as user */

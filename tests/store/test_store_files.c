@@ -72,7 +72,7 @@ static void scan_order(void **state)
     char *created[3];
     for (int i = 0; i < 3; i++) {
         char label[16];
-        snprintf(label, sizeof(label), "token %d", i);
+        snprintf(label, sizeof(label), "token %d", i % 10);
         tok *t = fixture_create(f, label);
         created[i] = strdup(tok_path(t));
         tok_close(t);
@@ -186,6 +186,65 @@ static void open_rejects_foreign_files(void **state)
     assert_int_equal(tok_open(real_path, &t), CKR_DEVICE_ERROR);
 }
 
+/* Damage past the header: every call answers CKR_DEVICE_ERROR or works,
+ * never crashes, and the damage is reported. */
+static void damaged_pages(void **state)
+{
+    fixture *f = *state;
+    tok *t = fixture_create(f, "pages");
+    char value[100];
+    for (int i = 0; i < 300; i++) {
+        snprintf(value, sizeof(value), "%-90d", i);
+        tok_attr label = {CKA_LABEL, (unsigned char *)value, 90, TOK_ATTR_LOOKUP};
+        tok_id id;
+        assert_int_equal(tok_object_create(t, NULL, false, &label, 1, NULL, &id), CKR_OK);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", tok_path(t));
+    tok_close(t);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    unsigned char garbage[64];
+    memset(garbage, 0xa5, sizeof(garbage));
+    for (off_t page = 4096; page < size; page += 4096)
+        assert_int_equal(pwrite(fd, garbage, sizeof(garbage), page), sizeof(garbage));
+    close(fd);
+
+    CK_RV rv = tok_open(path, &t);
+    if (rv == CKR_OK) {
+        tok_info info;
+        tok_id *ids = NULL;
+        size_t found = 0;
+        bool reported = false;
+        rv = tok_get_info(t, &info);
+        assert_true(rv == CKR_OK || rv == CKR_DEVICE_ERROR);
+        reported |= rv == CKR_DEVICE_ERROR;
+        rv = tok_object_find(t, NULL, NULL, 0, &ids, &found);
+        assert_true(rv == CKR_OK || rv == CKR_DEVICE_ERROR);
+        reported |= rv == CKR_DEVICE_ERROR;
+        for (size_t i = 0; rv == CKR_OK && i < found; i++) {
+            bool is_private;
+            tok_attr *attrs;
+            size_t count;
+            CK_RV load = tok_object_load(t, NULL, ids[i], &is_private, &attrs, &count);
+            assert_true(load == CKR_OK || load == CKR_DEVICE_ERROR);
+            reported |= load == CKR_DEVICE_ERROR;
+            if (load == CKR_OK)
+                tok_attrs_free(attrs, count);
+        }
+        free(ids);
+        tok_keys keys;
+        rv = tok_login(t, CKU_SO, (const CK_UTF8CHAR *)SO_PIN, strlen(SO_PIN), &keys);
+        reported |= rv == CKR_DEVICE_ERROR;
+        tok_keys_clear(&keys);
+        assert_true(reported);
+        tok_close(t);
+    } else {
+        assert_int_equal(rv, CKR_DEVICE_ERROR);
+    }
+}
+
 static void delete_token(void **state)
 {
     fixture *f = *state;
@@ -275,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(scan_creates_and_fails, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(open_rejects_foreign_files, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(damaged_pages, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(delete_token, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(lifecycle_persists, fixture_setup_token,
                                         fixture_teardown),
