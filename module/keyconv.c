@@ -200,7 +200,7 @@ static CK_RV ec_public_point(const mech_curve *curve, const BIGNUM *d, unsigned 
                              size_t *len)
 {
     CK_RV rv = CKR_HOST_MEMORY;
-    EC_GROUP *group = EC_GROUP_new_by_curve_name(curve->nid);
+    const EC_GROUP *group = mech_curve_group(curve);
     EC_POINT *public_point = group ? EC_POINT_new(group) : NULL;
     if (!public_point)
         goto out;
@@ -219,7 +219,6 @@ out:
     if (rv != CKR_OK)
         mech_openssl_error("EC public point", rv);
     EC_POINT_free(public_point);
-    EC_GROUP_free(group);
     return rv;
 }
 
@@ -465,7 +464,7 @@ static CK_RV ec_uncompressed_point(EVP_PKEY *pkey, const mech_curve *curve, unsi
         return CKR_OK;
     }
     CK_RV rv = CKR_HOST_MEMORY;
-    EC_GROUP *group = EC_GROUP_new_by_curve_name(curve->nid);
+    const EC_GROUP *group = mech_curve_group(curve);
     EC_POINT *decoded = group ? EC_POINT_new(group) : NULL;
     if (!decoded)
         goto out;
@@ -479,7 +478,6 @@ out:
     if (rv != CKR_OK)
         mech_openssl_error("EC point conversion", rv);
     EC_POINT_free(decoded);
-    EC_GROUP_free(group);
     return rv;
 }
 

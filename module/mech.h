@@ -134,7 +134,9 @@ extern const mech_table mech_table_cipher;  /* module/mech_cipher.c: AES modes, 
 extern const mech_table mech_table_keygen;  /* module/mech_keygen.c */
 extern const mech_table mech_table_wrap;    /* module/mech_wrap.c: AES-KW, KWP */
 extern const mech_table mech_table_derive;  /* module/mech_derive.c: ECDH, HKDF, SP800-108 */
-extern const mech_table mech_table_vendor;  /* vendor-mechs/vendor.c */
+extern const mech_table mech_table_gkea;    /* vendor-mechs/gkea.c: SPEC.md §4 */
+extern const mech_table mech_table_ki;      /* vendor-mechs/ki.c: SPEC.md §5 */
+extern const mech_table mech_table_sk3;     /* vendor-mechs/sk3.c: SPEC.md §6 */
 
 /* The row of a mechanism that has every flag of needed (CKF_SIGN…);
  * NULL when the mechanism does not do that. */

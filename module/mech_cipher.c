@@ -17,8 +17,8 @@
 #include <string.h>
 
 #define AES_BLOCK 16
-#define GCM_IV_DEFAULT 12 /* SP 800-38D §8.2: 96 bits */
-#define GCM_IV_MAX 128    /* OpenSSL's GCM provider refuses longer IVs */
+#define GCM_IV_DEFAULT 12   /* SP 800-38D §8.2: 96 bits */
+#define GCM_IV_MAX 128      /* OpenSSL's GCM provider refuses longer IVs */
 #define EVP_CHUNK (1 << 30) /* EVP_CipherUpdate takes an int length; a block multiple */
 
 __extension__ typedef unsigned __int128 u128;
@@ -75,10 +75,11 @@ static CK_RV aes_check_key(const mech_key *key)
 }
 
 /* CKM_AES_CTR: the counter is the low ulCounterBits of the counter block
- * and wraps inside them (PKCS#11 3.0 §2.12.5), whereas OpenSSL carries into
- * the whole block.  So the stream is restarted with a zero counter field
- * where the field wraps, and data that would reuse a counter value (more
- * than 2^bits blocks) is refused with CKR_DATA_LEN_RANGE. */
+ * and wraps inside them (PKCS#11 3.0, "AES with Counter"), whereas
+ * OpenSSL carries into the whole block.  So the stream is restarted with a
+ * zero counter field where the field wraps, and data that would reuse a
+ * counter value (more than 2^bits blocks) is refused with
+ * CKR_DATA_LEN_RANGE. */
 typedef struct ctr_state {
     unsigned char wrapped[AES_BLOCK]; /* the block with its counter field zeroed */
     u128 offset;                      /* bytes processed */
@@ -110,11 +111,13 @@ static CK_RV ctr_setup(ctr_state *ctr, const CK_AES_CTR_PARAMS *params)
     for (int i = AES_BLOCK - 1; clear > 0; i--, clear -= clear >= 8 ? 8 : clear)
         ctr->wrapped[i] &= clear >= 8 ? 0 : (unsigned char)(0xff << clear);
     ctr->offset = 0;
-    ctr->wrap_at = ctr->limit = U128_MAX; /* unreachable with size_t data lengths */
-    if (bits < 124) { /* 2^bits blocks, in bytes, fit in a u128 */
-        u128 field = (u128)1 << bits;
-        ctr->limit = field * AES_BLOCK;
-        ctr->wrap_at = (field - (value & (field - 1))) * AES_BLOCK;
+    ctr->wrap_at = ctr->limit = U128_MAX; /* beyond any size_t length */
+    if (bits < 128) {
+        u128 field = (u128)1 << bits, blocks = field - (value & (field - 1));
+        if (blocks <= U128_MAX / AES_BLOCK)
+            ctr->wrap_at = blocks * AES_BLOCK;
+        if (field <= U128_MAX / AES_BLOCK)
+            ctr->limit = field * AES_BLOCK;
     }
     return CKR_OK;
 }
@@ -200,7 +203,7 @@ static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key
         break;
     }
     case CKM_AES_GCM:
-        /* ulIvBits is informative only (PKCS#11 3.0 §2.12.3): ulIvLen rules. */
+        /* ulIvBits is informative only (PKCS#11 3.0, "AES-GCM"): ulIvLen rules. */
         gcm = param_struct(mech, sizeof(*gcm));
         if (!gcm || !gcm->pIv || gcm->ulIvLen < 1 || gcm->ulIvLen > GCM_IV_MAX ||
             (gcm->ulAADLen > 0 && !gcm->pAAD) || !gcm_tag_bits_valid(gcm->ulTagBits))
@@ -309,10 +312,11 @@ static CK_RV aes_out_size(void *state, mech_phase phase, size_t in_len, size_t *
                 *out_len = in_len + op->tag_len;
         } else {
             /* Decrypt releases plaintext only at final, after the tag
-             * verifies (PKCS#11 3.0 §2.12.3). */
+             * verifies (PKCS#11 3.0, "AES-GCM": an AEAD returns no data
+             * before C_DecryptFinal). */
             size_t sealed = phase == MECH_PHASE_FINAL ? op->held_len : in_len;
-            *out_len = phase == MECH_PHASE_UPDATE || sealed < op->tag_len ? 0
-                                                                           : sealed - op->tag_len;
+            *out_len =
+                phase == MECH_PHASE_UPDATE || sealed < op->tag_len ? 0 : sealed - op->tag_len;
         }
         return CKR_OK;
     case CKM_AES_CBC_PAD:
@@ -476,8 +480,8 @@ static const struct oaep_hash {
     CK_RSA_PKCS_MGF_TYPE mgf;
     const char *name;
 } oaep_hashes[] = {
-    {CKM_SHA_1, CKG_MGF1_SHA1, "SHA1"},         {CKM_SHA224, CKG_MGF1_SHA224, "SHA2-224"},
-    {CKM_SHA256, CKG_MGF1_SHA256, "SHA2-256"},  {CKM_SHA384, CKG_MGF1_SHA384, "SHA2-384"},
+    {CKM_SHA_1, CKG_MGF1_SHA1, "SHA1"},        {CKM_SHA224, CKG_MGF1_SHA224, "SHA2-224"},
+    {CKM_SHA256, CKG_MGF1_SHA256, "SHA2-256"}, {CKM_SHA384, CKG_MGF1_SHA384, "SHA2-384"},
     {CKM_SHA512, CKG_MGF1_SHA512, "SHA2-512"},
 };
 
@@ -497,7 +501,7 @@ static void rsa_free(void *state)
     free(op);
 }
 
-/* OAEP: hash, MGF1 hash (may differ) and label (PKCS#11 3.0 §2.1.8). */
+/* OAEP: hash, MGF1 hash (may differ) and label (CK_RSA_PKCS_OAEP_PARAMS). */
 static CK_RV rsa_set_oaep(rsa_op *op, const CK_MECHANISM *mech)
 {
     const CK_RSA_PKCS_OAEP_PARAMS *p = param_struct(mech, sizeof(*p));
@@ -644,8 +648,9 @@ static const mech_ops rsa_ops = {
 /* ---- C_WrapKey / C_UnwrapKey ---------------------------------------------- */
 
 /* Wrapping is single-part encryption of the key bytes; the errors take
- * C_WrapKey's names (PKCS#11 3.0 §5.18.1): the wrapping key's type and
- * size, and CKR_KEY_SIZE_RANGE for a key too long to wrap. */
+ * the names C_WrapKey and C_UnwrapKey return (PKCS#11 3.0 base
+ * specification): the wrapping key's type and size, CKR_KEY_SIZE_RANGE for
+ * a key too long to wrap, CKR_WRAPPED_KEY_* for what cannot be unwrapped. */
 static CK_RV wrap_error(CK_RV rv)
 {
     switch (rv) {
@@ -765,20 +770,44 @@ static CK_RV rsa_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,
 #define CRYPT_WRAP (CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP)
 
 static const mech_row rows[] = {
-    {.type = CKM_AES_ECB, .name = "AES-ECB", .info = {16, 32, CRYPT}, .multipart = true,
+    {.type = CKM_AES_ECB,
+     .name = "AES-ECB",
+     .info = {16, 32, CRYPT},
+     .multipart = true,
      .ops = &aes_ops},
-    {.type = CKM_AES_CBC, .name = "AES-CBC", .info = {16, 32, CRYPT}, .multipart = true,
+    {.type = CKM_AES_CBC,
+     .name = "AES-CBC",
+     .info = {16, 32, CRYPT},
+     .multipart = true,
      .ops = &aes_ops},
-    {.type = CKM_AES_CBC_PAD, .name = "AES-CBC-PAD", .info = {16, 32, CRYPT_WRAP},
-     .multipart = true, .ops = &aes_ops, .wrap = aes_wrap, .unwrap = aes_unwrap},
-    {.type = CKM_AES_CTR, .name = "AES-CTR", .info = {16, 32, CRYPT}, .multipart = true,
+    {.type = CKM_AES_CBC_PAD,
+     .name = "AES-CBC-PAD",
+     .info = {16, 32, CRYPT_WRAP},
+     .multipart = true,
+     .ops = &aes_ops,
+     .wrap = aes_wrap,
+     .unwrap = aes_unwrap},
+    {.type = CKM_AES_CTR,
+     .name = "AES-CTR",
+     .info = {16, 32, CRYPT},
+     .multipart = true,
      .ops = &aes_ops},
-    {.type = CKM_AES_GCM, .name = "AES-GCM", .info = {16, 32, CRYPT_WRAP}, .multipart = true,
-     .ops = &aes_ops, .wrap = aes_wrap, .unwrap = aes_unwrap},
-    {.type = CKM_RSA_PKCS_OAEP, .name = "RSA-PKCS-OAEP",
-     .info = {RSA_MIN_BITS, RSA_MAX_BITS, CRYPT_WRAP}, .ops = &rsa_ops, .wrap = rsa_wrap,
+    {.type = CKM_AES_GCM,
+     .name = "AES-GCM",
+     .info = {16, 32, CRYPT_WRAP},
+     .multipart = true,
+     .ops = &aes_ops,
+     .wrap = aes_wrap,
+     .unwrap = aes_unwrap},
+    {.type = CKM_RSA_PKCS_OAEP,
+     .name = "RSA-PKCS-OAEP",
+     .info = {RSA_MIN_BITS, RSA_MAX_BITS, CRYPT_WRAP},
+     .ops = &rsa_ops,
+     .wrap = rsa_wrap,
      .unwrap = rsa_unwrap},
-    {.type = CKM_RSA_PKCS, .name = "RSA-PKCS", .info = {RSA_MIN_BITS, RSA_MAX_BITS, CRYPT},
+    {.type = CKM_RSA_PKCS,
+     .name = "RSA-PKCS",
+     .info = {RSA_MIN_BITS, RSA_MAX_BITS, CRYPT},
      .ops = &rsa_ops},
 };
 

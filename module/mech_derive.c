@@ -22,9 +22,9 @@
 
 /* The hashes the KDFs take, by each mechanism's name for them. */
 static const struct kdf_hash {
-    CK_MECHANISM_TYPE hash;  /* CK_HKDF_PARAMS.prfHashMechanism */
-    CK_EC_KDF_TYPE x963;     /* CK_ECDH1_DERIVE_PARAMS.kdf */
-    CK_MECHANISM_TYPE hmac;  /* CK_SP800_108_KDF_PARAMS.prfType */
+    CK_MECHANISM_TYPE hash; /* CK_HKDF_PARAMS.prfHashMechanism */
+    CK_EC_KDF_TYPE x963;    /* CK_ECDH1_DERIVE_PARAMS.kdf */
+    CK_MECHANISM_TYPE hmac; /* CK_SP800_108_KDF_PARAMS.prfType */
     const char *name;
     size_t len;
 } kdf_hashes[] = {
@@ -131,7 +131,7 @@ static CK_RV check_secret_base(const mech_key *base)
     return CKR_OK;
 }
 
-/* ---- CKM_ECDH1_DERIVE (PKCS#11 3.0 §2.3.16) -------------------------------- */
+/* ---- CKM_ECDH1_DERIVE ------------------------------------------------------ */
 
 /* The peer's SEC1 point: raw (04‖X‖Y, or compressed), or that wrapped in
  * a DER OCTET STRING.  A raw point's length is fixed by the curve and
@@ -276,7 +276,7 @@ out:
     return rv;
 }
 
-/* ---- CKM_HKDF_DERIVE, CKM_HKDF_DATA (PKCS#11 3.0 §2.43) -------------------- */
+/* ---- CKM_HKDF_DERIVE, CKM_HKDF_DATA ---------------------------------------- */
 
 static CK_RV hkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const attr_list *tmpl,
                          const mech_env *env, attr_list *out)
@@ -322,8 +322,8 @@ static CK_RV hkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const a
     OSSL_PARAM params[6], *param = params;
     *param++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
     *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)hash->name, 0);
-    *param++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, base->secret,
-                                                 base->secret_len);
+    *param++ =
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, base->secret, base->secret_len);
     if (p->bExtract && p->ulSaltType == CKF_HKDF_SALT_DATA)
         *param++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, p->pSalt, p->ulSaltLen);
     if (p->bExpand && p->ulInfoLen > 0)
@@ -341,7 +341,7 @@ static CK_RV hkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const a
     return rv;
 }
 
-/* ---- CKM_SP800_108_COUNTER_KDF (PKCS#11 3.0 §2.42) ------------------------- */
+/* ---- CKM_SP800_108_COUNTER_KDF -------------------------------------------- */
 
 /* The PRF input OpenSSL's KBKDF computes in counter mode is
  *     [i]_32 ‖ label ‖ [0x00] ‖ context ‖ [L]_32     (big-endian)
@@ -360,8 +360,8 @@ typedef struct kbkdf_layout {
 static bool kbkdf_counter_ok(const CK_PRF_DATA_PARAM *param)
 {
     const CK_SP800_108_COUNTER_FORMAT *f = param->pValue;
-    return param->type == CK_SP800_108_ITERATION_VARIABLE && f &&
-           param->ulValueLen == sizeof(*f) && !f->bLittleEndian && f->ulWidthInBits == 32;
+    return param->type == CK_SP800_108_ITERATION_VARIABLE && f && param->ulValueLen == sizeof(*f) &&
+           !f->bLittleEndian && f->ulWidthInBits == 32;
 }
 
 static bool kbkdf_dkm_ok(const CK_PRF_DATA_PARAM *param)
@@ -438,11 +438,11 @@ static CK_RV kbkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const 
     *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, "COUNTER", 0);
     *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MAC, "HMAC", 0);
     *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)hash->name, 0);
-    *param++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, base->secret,
-                                                 base->secret_len);
+    *param++ =
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, base->secret, base->secret_len);
     if (layout.fixed_len > 0)
-        *param++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, layout.fixed,
-                                                     layout.fixed_len);
+        *param++ =
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, layout.fixed, layout.fixed_len);
     *param++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_KBKDF_USE_L, &use_l);
     *param++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_KBKDF_USE_SEPARATOR, &use_separator);
     *param = OSSL_PARAM_construct_end();
@@ -460,16 +460,23 @@ out:
 /* ---- rows ----------------------------------------------------------------- */
 
 static const mech_row rows[] = {
-    {.type = CKM_ECDH1_DERIVE, .name = "ECDH1-DERIVE",
-     .info = {EC_MIN_BITS, EC_MAX_BITS, CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE |
-                                            CKF_EC_UNCOMPRESS | CKF_EC_COMPRESS},
+    {.type = CKM_ECDH1_DERIVE,
+     .name = "ECDH1-DERIVE",
+     .info = {EC_MIN_BITS, EC_MAX_BITS,
+              CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CKF_EC_COMPRESS},
      .derive = ecdh_derive},
-    {.type = CKM_HKDF_DERIVE, .name = "HKDF-DERIVE",
-     .info = {SECRET_MIN_LEN, SECRET_MAX_LEN, CKF_DERIVE}, .derive = hkdf_derive},
-    {.type = CKM_HKDF_DATA, .name = "HKDF-DATA", .info = {SECRET_MIN_LEN, SECRET_MAX_LEN, CKF_DERIVE},
+    {.type = CKM_HKDF_DERIVE,
+     .name = "HKDF-DERIVE",
+     .info = {SECRET_MIN_LEN, SECRET_MAX_LEN, CKF_DERIVE},
      .derive = hkdf_derive},
-    {.type = CKM_SP800_108_COUNTER_KDF, .name = "SP800-108-COUNTER-KDF",
-     .info = {SECRET_MIN_LEN, SECRET_MAX_LEN, CKF_DERIVE}, .derive = kbkdf_derive},
+    {.type = CKM_HKDF_DATA,
+     .name = "HKDF-DATA",
+     .info = {SECRET_MIN_LEN, SECRET_MAX_LEN, CKF_DERIVE},
+     .derive = hkdf_derive},
+    {.type = CKM_SP800_108_COUNTER_KDF,
+     .name = "SP800-108-COUNTER-KDF",
+     .info = {SECRET_MIN_LEN, SECRET_MAX_LEN, CKF_DERIVE},
+     .derive = kbkdf_derive},
 };
 
 const mech_table mech_table_derive = {rows, ARRAY_SIZE(rows)};

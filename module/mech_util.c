@@ -84,6 +84,24 @@ static const struct curve_name {
     {"edwards25519", NID_ED25519},
 };
 
+static EC_GROUP *curve_groups[ARRAY_SIZE(curves)];
+static CRYPTO_ONCE group_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void build_groups(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(curves); i++)
+        if (curves[i].key_type == CKK_EC)
+            curve_groups[i] = EC_GROUP_new_by_curve_name(curves[i].nid);
+    ERR_clear_error();
+}
+
+const EC_GROUP *mech_curve_group(const mech_curve *curve)
+{
+    if (!CRYPTO_THREAD_run_once(&group_once, build_groups))
+        return NULL;
+    return curve_groups[curve - curves];
+}
+
 const mech_curve *mech_curve_by_nid(int nid)
 {
     for (size_t i = 0; i < ARRAY_SIZE(curves); i++)

@@ -9,6 +9,7 @@
 #include "attrs.h"
 #include "p11.h"
 
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 
 /* The EVP_MD of a hash mechanism (CKM_SHA_1 … CKM_SHA512, CKM_SHA3_*),
@@ -36,6 +37,9 @@ CK_RV mech_curve_from_params(const void *der, size_t der_len, const mech_curve *
 const mech_curve *mech_curve_by_nid(int nid);
 /* The curve of an EC or Ed25519 EVP_PKEY; NULL when not supported. */
 const mech_curve *mech_curve_of_pkey(const EVP_PKEY *pkey);
+/* The curve's EC_GROUP (CKK_EC curves only), built once per process and
+ * shared read-only: building one costs about as much as a signature. */
+const EC_GROUP *mech_curve_group(const mech_curve *curve);
 /* Sets CKA_EC_PARAMS to the DER of the curve's OID. */
 CK_RV mech_set_ec_params(attr_list *out, const mech_curve *curve);
 

@@ -1,11 +1,12 @@
 /*
  * mech_wrap.c — AES key wrap: CKM_AES_KEY_WRAP (RFC 3394) and
  * CKM_AES_KEY_WRAP_KWP (RFC 5649), for C_WrapKey/C_UnwrapKey and as
- * single-part C_Encrypt/C_Decrypt (PKCS#11 3.0 §2.14).
+ * single-part C_Encrypt/C_Decrypt (PKCS#11 3.0, "AES Key Wrap").
  *
- * CKM_AES_KEY_WRAP_PAD is an alias of KWP, as in SoftHSMv2.  NSS reads it
- * as RFC 3394 over PKCS #7-padded data instead; PKCS#11 3.0 never defined
- * it, which is why 3.0 added CKM_AES_KEY_WRAP_KWP.
+ * Implementations disagree on CKM_AES_KEY_WRAP_PAD: SoftHSMv2 reads it as
+ * RFC 5649, NSS as RFC 3394 over PKCS #7-padded data.  softse follows
+ * SoftHSMv2 (an alias of KWP); CKM_AES_KEY_WRAP_KWP is the unambiguous
+ * name.
  */
 #include "mech.h"
 
@@ -16,7 +17,7 @@
 #include <string.h>
 
 #define KW_SEMIBLOCK 8
-#define KW_IV_LEN 8  /* RFC 3394 §2.2.3: default A6A6A6A6A6A6A6A6 */
+#define KW_IV_LEN 8   /* RFC 3394 §2.2.3: default A6A6A6A6A6A6A6A6 */
 #define KWP_AIV_LEN 4 /* RFC 5649 §3: the constant half of the AIV, default A65959A6 */
 
 /* ---- fetched ciphers ------------------------------------------------------ */
@@ -46,7 +47,7 @@ static const EVP_CIPHER *kw_cipher(bool pad, size_t key_len)
 /* ---- the operation -------------------------------------------------------- */
 
 /* The same failures have different names under C_Encrypt/C_Decrypt and
- * C_WrapKey/C_UnwrapKey (PKCS#11 3.0 §5.18.1, §5.18.2). */
+ * under C_WrapKey/C_UnwrapKey (PKCS#11 3.0 base specification). */
 typedef struct kw_errors {
     CK_RV key_type; /* the (un)wrapping key is not AES */
     CK_RV key_size; /* nor 16, 24 or 32 bytes */
@@ -57,8 +58,7 @@ typedef struct kw_errors {
 static const kw_errors encrypt_errors = {CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_SIZE_RANGE,
                                          CKR_DATA_LEN_RANGE, CKR_FUNCTION_FAILED};
 static const kw_errors decrypt_errors = {CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_SIZE_RANGE,
-                                         CKR_ENCRYPTED_DATA_LEN_RANGE,
-                                         CKR_ENCRYPTED_DATA_INVALID};
+                                         CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID};
 static const kw_errors wrap_errors = {CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
                                       CKR_WRAPPING_KEY_SIZE_RANGE, CKR_KEY_SIZE_RANGE,
                                       CKR_FUNCTION_FAILED};
@@ -118,7 +118,7 @@ static CK_RV kw_size(const kw_op *op, size_t in_len, size_t *out_len)
     if (in_len > INT_MAX - 2 * KW_SEMIBLOCK) /* EVP takes an int length */
         return op->errors->in_len;
     if (op->encrypt) {
-        if (op->pad ? in_len < 1 : in_len < 2 * KW_SEMIBLOCK || in_len % KW_SEMIBLOCK != 0)
+        if (op->pad ? in_len < 1 : (in_len < 2 * KW_SEMIBLOCK || in_len % KW_SEMIBLOCK != 0))
             return op->errors->in_len;
         size_t padded = (in_len + KW_SEMIBLOCK - 1) / KW_SEMIBLOCK * KW_SEMIBLOCK;
         *out_len = padded + KW_SEMIBLOCK;
@@ -257,8 +257,7 @@ static CK_RV kw_wrap(const CK_MECHANISM *mech, const mech_key *wrapping, const u
 }
 
 static CK_RV kw_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,
-                       const unsigned char *in, size_t in_len, unsigned char **out,
-                       size_t *out_len)
+                       const unsigned char *in, size_t in_len, unsigned char **out, size_t *out_len)
 {
     kw_op op;
     unsigned char *buf = NULL;
@@ -285,12 +284,24 @@ static CK_RV kw_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,
 #define KW_FLAGS (CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP)
 
 static const mech_row rows[] = {
-    {.type = CKM_AES_KEY_WRAP, .name = "AES-KEY-WRAP", .info = {16, 32, KW_FLAGS},
-     .ops = &kw_ops, .wrap = kw_wrap, .unwrap = kw_unwrap},
-    {.type = CKM_AES_KEY_WRAP_KWP, .name = "AES-KEY-WRAP-KWP", .info = {16, 32, KW_FLAGS},
-     .ops = &kw_ops, .wrap = kw_wrap, .unwrap = kw_unwrap},
-    {.type = CKM_AES_KEY_WRAP_PAD, .name = "AES-KEY-WRAP-PAD", .info = {16, 32, KW_FLAGS},
-     .ops = &kw_ops, .wrap = kw_wrap, .unwrap = kw_unwrap},
+    {.type = CKM_AES_KEY_WRAP,
+     .name = "AES-KEY-WRAP",
+     .info = {16, 32, KW_FLAGS},
+     .ops = &kw_ops,
+     .wrap = kw_wrap,
+     .unwrap = kw_unwrap},
+    {.type = CKM_AES_KEY_WRAP_KWP,
+     .name = "AES-KEY-WRAP-KWP",
+     .info = {16, 32, KW_FLAGS},
+     .ops = &kw_ops,
+     .wrap = kw_wrap,
+     .unwrap = kw_unwrap},
+    {.type = CKM_AES_KEY_WRAP_PAD,
+     .name = "AES-KEY-WRAP-PAD",
+     .info = {16, 32, KW_FLAGS},
+     .ops = &kw_ops,
+     .wrap = kw_wrap,
+     .unwrap = kw_unwrap},
 };
 
 const mech_table mech_table_wrap = {rows, ARRAY_SIZE(rows)};

@@ -1,15 +1,19 @@
 /*
- * vendor.c — the rows of SPEC.md's vendor mechanisms (GKEA, KI, SK3) and
- * the completion of vendor key types.  Each protocol registers from its
- * own file as it lands.
+ * vendor.c — what the vendor key types need when an object is made.
+ * The mechanisms themselves register their rows from gkea.c, ki.c, sk3.c.
  */
-#include "vendor_env.h"
-
-const mech_table mech_table_vendor = {NULL, 0};
+#include "vendor.h"
 
 CK_RV vendor_complete_key(const mech_env *env, attr_list *attrs)
 {
-    (void)env;
-    (void)attrs;
-    return CKR_OK;
+    CK_ULONG type;
+    if (attr_list_ulong(attrs, CKA_KEY_TYPE, &type) != CKR_OK)
+        return CKR_OK;
+    switch (type) {
+    case CKK_SE_SK3_HOST:
+    case CKK_SE_SK3_SERVER:
+        return sk3_complete_key(env, type, attrs);
+    default:
+        return CKR_OK;
+    }
 }

@@ -65,6 +65,26 @@ CK_FUNCTION_LIST_3_0_PTR fx_functions_3_0(void)
     return (CK_FUNCTION_LIST_3_0_PTR)iface->pFunctionList;
 }
 
+/* CK_C_INITIALIZE_ARGS of PKCS#11 3.0 (pkcs11t.h of OASIS). */
+typedef struct std_initialize_args {
+    CK_CREATEMUTEX CreateMutex;
+    CK_DESTROYMUTEX DestroyMutex;
+    CK_LOCKMUTEX LockMutex;
+    CK_UNLOCKMUTEX UnlockMutex;
+    CK_FLAGS flags;
+    CK_VOID_PTR pReserved;
+} std_initialize_args;
+
+CK_RV fx_initialize_args(CK_CREATEMUTEX create, CK_DESTROYMUTEX destroy, CK_LOCKMUTEX lock,
+                         CK_UNLOCKMUTEX unlock, CK_FLAGS flags, CK_VOID_PTR reserved)
+{
+    struct {
+        std_initialize_args args;
+        void *beyond;
+    } padded = {{create, destroy, lock, unlock, flags, reserved}, (void *)&padded};
+    return fx_functions()->C_Initialize(&padded.args);
+}
+
 /* ---- return values ------------------------------------------------------------ */
 
 #define RV(name) {name, #name}

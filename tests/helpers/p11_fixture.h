@@ -54,6 +54,15 @@ CK_FUNCTION_LIST_PTR fx_functions(void);
 /* The 3.0 list from C_GetInterface("PKCS 11", {3,0}); NULL when absent. */
 CK_FUNCTION_LIST_3_0_PTR fx_functions_3_0(void);
 
+/* C_Initialize with a CK_C_INITIALIZE_ARGS laid out as PKCS#11 3.0 defines
+ * it, as every consumer but NSS passes it.  (NSS's header inserts a
+ * LibraryParameters field before pReserved: a module built with that
+ * header must read the standard pReserved slot and nothing beyond.)  A
+ * non-NULL word follows the structure, so a module that reads past it
+ * sees a non-NULL "pReserved" and fails. */
+CK_RV fx_initialize_args(CK_CREATEMUTEX create, CK_DESTROYMUTEX destroy, CK_LOCKMUTEX lock,
+                         CK_UNLOCKMUTEX unlock, CK_FLAGS flags, CK_VOID_PTR reserved);
+
 /* ---- return values -------------------------------------------------------- */
 
 const char *fx_rv_name(CK_RV rv); /* "CKR_PIN_INCORRECT", or "CKR_0x..." */

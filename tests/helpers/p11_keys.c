@@ -103,9 +103,9 @@ void fx_rsa_key_free(fx_rsa_key *key)
     bytes_free(&key->coefficient);
 }
 
-static void bytes_from_der(fx_bytes *out, int len, unsigned char *der)
+static void bytes_from_der(fx_bytes *out, unsigned char *der, int len)
 {
-    if (len <= 0)
+    if (len <= 0 || !der)
         die("DER encoding");
     out->data = der;
     out->len = (size_t)len;
@@ -128,13 +128,17 @@ void fx_cert_new(fx_cert *cert, const char *common_name)
         !X509_sign(x509, pkey, EVP_sha256()))
         die("certificate");
     unsigned char *der = NULL;
-    bytes_from_der(&cert->value, i2d_X509(x509, &der), der);
+    int len = i2d_X509(x509, &der);
+    bytes_from_der(&cert->value, der, len);
     der = NULL;
-    bytes_from_der(&cert->subject, i2d_X509_NAME(name, &der), der);
+    len = i2d_X509_NAME(name, &der);
+    bytes_from_der(&cert->subject, der, len);
     der = NULL;
-    bytes_from_der(&cert->issuer, i2d_X509_NAME(name, &der), der);
+    len = i2d_X509_NAME(name, &der);
+    bytes_from_der(&cert->issuer, der, len);
     der = NULL;
-    bytes_from_der(&cert->serial, i2d_ASN1_INTEGER(X509_get_serialNumber(x509), &der), der);
+    len = i2d_ASN1_INTEGER(X509_get_serialNumber(x509), &der);
+    bytes_from_der(&cert->serial, der, len);
     X509_NAME_free(name);
     X509_free(x509);
     EVP_PKEY_free(pkey);

@@ -14,7 +14,8 @@
 
 static void path_join(char *out, size_t size, const char *dir, const char *name)
 {
-    snprintf(out, size, "%s/%s", dir, name);
+    if (snprintf(out, size, "%s/%s", dir, name) >= (int)size)
+        fail_msg("path too long: %s/%s", dir, name);
 }
 
 /* The store file of the token in slot: <dir>/<serial>.sqlite. */

@@ -106,39 +106,13 @@ static void exercise_token(void)
     assert_rv(fx_functions()->C_CloseSession(session), CKR_OK);
 }
 
-/* CK_C_INITIALIZE_ARGS as PKCS#11 3.0 defines it, as every consumer but NSS
- * passes it: NSS's header inserts a LibraryParameters field before
- * pReserved, so a module built with it must read the standard pReserved
- * slot and nothing beyond.  A non-NULL word follows the structure here, so
- * a module that reads past it fails these tests. */
-typedef struct std_initialize_args {
-    CK_CREATEMUTEX CreateMutex;
-    CK_DESTROYMUTEX DestroyMutex;
-    CK_LOCKMUTEX LockMutex;
-    CK_UNLOCKMUTEX UnlockMutex;
-    CK_FLAGS flags;
-    CK_VOID_PTR pReserved;
-} std_initialize_args;
-
-typedef struct padded_args {
-    std_initialize_args args;
-    void *beyond;
-} padded_args;
-
-static CK_RV initialize_std(CK_CREATEMUTEX create, CK_DESTROYMUTEX destroy, CK_LOCKMUTEX lock,
-                            CK_UNLOCKMUTEX unlock, CK_FLAGS flags, CK_VOID_PTR reserved)
-{
-    padded_args padded = {{create, destroy, lock, unlock, flags, reserved}, (void *)&padded};
-    return fx_functions()->C_Initialize(&padded.args);
-}
-
 /* Without CKF_OS_LOCKING_OK the library must use the application's
  * callbacks (PKCS#11 3.0 §5.4.1, case 3). */
 static void initialize_with_mutex_callbacks(void **state)
 {
     fx *t = *state;
     memset(&mutex_calls, 0, sizeof(mutex_calls));
-    assert_rv(initialize_std(create_mutex, destroy_mutex, lock_mutex, unlock_mutex, 0, NULL),
+    assert_rv(fx_initialize_args(create_mutex, destroy_mutex, lock_mutex, unlock_mutex, 0, NULL),
               CKR_OK);
     exercise_token();
     assert_true(mutex_calls.created > 0);
@@ -151,13 +125,13 @@ static void initialize_with_mutex_callbacks(void **state)
 static void initialize_with_os_locking(void **state)
 {
     fx *t = *state;
-    assert_rv(initialize_std(NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL), CKR_OK);
+    assert_rv(fx_initialize_args(NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL), CKR_OK);
     exercise_token();
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
 
     /* Both: the library may use either. */
     memset(&mutex_calls, 0, sizeof(mutex_calls));
-    assert_rv(initialize_std(create_mutex, destroy_mutex, lock_mutex, unlock_mutex,
+    assert_rv(fx_initialize_args(create_mutex, destroy_mutex, lock_mutex, unlock_mutex,
                              CKF_OS_LOCKING_OK, NULL),
               CKR_OK);
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
@@ -165,7 +139,7 @@ static void initialize_with_os_locking(void **state)
     assert_int_equal(mutex_calls.locked, mutex_calls.unlocked);
 
     /* No threads of its own are needed, so this is fine too. */
-    assert_rv(initialize_std(NULL, NULL, NULL, NULL, CKF_LIBRARY_CANT_CREATE_OS_THREADS, NULL),
+    assert_rv(fx_initialize_args(NULL, NULL, NULL, NULL, CKF_LIBRARY_CANT_CREATE_OS_THREADS, NULL),
               CKR_OK);
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
 }
@@ -174,16 +148,16 @@ static void initialize_bad_args(void **state)
 {
     fx *t = *state;
     /* some but not all callbacks */
-    assert_rv(initialize_std(create_mutex, destroy_mutex, NULL, NULL, 0, NULL),
+    assert_rv(fx_initialize_args(create_mutex, destroy_mutex, NULL, NULL, 0, NULL),
               CKR_ARGUMENTS_BAD);
-    assert_rv(initialize_std(NULL, NULL, NULL, unlock_mutex, CKF_OS_LOCKING_OK, NULL),
+    assert_rv(fx_initialize_args(NULL, NULL, NULL, unlock_mutex, CKF_OS_LOCKING_OK, NULL),
               CKR_ARGUMENTS_BAD);
     /* pReserved must be NULL */
-    assert_rv(initialize_std(NULL, NULL, NULL, NULL, 0, (CK_VOID_PTR)t), CKR_ARGUMENTS_BAD);
+    assert_rv(fx_initialize_args(NULL, NULL, NULL, NULL, 0, (CK_VOID_PTR)t), CKR_ARGUMENTS_BAD);
     /* none of these left the library initialized */
     CK_INFO info;
     assert_rv(t->f->C_GetInfo(&info), CKR_CRYPTOKI_NOT_INITIALIZED);
-    assert_rv(initialize_std(NULL, NULL, NULL, NULL, 0, NULL), CKR_OK);
+    assert_rv(fx_initialize_args(NULL, NULL, NULL, NULL, 0, NULL), CKR_OK);
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
 }
 

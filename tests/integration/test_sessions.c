@@ -196,8 +196,7 @@ static void threads_share_the_module(void **state)
     fx *t = *state;
     /* an application that promises threads: OS locking */
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
-    CK_C_INITIALIZE_ARGS args = {NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL};
-    assert_rv(t->f->C_Initialize(&args), CKR_OK);
+    assert_rv(fx_initialize_args(NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL), CKR_OK);
     /* keep one session logged in, so private session objects can be made */
     CK_SESSION_HANDLE keeper;
     assert_rv(fx_open(t->slot, true, &keeper), CKR_OK);

@@ -57,10 +57,10 @@ static inline void buf_free(buf *b)
     b->len = 0;
 }
 
-#define assert_buf_equal(b, expected_data, expected_len)                                   \
-    do {                                                                                   \
-        assert_int_equal((b).len, (expected_len));                                         \
-        assert_memory_equal((b).data, (expected_data), (expected_len));                    \
+#define assert_buf_equal(b, expected_data, expected_len)                                           \
+    do {                                                                                           \
+        assert_int_equal((b).len, (expected_len));                                                 \
+        assert_memory_equal((b).data, (expected_data), (expected_len));                            \
     } while (0)
 
 static inline const mech_row *row_of(const mech_table *table, CK_MECHANISM_TYPE type)
@@ -87,9 +87,9 @@ static const size_t whole_split[] = {SIZE_MAX};
 /* Runs an encrypt or decrypt as the core would: init, then update on
  * chunks of the split sizes (or one single-part call when splits is
  * NULL), then final.  The output is appended to *out. */
-static inline CK_RV run_cipher(const mech_row *row, const CK_MECHANISM *mech,
-                               const mech_key *key, mech_op_kind kind, const unsigned char *in,
-                               size_t in_len, const size_t *splits, size_t split_count, buf *out)
+static inline CK_RV run_cipher(const mech_row *row, const CK_MECHANISM *mech, const mech_key *key,
+                               mech_op_kind kind, const unsigned char *in, size_t in_len,
+                               const size_t *splits, size_t split_count, buf *out)
 {
     void *state = NULL;
     CK_RV rv = row->ops->init(mech, key, kind, NULL, &state);
@@ -109,7 +109,7 @@ static inline CK_RV run_cipher(const mech_row *row, const CK_MECHANISM *mech,
             if (n > in_len - at)
                 n = in_len - at;
         }
-        mech_phase phase = !splits ? MECH_PHASE_ONESHOT
+        mech_phase phase = !splits     ? MECH_PHASE_ONESHOT
                            : finishing ? MECH_PHASE_FINAL
                                        : MECH_PHASE_UPDATE;
         rv = row->ops->out_size(state, phase, splits ? n : in_len, &size);
@@ -144,9 +144,8 @@ static inline CK_RV run_cipher(const mech_row *row, const CK_MECHANISM *mech,
 
 /* Single-part and multi-part (odd splits, and one update) must all give
  * expected; returns nothing, asserts. */
-static inline void check_cipher(const mech_row *row, const CK_MECHANISM *mech,
-                                const mech_key *key, mech_op_kind kind, const buf *in,
-                                const buf *expected)
+static inline void check_cipher(const mech_row *row, const CK_MECHANISM *mech, const mech_key *key,
+                                mech_op_kind kind, const buf *in, const buf *expected)
 {
     buf out;
     assert_int_equal(run_cipher(row, mech, key, kind, in->data, in->len, NULL, 0, &out), CKR_OK);
@@ -159,8 +158,8 @@ static inline void check_cipher(const mech_row *row, const CK_MECHANISM *mech,
                      CKR_OK);
     assert_buf_equal(out, expected->data, expected->len);
     buf_free(&out);
-    assert_int_equal(
-        run_cipher(row, mech, key, kind, in->data, in->len, whole_split, 1, &out), CKR_OK);
+    assert_int_equal(run_cipher(row, mech, key, kind, in->data, in->len, whole_split, 1, &out),
+                     CKR_OK);
     assert_buf_equal(out, expected->data, expected->len);
     buf_free(&out);
 }

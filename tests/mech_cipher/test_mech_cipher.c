@@ -12,19 +12,19 @@
 
 /* NIST SP 800-38A, Appendix F: AES-128, the four-block plaintext. */
 #define SP800_38A_KEY "2b7e151628aed2a6abf7158809cf4f3c"
-#define SP800_38A_PLAIN                                                                          \
-    "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"                           \
+#define SP800_38A_PLAIN                                                                            \
+    "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"                             \
     "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"
 
 /* The GCM specification (McGrew & Viega), test case 16: AES-256, AAD. */
 #define GCM16_KEY "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308"
 #define GCM16_IV "cafebabefacedbaddecaf888"
 #define GCM16_AAD "feedfacedeadbeeffeedfacedeadbeefabaddad2"
-#define GCM16_PLAIN                                                                              \
-    "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"                           \
+#define GCM16_PLAIN                                                                                \
+    "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"                             \
     "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
-#define GCM16_CIPHER                                                                             \
-    "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"                           \
+#define GCM16_CIPHER                                                                               \
+    "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"                             \
     "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"
 #define GCM16_TAG "76fc6ece0f4e1768cddf8853bb2d551b"
 
@@ -48,8 +48,8 @@ static CK_RV decrypt_once(CK_MECHANISM_TYPE type, void *param, CK_ULONG param_le
 }
 
 /* Both directions, single- and multi-part. */
-static void check_both(CK_MECHANISM_TYPE type, void *param, CK_ULONG param_len,
-                       const mech_key *key, const buf *plain, const buf *cipher)
+static void check_both(CK_MECHANISM_TYPE type, void *param, CK_ULONG param_len, const mech_key *key,
+                       const buf *plain, const buf *cipher)
 {
     CK_MECHANISM mech = {type, param, param_len};
     check_cipher(row(type), &mech, key, MECH_ENCRYPT, plain, cipher);
@@ -72,7 +72,8 @@ static void test_ecb_vector(void **unused)
 static void test_cbc_vector(void **unused)
 {
     (void)unused;
-    buf k = hex(SP800_38A_KEY), p = hex(SP800_38A_PLAIN), iv = hex("000102030405060708090a0b0c0d0e0f");
+    buf k = hex(SP800_38A_KEY), p = hex(SP800_38A_PLAIN),
+        iv = hex("000102030405060708090a0b0c0d0e0f");
     buf c = hex("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2"
                 "73bed6b8e3c1743b7116e69e222295163ff1caa1681fac09120eca307586e1a7");
     mech_key key = secret_key(CKK_AES, &k);
@@ -108,20 +109,22 @@ static void test_ctr_vector(void **unused)
  * computed block by block with AES-ECB. */
 static buf ctr_reference(const buf *k, const unsigned char cb[16], unsigned bits, const buf *in)
 {
+    __extension__ typedef unsigned __int128 u128;
+    u128 counter = 0, mask = bits == 128 ? ~(u128)0 : ((u128)1 << bits) - 1;
+    for (int i = 0; i < 16; i++)
+        counter = counter << 8 | cb[i];
     buf out = {malloc(in->len + 1), in->len};
-    unsigned char block[16], stream[16];
-    memcpy(block, cb, 16);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     assert_int_equal(EVP_EncryptInit_ex2(ctx, EVP_aes_128_ecb(), k->data, NULL, NULL), 1);
     for (size_t at = 0; at < in->len; at += 16) {
+        unsigned char block[16], stream[16];
         int n;
+        for (int i = 0; i < 16; i++)
+            block[i] = (unsigned char)(counter >> (8 * (15 - i)));
         assert_int_equal(EVP_EncryptUpdate(ctx, stream, &n, block, 16), 1);
         for (size_t i = 0; i < 16 && at + i < in->len; i++)
             out.data[at + i] = in->data[at + i] ^ stream[i];
-        /* increment the low `bits` only (bits <= 8 here) */
-        unsigned mask = (1u << bits) - 1;
-        unsigned value = (block[15] & mask) + 1;
-        block[15] = (unsigned char)((block[15] & ~mask) | (value & mask));
+        counter = (counter & ~mask) | ((counter + 1) & mask);
     }
     EVP_CIPHER_CTX_free(ctx);
     return out;
@@ -147,17 +150,30 @@ static void test_ctr_counter_bits(void **unused)
     check_both(CKM_AES_CTR, &params, sizeof(params), &key, &p, &expected);
     buf_free(&expected);
 
+    /* 124 bits, all ones: wraps after one block, the top nibble stays */
+    params.ulCounterBits = 124;
+    memset(params.cb, 0xff, 16);
+    params.cb[0] = 0x5f;
+    expected = ctr_reference(&k, params.cb, 124, &p);
+    check_both(CKM_AES_CTR, &params, sizeof(params), &key, &p, &expected);
+    buf_free(&expected);
+    /* 128 bits wrap like OpenSSL's own counter */
+    params.ulCounterBits = 128;
+    memset(params.cb, 0xff, 16);
+    expected = ctr_reference(&k, params.cb, 128, &p);
+    check_both(CKM_AES_CTR, &params, sizeof(params), &key, &p, &expected);
+    buf_free(&expected);
+
     /* 1 bit: two blocks, then the counter would repeat */
     params.ulCounterBits = 1;
     buf out, two = {p.data, 32};
-    assert_int_equal(encrypt_once(CKM_AES_CTR, &params, sizeof(params), &key, &two, &out),
-                     CKR_OK);
+    assert_int_equal(encrypt_once(CKM_AES_CTR, &params, sizeof(params), &key, &two, &out), CKR_OK);
     buf_free(&out);
     assert_int_equal(encrypt_once(CKM_AES_CTR, &params, sizeof(params), &key, &p, &out),
                      CKR_DATA_LEN_RANGE);
     CK_MECHANISM mech = {CKM_AES_CTR, &params, sizeof(params)};
-    assert_int_equal(run_cipher(row(CKM_AES_CTR), &mech, &key, MECH_ENCRYPT, p.data, 33,
-                                odd_splits, ARRAY_SIZE(odd_splits), &out),
+    assert_int_equal(run_cipher(row(CKM_AES_CTR), &mech, &key, MECH_ENCRYPT, p.data, 33, odd_splits,
+                                ARRAY_SIZE(odd_splits), &out),
                      CKR_DATA_LEN_RANGE);
 
     params.ulCounterBits = 0;
@@ -171,7 +187,7 @@ static void test_ctr_counter_bits(void **unused)
 
 static CK_GCM_PARAMS_V3 gcm_params(const buf *iv, const buf *aad, CK_ULONG tag_bits)
 {
-    CK_GCM_PARAMS_V3 params = {iv->data, iv->len, iv->len * 8, aad ? aad->data : NULL,
+    CK_GCM_PARAMS_V3 params = {iv->data,           iv->len, iv->len * 8, aad ? aad->data : NULL,
                                aad ? aad->len : 0, tag_bits};
     return params;
 }
@@ -200,10 +216,9 @@ static void test_gcm_iv_lengths(void **unused)
     static const struct {
         const char *iv, *cipher_tag;
     } cases[] = {
-        {"cafebabefacedbad",
-         "61353b4c2806934a777ff51fa22a4755699b2a714fcdc6f83766e5f97b6c7423"
-         "73806900e49f24b22b097544d4896b424989b5e1ebac0f07c23f4598"
-         "3612d2e79e3b0785561be14aaca2fccb"},
+        {"cafebabefacedbad", "61353b4c2806934a777ff51fa22a4755699b2a714fcdc6f83766e5f97b6c7423"
+                             "73806900e49f24b22b097544d4896b424989b5e1ebac0f07c23f4598"
+                             "3612d2e79e3b0785561be14aaca2fccb"},
         {"9313225df88406e555909c5aff5269aa6a7a9538534f7da1e4c303d2a318a728"
          "c3c0c95156809539fcf0e2429a6b525416aedbf5a0de6a57a637b39b",
          "8ce24998625615b603a033aca13fb894be9112a5c3a211a8ba262a3cca7e2ca7"
@@ -362,9 +377,9 @@ static void test_aes_round_trips(void **unused)
                 if (modes[m].whole_blocks && lens[l] % 16 != 0)
                     continue;
                 buf p = buf_random(lens[l]), c;
-                assert_int_equal(run_cipher(r, &modes[m].mech, &key, MECH_ENCRYPT, p.data, p.len,
-                                            NULL, 0, &c),
-                                 CKR_OK);
+                assert_int_equal(
+                    run_cipher(r, &modes[m].mech, &key, MECH_ENCRYPT, p.data, p.len, NULL, 0, &c),
+                    CKR_OK);
                 check_cipher(r, &modes[m].mech, &key, MECH_ENCRYPT, &p, &c);
                 check_cipher(r, &modes[m].mech, &key, MECH_DECRYPT, &c, &p);
                 buf_free(&p), buf_free(&c);
@@ -386,8 +401,7 @@ static void test_aes_errors(void **unused)
 
     /* not whole blocks */
     assert_int_equal(encrypt_once(CKM_AES_ECB, NULL, 0, &key, &p15, &out), CKR_DATA_LEN_RANGE);
-    assert_int_equal(encrypt_once(CKM_AES_CBC, iv.data, 16, &key, &p17, &out),
-                     CKR_DATA_LEN_RANGE);
+    assert_int_equal(encrypt_once(CKM_AES_CBC, iv.data, 16, &key, &p17, &out), CKR_DATA_LEN_RANGE);
     assert_int_equal(decrypt_once(CKM_AES_ECB, NULL, 0, &key, &p17, &out),
                      CKR_ENCRYPTED_DATA_LEN_RANGE);
     assert_int_equal(decrypt_once(CKM_AES_CBC_PAD, iv.data, 16, &key, &p15, &out),
@@ -396,11 +410,11 @@ static void test_aes_errors(void **unused)
     assert_int_equal(decrypt_once(CKM_AES_CBC_PAD, iv.data, 16, &key, &empty, &out),
                      CKR_ENCRYPTED_DATA_LEN_RANGE);
     CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
-    assert_int_equal(run_cipher(row(CKM_AES_ECB), &ecb, &key, MECH_ENCRYPT, p.data, 33,
-                                odd_splits, ARRAY_SIZE(odd_splits), &out),
+    assert_int_equal(run_cipher(row(CKM_AES_ECB), &ecb, &key, MECH_ENCRYPT, p.data, 33, odd_splits,
+                                ARRAY_SIZE(odd_splits), &out),
                      CKR_DATA_LEN_RANGE);
-    assert_int_equal(run_cipher(row(CKM_AES_ECB), &ecb, &key, MECH_DECRYPT, p.data, 33,
-                                odd_splits, ARRAY_SIZE(odd_splits), &out),
+    assert_int_equal(run_cipher(row(CKM_AES_ECB), &ecb, &key, MECH_DECRYPT, p.data, 33, odd_splits,
+                                ARRAY_SIZE(odd_splits), &out),
                      CKR_ENCRYPTED_DATA_LEN_RANGE);
 
     /* parameters */
@@ -422,8 +436,7 @@ static void test_aes_errors(void **unused)
                      CKR_KEY_TYPE_INCONSISTENT);
     buf k20 = {k.data, 20};
     mech_key odd = secret_key(CKK_AES, &k20);
-    assert_int_equal(encrypt_once(CKM_AES_CBC, iv.data, 16, &odd, &p32, &out),
-                     CKR_KEY_SIZE_RANGE);
+    assert_int_equal(encrypt_once(CKM_AES_CBC, iv.data, 16, &odd, &p32, &out), CKR_KEY_SIZE_RANGE);
     buf_free(&k), buf_free(&iv), buf_free(&p);
 }
 
@@ -434,8 +447,8 @@ static void test_cbc_pad_bad_padding(void **unused)
     buf k = buf_random(16), iv = buf_random(16), out;
     mech_key key = secret_key(CKK_AES, &k);
     const unsigned char *lasts[] = {
-        (const unsigned char *)"0123456789abcde\x00", /* pad 0 */
-        (const unsigned char *)"0123456789abcde\x11", /* pad 17 > 16 */
+        (const unsigned char *)"0123456789abcde\x00",       /* pad 0 */
+        (const unsigned char *)"0123456789abcde\x11",       /* pad 17 > 16 */
         (const unsigned char *)"0123456789abc\x02\x03\x03", /* inconsistent */
     };
     for (size_t i = 0; i < ARRAY_SIZE(lasts); i++) {
@@ -564,9 +577,9 @@ static void test_rsa_oaep(void **unused)
                      CKR_ENCRYPTED_DATA_INVALID);
     /* wrong ciphertext length */
     buf short_c = {c.data, c.len - 1};
-    assert_int_equal(decrypt_once(CKM_RSA_PKCS_OAEP, &params, sizeof(params), &priv, &short_c,
-                                  &back),
-                     CKR_ENCRYPTED_DATA_LEN_RANGE);
+    assert_int_equal(
+        decrypt_once(CKM_RSA_PKCS_OAEP, &params, sizeof(params), &priv, &short_c, &back),
+        CKR_ENCRYPTED_DATA_LEN_RANGE);
     buf_free(&c);
     /* longest message: k - 2hLen - 2 = 256 - 66 = 190 */
     buf big = buf_random(191), fits = {big.data, 190};

@@ -52,9 +52,9 @@ static void assert_value(const attr_list *out, const unsigned char *expected, si
 static buf public_point(EVP_PKEY *pkey)
 {
     buf point = {malloc(200), 0};
-    assert_int_equal(EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point.data,
-                                                     200, &point.len),
-                     1);
+    assert_int_equal(
+        EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point.data, 200, &point.len),
+        1);
     return point;
 }
 
@@ -83,7 +83,7 @@ static buf peer_secret(EVP_PKEY *peer_priv, EVP_PKEY *our_pub)
     return z;
 }
 
-/* ANSI X9.63 §5.6.3: Hash(Z ‖ counter_32 ‖ SharedInfo) blocks. */
+/* The ANSI X9.63 KDF (SEC 1 §3.6.1): Hash(Z ‖ counter_32 ‖ SharedInfo) blocks. */
 static buf x963_reference(const char *md, const buf *z, const buf *info, size_t len)
 {
     buf out = {malloc(len + 64), len};
@@ -129,6 +129,21 @@ static void check_ecdh_curve(const char *curve, size_t z_len)
                      CKR_OK);
     assert_value(&out, z.data, z.len);
     attr_list_free(&out);
+
+    /* a compressed point (SEC 1 §2.3.3) */
+    EVP_PKEY *peer_copy = EVP_PKEY_dup(peer);
+    assert_int_equal(EVP_PKEY_set_utf8_string_param(
+                         peer_copy, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+                     1);
+    buf compressed = public_point(peer_copy);
+    EVP_PKEY_free(peer_copy);
+    assert_int_equal(compressed.len, 1 + z_len);
+    CK_ECDH1_DERIVE_PARAMS short_form = {CKD_NULL, 0, NULL, compressed.len, compressed.data};
+    assert_int_equal(derive(CKM_ECDH1_DERIVE, &short_form, sizeof(short_form), &base, &empty, &out),
+                     CKR_OK);
+    assert_value(&out, z.data, z.len);
+    attr_list_free(&out);
+    buf_free(&compressed);
 
     /* an AES-128 key: Z's 16 low-order bytes */
     attr_list aes16 = template_of(2, CKA_KEY_TYPE, CKK_AES, CKA_VALUE_LEN, (CK_ULONG)16);
@@ -259,10 +274,10 @@ static void test_ecdh_errors(void **unused)
 #define RFC5869_1_SALT "000102030405060708090a0b0c"
 #define RFC5869_1_INFO "f0f1f2f3f4f5f6f7f8f9"
 #define RFC5869_1_PRK "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5"
-#define RFC5869_1_OKM                                                                            \
+#define RFC5869_1_OKM                                                                              \
     "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
 #define RFC5869_3_PRK "19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04"
-#define RFC5869_3_OKM                                                                            \
+#define RFC5869_3_OKM                                                                              \
     "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
 
 static void test_hkdf_rfc5869(void **unused)
@@ -273,19 +288,18 @@ static void test_hkdf_rfc5869(void **unused)
     mech_key base = secret_key(CKK_GENERIC_SECRET, &ikm);
     attr_list len42 = template_of(1, CKA_VALUE_LEN, (CK_ULONG)42), empty, out;
     attr_list_init(&empty);
-    CK_HKDF_PARAMS params = {CK_TRUE,   CK_TRUE,   CKM_SHA256, CKF_HKDF_SALT_DATA, salt.data,
-                             salt.len,  CK_INVALID_HANDLE, info.data, info.len};
+    CK_HKDF_PARAMS params = {CK_TRUE,   CK_TRUE,  CKM_SHA256,        CKF_HKDF_SALT_DATA,
+                             salt.data, salt.len, CK_INVALID_HANDLE, info.data,
+                             info.len};
 
-    assert_int_equal(derive(CKM_HKDF_DERIVE, &params, sizeof(params), &base, &len42, &out),
-                     CKR_OK);
+    assert_int_equal(derive(CKM_HKDF_DERIVE, &params, sizeof(params), &base, &len42, &out), CKR_OK);
     assert_value(&out, okm.data, okm.len);
     assert_int_equal(ulong_of(&out, CKA_VALUE_LEN), 42);
     attr_list_free(&out);
 
     /* extract only: the PRK, HashLen bytes without a template length */
     params.bExpand = CK_FALSE;
-    assert_int_equal(derive(CKM_HKDF_DERIVE, &params, sizeof(params), &base, &empty, &out),
-                     CKR_OK);
+    assert_int_equal(derive(CKM_HKDF_DERIVE, &params, sizeof(params), &base, &empty, &out), CKR_OK);
     assert_value(&out, prk.data, prk.len);
     attr_list_free(&out);
     assert_int_equal(derive(CKM_HKDF_DERIVE, &params, sizeof(params), &base, &len42, &out),
@@ -304,8 +318,7 @@ static void test_hkdf_rfc5869(void **unused)
     /* CKM_HKDF_DATA: a CKO_DATA value */
     params.bExtract = CK_TRUE;
     params.ulSaltType = CKF_HKDF_SALT_DATA;
-    assert_int_equal(derive(CKM_HKDF_DATA, &params, sizeof(params), &base, &len42, &out),
-                     CKR_OK);
+    assert_int_equal(derive(CKM_HKDF_DATA, &params, sizeof(params), &base, &len42, &out), CKR_OK);
     assert_value(&out, okm.data, okm.len);
     assert_int_equal(ulong_of(&out, CKA_CLASS), CKO_DATA);
     assert_false(attr_list_has(&out, CKA_KEY_TYPE));
@@ -313,15 +326,13 @@ static void test_hkdf_rfc5869(void **unused)
 
     /* test case 3: no salt (HashLen zeros), no info */
     buf prk3 = hex(RFC5869_3_PRK), okm3 = hex(RFC5869_3_OKM);
-    CK_HKDF_PARAMS nulls = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_NULL, NULL, 0,
-                            CK_INVALID_HANDLE, NULL, 0};
-    assert_int_equal(derive(CKM_HKDF_DERIVE, &nulls, sizeof(nulls), &base, &len42, &out),
-                     CKR_OK);
+    CK_HKDF_PARAMS nulls = {CK_TRUE,           CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_NULL, NULL, 0,
+                            CK_INVALID_HANDLE, NULL,    0};
+    assert_int_equal(derive(CKM_HKDF_DERIVE, &nulls, sizeof(nulls), &base, &len42, &out), CKR_OK);
     assert_value(&out, okm3.data, okm3.len);
     attr_list_free(&out);
     nulls.bExpand = CK_FALSE;
-    assert_int_equal(derive(CKM_HKDF_DERIVE, &nulls, sizeof(nulls), &base, &empty, &out),
-                     CKR_OK);
+    assert_int_equal(derive(CKM_HKDF_DERIVE, &nulls, sizeof(nulls), &base, &empty, &out), CKR_OK);
     assert_value(&out, prk3.data, prk3.len);
     attr_list_free(&out);
 
@@ -344,8 +355,9 @@ static void test_hkdf_errors(void **unused)
     mech_key base = secret_key(CKK_GENERIC_SECRET, &ikm);
     attr_list len32 = template_of(1, CKA_VALUE_LEN, (CK_ULONG)32), empty, out;
     attr_list_init(&empty);
-    CK_HKDF_PARAMS good = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_DATA, salt.data, salt.len,
-                           CK_INVALID_HANDLE, NULL, 0};
+    CK_HKDF_PARAMS good = {CK_TRUE,   CK_TRUE,  CKM_SHA256,        CKF_HKDF_SALT_DATA,
+                           salt.data, salt.len, CK_INVALID_HANDLE, NULL,
+                           0};
     CK_HKDF_PARAMS p = good;
     assert_int_equal(derive(CKM_HKDF_DERIVE, &p, sizeof(p), &base, &len32, &out), CKR_OK);
     attr_list_free(&out);
@@ -419,7 +431,8 @@ static void test_kbkdf_nist(void **unused)
          "1da47638d6c9c4d04d74d4640bbd42ab814d9e8cc22f4326695239f96b0693f12d0dd1152cf44430"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
-        buf key = hex(vectors[i].key), fixed = hex(vectors[i].fixed), expected = hex(vectors[i].out);
+        buf key = hex(vectors[i].key), fixed = hex(vectors[i].fixed),
+            expected = hex(vectors[i].out);
         mech_key base = secret_key(CKK_GENERIC_SECRET, &key);
         CK_PRF_DATA_PARAM data[] = {
             {CK_SP800_108_ITERATION_VARIABLE, &counter32, sizeof(counter32)},
@@ -428,8 +441,7 @@ static void test_kbkdf_nist(void **unused)
         CK_SP800_108_KDF_PARAMS params = {CKM_SHA256_HMAC, 2, data, 0, NULL};
         attr_list tmpl = template_of(1, CKA_VALUE_LEN, (CK_ULONG)expected.len), out;
         assert_int_equal(
-            derive(CKM_SP800_108_COUNTER_KDF, &params, sizeof(params), &base, &tmpl, &out),
-            CKR_OK);
+            derive(CKM_SP800_108_COUNTER_KDF, &params, sizeof(params), &base, &tmpl, &out), CKR_OK);
         assert_value(&out, expected.data, expected.len);
         attr_list_free(&out), attr_list_free(&tmpl);
         buf_free(&key), buf_free(&fixed), buf_free(&expected);
@@ -464,7 +476,9 @@ static void test_kbkdf_layouts(void **unused)
 {
     (void)unused;
     buf key = buf_random(32), label = hex("6c6162656c"), zero = hex("00"), context = hex("c0ffee");
-    buf fixed = hex("6c6162656c" "00" "c0ffee");
+    buf fixed = hex("6c6162656c"
+                    "00"
+                    "c0ffee");
     mech_key base = secret_key(CKK_GENERIC_SECRET, &key);
     CK_SP800_108_DKM_LENGTH_FORMAT keys = {CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS, CK_FALSE, 32};
     CK_SP800_108_DKM_LENGTH_FORMAT segments = {CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS, CK_FALSE,
@@ -496,8 +510,8 @@ static void test_kbkdf_layouts(void **unused)
     /* an AES key, no byte arrays at all */
     params.ulNumberOfDataParams = 1;
     attr_list aes = template_of(2, CKA_KEY_TYPE, CKK_AES, CKA_VALUE_LEN, (CK_ULONG)16);
-    assert_int_equal(
-        derive(CKM_SP800_108_COUNTER_KDF, &params, sizeof(params), &base, &aes, &out), CKR_OK);
+    assert_int_equal(derive(CKM_SP800_108_COUNTER_KDF, &params, sizeof(params), &base, &aes, &out),
+                     CKR_OK);
     assert_int_equal(attr_of(&out, CKA_VALUE)->ulValueLen, 16);
     attr_list_free(&out);
 
@@ -523,9 +537,8 @@ static void test_kbkdf_layouts(void **unused)
     CK_ULONG bad_counts[] = {1, 1, 1, 2, 3, 2, 2, 2};
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         CK_SP800_108_KDF_PARAMS p = {CKM_SHA256_HMAC, bad_counts[i], bad[i], 0, NULL};
-        assert_int_equal(
-            derive(CKM_SP800_108_COUNTER_KDF, &p, sizeof(p), &base, &len40, &out),
-            CKR_MECHANISM_PARAM_INVALID);
+        assert_int_equal(derive(CKM_SP800_108_COUNTER_KDF, &p, sizeof(p), &base, &len40, &out),
+                         CKR_MECHANISM_PARAM_INVALID);
     }
     CK_SP800_108_KDF_PARAMS p = {CKM_SHA256_HMAC, 1, data, 0, NULL};
     p.ulAdditionalDerivedKeys = 1;
@@ -557,9 +570,9 @@ static void test_kbkdf_layouts(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ecdh),          cmocka_unit_test(test_ecdh_errors),
-        cmocka_unit_test(test_hkdf_rfc5869),  cmocka_unit_test(test_hkdf_errors),
-        cmocka_unit_test(test_kbkdf_nist),    cmocka_unit_test(test_kbkdf_layouts),
+        cmocka_unit_test(test_ecdh),         cmocka_unit_test(test_ecdh_errors),
+        cmocka_unit_test(test_hkdf_rfc5869), cmocka_unit_test(test_hkdf_errors),
+        cmocka_unit_test(test_kbkdf_nist),   cmocka_unit_test(test_kbkdf_layouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

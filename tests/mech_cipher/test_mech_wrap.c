@@ -60,8 +60,8 @@ static void check_vector(CK_MECHANISM_TYPE type, const char *kek_hex, const char
         wrapped.data[i] ^= 0x80;
         assert_int_equal(unwrap(type, NULL, 0, &kek, &wrapped, &out), CKR_WRAPPED_KEY_INVALID);
         assert_null(out.data);
-        assert_int_equal(run_cipher(row(type), &mech, &k, MECH_DECRYPT, wrapped.data,
-                                    wrapped.len, NULL, 0, &out),
+        assert_int_equal(run_cipher(row(type), &mech, &k, MECH_DECRYPT, wrapped.data, wrapped.len,
+                                    NULL, 0, &out),
                          CKR_ENCRYPTED_DATA_INVALID);
         wrapped.data[i] ^= 0x80;
     }
@@ -92,8 +92,8 @@ static void test_rfc5649(void **unused)
         check_vector(types[i], "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
                      "c37b7e6492584340bed12207808941155068f738",
                      "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a");
-        check_vector(types[i], "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
-                     "466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f");
+        check_vector(types[i], "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8", "466f7250617369",
+                     "afbeb0f07dfbf5419200f2ccb50bb24f");
     }
 }
 
@@ -108,10 +108,9 @@ static void test_lengths(void **unused)
             assert_int_equal(rv, CKR_KEY_SIZE_RANGE);
             CK_MECHANISM mech = {CKM_AES_KEY_WRAP, NULL, 0};
             mech_key k = secret_key(CKK_AES, &kek);
-            assert_int_equal(
-                run_cipher(row(CKM_AES_KEY_WRAP), &mech, &k, MECH_ENCRYPT, in.data, in.len,
-                           NULL, 0, &out),
-                CKR_DATA_LEN_RANGE);
+            assert_int_equal(run_cipher(row(CKM_AES_KEY_WRAP), &mech, &k, MECH_ENCRYPT, in.data,
+                                        in.len, NULL, 0, &out),
+                             CKR_DATA_LEN_RANGE);
         } else {
             assert_int_equal(rv, CKR_OK);
             assert_int_equal(out.len, len + 8);
@@ -136,8 +135,8 @@ static void test_lengths(void **unused)
                          CKR_WRAPPED_KEY_LEN_RANGE);
         CK_MECHANISM mech = {CKM_AES_KEY_WRAP, NULL, 0};
         mech_key k = secret_key(CKK_AES, &kek);
-        assert_int_equal(run_cipher(row(CKM_AES_KEY_WRAP), &mech, &k, MECH_DECRYPT, in.data,
-                                    in.len, NULL, 0, &out),
+        assert_int_equal(run_cipher(row(CKM_AES_KEY_WRAP), &mech, &k, MECH_DECRYPT, in.data, in.len,
+                                    NULL, 0, &out),
                          CKR_ENCRYPTED_DATA_LEN_RANGE);
     }
     for (size_t i = 0; i < ARRAY_SIZE(bad_kwp); i++) {
@@ -147,8 +146,7 @@ static void test_lengths(void **unused)
     }
     /* random data of a valid length is not a wrapped key */
     buf junk = {data.data, 32};
-    assert_int_equal(unwrap(CKM_AES_KEY_WRAP, NULL, 0, &kek, &junk, &out),
-                     CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(unwrap(CKM_AES_KEY_WRAP, NULL, 0, &kek, &junk, &out), CKR_WRAPPED_KEY_INVALID);
     assert_int_equal(unwrap(CKM_AES_KEY_WRAP_KWP, NULL, 0, &kek, &junk, &out),
                      CKR_WRAPPED_KEY_INVALID);
     buf_free(&kek), buf_free(&data);
@@ -176,8 +174,7 @@ static void test_iv_params(void **unused)
     assert_int_equal(unwrap(CKM_AES_KEY_WRAP, iv.data, 8, &kek, &out, &back), CKR_OK);
     assert_buf_equal(back, key.data, key.len);
     buf_free(&back);
-    assert_int_equal(unwrap(CKM_AES_KEY_WRAP, NULL, 0, &kek, &out, &back),
-                     CKR_WRAPPED_KEY_INVALID);
+    assert_int_equal(unwrap(CKM_AES_KEY_WRAP, NULL, 0, &kek, &out, &back), CKR_WRAPPED_KEY_INVALID);
     buf_free(&out);
     assert_int_equal(wrap(CKM_AES_KEY_WRAP_KWP, iv.data, 4, &kek, &key, &out), CKR_OK);
     assert_int_equal(unwrap(CKM_AES_KEY_WRAP_KWP, iv.data, 4, &kek, &out, &back), CKR_OK);
@@ -209,9 +206,9 @@ static void test_keys(void **unused)
     mech_key generic = secret_key(CKK_GENERIC_SECRET, &kek);
     assert_int_equal(r->wrap(&mech, &generic, key.data, key.len, out, &len),
                      CKR_WRAPPING_KEY_TYPE_INCONSISTENT);
-    assert_int_equal(r->unwrap(&mech, &generic, wrapped.data, wrapped.len, &unwrapped,
-                               &unwrapped_len),
-                     CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
+    assert_int_equal(
+        r->unwrap(&mech, &generic, wrapped.data, wrapped.len, &unwrapped, &unwrapped_len),
+        CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT);
     void *state = NULL;
     assert_int_equal(r->ops->init(&mech, &generic, MECH_ENCRYPT, NULL, &state),
                      CKR_KEY_TYPE_INCONSISTENT);
@@ -219,8 +216,7 @@ static void test_keys(void **unused)
     mech_key odd = secret_key(CKK_AES, &k20);
     assert_int_equal(r->wrap(&mech, &odd, key.data, key.len, out, &len),
                      CKR_WRAPPING_KEY_SIZE_RANGE);
-    assert_int_equal(r->unwrap(&mech, &odd, wrapped.data, wrapped.len, &unwrapped,
-                               &unwrapped_len),
+    assert_int_equal(r->unwrap(&mech, &odd, wrapped.data, wrapped.len, &unwrapped, &unwrapped_len),
                      CKR_UNWRAPPING_KEY_SIZE_RANGE);
     assert_int_equal(r->ops->init(&mech, &odd, MECH_DECRYPT, NULL, &state), CKR_KEY_SIZE_RANGE);
 

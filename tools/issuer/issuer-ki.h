@@ -1,0 +1,4 @@
+/* issuer-ki.h — placeholder until the ki issuer side lands. */
+#ifndef SOFTSE_ISSUER_KI_H
+#define SOFTSE_ISSUER_KI_H
+#endif
