@@ -573,6 +573,11 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
         if (rv == CKR_OK && asked != cls)
             rv = CKR_TEMPLATE_INCONSISTENT;
     }
+    if (rv == CKR_OK && cls == CKO_DATA) {
+        /* CKM_HKDF_DATA: the length asked for is not an attribute of data. */
+        attr_list_remove(&given, CKA_VALUE_LEN);
+        attr_list_remove(&made, CKA_VALUE_LEN);
+    }
     if (rv == CKR_OK)
         rv = assemble(&given, &made, cls, ORIGIN_DERIVE, mech->mechanism, &attrs);
     if (rv == CKR_OK && cls == CKO_SECRET_KEY) {

@@ -42,8 +42,7 @@ static CK_RV required_value(const attr_list *attrs, CK_ATTRIBUTE_TYPE type,
 }
 
 /* A big-endian integer attribute; secret ones go into secure memory. */
-static CK_RV attr_bignum(const attr_list *attrs, CK_ATTRIBUTE_TYPE type, bool secret,
-                         BIGNUM **out)
+static CK_RV attr_bignum(const attr_list *attrs, CK_ATTRIBUTE_TYPE type, bool secret, BIGNUM **out)
 {
     const CK_ATTRIBUTE *attr;
     CK_RV rv = required_value(attrs, type, &attr);
@@ -113,8 +112,7 @@ static CK_RV curve_of_attrs(const attr_list *attrs, CK_KEY_TYPE type, const mech
 
 /* ---- attributes → EVP_PKEY ---------------------------------------------- */
 
-static CK_RV pkey_from_params(const char *type, int selection, OSSL_PARAM_BLD *bld,
-                              EVP_PKEY **out)
+static CK_RV pkey_from_params(const char *type, int selection, OSSL_PARAM_BLD *bld, EVP_PKEY **out)
 {
     CK_RV rv = CKR_HOST_MEMORY;
     OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
@@ -186,8 +184,8 @@ static CK_RV rsa_from_attrs(const attr_list *attrs, bool private_key, EVP_PKEY *
         for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(rsa_crt_parts); i++)
             rv = push_bignum(bld, attrs, &rsa_crt_parts[i], true, &values[count++]);
     if (rv == CKR_OK)
-        rv = pkey_from_params("RSA", private_key ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld,
-                              out);
+        rv =
+            pkey_from_params("RSA", private_key ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld, out);
     for (size_t i = 0; i < count; i++)
         BN_clear_free(values[i]);
     OSSL_PARAM_BLD_free(bld);
@@ -210,8 +208,8 @@ static CK_RV ec_public_point(const mech_curve *curve, const BIGNUM *d, unsigned 
     rv = CKR_FUNCTION_FAILED;
     if (!EC_POINT_mul(group, public_point, d, NULL, NULL, NULL))
         goto out;
-    *len = EC_POINT_point2oct(group, public_point, POINT_CONVERSION_UNCOMPRESSED, point, *len,
-                              NULL);
+    *len =
+        EC_POINT_point2oct(group, public_point, POINT_CONVERSION_UNCOMPRESSED, point, *len, NULL);
     if (*len == 0)
         goto out;
     rv = CKR_OK;
@@ -287,12 +285,17 @@ static CK_RV ed25519_from_attrs(const attr_list *attrs, bool private_key, EVP_PK
     return *out ? CKR_OK : mech_openssl_error("Ed25519 key import", CKR_ATTRIBUTE_VALUE_INVALID);
 }
 
-static CK_RV secret_from_attrs(const attr_list *attrs, mech_key *out)
+/* Any secret key type (vendor ones included) is bytes; an AES key must
+ * be 16, 24 or 32 of them (PKCS#11 3.0 §2.10.2). */
+static CK_RV secret_from_attrs(const attr_list *attrs, CK_KEY_TYPE type, mech_key *out)
 {
     const CK_ATTRIBUTE *value;
     CK_RV rv = required_value(attrs, CKA_VALUE, &value);
     if (rv != CKR_OK)
         return rv;
+    if (type == CKK_AES && value->ulValueLen != 16 && value->ulValueLen != 24 &&
+        value->ulValueLen != 32)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
     out->secret = malloc(value->ulValueLen);
     if (!out->secret)
         return CKR_HOST_MEMORY;
@@ -317,11 +320,15 @@ CK_RV mech_key_from_attrs(const attr_list *attrs, mech_key *out)
 
     if (cls == CKO_SECRET_KEY) {
         switch (type) {
-        case CKK_RSA: case CKK_EC: case CKK_EC_EDWARDS: case CKK_EC_MONTGOMERY: case CKK_DSA:
+        case CKK_RSA:
+        case CKK_EC:
+        case CKK_EC_EDWARDS:
+        case CKK_EC_MONTGOMERY:
+        case CKK_DSA:
         case CKK_DH:
             return CKR_KEY_TYPE_INCONSISTENT;
         default:
-            return secret_from_attrs(attrs, out);
+            return secret_from_attrs(attrs, type, out);
         }
     }
     if (cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY)

@@ -36,8 +36,8 @@ static CK_RV digest_out_size(void *state, mech_phase phase, size_t in_len, size_
     return CKR_OK;
 }
 
-static CK_RV digest_update(void *state, const unsigned char *in, size_t in_len,
-                           unsigned char *out, size_t *out_len)
+static CK_RV digest_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                           size_t *out_len)
 {
     (void)out;
     if (out_len)
@@ -69,9 +69,9 @@ static const mech_ops digest_ops = {
     .free = digest_free,
 };
 
-#define DIGEST_ROW(mech_type, mech_name)                                                          \
+#define DIGEST_ROW(mech_type, mech_name)                                                           \
     {                                                                                              \
-        .type = (mech_type), .name = (mech_name), .info = {0, 0, CKF_DIGEST}, .multipart = true,  \
+        .type = (mech_type), .name = (mech_name), .info = {0, 0, CKF_DIGEST}, .multipart = true,   \
         .ops = &digest_ops,                                                                        \
     }
 

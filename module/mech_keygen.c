@@ -107,8 +107,8 @@ static CK_RV aes_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const
 }
 
 /* A generic secret, or a key typed for one HMAC when the template says so. */
-static CK_RV generic_generate(const CK_MECHANISM *mech, const attr_list *tmpl,
-                              const mech_env *env, attr_list *out)
+static CK_RV generic_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const mech_env *env,
+                              attr_list *out)
 {
     (void)env;
     CK_KEY_TYPE type;
@@ -119,8 +119,12 @@ static CK_RV generic_generate(const CK_MECHANISM *mech, const attr_list *tmpl,
     if (rv != CKR_OK)
         return rv;
     switch (type) {
-    case CKK_GENERIC_SECRET: case CKK_SHA_1_HMAC: case CKK_SHA224_HMAC: case CKK_SHA256_HMAC:
-    case CKK_SHA384_HMAC: case CKK_SHA512_HMAC:
+    case CKK_GENERIC_SECRET:
+    case CKK_SHA_1_HMAC:
+    case CKK_SHA224_HMAC:
+    case CKK_SHA256_HMAC:
+    case CKK_SHA384_HMAC:
+    case CKK_SHA512_HMAC:
         break;
     default:
         return CKR_TEMPLATE_INCONSISTENT;
@@ -178,8 +182,7 @@ static CK_RV rsa_exponent(const attr_list *pub_tmpl, BIGNUM **e)
 }
 
 static CK_RV rsa_generate_pair(const CK_MECHANISM *mech, const attr_list *pub_tmpl,
-                               const attr_list *priv_tmpl, attr_list *pub_out,
-                               attr_list *priv_out)
+                               const attr_list *priv_tmpl, attr_list *pub_out, attr_list *priv_out)
 {
     CK_ULONG bits;
     BIGNUM *e = NULL;
@@ -240,8 +243,7 @@ static CK_RV curve_generate_pair(const mech_curve *curve, const CK_ATTRIBUTE *pa
 
 /* CKA_EC_PARAMS (PKCS#11 3.0 §2.3.3) is required in the public template. */
 static CK_RV ec_generate_pair(const CK_MECHANISM *mech, const attr_list *pub_tmpl,
-                              const attr_list *priv_tmpl, attr_list *pub_out,
-                              attr_list *priv_out)
+                              const attr_list *priv_tmpl, attr_list *pub_out, attr_list *priv_out)
 {
     const CK_ATTRIBUTE *params;
     const mech_curve *curve;
@@ -278,17 +280,24 @@ static CK_RV eddsa_generate_pair(const CK_MECHANISM *mech, const attr_list *pub_
 #define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
 
 static const mech_row rows[] = {
-    {.type = CKM_AES_KEY_GEN, .name = "CKM_AES_KEY_GEN",
-     .info = {AES_MIN_BYTES, AES_MAX_BYTES, CKF_GENERATE}, .generate = aes_generate},
-    {.type = CKM_GENERIC_SECRET_KEY_GEN, .name = "CKM_GENERIC_SECRET_KEY_GEN",
-     .info = {GENERIC_MIN_BYTES, GENERIC_MAX_BYTES, CKF_GENERATE}, .generate = generic_generate},
-    {.type = CKM_RSA_PKCS_KEY_PAIR_GEN, .name = "CKM_RSA_PKCS_KEY_PAIR_GEN",
+    {.type = CKM_AES_KEY_GEN,
+     .name = "CKM_AES_KEY_GEN",
+     .info = {AES_MIN_BYTES, AES_MAX_BYTES, CKF_GENERATE},
+     .generate = aes_generate},
+    {.type = CKM_GENERIC_SECRET_KEY_GEN,
+     .name = "CKM_GENERIC_SECRET_KEY_GEN",
+     .info = {GENERIC_MIN_BYTES, GENERIC_MAX_BYTES, CKF_GENERATE},
+     .generate = generic_generate},
+    {.type = CKM_RSA_PKCS_KEY_PAIR_GEN,
+     .name = "CKM_RSA_PKCS_KEY_PAIR_GEN",
      .info = {RSA_GEN_MIN_BITS, RSA_GEN_MAX_BITS, CKF_GENERATE_KEY_PAIR},
      .generate_pair = rsa_generate_pair},
-    {.type = CKM_EC_KEY_PAIR_GEN, .name = "CKM_EC_KEY_PAIR_GEN",
+    {.type = CKM_EC_KEY_PAIR_GEN,
+     .name = "CKM_EC_KEY_PAIR_GEN",
      .info = {EC_MIN_BITS, EC_MAX_BITS, CKF_GENERATE_KEY_PAIR | EC_FLAGS},
      .generate_pair = ec_generate_pair},
-    {.type = CKM_EC_EDWARDS_KEY_PAIR_GEN, .name = "CKM_EC_EDWARDS_KEY_PAIR_GEN",
+    {.type = CKM_EC_EDWARDS_KEY_PAIR_GEN,
+     .name = "CKM_EC_EDWARDS_KEY_PAIR_GEN",
      .info = {ED25519_BITS, ED25519_BITS, CKF_GENERATE_KEY_PAIR},
      .generate_pair = eddsa_generate_pair},
 };

@@ -107,8 +107,7 @@ static CK_RV check_sign_key(const sign_mech *mech, const mech_key *key, mech_op_
         pkey_type = EVP_PKEY_ED25519;
         min = max = ED25519_BITS;
     }
-    if (!key || !key->pkey || key->type != key_type ||
-        EVP_PKEY_get_base_id(key->pkey) != pkey_type)
+    if (!key || !key->pkey || key->type != key_type || EVP_PKEY_get_base_id(key->pkey) != pkey_type)
         return CKR_KEY_TYPE_INCONSISTENT;
     if (kind == MECH_SIGN && key->cls != CKO_PRIVATE_KEY)
         return CKR_KEY_TYPE_INCONSISTENT;
@@ -163,8 +162,7 @@ static CK_RV configure_pss(const sign_mech *mech, const CK_MECHANISM *param, EVP
 }
 
 /* Sets up the EVP context for the scheme and fills in the sizes. */
-static CK_RV configure(sign_state *s, const CK_MECHANISM *param, EVP_PKEY *pkey,
-                       EVP_PKEY_CTX *pctx)
+static CK_RV configure(sign_state *s, const CK_MECHANISM *param, EVP_PKEY *pkey, EVP_PKEY_CTX *pctx)
 {
     size_t key_bytes = (size_t)EVP_PKEY_get_size(pkey);
     switch (s->mech->scheme) {
@@ -233,9 +231,8 @@ static CK_RV sign_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
         s->md_ctx = EVP_MD_CTX_new();
         if (!s->md_ctx)
             goto out;
-        int ok = kind == MECH_SIGN
-                     ? EVP_DigestSignInit(s->md_ctx, &pctx, md, NULL, key->pkey)
-                     : EVP_DigestVerifyInit(s->md_ctx, &pctx, md, NULL, key->pkey);
+        int ok = kind == MECH_SIGN ? EVP_DigestSignInit(s->md_ctx, &pctx, md, NULL, key->pkey)
+                                   : EVP_DigestVerifyInit(s->md_ctx, &pctx, md, NULL, key->pkey);
         if (ok <= 0) {
             rv = mech_openssl_error("signature init", CKR_FUNCTION_FAILED);
             goto out;
@@ -267,9 +264,11 @@ static CK_RV sign_out_size(void *state, mech_phase phase, size_t in_len, size_t 
     return CKR_OK;
 }
 
+/* CKM_RSA_PKCS takes 1 to k − 11 bytes: OpenSSL cannot verify a
+ * signature over nothing, so none is made either. */
 static CK_RV check_input(const sign_state *s, size_t in_len)
 {
-    if (s->max_in && in_len > s->max_in)
+    if (s->max_in && (in_len == 0 || in_len > s->max_in))
         return CKR_DATA_LEN_RANGE;
     if (s->exact_in && in_len != s->exact_in)
         return CKR_DATA_LEN_RANGE;
@@ -318,8 +317,8 @@ out:
     return rv;
 }
 
-static CK_RV sign_update(void *state, const unsigned char *in, size_t in_len,
-                         unsigned char *out, size_t *out_len)
+static CK_RV sign_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                         size_t *out_len)
 {
     (void)out;
     sign_state *s = state;
@@ -348,8 +347,8 @@ static CK_RV sign_final(void *state, unsigned char *out, size_t *out_len)
     return ecdsa_der_to_raw(der, der_len, s->sig_len / 2, out);
 }
 
-static CK_RV sign_oneshot(void *state, const unsigned char *in, size_t in_len,
-                          unsigned char *out, size_t *out_len)
+static CK_RV sign_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                          size_t *out_len)
 {
     sign_state *s = state;
     CK_RV rv = check_input(s, in_len);
@@ -503,8 +502,12 @@ static CK_RV check_mac_key(const mac_mech *mech, const mech_key *key)
         return CKR_OK;
     }
     switch (key->type) {
-    case CKK_GENERIC_SECRET: case CKK_SHA_1_HMAC: case CKK_SHA224_HMAC: case CKK_SHA256_HMAC:
-    case CKK_SHA384_HMAC: case CKK_SHA512_HMAC:
+    case CKK_GENERIC_SECRET:
+    case CKK_SHA_1_HMAC:
+    case CKK_SHA224_HMAC:
+    case CKK_SHA256_HMAC:
+    case CKK_SHA384_HMAC:
+    case CKK_SHA512_HMAC:
         break;
     default:
         return CKR_KEY_TYPE_INCONSISTENT;
@@ -631,14 +634,20 @@ static const mech_ops mac_ops = {
 #define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
 
 #define RSA_ROW(mech, multi)                                                                       \
-    {.type = mech, .name = #mech, .info = {RSA_MIN_BITS, RSA_MAX_BITS, SIGN_FLAGS},               \
-     .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops}
+    {                                                                                              \
+        .type = mech, .name = #mech, .info = {RSA_MIN_BITS, RSA_MAX_BITS, SIGN_FLAGS},             \
+        .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops                     \
+    }
 #define ECDSA_ROW(mech, multi)                                                                     \
-    {.type = mech, .name = #mech, .info = {EC_MIN_BITS, EC_MAX_BITS, SIGN_FLAGS | EC_FLAGS},      \
-     .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops}
+    {                                                                                              \
+        .type = mech, .name = #mech, .info = {EC_MIN_BITS, EC_MAX_BITS, SIGN_FLAGS | EC_FLAGS},    \
+        .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops                     \
+    }
 #define HMAC_ROW(mech)                                                                             \
-    {.type = mech, .name = #mech, .info = {HMAC_MIN_BYTES, HMAC_MAX_BYTES, SIGN_FLAGS},           \
-     .multipart = true, .ops = &mac_ops}
+    {                                                                                              \
+        .type = mech, .name = #mech, .info = {HMAC_MIN_BYTES, HMAC_MAX_BYTES, SIGN_FLAGS},         \
+        .multipart = true, .ops = &mac_ops                                                         \
+    }
 
 static const mech_row rows[] = {
     RSA_ROW(CKM_RSA_PKCS, false),
@@ -659,15 +668,21 @@ static const mech_row rows[] = {
     ECDSA_ROW(CKM_ECDSA_SHA256, true),
     ECDSA_ROW(CKM_ECDSA_SHA384, true),
     ECDSA_ROW(CKM_ECDSA_SHA512, true),
-    {.type = CKM_EDDSA, .name = "CKM_EDDSA", .info = {ED25519_BITS, ED25519_BITS, SIGN_FLAGS},
-     .multipart = false, .ops = &single_sign_ops},
+    {.type = CKM_EDDSA,
+     .name = "CKM_EDDSA",
+     .info = {ED25519_BITS, ED25519_BITS, SIGN_FLAGS},
+     .multipart = false,
+     .ops = &single_sign_ops},
     HMAC_ROW(CKM_SHA_1_HMAC),
     HMAC_ROW(CKM_SHA224_HMAC),
     HMAC_ROW(CKM_SHA256_HMAC),
     HMAC_ROW(CKM_SHA384_HMAC),
     HMAC_ROW(CKM_SHA512_HMAC),
-    {.type = CKM_AES_CMAC, .name = "CKM_AES_CMAC", .info = {AES_MIN_BYTES, AES_MAX_BYTES, SIGN_FLAGS},
-     .multipart = true, .ops = &mac_ops},
+    {.type = CKM_AES_CMAC,
+     .name = "CKM_AES_CMAC",
+     .info = {AES_MIN_BYTES, AES_MAX_BYTES, SIGN_FLAGS},
+     .multipart = true,
+     .ops = &mac_ops},
 };
 
 const mech_table mech_table_sign = {rows, ARRAY_SIZE(rows)};

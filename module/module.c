@@ -117,7 +117,7 @@ CK_RV module_initialize(CK_VOID_PTR args)
     pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&init_lock);
     CK_RV rv;
-    if (module.initialized && module.pid == getpid()) {
+    if (module.initialized) {
         rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
         goto out;
     }
@@ -165,9 +165,9 @@ CK_RV module_finalize(CK_VOID_PTR reserved)
     return rv;
 }
 
+/* No getpid() per call: the atfork child handler has already cleared
+ * module.initialized in a forked child. */
 CK_RV module_check(void)
 {
-    if (!module.initialized || module.pid != getpid())
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
-    return CKR_OK;
+    return module.initialized ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
 }

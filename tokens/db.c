@@ -102,6 +102,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_LOOKUP_INSERT] = "INSERT INTO lookup (type, key, object) VALUES (?1, ?2, ?3)",
     [STMT_LOOKUP_DELETE] = "DELETE FROM lookup WHERE object = ?1",
     [STMT_LOOKUP_DELETE_ALL] = "DELETE FROM lookup",
+    [STMT_LOOKUP_ESTIMATE] = "SELECT count(*) FROM (SELECT 1 FROM lookup"
+                             " WHERE type = ?1 AND key IN (?2, ?3) LIMIT 64)",
     [STMT_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [STMT_AUDIT_INSERT] = "INSERT INTO audit (seq, time, event, detail, prev_hash, hash)"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -145,8 +147,7 @@ CK_RV tok_stmt(tok *t, enum tok_stmt id, sqlite3_stmt **out)
 {
     sqlite3_stmt **slot = &t->stmts[id];
     if (*slot == NULL) {
-        int rc = sqlite3_prepare_v3(t->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, slot,
-                                    NULL);
+        int rc = sqlite3_prepare_v3(t->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
         if (rc != SQLITE_OK) {
             *slot = NULL;
             return tok_db_error(t, rc, "preparing a statement");
@@ -277,8 +278,9 @@ CK_RV tok_db_open(tok *t, bool create)
     sqlite3_db_config(t->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
     sqlite3_db_config(t->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
     /* secure_delete: freed pages (old wraps, destroyed objects) are zeroed. */
-    rv = exec(t, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-                 " PRAGMA secure_delete = ON",
+    rv = exec(t,
+              "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+              " PRAGMA secure_delete = ON",
               "configuring the connection");
 out:
     return rv;
@@ -352,25 +354,32 @@ void tok_db_close(tok *t)
 }
 
 /*
- * One SELECT per match attribute, intersected: each is a search of the
- * lookup primary key (type, key, object).  Parameters: ?(3i+1) type,
- * ?(3i+2) plain key, ?(3i+3) hashed key (with keys only).
+ * The first match attribute drives (a search of the lookup primary key
+ * (type, key, object)); every other one is probed per candidate with the
+ * full primary key.  tok_object_find puts the most selective attribute
+ * first, so the cost follows the smallest candidate set, not the largest.
+ * Parameters: ?(3i+1) type, ?(3i+2) plain key, ?(3i+3) hashed key (with
+ * keys only).
  */
 char *tok_find_sql(size_t count, bool with_keys)
 {
     sqlite3_str *sql = sqlite3_str_new(NULL);
     for (size_t i = 0; i < count; i++) {
-        if (i > 0)
-            sqlite3_str_appendall(sql, " INTERSECT ");
         int n = (int)(3 * i);
-        if (with_keys)
-            sqlite3_str_appendf(sql,
-                                "SELECT object FROM lookup WHERE type = ?%d AND key IN (?%d, ?%d)",
-                                n + 1, n + 2, n + 3);
+        if (i == 0)
+            sqlite3_str_appendf(sql, "SELECT object FROM lookup WHERE type = ?%d AND ", n + 1);
         else
-            sqlite3_str_appendf(sql, "SELECT object FROM lookup WHERE type = ?%d AND key = ?%d",
-                                n + 1, n + 2);
+            sqlite3_str_appendf(sql,
+                                " AND EXISTS (SELECT 1 FROM lookup AS probe WHERE"
+                                " probe.object = lookup.object AND probe.type = ?%d AND probe.",
+                                n + 1);
+        if (with_keys)
+            sqlite3_str_appendf(sql, "key IN (?%d, ?%d)", n + 2, n + 3);
+        else
+            sqlite3_str_appendf(sql, "key = ?%d", n + 2);
+        if (i > 0)
+            sqlite3_str_appendall(sql, ")");
     }
-    sqlite3_str_appendall(sql, " ORDER BY 1");
+    sqlite3_str_appendall(sql, " ORDER BY object");
     return sqlite3_str_finish(sql);
 }

@@ -49,8 +49,7 @@ void tok_attrs_free(tok_attr *attrs, size_t count)
     free(attrs);
 }
 
-static CK_RV insert_lookup(tok *t, const tok_keys *keys, tok_id id, bool sealed,
-                           const tok_attr *a)
+static CK_RV insert_lookup(tok *t, const tok_keys *keys, tok_id id, bool sealed, const tok_attr *a)
 {
     CK_RV rv;
     sqlite3_stmt *s;
@@ -82,8 +81,8 @@ static CK_RV store_attrs(tok *t, const tok_keys *keys, tok_id id, bool is_privat
         size_t blob_len = 0;
         sqlite3_stmt *s;
         if (sealed)
-            rv = tok_seal_attr(t, keys, id, is_private, a->type, a->value, a->len, &blob,
-                               &blob_len);
+            rv =
+                tok_seal_attr(t, keys, id, is_private, a->type, a->value, a->len, &blob, &blob_len);
         if (rv == CKR_OK)
             rv = tok_stmt(t, STMT_ATTR_INSERT, &s);
         if (rv == CKR_OK) {
@@ -225,8 +224,8 @@ CK_RV tok_object_destroy(tok *t, tok_id id, const char *audit)
 
 /* One stored attribute row into *a; sealed ones are opened with keys or
  * returned LOCKED without. */
-static CK_RV load_attr(tok *t, const tok_keys *keys, tok_id id, bool is_private,
-                       sqlite3_stmt *s, tok_attr *a)
+static CK_RV load_attr(tok *t, const tok_keys *keys, tok_id id, bool is_private, sqlite3_stmt *s,
+                       tok_attr *a)
 {
     a->type = (CK_ATTRIBUTE_TYPE)sqlite3_column_int64(s, 0);
     a->flags = (unsigned)sqlite3_column_int(s, 1) & STORED_FLAGS;
@@ -258,8 +257,8 @@ static CK_RV load_attr(tok *t, const tok_keys *keys, tok_id id, bool is_private,
     return CKR_OK;
 }
 
-CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private,
-                      tok_attr **attrs, size_t *count)
+CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private, tok_attr **attrs,
+                      size_t *count)
 {
     CK_RV rv;
     sqlite3_stmt *s = NULL;
@@ -344,8 +343,7 @@ static CK_RV find_stmt(tok *t, size_t count, bool with_keys, sqlite3_stmt **out,
     char *sql = tok_find_sql(count, with_keys);
     if (sql == NULL)
         return CKR_HOST_MEMORY;
-    int rc = sqlite3_prepare_v3(t->db, sql, -1, *owned ? 0 : SQLITE_PREPARE_PERSISTENT, slot,
-                                NULL);
+    int rc = sqlite3_prepare_v3(t->db, sql, -1, *owned ? 0 : SQLITE_PREPARE_PERSISTENT, slot, NULL);
     sqlite3_free(sql);
     if (rc != SQLITE_OK) {
         *slot = NULL;
@@ -355,26 +353,66 @@ static CK_RV find_stmt(tok *t, size_t count, bool with_keys, sqlite3_stmt **out,
     return CKR_OK;
 }
 
-static CK_RV bind_match(tok *t, const tok_keys *keys, sqlite3_stmt *s, const tok_attr *match,
-                        size_t count)
+/* A match attribute's lookup keys, and how many rows it selects (capped:
+ * enough to choose the driving attribute, see tok_find_sql). */
+typedef struct match_key {
+    CK_ATTRIBUTE_TYPE type;
+    unsigned char plain[TOK_LOOKUP_KEY_MAX], hashed[TOK_LOOKUP_KEY_MAX];
+    size_t plain_len, hashed_len;
+    sqlite3_int64 estimate;
+} match_key;
+
+static void bind_key(sqlite3_stmt *s, int base, const match_key *k, bool with_keys)
+{
+    sqlite3_bind_int64(s, base + 1, (sqlite3_int64)k->type);
+    sqlite3_bind_blob(s, base + 2, k->plain, (int)k->plain_len, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(s) < base + 3)
+        return; /* a search without keys */
+    /* Without keys the plain key stands in for the hashed one. */
+    if (with_keys)
+        sqlite3_bind_blob(s, base + 3, k->hashed, (int)k->hashed_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_blob(s, base + 3, k->plain, (int)k->plain_len, SQLITE_STATIC);
+}
+
+static CK_RV match_keys(tok *t, const tok_keys *keys, const tok_attr *match, size_t count,
+                        match_key *out)
 {
     CK_RV rv = CKR_OK;
-    unsigned char key[TOK_LOOKUP_KEY_MAX];
-    size_t key_len;
     for (size_t i = 0; i < count && rv == CKR_OK; i++) {
         const tok_attr *a = &match[i];
-        int base = (int)(3 * i);
-        sqlite3_bind_int64(s, base + 1, (sqlite3_int64)a->type);
-        rv = tok_lookup_key(t, NULL, a->type, a->value, a->len, key, &key_len);
-        if (rv == CKR_OK)
-            sqlite3_bind_blob(s, base + 2, key, (int)key_len, SQLITE_TRANSIENT);
-        if (rv == CKR_OK && keys) {
-            rv = tok_lookup_key(t, keys->index, a->type, a->value, a->len, key, &key_len);
-            if (rv == CKR_OK)
-                sqlite3_bind_blob(s, base + 3, key, (int)key_len, SQLITE_TRANSIENT);
-        }
+        match_key *k = &out[i];
+        k->type = a->type;
+        rv = tok_lookup_key(t, NULL, a->type, a->value, a->len, k->plain, &k->plain_len);
+        if (rv == CKR_OK && keys)
+            rv = tok_lookup_key(t, keys->index, a->type, a->value, a->len, k->hashed,
+                                &k->hashed_len);
     }
-    OPENSSL_cleanse(key, sizeof(key));
+    return rv;
+}
+
+/* Puts the most selective attribute first (a stable insertion sort). */
+static CK_RV order_by_estimate(tok *t, match_key *k, size_t count, bool with_keys)
+{
+    CK_RV rv = CKR_OK;
+    sqlite3_stmt *s = NULL;
+    bool row;
+    for (size_t i = 0; i < count && rv == CKR_OK; i++) {
+        rv = tok_stmt(t, STMT_LOOKUP_ESTIMATE, &s);
+        if (rv != CKR_OK)
+            break;
+        bind_key(s, 0, &k[i], with_keys);
+        rv = tok_step(t, s, &row, "searching objects");
+        k[i].estimate = rv == CKR_OK && row ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+    }
+    for (size_t i = 1; i < count && rv == CKR_OK; i++) {
+        match_key moved = k[i];
+        size_t j = i;
+        for (; j > 0 && k[j - 1].estimate > moved.estimate; j--)
+            k[j] = k[j - 1];
+        k[j] = moved;
+    }
     return rv;
 }
 
@@ -383,20 +421,35 @@ CK_RV tok_object_find(tok *t, const tok_keys *keys, const tok_attr *match, size_
 {
     CK_RV rv;
     sqlite3_stmt *s = NULL;
-    bool owned = false, row;
+    bool owned = false, row, with_keys = keys != NULL;
+    match_key *k = NULL;
     tok_id *list = NULL;
     size_t n = 0, capacity = 0;
     if (t == NULL || ids == NULL || found == NULL || check_attrs(match, count) != CKR_OK)
         return CKR_ARGUMENTS_BAD;
     if (count == 0) {
-        rv = tok_stmt(t, keys ? STMT_OBJECT_ALL : STMT_OBJECT_ALL_PUBLIC, &s);
+        rv = tok_stmt(t, with_keys ? STMT_OBJECT_ALL : STMT_OBJECT_ALL_PUBLIC, &s);
+        if (rv != CKR_OK)
+            goto out;
     } else {
-        rv = find_stmt(t, count, keys != NULL, &s, &owned);
-        if (rv == CKR_OK)
-            rv = bind_match(t, keys, s, match, count);
+        k = calloc(count, sizeof(*k));
+        if (k == NULL) {
+            rv = CKR_HOST_MEMORY;
+            goto out;
+        }
+        rv = match_keys(t, keys, match, count, k);
+        if (rv == CKR_OK && count > 1)
+            rv = order_by_estimate(t, k, count, with_keys);
+        if (rv != CKR_OK)
+            goto out;
+        if (count > 1 && k[0].estimate == 0)
+            goto done; /* one attribute matches nothing */
+        rv = find_stmt(t, count, with_keys, &s, &owned);
+        if (rv != CKR_OK)
+            goto out;
+        for (size_t i = 0; i < count; i++)
+            bind_key(s, (int)(3 * i), &k[i], with_keys);
     }
-    if (rv != CKR_OK)
-        goto out;
     for (;;) {
         rv = tok_step(t, s, &row, "searching objects");
         if (rv != CKR_OK || !row)
@@ -415,6 +468,7 @@ CK_RV tok_object_find(tok *t, const tok_keys *keys, const tok_attr *match, size_
     }
     if (rv != CKR_OK)
         goto out;
+done:
     *ids = list;
     *found = n;
     list = NULL;
@@ -423,6 +477,11 @@ out:
         sqlite3_finalize(s);
     else if (s)
         sqlite3_reset(s);
+    if (k) {
+        /* Keys of private values the caller searched for. */
+        OPENSSL_cleanse(k, count * sizeof(*k));
+        free(k);
+    }
     free(list);
     return rv;
 }

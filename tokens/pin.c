@@ -80,8 +80,7 @@ CK_RV tok_keys_current(tok *t, const tok_keys *keys)
         goto out;
     }
     if (CRYPTO_memcmp(sqlite3_column_blob(s, 0), check, TOK_KEY_CHECK_LEN) != 0) {
-        se_log(SE_LOG_INFO, "token %s: keys from an earlier login (token re-initialized)",
-               t->path);
+        se_log(SE_LOG_INFO, "token %s: keys from an earlier login (token re-initialized)", t->path);
         rv = CKR_USER_NOT_LOGGED_IN;
     }
 out:
@@ -280,8 +279,7 @@ static CK_RV token_iterations(tok *t, unsigned long *iterations)
     return CKR_OK;
 }
 
-CK_RV tok_login(tok *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
-                tok_keys *keys)
+CK_RV tok_login(tok *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG pin_len, tok_keys *keys)
 {
     CK_RV rv;
     unsigned char master[TOK_MASTER_KEY_LEN];
@@ -362,8 +360,8 @@ static CK_RV reset_pins(tok *t, const tok_params *params)
     CK_RV rv = CKR_OK;
     for (size_t i = 0; i < ARRAY_SIZE(users) && rv == CKR_OK; i++) {
         pin_row old;
-        unsigned long max = users[i] == CKU_SO ? params->so_max_failures
-                                               : params->user_max_failures;
+        unsigned long max =
+            users[i] == CKU_SO ? params->so_max_failures : params->user_max_failures;
         rv = pin_read(t, users[i], &old);
         if (rv != CKR_OK)
             break;

@@ -34,8 +34,8 @@ CK_RV tok_pbkdf2(const CK_UTF8CHAR *pin, CK_ULONG pin_len, const unsigned char *
         iterations > INT_MAX)
         return CKR_ARGUMENTS_BAD;
     const char *pass = pin_len ? (const char *)pin : "";
-    if (PKCS5_PBKDF2_HMAC(pass, (int)pin_len, salt, TOK_SALT_LEN, (int)iterations, EVP_sha256(),
-                          32, kek) != 1)
+    if (PKCS5_PBKDF2_HMAC(pass, (int)pin_len, salt, TOK_SALT_LEN, (int)iterations, EVP_sha256(), 32,
+                          kek) != 1)
         return crypto_failed("PBKDF2");
     return CKR_OK;
 }

@@ -181,10 +181,11 @@ static CK_RV insert_token_row(tok *t, const char label[TOK_LABEL_LEN], unsigned 
 {
     sqlite3_stmt *s = NULL;
     CK_RV rv;
-    int rc = sqlite3_prepare_v2(t->db,
-                                "INSERT INTO token (id, serial, label, created, lifecycle,"
-                                " pin_kdf_iterations, key_check) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-                                -1, &s, NULL);
+    int rc =
+        sqlite3_prepare_v2(t->db,
+                           "INSERT INTO token (id, serial, label, created, lifecycle,"
+                           " pin_kdf_iterations, key_check) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &s, NULL);
     if (rc != SQLITE_OK) {
         rv = tok_db_error(t, rc, "creating the token record");
         goto out;
@@ -208,7 +209,8 @@ static CK_RV insert_pin_row(tok *t, CK_USER_TYPE user, unsigned long max_failure
     if (rv != CKR_OK)
         return rv;
     sqlite3_bind_int64(s, 1, TOK_PIN_ROW(user));
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)(max_failures ? max_failures : TOK_DEFAULT_MAX_FAILURES));
+    sqlite3_bind_int64(s, 2,
+                       (sqlite3_int64)(max_failures ? max_failures : TOK_DEFAULT_MAX_FAILURES));
     return tok_step_done(t, s, "creating a PIN record");
 }
 
@@ -240,8 +242,8 @@ static CK_RV populate(tok *t, const char label[TOK_LABEL_LEN], const CK_UTF8CHAR
         rv = tok_audit_append_locked(t, "token-created", detail);
     if (rv == CKR_OK)
         rv = tok_commit(t);
-    if (rv == CKR_OK && sqlite3_exec(t->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) !=
-                            SQLITE_OK)
+    if (rv == CKR_OK &&
+        sqlite3_exec(t->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK)
         rv = tok_db_error(t, sqlite3_errcode(t->db), "switching to WAL");
     tok_rollback(t);
     OPENSSL_cleanse(master, sizeof(master));
@@ -607,7 +609,8 @@ CK_RV tok_set_lifecycle(tok *t, unsigned char state, const char *audit)
     CK_RV rv;
     sqlite3_stmt *s;
     char *detail = NULL;
-    if (t == NULL || state < SOFTSE_LIFECYCLE_PERSONALIZATION || state > SOFTSE_LIFECYCLE_TERMINATED)
+    if (t == NULL || state < SOFTSE_LIFECYCLE_PERSONALIZATION ||
+        state > SOFTSE_LIFECYCLE_TERMINATED)
         return CKR_ARGUMENTS_BAD;
     if (asprintf(&detail, "state %u (%s)%s%s", state, names[state], audit ? ": " : "",
                  audit ? audit : "") < 0)

@@ -28,7 +28,10 @@
 
 #define TOK_BUSY_TIMEOUT_MS 10000
 #define TOK_DEFAULT_MAX_FAILURES 10
-#ifndef TOK_DEFAULT_PIN_KDF_ITERATIONS
+/* PBKDF2 cost when tok_params gives none: meson's pin_kdf_iterations. */
+#ifdef SOFTSE_DEFAULT_PIN_KDF_ITERATIONS
+#define TOK_DEFAULT_PIN_KDF_ITERATIONS SOFTSE_DEFAULT_PIN_KDF_ITERATIONS
+#else
 #define TOK_DEFAULT_PIN_KDF_ITERATIONS 600000
 #endif
 
@@ -77,6 +80,7 @@ enum tok_stmt {
     STMT_LOOKUP_INSERT,
     STMT_LOOKUP_DELETE,
     STMT_LOOKUP_DELETE_ALL,
+    STMT_LOOKUP_ESTIMATE,
     STMT_AUDIT_LAST,
     STMT_AUDIT_INSERT,
     STMT_AUDIT_LIST,
@@ -137,8 +141,8 @@ CK_RV tok_db_check_schema(tok *t);
 void tok_db_close(tok *t);
 
 /* The SQL of tok_object_find for count match attributes (0 < count),
- * with_keys selecting both plain and hashed lookup keys.  Free with
- * sqlite3_free(). */
+ * with_keys selecting both plain and hashed lookup keys: the first
+ * attribute drives, the others are probed.  Free with sqlite3_free(). */
 char *tok_find_sql(size_t count, bool with_keys);
 
 /* ---- seal.c ------------------------------------------------------------ */

@@ -16,16 +16,10 @@ export SOFTSE_STORE=$work/store
 export SOFTSE_PIN_KDF_ITERATIONS=1000
 unset SOFTSE_CONF
 
-# A module built with AddressSanitizer needs the sanitizer runtime loaded
-# first; pkcs11-tool is not instrumented, so preload it (leak checks off:
-# they would report pkcs11-tool's own allocations).
-preload=
-if runtimes=$(ldd "$module" 2>/dev/null | awk '/lib(asan|ubsan)\.so/ {print $3}') && [ -n "$runtimes" ]; then
-    preload=$(echo "$runtimes" | paste -sd:)
-    export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-    LD_PRELOAD=$preload pkcs11-tool --module "$module" --show-info >/dev/null 2>&1 ||
-        { echo "cannot run pkcs11-tool with the sanitizer runtime preloaded: skipped"; exit 77; }
-fi
+# A sanitizer build of the module needs its runtime preloaded into pkcs11-tool.
+. "$(dirname "${BASH_SOURCE[0]}")/../helpers/sanitizer-preload.sh"
+softse_sanitizer_preload "$module" || { echo "cannot preload the sanitizer runtime: skipped"; exit 77; }
+preload=$SOFTSE_PRELOAD
 
 SO_PIN=12345678
 PIN=1234

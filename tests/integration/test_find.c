@@ -24,8 +24,9 @@ static void private_objects_need_login(void **state)
     assert_rv(t->f->C_Logout(t->session), CKR_OK);
     assert_int_equal(fx_count_label(t->session, "private"), 0);
     assert_int_equal(fx_count_label(t->session, "public"), 1);
-    CK_ATTRIBUTE all[1];
-    assert_int_equal(fx_find(t->session, all, 0, NULL, 0), 1);
+    CK_OBJECT_CLASS data = CKO_DATA;
+    CK_ATTRIBUTE all_data[] = {{CKA_CLASS, &data, sizeof(data)}};
+    assert_int_equal(fx_find(t->session, all_data, 1, NULL, 0), 1);
     char value[4];
     CK_ATTRIBUTE read = {CKA_VALUE, value, sizeof(value)};
     assert_rv_in(t->f->C_GetAttributeValue(t->session, private_obj, &read, 1),
@@ -43,7 +44,7 @@ static void private_objects_need_login(void **state)
         CK_ULONG count = 0;
         child_rv(f->C_Initialize(NULL_PTR), CKR_OK);
         child_rv(fx_open(t->slot, false, &session), CKR_OK);
-        child_rv(f->C_FindObjectsInit(session, NULL_PTR, 0), CKR_OK);
+        child_rv(f->C_FindObjectsInit(session, all_data, 1), CKR_OK);
         child_rv(f->C_FindObjects(session, found, 4, &count), CKR_OK);
         child_rv(f->C_FindObjectsFinal(session), CKR_OK);
         child_check(count == 1 && found[0] == public_obj);
@@ -53,7 +54,7 @@ static void private_objects_need_login(void **state)
 
     assert_rv(fx_login(t->session, CKU_USER, FX_USER_PIN), CKR_OK);
     assert_int_equal(fx_count_label(t->session, "private"), 1);
-    assert_int_equal(fx_find(t->session, all, 0, NULL, 0), 2);
+    assert_int_equal(fx_find(t->session, all_data, 1, NULL, 0), 2);
     assert_rv(t->f->C_GetAttributeValue(t->session, private_obj, &read, 1), CKR_OK);
     assert_int_equal(read.ulValueLen, 1);
     assert_memory_equal(value, "p", 1);
@@ -116,11 +117,11 @@ static void populate(fx *t, CK_OBJECT_HANDLE handles[5])
     CK_KEY_TYPE generic = CKK_GENERIC_SECRET;
     CK_ATTRIBUTE d1[] = {{CKA_CLASS, &data, sizeof(data)},
                          {CKA_LABEL, "alpha", 5},
-                         {CKA_ID, "\x01", 1},
+                         {CKA_APPLICATION, "app1", 4},
                          {CKA_TOKEN, (void *)&yes, 1}};
     CK_ATTRIBUTE d2[] = {{CKA_CLASS, &data, sizeof(data)},
                          {CKA_LABEL, "alpha", 5},
-                         {CKA_ID, "\x02", 1}};
+                         {CKA_APPLICATION, "app2", 4}};
     CK_ATTRIBUTE d3[] = {{CKA_CLASS, &data, sizeof(data)}, {CKA_LABEL, "beta", 4}};
     CK_ATTRIBUTE k1[] = {{CKA_CLASS, &secret, sizeof(secret)},
                          {CKA_KEY_TYPE, &generic, sizeof(generic)},
@@ -131,12 +132,13 @@ static void populate(fx *t, CK_OBJECT_HANDLE handles[5])
     CK_ATTRIBUTE k2[] = {{CKA_CLASS, &secret, sizeof(secret)},
                          {CKA_KEY_TYPE, &generic, sizeof(generic)},
                          {CKA_LABEL, "gamma", 5},
+                         {CKA_ID, "\x02", 1},
                          {CKA_VALUE, "fedcba9876543210", 16}};
     assert_rv(t->f->C_CreateObject(t->session, d1, 4, &handles[0]), CKR_OK);
     assert_rv(t->f->C_CreateObject(t->session, d2, 3, &handles[1]), CKR_OK);
     assert_rv(t->f->C_CreateObject(t->session, d3, 2, &handles[2]), CKR_OK);
     assert_rv(t->f->C_CreateObject(t->session, k1, 6, &handles[3]), CKR_OK);
-    assert_rv(t->f->C_CreateObject(t->session, k2, 4, &handles[4]), CKR_OK);
+    assert_rv(t->f->C_CreateObject(t->session, k2, 5, &handles[4]), CKR_OK);
 }
 
 static bool contains(const CK_OBJECT_HANDLE *list, CK_ULONG count, CK_OBJECT_HANDLE h)
@@ -167,10 +169,14 @@ static void find_templates(void **state)
     assert_true(contains(found, n, h[0]) && contains(found, n, h[1]) && contains(found, n, h[3]));
 
     CK_ATTRIBUTE by_id[] = {{CKA_ID, "\x01", 1}};
-    assert_int_equal(fx_find(t->session, by_id, 1, found, 16), 2);
-    CK_ATTRIBUTE by_class_id[] = {{CKA_CLASS, &secret, sizeof(secret)}, {CKA_ID, "\x01", 1}};
-    assert_int_equal(fx_find(t->session, by_class_id, 2, found, 16), 1);
+    assert_int_equal(fx_find(t->session, by_id, 1, found, 16), 1);
     assert_int_equal(found[0], h[3]);
+    CK_ATTRIBUTE by_application[] = {{CKA_APPLICATION, "app2", 4}};
+    assert_int_equal(fx_find(t->session, by_application, 1, found, 16), 1);
+    assert_int_equal(found[0], h[1]);
+    CK_ATTRIBUTE by_class_id[] = {{CKA_CLASS, &secret, sizeof(secret)}, {CKA_ID, "\x02", 1}};
+    assert_int_equal(fx_find(t->session, by_class_id, 2, found, 16), 1);
+    assert_int_equal(found[0], h[4]);
     CK_ATTRIBUTE by_class_label[] = {{CKA_CLASS, &data, sizeof(data)}, {CKA_LABEL, "alpha", 5}};
     assert_int_equal(fx_find(t->session, by_class_label, 2, found, 16), 2);
     CK_ATTRIBUTE token_only[] = {{CKA_TOKEN, (void *)&yes, 1}};

@@ -218,8 +218,9 @@ static void threads_share_the_module(void **state)
     }
     assert_int_equal(errors, 0);
     /* everything the threads made is gone */
-    CK_ATTRIBUTE none[1];
-    assert_int_equal(fx_find(keeper, none, 0, NULL, 0), 0);
+    CK_OBJECT_CLASS data = CKO_DATA;
+    CK_ATTRIBUTE all_data[] = {{CKA_CLASS, &data, sizeof(data)}};
+    assert_int_equal(fx_find(keeper, all_data, 1, NULL, 0), 0);
     assert_int_equal(fx_session_state(keeper), CKS_RW_USER_FUNCTIONS);
 }
 

@@ -222,8 +222,12 @@ static void reinit_erases_objects(void **state)
     assert_rv(fx_login(session, CKU_USER, FX_USER_PIN), CKR_USER_PIN_NOT_INITIALIZED);
     assert_rv(fx_login(session, CKU_SO, FX_SO_PIN), CKR_OK);
     assert_int_equal(fx_count_label(session, "private"), 0);
-    CK_ATTRIBUTE all[1];
-    assert_int_equal(fx_find(session, all, 0, NULL, 0), 0);
+    static const CK_OBJECT_CLASS storage[] = {CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY,
+                                              CKO_PRIVATE_KEY, CKO_SECRET_KEY};
+    for (size_t i = 0; i < sizeof(storage) / sizeof(storage[0]); i++) {
+        CK_ATTRIBUTE by_class[] = {{CKA_CLASS, (void *)&storage[i], sizeof(CK_OBJECT_CLASS)}};
+        assert_int_equal(fx_find(session, by_class, 1, NULL, 0), 0);
+    }
     assert_rv(t->f->C_CloseSession(session), CKR_OK);
 
     /* still one token: no slot was added by the re-initialization */

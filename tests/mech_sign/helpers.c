@@ -13,8 +13,8 @@ const unsigned char oid_p384[7] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 const unsigned char oid_p521[7] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
 const unsigned char oid_ed25519[5] = {0x06, 0x03, 0x2b, 0x65, 0x70};
 const unsigned char oid_secp256k1[7] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a};
-const unsigned char name_prime256v1[12] = {0x13, 0x0a, 'p', 'r', 'i', 'm', 'e',
-                                           '2',  '5',  '6', 'v', '1'};
+const unsigned char name_prime256v1[12] = {0x13, 0x0a, 'p', 'r', 'i', 'm',
+                                           'e',  '2',  '5', '6', 'v', '1'};
 const unsigned char name_edwards25519[14] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
                                              'd',  's',  '2', '5', '5', '1', '9'};
 
@@ -133,7 +133,8 @@ EVP_PKEY *independent_public_key(const attr_list *pub)
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     assert_non_null(bld);
     if (type == CKK_RSA) {
-        const CK_ATTRIBUTE *n = must_find(pub, CKA_MODULUS), *e = must_find(pub, CKA_PUBLIC_EXPONENT);
+        const CK_ATTRIBUTE *n = must_find(pub, CKA_MODULUS),
+                           *e = must_find(pub, CKA_PUBLIC_EXPONENT);
         BIGNUM *bn_n = BN_bin2bn(n->pValue, (int)n->ulValueLen, NULL);
         BIGNUM *bn_e = BN_bin2bn(e->pValue, (int)e->ulValueLen, NULL);
         assert_true(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n));
@@ -160,7 +161,8 @@ EVP_PKEY *independent_public_key(const attr_list *pub)
         assert_int_equal(type, CKK_EC_EDWARDS);
         ASN1_OCTET_STRING *point = octet_string(must_find(pub, CKA_EC_POINT));
         assert_int_equal(ASN1_STRING_length(point), 32);
-        pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, ASN1_STRING_get0_data(point), 32);
+        pkey =
+            EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, ASN1_STRING_get0_data(point), 32);
         ASN1_OCTET_STRING_free(point);
     }
     OSSL_PARAM_BLD_free(bld);

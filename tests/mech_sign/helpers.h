@@ -12,11 +12,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 /* DER of the named curves' OIDs and names, written out independently. */
-extern const unsigned char oid_p256[10], oid_p384[7], oid_p521[7], oid_ed25519[5],
-    oid_secp256k1[7];
+extern const unsigned char oid_p256[10], oid_p384[7], oid_p521[7], oid_ed25519[5], oid_secp256k1[7];
 extern const unsigned char name_prime256v1[12], name_edwards25519[14];
 
 const mech_row *find_row(const mech_table *table, CK_MECHANISM_TYPE type);

@@ -84,8 +84,8 @@ static void rsa_round_trip(void **state)
     assert_int_equal(attr_list_find(&pub, CKA_MODULUS)->ulValueLen, 256);
     assert_false(attr_list_has(&pub, CKA_PRIVATE_EXPONENT));
     static const CK_ATTRIBUTE_TYPE private_types[] = {
-        CKA_KEY_TYPE,    CKA_MODULUS,   CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT,
-        CKA_PRIME_1,     CKA_PRIME_2,   CKA_EXPONENT_1,      CKA_EXPONENT_2,
+        CKA_KEY_TYPE,    CKA_MODULUS,         CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT,
+        CKA_PRIME_1,     CKA_PRIME_2,         CKA_EXPONENT_1,      CKA_EXPONENT_2,
         CKA_COEFFICIENT, CKA_PUBLIC_KEY_INFO,
     };
     for (size_t i = 0; i < sizeof(private_types) / sizeof(private_types[0]); i++)
@@ -287,9 +287,8 @@ static void ed25519_round_trip(void **state)
     assert_int_equal(EVP_PKEY_eq(pub_key.pkey, rebuilt), 1);
     mech_key_free(&pub_key);
     assert_int_equal(attr_list_set(&pub, CKA_EC_POINT, public, 32), CKR_OK);
-    assert_int_equal(attr_list_set(&pub, CKA_EC_PARAMS, name_edwards25519,
-                                   sizeof(name_edwards25519)),
-                     CKR_OK);
+    assert_int_equal(
+        attr_list_set(&pub, CKA_EC_PARAMS, name_edwards25519, sizeof(name_edwards25519)), CKR_OK);
     load_key(&pub, &pub_key);
     assert_int_equal(EVP_PKEY_eq(pub_key.pkey, rebuilt), 1);
     mech_key_free(&pub_key);
@@ -327,7 +326,15 @@ static void secret_and_classes(void **state)
 
     assert_int_equal(attr_list_set_ulong(&attrs, CKA_KEY_TYPE, CKK_RSA), CKR_OK);
     assert_int_equal(mech_key_from_attrs(&attrs, &key), CKR_KEY_TYPE_INCONSISTENT);
+    /* AES keys are 16, 24 or 32 bytes. */
     assert_int_equal(attr_list_set_ulong(&attrs, CKA_KEY_TYPE, CKK_AES), CKR_OK);
+    assert_int_equal(mech_key_from_attrs(&attrs, &key), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(attr_list_set(&attrs, CKA_VALUE, "0123456789abcdef01234567", 24), CKR_OK);
+    load_key(&attrs, &key);
+    assert_int_equal(mech_key_size(&key), 24);
+    mech_key_free(&key);
+    assert_int_equal(attr_list_set(&attrs, CKA_VALUE, NULL, 0), CKR_OK);
+    assert_int_equal(mech_key_from_attrs(&attrs, &key), CKR_ATTRIBUTE_VALUE_INVALID);
     attr_list_remove(&attrs, CKA_VALUE);
     assert_int_equal(mech_key_from_attrs(&attrs, &key), CKR_TEMPLATE_INCOMPLETE);
     assert_int_equal(attr_list_set_ulong(&attrs, CKA_CLASS, CKO_PUBLIC_KEY), CKR_OK);

@@ -9,8 +9,8 @@ typedef struct digest_case {
 } digest_case;
 
 static const digest_case cases[] = {
-    {CKM_SHA_1, "SHA1"},       {CKM_SHA224, "SHA224"},     {CKM_SHA256, "SHA256"},
-    {CKM_SHA384, "SHA384"},    {CKM_SHA512, "SHA512"},     {CKM_SHA3_256, "SHA3-256"},
+    {CKM_SHA_1, "SHA1"},        {CKM_SHA224, "SHA224"},     {CKM_SHA256, "SHA256"},
+    {CKM_SHA384, "SHA384"},     {CKM_SHA512, "SHA512"},     {CKM_SHA3_256, "SHA3-256"},
     {CKM_SHA3_384, "SHA3-384"}, {CKM_SHA3_512, "SHA3-512"},
 };
 

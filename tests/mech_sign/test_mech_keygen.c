@@ -75,9 +75,9 @@ static void aes_errors(void **state)
     CK_ULONG junk = 0;
     CK_MECHANISM with_param = {CKM_AES_KEY_GEN, &junk, sizeof(junk)};
     attr_list_init(&out);
-    assert_int_equal(find_row(&mech_table_keygen, CKM_AES_KEY_GEN)
-                         ->generate(&with_param, &tmpl, NULL, &out),
-                     CKR_MECHANISM_PARAM_INVALID);
+    assert_int_equal(
+        find_row(&mech_table_keygen, CKM_AES_KEY_GEN)->generate(&with_param, &tmpl, NULL, &out),
+        CKR_MECHANISM_PARAM_INVALID);
     attr_list_free(&out);
     attr_list_free(&tmpl);
 }
@@ -149,11 +149,9 @@ static void rsa_pairs(void **state)
     assert_ulong_attr(&pub, CKA_MODULUS_BITS, 2048);
     assert_false(attr_list_has(&priv, CKA_MODULUS_BITS));
     assert_false(attr_list_has(&pub, CKA_PRIVATE_EXPONENT));
-    const CK_ATTRIBUTE_TYPE on_private[] = {CKA_MODULUS,     CKA_PUBLIC_EXPONENT,
-                                            CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
-                                            CKA_PRIME_2,     CKA_EXPONENT_1,
-                                            CKA_EXPONENT_2,  CKA_COEFFICIENT,
-                                            CKA_PUBLIC_KEY_INFO};
+    const CK_ATTRIBUTE_TYPE on_private[] = {
+        CKA_MODULUS,    CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT, CKA_PRIME_1,        CKA_PRIME_2,
+        CKA_EXPONENT_1, CKA_EXPONENT_2,      CKA_COEFFICIENT,      CKA_PUBLIC_KEY_INFO};
     for (size_t i = 0; i < sizeof(on_private) / sizeof(on_private[0]); i++)
         assert_true(attr_list_has(&priv, on_private[i]));
     const CK_ATTRIBUTE *e = attr_list_find(&pub, CKA_PUBLIC_EXPONENT);
@@ -192,9 +190,8 @@ static void rsa_errors(void **state)
     const char *bad_exponents[] = {"\x01\x00\x00", "\x01", ""};
     const size_t exponent_lens[] = {3, 1, 0};
     for (size_t i = 0; i < 3; i++) {
-        assert_int_equal(attr_list_set(&tmpl, CKA_PUBLIC_EXPONENT, bad_exponents[i],
-                                       exponent_lens[i]),
-                         CKR_OK);
+        assert_int_equal(
+            attr_list_set(&tmpl, CKA_PUBLIC_EXPONENT, bad_exponents[i], exponent_lens[i]), CKR_OK);
         assert_int_equal(rsa_pair(&tmpl, &pub, &priv), CKR_ATTRIBUTE_VALUE_INVALID);
     }
     attr_list_remove(&tmpl, CKA_PUBLIC_EXPONENT);
@@ -298,7 +295,8 @@ static void ed25519_pairs(void **state)
         const CK_ATTRIBUTE *value = attr_list_find(&priv, CKA_VALUE);
         assert_int_equal(value->ulValueLen, 32);
         /* The public point is the one of the private value. */
-        EVP_PKEY *from_value = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, value->pValue, 32);
+        EVP_PKEY *from_value =
+            EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, value->pValue, 32);
         unsigned char raw[32];
         size_t raw_len = sizeof(raw);
         assert_int_equal(EVP_PKEY_get_raw_public_key(from_value, raw, &raw_len), 1);
@@ -335,10 +333,10 @@ static void table_shape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(aes_keys),      cmocka_unit_test(aes_errors),
+        cmocka_unit_test(aes_keys),        cmocka_unit_test(aes_errors),
         cmocka_unit_test(generic_secrets), cmocka_unit_test(rsa_pairs),
-        cmocka_unit_test(rsa_errors),    cmocka_unit_test(ec_pairs),
-        cmocka_unit_test(ec_errors),     cmocka_unit_test(ed25519_pairs),
+        cmocka_unit_test(rsa_errors),      cmocka_unit_test(ec_pairs),
+        cmocka_unit_test(ec_errors),       cmocka_unit_test(ed25519_pairs),
         cmocka_unit_test(table_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,9 +41,9 @@ tok *fixture_create(fixture *f, const char *text)
     tok_params params = fixture_params();
     tok *t = NULL;
     fixture_label(label, text);
-    assert_int_equal(tok_create(f->dir, label, (const CK_UTF8CHAR *)SO_PIN, strlen(SO_PIN),
-                                &params, &t),
-                     CKR_OK);
+    assert_int_equal(
+        tok_create(f->dir, label, (const CK_UTF8CHAR *)SO_PIN, strlen(SO_PIN), &params, &t),
+        CKR_OK);
     return t;
 }
 
@@ -57,8 +57,8 @@ int fixture_setup_token(void **state)
             CKR_OK ||
         tok_init_pin(f->t, &f->so_keys, (const CK_UTF8CHAR *)USER_PIN, strlen(USER_PIN)) !=
             CKR_OK ||
-        tok_login(f->t, CKU_USER, (const CK_UTF8CHAR *)USER_PIN, strlen(USER_PIN),
-                  &f->user_keys) != CKR_OK)
+        tok_login(f->t, CKU_USER, (const CK_UTF8CHAR *)USER_PIN, strlen(USER_PIN), &f->user_keys) !=
+            CKR_OK)
         return -1;
     return 0;
 }

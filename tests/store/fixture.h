@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka.h needs the four above first. */
 #include <cmocka.h>
 
 #define SO_PIN "so-pin-Quartz-4711"
@@ -18,11 +19,11 @@
 #define TEST_ITERATIONS 1000
 
 typedef struct fixture {
-    char dir[512];        /* the store directory (inside root) */
-    char root[256];       /* the temporary directory removed on teardown */
-    tok *t;               /* fixture_setup_token: an open token */
-    tok_keys so_keys;     /* … logged in as SO */
-    tok_keys user_keys;   /* … and as user */
+    char dir[512];      /* the store directory (inside root) */
+    char root[256];     /* the temporary directory removed on teardown */
+    tok *t;             /* fixture_setup_token: an open token */
+    tok_keys so_keys;   /* … logged in as SO */
+    tok_keys user_keys; /* … and as user */
 } fixture;
 
 /* A temporary store directory; *state is a fixture. */

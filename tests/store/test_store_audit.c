@@ -70,9 +70,9 @@ static void chain_records_changes(void **state)
     unsigned long broken = 99;
     assert_int_equal(tok_audit_verify(f->t, collect, &log, &broken), CKR_OK);
     assert_int_equal(broken, 0);
-    const char *expected[] = {"token-created", "user-pin-initialized", "pin-incorrect",
-                              "object-created", "object-updated", "object-destroyed",
-                              "lifecycle", "vendor-mechanism", "pin-changed",
+    const char *expected[] = {"token-created",      "user-pin-initialized", "pin-incorrect",
+                              "object-created",     "object-updated",       "object-destroyed",
+                              "lifecycle",          "vendor-mechanism",     "pin-changed",
                               "token-reinitialized"};
     assert_int_equal(log.count, ARRAY_SIZE(expected));
     for (size_t i = 0; i < log.count; i++) {

@@ -266,8 +266,7 @@ static void lifecycle_persists(void **state)
 {
     fixture *f = *state;
     tok_info info;
-    assert_int_equal(tok_set_lifecycle(f->t, SOFTSE_LIFECYCLE_OPERATIONAL, "personalized"),
-                     CKR_OK);
+    assert_int_equal(tok_set_lifecycle(f->t, SOFTSE_LIFECYCLE_OPERATIONAL, "personalized"), CKR_OK);
     assert_int_equal(tok_set_lifecycle(f->t, 0, NULL), CKR_ARGUMENTS_BAD);
     assert_int_equal(tok_set_lifecycle(f->t, 4, NULL), CKR_ARGUMENTS_BAD);
     char path[PATH_MAX];
@@ -336,8 +335,7 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(damaged_pages, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(delete_token, fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(lifecycle_persists, fixture_setup_token,
-                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(lifecycle_persists, fixture_setup_token, fixture_teardown),
         cmocka_unit_test_setup_teardown(two_connections, fixture_setup_token, fixture_teardown),
     };
     return cmocka_run_group_tests_name("store files", tests, NULL, NULL);

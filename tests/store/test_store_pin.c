@@ -55,8 +55,7 @@ static void login_counts_and_resets(void **state)
     tok_keys_clear(&keys);
 
     assert_int_equal(tok_login(t, CKU_USER, PIN(USER_PIN), &keys), CKR_USER_PIN_NOT_INITIALIZED);
-    assert_int_equal(tok_login(t, CKU_CONTEXT_SPECIFIC, PIN(SO_PIN), &keys),
-                     CKR_USER_TYPE_INVALID);
+    assert_int_equal(tok_login(t, CKU_CONTEXT_SPECIFIC, PIN(SO_PIN), &keys), CKR_USER_TYPE_INVALID);
     assert_int_equal(tok_login(t, CKU_SO, NULL, 3, &keys), CKR_ARGUMENTS_BAD);
     tok_close(t);
 }
@@ -66,8 +65,8 @@ static void lock_at_max(void **state)
     fixture *f = *state;
     tok_keys so, user;
     char label[TOK_LABEL_LEN];
-    tok_params params = {.pin_kdf_iterations = TEST_ITERATIONS, .user_max_failures = 3,
-                         .so_max_failures = 2};
+    tok_params params = {
+        .pin_kdf_iterations = TEST_ITERATIONS, .user_max_failures = 3, .so_max_failures = 2};
     tok *t = NULL;
     fixture_label(label, "locking");
     assert_int_equal(tok_create(f->dir, label, PIN(SO_PIN), &params, &t), CKR_OK);
