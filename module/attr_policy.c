@@ -156,7 +156,9 @@ static CK_OBJECT_CLASS class_of(const attr_list *attrs)
 
 CK_RV policy_check_template(CK_OBJECT_CLASS cls, const attr_list *tmpl, policy_origin origin)
 {
-    if (!class_mask(cls) || (cls == CKO_HW_FEATURE && origin != ORIGIN_COPY))
+    if (!class_mask(cls))
+        return CKR_ATTRIBUTE_VALUE_INVALID; /* a class this token does not hold */
+    if (cls == CKO_HW_FEATURE)
         return CKR_TEMPLATE_INCONSISTENT; /* hardware features are the token's */
     CK_RV rv = attr_list_check_sizes(tmpl);
     if (rv != CKR_OK)

@@ -363,8 +363,9 @@ static const char *audit_for(const mech_row *row)
 
 /* The caller's template, checked, with the mechanism's values merged in
  * (the mechanism wins: it made the key) and the defaults applied. */
-static CK_RV assemble(const attr_list *tmpl, const attr_list *made, CK_OBJECT_CLASS cls,
-                      policy_origin origin, CK_MECHANISM_TYPE mech, attr_list *out)
+static CK_RV assemble(se_session *s, const attr_list *tmpl, const attr_list *made,
+                      CK_OBJECT_CLASS cls, policy_origin origin, CK_MECHANISM_TYPE mech,
+                      attr_list *out)
 {
     CK_RV rv = policy_check_template(cls, tmpl, origin);
     if (rv == CKR_OK)
@@ -373,6 +374,10 @@ static CK_RV assemble(const attr_list *tmpl, const attr_list *made, CK_OBJECT_CL
         rv = attr_list_copy(out, made);
     if (rv == CKR_OK)
         rv = attr_list_set_ulong(out, CKA_CLASS, cls);
+    if (rv == CKR_OK && cls == CKO_SECRET_KEY) {
+        mech_env env = {.session = s}; /* in-card secrets of vendor key types */
+        rv = vendor_complete_key(&env, out);
+    }
     if (rv == CKR_OK)
         rv = policy_apply_defaults(out, origin);
     if (rv == CKR_OK && origin == ORIGIN_GENERATE)
@@ -425,7 +430,7 @@ CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, 
     if (rv == CKR_OK)
         rv = row->generate(mech, &given, &env, &made);
     if (rv == CKR_OK)
-        rv = assemble(&given, &made, cls, ORIGIN_GENERATE, mech->mechanism, &attrs);
+        rv = assemble(s, &given, &made, cls, ORIGIN_GENERATE, mech->mechanism, &attrs);
     if (rv == CKR_OK) {
         rv = store_new(s, &attrs, audit_for(row), out);
         if (rv != CKR_OK && row->generate_failed)
@@ -473,9 +478,9 @@ CK_RV key_generate_pair(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR p
     if (rv == CKR_OK)
         rv = row->generate_pair(mech, &pub_tmpl, &priv_tmpl, &pub_made, &priv_made);
     if (rv == CKR_OK)
-        rv = assemble(&pub_tmpl, &pub_made, pub_cls, ORIGIN_GENERATE, mech->mechanism, &pub_attrs);
+        rv = assemble(s, &pub_tmpl, &pub_made, pub_cls, ORIGIN_GENERATE, mech->mechanism, &pub_attrs);
     if (rv == CKR_OK)
-        rv = assemble(&priv_tmpl, &priv_made, priv_cls, ORIGIN_GENERATE, mech->mechanism,
+        rv = assemble(s, &priv_tmpl, &priv_made, priv_cls, ORIGIN_GENERATE, mech->mechanism,
                       &priv_attrs);
     if (rv == CKR_OK && identity)
         rv = identity_finish(&pub_attrs, &priv_attrs);
@@ -579,7 +584,7 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
         attr_list_remove(&made, CKA_VALUE_LEN);
     }
     if (rv == CKR_OK)
-        rv = assemble(&given, &made, cls, ORIGIN_DERIVE, mech->mechanism, &attrs);
+        rv = assemble(s, &given, &made, cls, ORIGIN_DERIVE, mech->mechanism, &attrs);
     if (rv == CKR_OK && cls == CKO_SECRET_KEY) {
         /* §4.9: a derived key keeps these only if its base had them. */
         if (!attr_list_bool(&base_attrs, CKA_ALWAYS_SENSITIVE, false))
@@ -748,7 +753,7 @@ CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrappi
             rv = CKR_WRAPPED_KEY_INVALID;
     }
     if (rv == CKR_OK)
-        rv = assemble(&given, &made, cls, ORIGIN_UNWRAP, mech->mechanism, &attrs);
+        rv = assemble(s, &given, &made, cls, ORIGIN_UNWRAP, mech->mechanism, &attrs);
     if (rv == CKR_OK) {
         mech_key check;
         memset(&check, 0, sizeof(check));

@@ -94,7 +94,11 @@ static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *args)
     memset(&callbacks, 0, sizeof(callbacks));
     if (!args)
         return CKR_OK;
-    if (args->pReserved)
+    /* NSS's header adds LibraryParameters where the standard structure
+     * has pReserved, and pReserved after it: a standard caller's structure
+     * ends at LibraryParameters, so that is the field we check, and the
+     * one after it is never read. */
+    if (args->LibraryParameters)
         return CKR_ARGUMENTS_BAD;
     bool any = args->CreateMutex || args->DestroyMutex || args->LockMutex || args->UnlockMutex;
     bool all = args->CreateMutex && args->DestroyMutex && args->LockMutex && args->UnlockMutex;

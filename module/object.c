@@ -709,8 +709,11 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
         rv = find_push(find, cap, h);
     }
     free(ids);
+    /* §4.3: hardware features only for a search that names their class. */
+    CK_ULONG cls;
     se_object *hw;
-    if (rv == CKR_OK && (rv = lifecycle_object(t, &hw)) == CKR_OK &&
+    if (rv == CKR_OK && attr_list_ulong(want, CKA_CLASS, &cls) == CKR_OK &&
+        cls == CKO_HW_FEATURE && (rv = lifecycle_object(t, &hw)) == CKR_OK &&
         attr_list_matches(&hw->attrs, want->items, want->count))
         rv = find_push(find, cap, hw->handle);
     return rv;

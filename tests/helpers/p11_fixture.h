@@ -42,6 +42,7 @@ typedef struct fx {
     char store[PATH_MAX];        /* root/store: SOFTSE_STORE */
     CK_SLOT_ID slot;             /* the token made by fx_setup_token */
     CK_SESSION_HANDLE session;   /* RW session, user logged in (fx_setup_user) */
+    int saved_stderr;            /* fx_stderr_begin/end */
 } fx;
 
 /* ---- the module --------------------------------------------------------- */
@@ -71,11 +72,11 @@ const char *fx_rv_name(CK_RV rv); /* "CKR_PIN_INCORRECT", or "CKR_0x..." */
 #define assert_rv(call, expected) fx_assert_rv((call), (expected), #call, __FILE__, __LINE__)
 /* assert_rv_in(call, CKR_DEVICE_ERROR, CKR_GENERAL_ERROR): one of these. */
 #define assert_rv_in(call, ...)                                                                    \
-    fx_assert_rv_in((call), #call, __FILE__, __LINE__, (const CK_RV[]){__VA_ARGS__},              \
+    fx_assert_rv_in((call), #call, __FILE__, __LINE__, (const CK_RV[]){__VA_ARGS__},               \
                     sizeof((const CK_RV[]){__VA_ARGS__}) / sizeof(CK_RV))
 void fx_assert_rv(CK_RV got, CK_RV expected, const char *what, const char *file, int line);
-void fx_assert_rv_in(CK_RV got, const char *what, const char *file, int line,
-                     const CK_RV *allowed, size_t count);
+void fx_assert_rv_in(CK_RV got, const char *what, const char *file, int line, const CK_RV *allowed,
+                     size_t count);
 
 /* In a forked child, where cmocka cannot be used: print and _exit(1). */
 #define child_rv(call, expected)                                                                   \
@@ -149,5 +150,10 @@ CK_ULONG fx_get_ulong(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATT
 
 /* Reads a whole file; NULL when missing.  Free with free(). */
 unsigned char *fx_read_file(const char *path, size_t *len);
+
+/* Sends this process's stderr to a file in t->root until fx_stderr_end,
+ * which restores it and returns what was written (NUL terminated; free). */
+void fx_stderr_begin(fx *t);
+char *fx_stderr_end(fx *t);
 
 #endif

@@ -170,6 +170,35 @@ static void config_with_defaults(void **state)
     assert_rv(fx_login(session, CKU_USER, FX_USER_PIN), CKR_OK);
 }
 
+/* A line the module cannot use stops C_Initialize with a message naming
+ * it: a typo must not quietly weaken the PIN cost or move the store. */
+static void config_errors_are_reported(void **state)
+{
+    fx *t = *state;
+    char conf_path[PATH_MAX + 16];
+    static const char *const bad[] = {
+        "pin_kdf_iterations = many\n",
+        "# fine\nstore_dirr = /tmp\n",
+        "user_max_failures\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_conf(t, bad[i], conf_path, sizeof(conf_path));
+        fx_stderr_begin(t);
+        CK_RV rv = t->f->C_Initialize(NULL_PTR);
+        char *log = fx_stderr_end(t);
+        if (rv == CKR_OK)
+            fail_msg("C_Initialize accepted the configuration \"%s\"", bad[i]);
+        if (!strstr(log, conf_path))
+            fail_msg("the message does not name %s: %s", conf_path, log);
+        free(log);
+        CK_INFO info;
+        assert_rv(t->f->C_GetInfo(&info), CKR_CRYPTOKI_NOT_INITIALIZED);
+    }
+    /* a configuration file that does not exist */
+    setenv("SOFTSE_CONF", "/nonexistent/softse.conf", 1);
+    assert_true(t->f->C_Initialize(NULL_PTR) != CKR_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +207,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(softse_store_wins, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(config_file, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(config_with_defaults, fx_setup_env, fx_teardown),
+        cmocka_unit_test_setup_teardown(config_errors_are_reported, fx_setup_env, fx_teardown),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

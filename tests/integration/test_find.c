@@ -77,8 +77,7 @@ static void session_objects_end_with_their_session(void **state)
     assert_rv(t->f->C_CloseSession(other), CKR_OK);
     assert_int_equal(fx_count_label(t->session, "temporary"), 0);
     CK_ATTRIBUTE label = {CKA_LABEL, NULL_PTR, 0};
-    assert_rv(t->f->C_GetAttributeValue(t->session, object, &label, 1),
-              CKR_OBJECT_HANDLE_INVALID);
+    assert_rv(t->f->C_GetAttributeValue(t->session, object, &label, 1), CKR_OBJECT_HANDLE_INVALID);
 }
 
 static void token_objects_persist(void **state)
@@ -119,9 +118,8 @@ static void populate(fx *t, CK_OBJECT_HANDLE handles[5])
                          {CKA_LABEL, "alpha", 5},
                          {CKA_APPLICATION, "app1", 4},
                          {CKA_TOKEN, (void *)&yes, 1}};
-    CK_ATTRIBUTE d2[] = {{CKA_CLASS, &data, sizeof(data)},
-                         {CKA_LABEL, "alpha", 5},
-                         {CKA_APPLICATION, "app2", 4}};
+    CK_ATTRIBUTE d2[] = {
+        {CKA_CLASS, &data, sizeof(data)}, {CKA_LABEL, "alpha", 5}, {CKA_APPLICATION, "app2", 4}};
     CK_ATTRIBUTE d3[] = {{CKA_CLASS, &data, sizeof(data)}, {CKA_LABEL, "beta", 4}};
     CK_ATTRIBUTE k1[] = {{CKA_CLASS, &secret, sizeof(secret)},
                          {CKA_KEY_TYPE, &generic, sizeof(generic)},

@@ -132,7 +132,7 @@ static void initialize_with_os_locking(void **state)
     /* Both: the library may use either. */
     memset(&mutex_calls, 0, sizeof(mutex_calls));
     assert_rv(fx_initialize_args(create_mutex, destroy_mutex, lock_mutex, unlock_mutex,
-                             CKF_OS_LOCKING_OK, NULL),
+                                 CKF_OS_LOCKING_OK, NULL),
               CKR_OK);
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
     assert_int_equal(mutex_calls.destroyed, mutex_calls.created);
@@ -361,8 +361,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(calls_before_initialize, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(initialize_twice, fx_setup_env, fx_teardown),
-        cmocka_unit_test_setup_teardown(initialize_with_mutex_callbacks, fx_setup_env,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(initialize_with_mutex_callbacks, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(initialize_with_os_locking, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(initialize_bad_args, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(get_info, fx_setup_module, fx_teardown),

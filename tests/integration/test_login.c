@@ -72,8 +72,7 @@ static void set_user_pin(void **state)
     assert_false(fx_token_flags(t->slot) & CKF_USER_PIN_COUNT_LOW);
 
     /* logged in as the user: again the user PIN */
-    assert_rv(t->f->C_SetPIN(rw, (CK_UTF8CHAR_PTR) "9999", 4, (CK_UTF8CHAR_PTR) "1234", 4),
-              CKR_OK);
+    assert_rv(t->f->C_SetPIN(rw, (CK_UTF8CHAR_PTR) "9999", 4, (CK_UTF8CHAR_PTR) "1234", 4), CKR_OK);
     assert_rv(t->f->C_Logout(rw), CKR_OK);
 
     /* the new PIN survives a restart */
@@ -276,8 +275,7 @@ static void so_pin_lockout(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(init_pin_needs_so_rw_session, fx_setup_module,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(init_pin_needs_so_rw_session, fx_setup_module, fx_teardown),
         cmocka_unit_test_setup_teardown(set_user_pin, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(set_so_pin, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(login_logout_rules, fx_setup_token, fx_teardown),

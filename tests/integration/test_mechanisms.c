@@ -112,8 +112,8 @@ static void promised_mechanisms(void **state)
                         listed ? "listed" : "not listed", fx_rv_name(rv));
             missing++;
         } else if ((info.flags & promised[p].flags) != promised[p].flags) {
-            print_error("%s: flags 0x%lx lack 0x%lx\n", promised[p].name,
-                        (unsigned long)info.flags, (unsigned long)promised[p].flags);
+            print_error("%s: flags 0x%lx lack 0x%lx\n", promised[p].name, (unsigned long)info.flags,
+                        (unsigned long)promised[p].flags);
             missing++;
         }
     }
@@ -151,8 +151,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(list_and_info_agree, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(promised_mechanisms, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(key_sizes, fx_setup_token, fx_teardown),
-        cmocka_unit_test_setup_teardown(blank_token_lists_mechanisms, fx_setup_token,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(blank_token_lists_mechanisms, fx_setup_token, fx_teardown),
     };
     return cmocka_run_group_tests_name("mechanisms", tests, NULL, NULL);
 }

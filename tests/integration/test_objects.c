@@ -16,7 +16,9 @@
 static const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 static const unsigned char aes_value[32] = "0123456789abcdef0123456789ABCDEF";
 
+// clang-format off
 #define BOOL_ATTR(type, var) {type, (void *)&(var), sizeof(CK_BBOOL)}
+// clang-format on
 
 static void assert_bool_attr(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
                              CK_ATTRIBUTE_TYPE type, CK_BBOOL expected, const char *name)
@@ -28,8 +30,8 @@ static void assert_bool_attr(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
 }
 #define assert_attr_bool(s, o, type, expected) assert_bool_attr(s, o, type, expected, #type)
 
-static void assert_value(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
-                         CK_ATTRIBUTE_TYPE type, const void *expected, size_t len)
+static void assert_value(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                         const void *expected, size_t len)
 {
     unsigned char buffer[4096];
     CK_ATTRIBUTE attr = {type, buffer, sizeof(buffer)};
@@ -93,9 +95,9 @@ static void certificate_object(void **state)
     assert_value(t->session, object, CKA_SUBJECT, cert.subject.data, cert.subject.len);
     assert_int_equal(fx_get_ulong(t->session, object, CKA_CERTIFICATE_TYPE), CKC_X_509);
     /* a certificate needs its type */
-    assert_rv(t->f->C_CreateObject(t->session, (CK_ATTRIBUTE[]){tmpl[0], tmpl[2], tmpl[5]}, 3,
-                                   &object),
-              CKR_TEMPLATE_INCOMPLETE);
+    assert_rv(
+        t->f->C_CreateObject(t->session, (CK_ATTRIBUTE[]){tmpl[0], tmpl[2], tmpl[5]}, 3, &object),
+        CKR_TEMPLATE_INCOMPLETE);
     fx_cert_free(&cert);
 }
 
@@ -185,8 +187,7 @@ static void ec_key_objects(void **state)
     assert_value(t->session, priv_key, CKA_EC_PARAMS, ec.params.data, ec.params.len);
     unsigned char out[64];
     CK_ATTRIBUTE value = {CKA_VALUE, out, sizeof(out)};
-    assert_rv(t->f->C_GetAttributeValue(t->session, priv_key, &value, 1),
-              CKR_ATTRIBUTE_SENSITIVE);
+    assert_rv(t->f->C_GetAttributeValue(t->session, priv_key, &value, 1), CKR_ATTRIBUTE_SENSITIVE);
     fx_ec_key_free(&ec);
 }
 
@@ -255,8 +256,7 @@ static void bad_templates(void **state)
               CKR_ATTRIBUTE_VALUE_INVALID);
     CK_ATTRIBUTE long_bool[] = {{CKA_CLASS, &data, sizeof(data)},
                                 {CKA_TOKEN, &four_bytes, sizeof(four_bytes)}};
-    assert_rv(t->f->C_CreateObject(t->session, long_bool, 2, &object),
-              CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_rv(t->f->C_CreateObject(t->session, long_bool, 2, &object), CKR_ATTRIBUTE_VALUE_INVALID);
     CK_ATTRIBUTE wrong_class[] = {{CKA_CLASS, &bogus_class, sizeof(bogus_class)}};
     assert_rv(t->f->C_CreateObject(t->session, wrong_class, 1, &object),
               CKR_ATTRIBUTE_VALUE_INVALID);
@@ -286,9 +286,8 @@ static void bad_templates(void **state)
     }
 
     /* the same attribute twice with different values */
-    CK_ATTRIBUTE twice[] = {{CKA_CLASS, &data, sizeof(data)},
-                            BOOL_ATTR(CKA_PRIVATE, yes),
-                            BOOL_ATTR(CKA_PRIVATE, no)};
+    CK_ATTRIBUTE twice[] = {
+        {CKA_CLASS, &data, sizeof(data)}, BOOL_ATTR(CKA_PRIVATE, yes), BOOL_ATTR(CKA_PRIVATE, no)};
     assert_rv(t->f->C_CreateObject(t->session, twice, 3, &object), CKR_TEMPLATE_INCONSISTENT);
 
     /* nothing of the above was created */
@@ -373,8 +372,7 @@ static void get_attribute_semantics(void **state)
         {CKA_CLASS, &cls, sizeof(cls)},
         {0x7ff00001, label, sizeof(label)},
     };
-    assert_rv(t->f->C_GetAttributeValue(t->session, data, invalid, 3),
-              CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_rv(t->f->C_GetAttributeValue(t->session, data, invalid, 3), CKR_ATTRIBUTE_TYPE_INVALID);
     assert_int_equal(invalid[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
     assert_int_equal(invalid[1].ulValueLen, sizeof(cls));
     assert_int_equal(cls, CKO_DATA);
@@ -408,17 +406,14 @@ static void set_attribute_rules(void **state)
     CK_ATTRIBUTE token = BOOL_ATTR(CKA_TOKEN, no);
     assert_rv(t->f->C_SetAttributeValue(t->session, data, &token, 1), CKR_ATTRIBUTE_READ_ONLY);
     CK_ATTRIBUTE unknown = {0x7ff00001, "x", 1};
-    assert_rv(t->f->C_SetAttributeValue(t->session, data, &unknown, 1),
-              CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_rv(t->f->C_SetAttributeValue(t->session, data, &unknown, 1), CKR_ATTRIBUTE_TYPE_INVALID);
 
     /* CKA_SENSITIVE only goes FALSE -> TRUE, CKA_EXTRACTABLE only TRUE -> FALSE */
     assert_rv(fx_create_aes(t->session, "key", false, true, false, aes_value, 32, &key), CKR_OK);
     CK_ATTRIBUTE unsensitive = BOOL_ATTR(CKA_SENSITIVE, no);
     CK_ATTRIBUTE extractable = BOOL_ATTR(CKA_EXTRACTABLE, yes);
-    assert_rv(t->f->C_SetAttributeValue(t->session, key, &unsensitive, 1),
-              CKR_ATTRIBUTE_READ_ONLY);
-    assert_rv(t->f->C_SetAttributeValue(t->session, key, &extractable, 1),
-              CKR_ATTRIBUTE_READ_ONLY);
+    assert_rv(t->f->C_SetAttributeValue(t->session, key, &unsensitive, 1), CKR_ATTRIBUTE_READ_ONLY);
+    assert_rv(t->f->C_SetAttributeValue(t->session, key, &extractable, 1), CKR_ATTRIBUTE_READ_ONLY);
     assert_attr_bool(t->session, key, CKA_SENSITIVE, CK_TRUE);
     assert_attr_bool(t->session, key, CKA_EXTRACTABLE, CK_FALSE);
 
@@ -492,11 +487,9 @@ static void copy_object(void **state)
 
     CK_OBJECT_HANDLE uncopyable;
     CK_OBJECT_CLASS data_cls = CKO_DATA;
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &data_cls, sizeof(data_cls)},
-                           BOOL_ATTR(CKA_COPYABLE, no)};
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &data_cls, sizeof(data_cls)}, BOOL_ATTR(CKA_COPYABLE, no)};
     assert_rv(t->f->C_CreateObject(t->session, tmpl, 2, &uncopyable), CKR_OK);
-    assert_rv(t->f->C_CopyObject(t->session, uncopyable, changes, 1, &copy),
-              CKR_ACTION_PROHIBITED);
+    assert_rv(t->f->C_CopyObject(t->session, uncopyable, changes, 1, &copy), CKR_ACTION_PROHIBITED);
     /* CKA_COPYABLE cannot be turned back on */
     CK_ATTRIBUTE copyable = BOOL_ATTR(CKA_COPYABLE, yes);
     assert_rv(t->f->C_SetAttributeValue(t->session, uncopyable, &copyable, 1),
@@ -510,8 +503,7 @@ static void destroy_object(void **state)
     assert_rv(fx_create_data(t->session, "bye", true, false, "v", 1, &object), CKR_OK);
     assert_rv(t->f->C_DestroyObject(t->session, object), CKR_OK);
     CK_ATTRIBUTE label = {CKA_LABEL, NULL_PTR, 0};
-    assert_rv(t->f->C_GetAttributeValue(t->session, object, &label, 1),
-              CKR_OBJECT_HANDLE_INVALID);
+    assert_rv(t->f->C_GetAttributeValue(t->session, object, &label, 1), CKR_OBJECT_HANDLE_INVALID);
     assert_rv(t->f->C_DestroyObject(t->session, object), CKR_OBJECT_HANDLE_INVALID);
     assert_int_equal(fx_count_label(t->session, "bye"), 0);
 
@@ -586,7 +578,8 @@ static void generated_versus_created(void **state)
     assert_attr_bool(t->session, created, CKA_NEVER_EXTRACTABLE, CK_FALSE);
 
     /* a generated EC pair: the private half is local and always sensitive */
-    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x03, 0x01, 0x07};
     CK_MECHANISM ec_gen = {CKM_EC_KEY_PAIR_GEN, NULL_PTR, 0};
     CK_ATTRIBUTE pub_tmpl[] = {{CKA_EC_PARAMS, (void *)p256, sizeof(p256)}};
     CK_ATTRIBUTE priv_tmpl[] = {BOOL_ATTR(CKA_SIGN, yes)};

@@ -143,8 +143,7 @@ static void digest_length_convention(void **state)
     /* an error other than CKR_BUFFER_TOO_SMALL ends the operation */
     assert_rv(t->f->C_DigestInit(session, &mech), CKR_OK);
     assert_rv(t->f->C_DigestUpdate(session, NULL_PTR, 5), CKR_ARGUMENTS_BAD);
-    assert_rv(t->f->C_DigestUpdate(session, (CK_BYTE_PTR) "abc", 3),
-              CKR_OPERATION_NOT_INITIALIZED);
+    assert_rv(t->f->C_DigestUpdate(session, (CK_BYTE_PTR) "abc", 3), CKR_OPERATION_NOT_INITIALIZED);
     assert_rv(t->f->C_DigestInit(session, &mech), CKR_OK);
     assert_rv(t->f->C_Digest(session, (CK_BYTE_PTR) "abc", 3, out, NULL_PTR), CKR_ARGUMENTS_BAD);
     assert_rv(t->f->C_DigestInit(session, &mech), CKR_OK); /* not active any more */
@@ -160,8 +159,7 @@ static void digest_operation_state(void **state)
     assert_rv(fx_open(t->slot, false, &other), CKR_OK);
     unsigned char out[64];
     CK_ULONG len = sizeof(out);
-    assert_rv(t->f->C_DigestUpdate(session, (CK_BYTE_PTR) "abc", 3),
-              CKR_OPERATION_NOT_INITIALIZED);
+    assert_rv(t->f->C_DigestUpdate(session, (CK_BYTE_PTR) "abc", 3), CKR_OPERATION_NOT_INITIALIZED);
     assert_rv(t->f->C_DigestFinal(session, out, &len), CKR_OPERATION_NOT_INITIALIZED);
     assert_rv(t->f->C_Digest(session, (CK_BYTE_PTR) "abc", 3, out, &len),
               CKR_OPERATION_NOT_INITIALIZED);

@@ -158,9 +158,9 @@ static void *worker_main(void *arg)
         snprintf(label, sizeof(label), "thread-%d-round-%d", w->id, round);
         CK_OBJECT_HANDLE objects[3];
         for (int i = 0; i < 3; i++)
-            WORKER_CHECK(w, fx_create_data(session, label, false, i == 0, label, strlen(label),
-                                           &objects[i]),
-                         CKR_OK);
+            WORKER_CHECK(
+                w, fx_create_data(session, label, false, i == 0, label, strlen(label), &objects[i]),
+                CKR_OK);
         CK_ATTRIBUTE tmpl[] = {{CKA_LABEL, label, strlen(label)}};
         CK_OBJECT_HANDLE found[8];
         CK_ULONG count = 0;
@@ -248,8 +248,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(session_objects_are_shared_then_vanish, fx_setup_token,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(threads_share_the_module, fx_setup_token, fx_teardown),
-        cmocka_unit_test_setup_teardown(operation_state_not_supported, fx_setup_token,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(operation_state_not_supported, fx_setup_token, fx_teardown),
     };
     return cmocka_run_group_tests_name("sessions", tests, NULL, NULL);
 }

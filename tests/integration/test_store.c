@@ -10,7 +10,6 @@
 #include "p11_keys.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <openssl/rand.h>
 #include <setjmp.h>
 #include <sqlite3.h>
@@ -222,8 +221,10 @@ static void no_key_bytes_in_store(void **state)
     CK_KEY_TYPE type = CKK_EC;
     CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE priv[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},      {CKA_KEY_TYPE, &type, sizeof(type)},
-        {CKA_TOKEN, &yes, 1},                {CKA_EC_PARAMS, ec.params.data, ec.params.len},
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_TOKEN, &yes, 1},
+        {CKA_EC_PARAMS, ec.params.data, ec.params.len},
         {CKA_VALUE, ec.value.data, ec.value.len},
     };
     assert_rv(t->f->C_CreateObject(session, priv, 5, &object), CKR_OK);
@@ -431,14 +432,7 @@ static void garbage_file_harms_nothing(void **state)
     write_file(text_path, (const unsigned char *)"hello\n", 6);
 
     /* capture what the module says while it meets them */
-    char log_path[PATH_MAX + 16];
-    snprintf(log_path, sizeof(log_path), "%s/stderr.log", t->root);
-    fflush(stderr);
-    int saved = dup(2);
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(saved >= 0 && log_fd >= 0);
-    dup2(log_fd, 2);
-    close(log_fd);
+    fx_stderr_begin(t);
     CK_RV rv = t->f->C_Initialize(NULL_PTR);
     CK_SLOT_ID slots[16];
     CK_ULONG count = 16;
@@ -450,19 +444,11 @@ static void garbage_file_harms_nothing(void **state)
         if (r != CKR_OK && r != CKR_DEVICE_ERROR && r != CKR_TOKEN_NOT_RECOGNIZED)
             rv_info = r;
     }
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    char *log = fx_stderr_end(t);
     assert_rv(rv, CKR_OK);
     assert_rv(rv_list, CKR_OK);
     assert_rv(rv_info, CKR_OK);
-
-    size_t log_len = 0;
-    char *log = (char *)fx_read_file(log_path, &log_len);
-    assert_non_null(log);
-    log = realloc(log, log_len + 1);
-    log[log_len] = '\0';
-    print_message("  the module said: %s", log_len ? log : "(nothing)\n");
+    print_message("  the module said: %s", *log ? log : "(nothing)\n");
     if (!strstr(log, "0123456789abcdef"))
         fail_msg("no message names the damaged file 0123456789abcdef.sqlite");
     free(log);
