@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it (.ci/run calls this):
 #   1. installs missing Debian packages (as root; tests/helpers/install-deps.sh);
 #   2. builds build/ with warnings as errors and runs every test;
-#   3. builds build-asan/ with AddressSanitizer and UBSan and runs every
+#   3. runs the black-box integration tests of build/ again under valgrind
+#      (memory errors fail the test);
+#   4. builds build-asan/ with AddressSanitizer and UBSan and runs every
 #      test again, leak checks on.  Shell tests that drive uninstrumented
 #      programs (pkcs11-tool) preload the sanitizer runtime into them
 #      (tests/helpers/sanitizer-preload.sh) or report themselves skipped.
@@ -27,40 +29,59 @@ setup() {
     fi
 }
 
-# run DIR: build and test; the summary goes to DIR/summary.txt.
+# run DIR NAME [meson test arguments]: build and test; meson's summary of
+# the run (or the build failure) goes to DIR/NAME-summary.txt.
 run() {
-    local dir=$1
-    shift
+    local dir=$1 name=$2
+    shift 2
+    local summary=$dir/$name-summary.txt output=$dir/$name-output.txt
+    rm -f "$summary"
     echo "== $dir: build"
-    ninja -C "$dir"
-    echo "== $dir: test"
+    if ! ninja -C "$dir"; then
+        echo "the build failed (see above)" >"$summary"
+        return 1
+    fi
+    echo "== $dir: test${*:+ ($*)}"
     local status=0
-    meson test -C "$dir" --print-errorlogs "$@" || status=$?
-    # meson's own summary: the failing tests if any, then the counts
-    local log=$dir/meson-logs/testlog.txt
-    if grep -q '^Summary of Failures:' "$log"; then
-        sed -n '/^Summary of Failures:/,$p' "$log"
+    meson test -C "$dir" --print-errorlogs "$@" 2>&1 | tee "$output" || status=$?
+    # the failing tests if any, then the counts, from the log meson wrote
+    local log
+    log=$(sed -n 's/^Full log written to //p' "$output" | tail -n 1)
+    if [ -z "$log" ] || [ ! -f "$log" ]; then
+        tail -n 8 "$output" >"$summary"
+    elif grep -q '^Summary of Failures:' "$log"; then
+        sed -n '/^Summary of Failures:/,$p' "$log" >"$summary"
     else
-        sed -n '/^Ok: /,$p' "$log"
-    fi >"$dir/summary.txt"
+        sed -n '/^Ok: /,$p' "$log" >"$summary"
+    fi
     return $status
+}
+
+verdict() {
+    [ "$1" = 0 ] && echo PASS || echo FAIL
 }
 
 started=$SECONDS
 setup build -Dwerror=true -Dtests=true
 status_regular=0
-run build "$@" || status_regular=$?
+run build tests "$@" || status_regular=$?
+
+status_valgrind=0
+run build valgrind --suite integration --no-suite shell --timeout-multiplier 10 \
+    --wrap 'valgrind --error-exitcode=99 --leak-check=no -q' "$@" || status_valgrind=$?
 
 setup build-asan -Dwerror=true -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false
 status_asan=0
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:print_summary=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run build-asan "$@" || status_asan=$?
+    run build-asan tests "$@" || status_asan=$?
 
 echo
 echo "== done in $((SECONDS - started)) s"
-echo "-- build/ (warnings are errors): $([ $status_regular = 0 ] && echo PASS || echo FAIL)"
-cat build/summary.txt
-echo "-- build-asan/ (AddressSanitizer, UBSan, leak checks): $([ $status_asan = 0 ] && echo PASS || echo FAIL)"
-cat build-asan/summary.txt
-[ $status_regular = 0 ] && [ $status_asan = 0 ]
+echo "-- build/ (warnings are errors): $(verdict $status_regular)"
+cat build/tests-summary.txt
+echo "-- build/ integration tests under valgrind: $(verdict $status_valgrind)"
+cat build/valgrind-summary.txt
+echo "-- build-asan/ (AddressSanitizer, UBSan, leak checks): $(verdict $status_asan)"
+cat build-asan/tests-summary.txt
+[ $status_regular = 0 ] && [ $status_valgrind = 0 ] && [ $status_asan = 0 ]

@@ -293,6 +293,16 @@ CK_RV tok_login(tok *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin, CK_ULONG pin_
     rv = end_counted(t, pin_check(t, user, pin, pin_len, "login", master));
     if (rv == CKR_OK)
         rv = tok_keys_derive(t, master, keys, NULL);
+    if (rv == CKR_OK) {
+        /* The wrap opened with this PIN, so a master key that does not
+         * match the stored check value means the store was altered. */
+        rv = tok_keys_current(t, keys);
+        if (rv == CKR_USER_NOT_LOGGED_IN) {
+            se_log(SE_LOG_ERROR, "token %s: the key check value does not match the master key",
+                   t->path);
+            rv = CKR_DEVICE_ERROR;
+        }
+    }
     if (rv == CKR_OK)
         rv = tok_commit(t);
 out:

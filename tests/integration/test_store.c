@@ -56,6 +56,10 @@ static CK_RV create_tagged(CK_SESSION_HANDLE session, const char *application, c
     return fx_functions()->C_CreateObject(session, tmpl, 6, &object);
 }
 
+/* This program, for the second process: argv[0] (under valgrind
+ * /proc/self/exe is valgrind itself). */
+static char self_path[PATH_MAX];
+
 /* ---- a second process ---------------------------------------------------------------- */
 
 /* The writer: creates WRITER_OBJECTS token objects one at a time, telling
@@ -102,7 +106,7 @@ static void writer_sees_commits(void **state)
         snprintf(slot, sizeof(slot), "%lu", (unsigned long)t->slot);
         snprintf(out_fd, sizeof(out_fd), "%d", to_reader[1]);
         snprintf(in_fd, sizeof(in_fd), "%d", from_reader[0]);
-        execl("/proc/self/exe", "test_store", "--writer", slot, out_fd, in_fd, (char *)NULL);
+        execl(self_path, "test_store", "--writer", slot, out_fd, in_fd, (char *)NULL);
         _exit(127);
     }
     close(to_reader[1]);
@@ -470,6 +474,8 @@ static void garbage_file_harms_nothing(void **state)
 
 int main(int argc, char **argv)
 {
+    if (!realpath(argv[0], self_path))
+        snprintf(self_path, sizeof(self_path), "/proc/self/exe");
     if (argc == 5 && strcmp(argv[1], "--writer") == 0)
         return writer_main(strtoul(argv[2], NULL, 10), atoi(argv[3]), atoi(argv[4]));
     const struct CMUnitTest tests[] = {

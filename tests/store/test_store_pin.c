@@ -207,6 +207,26 @@ static void reinit(void **state)
 
 /* Two processes spending tries at once: BEGIN IMMEDIATE serializes them,
  * so that no failure is lost. */
+/* A master key that opens with the right PIN but does not match the
+ * stored check value means the file was altered: refuse the login rather
+ * than let private objects silently vanish. */
+static void altered_key_check(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *raw = fixture_raw(tok_path(f->t));
+    assert_int_equal(sqlite3_exec(raw, "UPDATE token SET key_check = zeroblob(32)", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    tok_keys keys;
+    assert_int_equal(tok_login(f->t, CKU_USER, (const CK_UTF8CHAR *)USER_PIN, strlen(USER_PIN),
+                               &keys),
+                     CKR_DEVICE_ERROR);
+    tok_info info;
+    assert_int_equal(tok_get_info(f->t, &info), CKR_OK);
+    assert_int_equal(info.user_failures, 0); /* the PIN itself was right */
+}
+
 static void concurrent_failures(void **state)
 {
     fixture *f = *state;
@@ -255,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(init_pin, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(reinit, fixture_setup_token, fixture_teardown),
         cmocka_unit_test_setup_teardown(concurrent_failures, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(altered_key_check, fixture_setup_token, fixture_teardown),
     };
     return cmocka_run_group_tests_name("store PINs", tests, NULL, NULL);
 }

@@ -1,0 +1,88 @@
+/*
+ * bench.h — what the two halves of softse-bench share.
+ *
+ * bench.c is the driver: options, loading the modules, the timing loop,
+ * the object-count cases (population, C_FindObjects, C_Initialize in a
+ * child process) and the report.  bench_ops.c is the catalogue: one row
+ * per measured operation, each with its PKCS#11 side and, where one
+ * exists, the raw OpenSSL EVP side doing the same work on the same data.
+ */
+#ifndef SOFTSE_BENCH_H
+#define SOFTSE_BENCH_H
+
+#include <pkcs11.h>
+#include <softse/softse-pkcs11.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The largest input any operation feeds (AES-GCM 64 KiB). */
+#define BENCH_DATA_MAX (64 * 1024)
+
+/* Token keys shared by every operation of one module; made on first use
+ * over the module's main session and destroyed at exit. */
+typedef struct bench_keys {
+    CK_OBJECT_HANDLE ec_priv, ec_pub;
+    CK_OBJECT_HANDLE ed_priv, ed_pub;
+    CK_OBJECT_HANDLE rsa_priv, rsa_pub;
+    CK_OBJECT_HANDLE hmac, aes;
+} bench_keys;
+
+typedef struct bench_module {
+    const char *path;
+    char name[40]; /* "softse", "SoftHSMv2": from C_GetInfo */
+    void *handle;
+    CK_FUNCTION_LIST *fn;
+    CK_SLOT_ID slot;
+    char label[33]; /* token label, blanks trimmed */
+    CK_SESSION_HANDLE session; /* read-write, user logged in */
+    const char *pin;
+    bench_keys keys;
+} bench_module;
+
+/* One iteration of an operation; CKR_OK or the error that stops the run.
+ * Raw OpenSSL iterations return CKR_OK or CKR_FUNCTION_FAILED. */
+typedef CK_RV (*bench_run_fn)(void *state);
+
+typedef struct bench_op {
+    const char *name;  /* row name, unique */
+    const char *group; /* what --ops selects */
+    const char *what;  /* the calls one iteration makes */
+    /* Checked with C_GetMechanismInfo first: the row is "n/a" without it.
+     * 0 when the operation needs no mechanism (C_GenerateRandom…). */
+    CK_MECHANISM_TYPE mech;
+    bool threaded; /* a sign operation: also measured on several threads */
+
+    /* PKCS#11 side: per-thread state on its own session s.  NULL for a
+     * vendor row that is only reserved (see bench_ops.c). */
+    CK_RV (*p11_init)(bench_module *m, CK_SESSION_HANDLE s, void **state);
+    bench_run_fn p11_run;
+    /* Raw OpenSSL side; NULL when there is no equivalent. */
+    CK_RV (*raw_init)(void **state);
+    bench_run_fn raw_run;
+} bench_op;
+
+/* Frees a state made by either side's init. */
+void bench_state_free(void *state);
+
+extern const bench_op bench_ops[];
+extern const size_t bench_ops_count;
+
+/* The deterministic input: byte i is (i * 131 + 7) mod 256. */
+extern unsigned char bench_data[BENCH_DATA_MAX];
+void bench_data_fill(void);
+
+/* Key material shared by the raw side, made once. */
+void bench_raw_keys_free(void);
+/* Destroys the module's shared token keys. */
+void bench_keys_destroy(bench_module *m);
+
+/* PIN-KDF iterations softse applies (SOFTSE_PIN_KDF_ITERATIONS or the default). */
+unsigned long bench_pin_kdf_iterations(void);
+
+/* "CKR_MECHANISM_INVALID" or "0x…". */
+const char *bench_rv_name(CK_RV rv);
+
+#endif
