@@ -55,8 +55,8 @@ static int ssl_fail(const char *what)
     ERR_clear_error();
     if (!err)
         return tool_fail("%s", what);
-    return tool_fail("%s: %s", what, ERR_reason_error_string(err) ? ERR_reason_error_string(err)
-                                                                   : "OpenSSL error");
+    return tool_fail("%s: %s", what,
+                     ERR_reason_error_string(err) ? ERR_reason_error_string(err) : "OpenSSL error");
 }
 
 /* ---- building certificates ----------------------------------------------------- */
@@ -270,8 +270,7 @@ int ca_issue_device(X509 *ca, EVP_PKEY *ca_key, const unsigned char *spki, size_
 
 /* ---- DER for PKCS#11 attributes ------------------------------------------------- */
 
-static int der_result(int n, unsigned char *der, unsigned char **out, size_t *len,
-                      const char *what)
+static int der_result(int n, unsigned char *der, unsigned char **out, size_t *len, const char *what)
 {
     if (n <= 0) {
         *out = NULL;
@@ -283,23 +282,27 @@ static int der_result(int n, unsigned char *der, unsigned char **out, size_t *le
     return TOOL_OK;
 }
 
+/* i2d_* allocate when given a NULL buffer; the length is computed before
+ * the buffer is read (argument evaluation order is unspecified). */
 int ca_der_cert(X509 *cert, unsigned char **der, size_t *len)
 {
     unsigned char *buffer = NULL;
-    return der_result(i2d_X509(cert, &buffer), buffer, der, len, "encoding the certificate");
+    int n = i2d_X509(cert, &buffer);
+    return der_result(n, buffer, der, len, "encoding the certificate");
 }
 
 int ca_der_name(const X509_NAME *name, unsigned char **der, size_t *len)
 {
     unsigned char *buffer = NULL;
-    return der_result(i2d_X509_NAME(name, &buffer), buffer, der, len, "encoding a name");
+    int n = i2d_X509_NAME(name, &buffer);
+    return der_result(n, buffer, der, len, "encoding a name");
 }
 
 int ca_der_serial(X509 *cert, unsigned char **der, size_t *len)
 {
     unsigned char *buffer = NULL;
-    return der_result(i2d_ASN1_INTEGER(X509_get_serialNumber(cert), &buffer), buffer, der, len,
-                      "encoding the serial number");
+    int n = i2d_ASN1_INTEGER(X509_get_serialNumber(cert), &buffer);
+    return der_result(n, buffer, der, len, "encoding the serial number");
 }
 
 /* ---- summaries ---------------------------------------------------------------------- */
@@ -320,8 +323,8 @@ static char *bio_text(BIO *bio)
 char *ca_name_text(const X509_NAME *name)
 {
     BIO *bio = BIO_new(BIO_s_mem());
-    unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN |
-                          (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+    unsigned long flags =
+        XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
     char *text = bio && X509_NAME_print_ex(bio, name, 0, flags) >= 0 ? bio_text(bio) : NULL;
     BIO_free(bio);
     return text;
@@ -343,12 +346,13 @@ static void print_key_type(FILE *out, const char *indent, X509 *cert)
     if (!key)
         fprintf(out, "%s  key type:    unknown\n", indent);
     else if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC &&
-             EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                            sizeof(group), &group_len) == 1)
+             EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                            &group_len) == 1)
         fprintf(out, "%s  key type:    EC %s (%d bits)\n", indent, group, EVP_PKEY_get_bits(key));
     else
         fprintf(out, "%s  key type:    %s %d bits\n", indent,
-                OBJ_nid2sn(EVP_PKEY_get_base_id(key)), EVP_PKEY_get_bits(key));
+                EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "?",
+                EVP_PKEY_get_bits(key));
 }
 
 bool ca_print_summary(FILE *out, const unsigned char *der, size_t len, const char *indent)

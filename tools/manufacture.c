@@ -107,22 +107,17 @@ static int store_certificate(CK_SESSION_HANDLE session, X509 *cert, const char *
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     /* §4.6.2: 1 token user, 2 authority */
     CK_ULONG category = authority ? 2 : 1;
+    // clang-format off: one attribute a line
     CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_CERTIFICATE_TYPE, &cert_type, sizeof(cert_type)},
-        {CKA_TOKEN, &yes, sizeof(yes)},
-        {CKA_PRIVATE, &no, sizeof(no)},
-        {CKA_MODIFIABLE, &no, sizeof(no)},
-        {CKA_DESTROYABLE, &no, sizeof(no)},
-        {CKA_COPYABLE, &no, sizeof(no)},
-        {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_ID, (void *)id, id_len},
-        {CKA_SUBJECT, subject, subject_len},
-        {CKA_ISSUER, issuer, issuer_len},
-        {CKA_SERIAL_NUMBER, serial, serial_len},
-        {CKA_VALUE, value, value_len},
-        {CKA_CERTIFICATE_CATEGORY, &category, sizeof(category)},
+        {CKA_CLASS, &cls, sizeof(cls)},    {CKA_CERTIFICATE_TYPE, &cert_type, sizeof(cert_type)},
+        {CKA_TOKEN, &yes, sizeof(yes)},    {CKA_PRIVATE, &no, sizeof(no)},
+        {CKA_MODIFIABLE, &no, sizeof(no)}, {CKA_DESTROYABLE, &no, sizeof(no)},
+        {CKA_COPYABLE, &no, sizeof(no)},   {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_ID, (void *)id, id_len},      {CKA_SUBJECT, subject, subject_len},
+        {CKA_ISSUER, issuer, issuer_len},  {CKA_SERIAL_NUMBER, serial, serial_len},
+        {CKA_VALUE, value, value_len},     {CKA_CERTIFICATE_CATEGORY, &category, sizeof(category)},
     };
+    // clang-format on
     CK_OBJECT_HANDLE object;
     CK_RV rv = p11_functions()->C_CreateObject(session, tmpl, ARRAY_SIZE(tmpl), &object);
     if (rv != CKR_OK)
@@ -161,8 +156,10 @@ static int attestation_key(CK_SESSION_HANDLE session, const p11_token *token,
         if (rv != CKR_OK)
             return tool_ck_fail(rv, "finding the attestation public key of token \"%s\"",
                                 token->label);
-        fprintf(stderr, TOOL_NAME ": token \"%s\" has an attestation key without certificate: "
-                        "certifying the existing key\n", token->label);
+        fprintf(stderr,
+                TOOL_NAME ": token \"%s\" has an attestation key without certificate: "
+                          "certifying the existing key\n",
+                token->label);
     } else if (rv != CKR_OK) {
         return generate_failed(session, token, rv);
     }

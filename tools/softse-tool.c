@@ -11,8 +11,8 @@
 #include "softse-tool.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,33 +25,45 @@
 
 /* ---- the options ------------------------------------------------------------ */
 
+/* Where a parsed option goes in tool_opts. */
+typedef enum { ARG_STRING, ARG_FLAG, ARG_SLOT } tool_arg_kind;
+
 typedef struct tool_option {
     unsigned bit;
     const char *name;
-    const char *arg; /* NULL: a flag */
+    const char *arg; /* the value's name in help; NULL: a flag */
+    tool_arg_kind kind;
+    size_t field; /* offsetof(tool_opts, ...) */
     const char *help;
 } tool_option;
 
+#define STRING(field) ARG_STRING, offsetof(tool_opts, field)
+#define FLAG(field) ARG_FLAG, offsetof(tool_opts, field)
+
 static const tool_option options[] = {
-    {OPT_MODULE, "module", "PATH",
-     "the PKCS#11 module (default: $SOFTSE_MODULE, else the module built next to this program, "
-     "else the installed one)"},
-    {OPT_TOKEN, "token", "LABEL", "the token's label"},
-    {OPT_SERIAL, "serial", "SERIAL", "the token's serial number (16 hex digits)"},
-    {OPT_SLOT, "slot", "N", "the token's slot number"},
-    {OPT_SO_PIN, "so-pin", "PIN", "the SO PIN (default: $SOFTSE_SO_PIN)"},
-    {OPT_PIN, "pin", "PIN", "the user PIN (default: $SOFTSE_PIN)"},
-    {OPT_CA, "ca", "FILE", "the manufacturer CA certificate (PEM)"},
-    {OPT_CA_KEY, "ca-key", "FILE", "the manufacturer CA private key (PEM)"},
-    {OPT_OUT_KEY, "out-key", "FILE", "where to write the CA private key (PEM, mode 0600)"},
-    {OPT_OUT_CERT, "out-cert", "FILE", "where to write the CA certificate (PEM)"},
-    {OPT_SUBJECT, "subject", "DN",
+    {OPT_MODULE, "module", "PATH", STRING(module),
+     "the PKCS#11 module (default: $SOFTSE_MODULE, else the built or the installed one)"},
+    {OPT_TOKEN, "token", "LABEL", STRING(select.label), "the token's label"},
+    {OPT_SERIAL, "serial", "SERIAL", STRING(select.serial),
+     "the token's serial number (16 hex digits)"},
+    {OPT_SLOT, "slot", "N", ARG_SLOT, 0, "the token's slot number"},
+    {OPT_SO_PIN, "so-pin", "PIN", STRING(so_pin), "the SO PIN (default: $SOFTSE_SO_PIN)"},
+    {OPT_PIN, "pin", "PIN", STRING(pin), "the user PIN (default: $SOFTSE_PIN)"},
+    {OPT_CA, "ca", "FILE", STRING(ca), "the manufacturer CA certificate (PEM)"},
+    {OPT_CA_KEY, "ca-key", "FILE", STRING(ca_key), "the manufacturer CA private key (PEM)"},
+    {OPT_OUT_KEY, "out-key", "FILE", STRING(out_key),
+     "where to write the CA private key (PEM, mode 0600)"},
+    {OPT_OUT_CERT, "out-cert", "FILE", STRING(out_cert), "where to write the CA certificate (PEM)"},
+    {OPT_SUBJECT, "subject", "DN", STRING(subject),
      "the CA subject as /type=value/... (default: /CN=softse manufacturer CA/O=softse)"},
-    {OPT_KEY_TYPE, "key-type", "TYPE", "ec-p256 (default), rsa2048 or rsa3072"},
-    {OPT_TO, "to", "STATE", "personalization, operational or terminated"},
-    {OPT_VERIFY, "verify", NULL, "check the hash chain; fail naming the first broken record"},
-    {OPT_FORCE, "force", NULL, "also delete a manufactured token"},
+    {OPT_KEY_TYPE, "key-type", "TYPE", STRING(key_type), "ec-p256 (default), rsa2048 or rsa3072"},
+    {OPT_TO, "to", "STATE", STRING(to), "personalization, operational or terminated"},
+    {OPT_VERIFY, "verify", NULL, FLAG(verify),
+     "check the hash chain; fail naming the first broken record"},
+    {OPT_FORCE, "force", NULL, FLAG(force), "also delete a manufactured token"},
 };
+#undef STRING
+#undef FLAG
 
 /* ---- the commands --------------------------------------------------------- */
 
@@ -66,7 +78,7 @@ static const tool_command commands[] = {
      "demonstrations and tests: a real manufacturer keeps its CA key in an HSM."},
     {"manufacture", cmd_manufacture,
      OPT_MODULE | OPT_SELECT | OPT_SO_PIN | OPT_CA | OPT_CA_KEY | OPT_KEY_TYPE,
-     OPT_SELECT | OPT_CA | OPT_CA_KEY, "give a token its device identity (SPEC.md 2)",
+     OPT_SELECT | OPT_CA | OPT_CA_KEY, "give a token its device identity (SPEC.md §2)",
      "As the SO, in lifecycle PERSONALIZATION: generates the attestation key pair inside\n"
      "the token (CKA_SE_ATTESTATION), certifies its public key with the manufacturer CA\n"
      "and stores the certificate and the CA certificate on the token, read-only.\n"
@@ -74,18 +86,21 @@ static const tool_command commands[] = {
     {"show", cmd_show, OPT_MODULE | OPT_SELECT, 0, "slots, tokens, lifecycle and identity",
      "Without login: labels, serials, the lifecycle state, token flags with the PIN\n"
      "counters, and the device certificate of manufactured tokens."},
-    {"lifecycle", cmd_lifecycle, OPT_MODULE | OPT_SELECT | OPT_SO_PIN | OPT_TO,
-     OPT_SELECT | OPT_TO, "move a token to another lifecycle state (SPEC.md 3)",
+    {"lifecycle", cmd_lifecycle, OPT_MODULE | OPT_SELECT | OPT_SO_PIN | OPT_TO, OPT_SELECT | OPT_TO,
+     "move a token to another lifecycle state (SPEC.md §3)",
      "As the SO: personalization -> operational -> terminated (also personalization ->\n"
      "terminated).  operational -> personalization is a reset: it erases every object\n"
      "but the device identity.  terminated is final and erases every secret key value."},
     {"audit", cmd_audit, OPT_SELECT | OPT_VERIFY, OPT_SELECT, "print (and verify) the audit log",
-     "Reads the token file in the store directory ($SOFTSE_STORE, else\n"
-     "$XDG_DATA_HOME/softse, else ~/.local/share/softse) without the module."},
+     "Reads the token file in the store directory without the module: $SOFTSE_STORE,\n"
+     "else store_dir of $SOFTSE_CONF, else $XDG_DATA_HOME/softse, else\n"
+     "~/.local/share/softse (as the module).  Exits 1 naming the first broken record."},
     {"delete", cmd_delete, OPT_SELECT | OPT_FORCE, OPT_SELECT, "delete a token's file",
      "Deletes the token from the store directory.  A manufactured token is refused\n"
      "without --force: its device identity cannot be made again."},
-    /* Vendor protocol commands (gkea, ki, sk3) are added here as rows. */
+    /* The vendor protocol commands (gkea, ki, sk3) go here: one row each, a
+     * cmd_* in their own file declared in softse-tool.h, and any new
+     * option as an OPT_* bit plus a row of options[]. */
 };
 
 /* ---- messages --------------------------------------------------------------- */
@@ -143,7 +158,8 @@ static void print_synopsis(FILE *out, const tool_command *cmd)
     }
     for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
         unsigned bit = options[i].bit;
-        if (!(cmd->accepts & bit) || ((cmd->requires & OPT_SELECT) == OPT_SELECT && (bit & OPT_SELECT)))
+        if (!(cmd->accepts & bit) ||
+            ((cmd->requires & OPT_SELECT) == OPT_SELECT && (bit & OPT_SELECT)))
             continue;
         bool required = cmd->requires & bit;
         fputs(required ? " " : " [", out);
@@ -248,71 +264,73 @@ int tool_find_token(const tool_opts *opts, p11_token *token)
 
 /* ---- parsing ---------------------------------------------------------------- */
 
-static bool set_option(tool_opts *o, unsigned bit, const char *arg)
+static bool set_option(tool_opts *o, const tool_option *opt, const char *value)
 {
-    switch (bit) {
-    case OPT_MODULE: o->module = arg; break;
-    case OPT_TOKEN: o->select.label = arg; break;
-    case OPT_SERIAL: o->select.serial = arg; break;
-    case OPT_SLOT: {
+    char *field = (char *)o + opt->field;
+    switch (opt->kind) {
+    case ARG_STRING:
+        *(const char **)field = value;
+        return true;
+    case ARG_FLAG:
+        *(bool *)field = true;
+        return true;
+    case ARG_SLOT: {
         char *end;
         errno = 0;
-        unsigned long slot = strtoul(arg, &end, 10);
-        if (errno || end == arg || *end || arg[0] == '-')
+        unsigned long slot = strtoul(value, &end, 10);
+        if (errno || end == value || *end || value[0] == '-')
             return false;
         o->select.has_slot = true;
         o->select.slot = slot;
-        break;
+        return true;
     }
-    case OPT_SO_PIN: o->so_pin = arg; break;
-    case OPT_PIN: o->pin = arg; break;
-    case OPT_CA: o->ca = arg; break;
-    case OPT_CA_KEY: o->ca_key = arg; break;
-    case OPT_OUT_KEY: o->out_key = arg; break;
-    case OPT_OUT_CERT: o->out_cert = arg; break;
-    case OPT_SUBJECT: o->subject = arg; break;
-    case OPT_KEY_TYPE: o->key_type = arg; break;
-    case OPT_TO: o->to = arg; break;
-    case OPT_VERIFY: o->verify = true; break;
-    case OPT_FORCE: o->force = true; break;
     }
-    return true;
+    return false;
 }
 
-/* Parses argv (argv[0] is the command's last word); returns TOOL_OK, or
+static const tool_option *find_option(const tool_command *cmd, const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+        if ((cmd->accepts & options[i].bit) && strlen(options[i].name) == len &&
+            strncmp(options[i].name, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+/* Parses argv (argv[0] is the command's last word): "--name value",
+ * "--name=value", flags, -h/--help; exact names only (no getopt
+ * abbreviations: "--to" must not mean "--token").  Returns TOOL_OK, or
  * TOOL_USAGE after a message, or -1 when --help was printed. */
 static int parse(const tool_command *cmd, int argc, char **argv, tool_opts *o)
 {
-    struct option longopts[ARRAY_SIZE(options) + 2];
-    size_t n = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(options); i++)
-        if (cmd->accepts & options[i].bit)
-            longopts[n++] = (struct option){options[i].name,
-                                            options[i].arg ? required_argument : no_argument,
-                                            NULL, (int)(256 + i)};
-    longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
-    longopts[n] = (struct option){NULL, 0, NULL, 0};
-
     memset(o, 0, sizeof(*o));
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        if (c == 'h') {
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             print_command_help(stdout, cmd);
             return -1;
         }
-        if (c == ':')
-            return tool_usage_fail(cmd, "option %s needs a value", argv[optind - 1]);
-        if (c == '?')
-            return tool_usage_fail(cmd, "unknown option \"%s\"", argv[optind - 1]);
-        const tool_option *opt = &options[c - 256];
-        if (!set_option(o, opt->bit, optarg))
-            return tool_usage_fail(cmd, "bad value \"%s\" for --%s", optarg, opt->name);
+        if (arg[0] != '-' || arg[1] == '\0')
+            return tool_usage_fail(cmd, "unexpected argument \"%s\"", arg);
+        const char *name = arg[1] == '-' ? arg + 2 : arg + 1;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const tool_option *opt = arg[1] == '-' ? find_option(cmd, name, len) : NULL;
+        if (!opt)
+            return tool_usage_fail(cmd, "unknown option \"%.*s\"", (int)(name + len - arg), arg);
+        const char *value = NULL;
+        if (opt->arg && eq)
+            value = eq + 1;
+        else if (opt->arg && i + 1 < argc)
+            value = argv[++i];
+        else if (opt->arg)
+            return tool_usage_fail(cmd, "option --%s needs a value", opt->name);
+        else if (eq)
+            return tool_usage_fail(cmd, "option --%s takes no value", opt->name);
+        if (!set_option(o, opt, value))
+            return tool_usage_fail(cmd, "bad value \"%s\" for --%s", value, opt->name);
         o->given |= opt->bit;
     }
-    if (optind < argc)
-        return tool_usage_fail(cmd, "unexpected argument \"%s\"", argv[optind]);
 
     unsigned selected = o->given & OPT_SELECT;
     if ((cmd->accepts & OPT_SELECT) == OPT_SELECT && (selected & (selected - 1)))

@@ -14,7 +14,7 @@
 #ifndef SOFTSE_TOOL_H
 #define SOFTSE_TOOL_H
 
-#include "p11.h"
+#include "tool-p11.h"
 
 #include <stdbool.h>
 
@@ -49,10 +49,10 @@ typedef struct tool_opts {
     const char *module;  /* --module */
     p11_selector select; /* --token / --serial / --slot (init: the new label) */
     const char *so_pin, *pin;
-    const char *ca, *ca_key;         /* manufacture */
-    const char *out_key, *out_cert;  /* ca create */
-    const char *subject, *key_type;  /* ca create, manufacture */
-    const char *to;                  /* lifecycle */
+    const char *ca, *ca_key;        /* manufacture */
+    const char *out_key, *out_cert; /* ca create */
+    const char *subject, *key_type; /* ca create, manufacture */
+    const char *to;                 /* lifecycle */
     bool verify, force;
 } tool_opts;
 

@@ -34,10 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SK3_LEN SOFTSE_SK3_LEN        /* f output, nonces, α, β, τ, ρ, σ */
-#define SK3_ID_LEN SOFTSE_SK3_ID_LEN  /* host names */
-#define SK3_VALUE_LEN (3 * SK3_LEN)   /* K ‖ K' ‖ K'' */
-#define SK3_PAIR_LEN (2 * SK3_LEN)    /* r_i ‖ c_i and α ‖ β */
+#define SK3_LEN SOFTSE_SK3_LEN       /* f output, nonces, α, β, τ, ρ, σ */
+#define SK3_ID_LEN SOFTSE_SK3_ID_LEN /* host names */
+#define SK3_VALUE_LEN (3 * SK3_LEN)  /* K ‖ K' ‖ K'' */
+#define SK3_PAIR_LEN (2 * SK3_LEN)   /* r_i ‖ c_i and α ‖ β */
 
 /* The three parts of a server or host key value. */
 enum sk3_part { PART_K = 0, PART_K1 = 1, PART_K2 = 2 };
@@ -202,15 +202,16 @@ static const void *sk3_param(const CK_MECHANISM *mech, size_t size)
     return mech->pParameter && mech->ulParameterLen == size ? mech->pParameter : NULL;
 }
 
-/* The lifecycle permits queries, and the key is not blocked.  Called
- * without the token lock (oneshot, verify_oneshot, derive). */
-static CK_RV sk3_admit(const mech_env *env, const mech_key *key)
+/* The lifecycle permits queries, and the key is not blocked; *limit is
+ * the key's CKA_SE_FAILURE_LIMIT for sk3_reject.  Called without the
+ * token lock (oneshot, verify_oneshot, derive). */
+static CK_RV sk3_admit(const mech_env *env, const mech_key *key, CK_ULONG *limit)
 {
-    CK_ULONG count = 0, limit = 0;
+    CK_ULONG count = 0;
     CK_RV rv = env_lifecycle_allows(env, LC_SK3_QUERY);
     if (rv == CKR_OK)
-        rv = env_failure_count(env, key, &count, &limit);
-    if (rv == CKR_OK && limit != 0 && count >= limit)
+        rv = env_failure_count(env, key, &count, limit);
+    if (rv == CKR_OK && *limit != 0 && count >= *limit)
         rv = CKR_SE_BLOCKED;
     return rv;
 }
@@ -218,13 +219,14 @@ static CK_RV sk3_admit(const mech_env *env, const mech_key *key)
 /* Counts a rejected query; the count reaching the limit is audited once
  * (each increment yields a distinct value, whoever else counts).
  * Returns rejected, or the error of counting. */
-static CK_RV sk3_reject(const mech_env *env, const mech_key *key, const char *what, CK_RV rejected)
+static CK_RV sk3_reject(const mech_env *env, const mech_key *key, CK_ULONG limit, const char *what,
+                        CK_RV rejected)
 {
-    CK_ULONG count = 0, limit = 0, ignored;
+    CK_ULONG count = 0;
     CK_RV rv = env_failure_add(env, key, what, &count);
     if (rv != CKR_OK)
         return rv;
-    if (env_failure_count(env, key, &ignored, &limit) == CKR_OK && limit != 0 && count == limit) {
+    if (limit != 0 && count == limit) {
         char detail[96];
         snprintf(detail, sizeof(detail), "object 0x%lx: %lu failures", (unsigned long)key->handle,
                  (unsigned long)count);
@@ -239,7 +241,7 @@ typedef struct sk3_op {
     CK_MECHANISM_TYPE type;
     mech_env env;                       /* see the include of core.h */
     mech_key key;                       /* .handle only: for env_failure_* */
-    unsigned char value[SK3_VALUE_LEN]; /* the key's CKA_VALUE */
+    unsigned char value[SK3_VALUE_LEN]; /* the key's CKA_VALUE: server query, query 4 */
     unsigned char internal[SK3_LEN];    /* K~(i): query 1 */
     CK_SE_SK3_Q4_PARAMS q4;             /* query 4 */
 } sk3_op;
@@ -273,11 +275,12 @@ static CK_RV sk3_op_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_
     op->key.cls = key->cls;
     op->key.type = key->type;
     op->key.handle = key->handle;
-    memcpy(op->value, key->secret, SK3_VALUE_LEN);
     if (q4)
         op->q4 = *q4; /* the caller's structure need not outlive C_VerifyInit */
     if (op->type == CKM_SE_SK3_Q1)
-        rv = sk3_internal_secret(key, op->internal);
+        rv = sk3_internal_secret(key, op->internal); /* query 1 needs K~(i) only */
+    else
+        memcpy(op->value, key->secret, SK3_VALUE_LEN);
     if (rv != CKR_OK) {
         sk3_op_free(op);
         return rv;
@@ -298,7 +301,8 @@ static CK_RV sk3_op_sign(void *state, const unsigned char *in, size_t in_len, un
                          size_t *out_len)
 {
     sk3_op *op = state;
-    CK_RV rv = sk3_admit(&op->env, &op->key);
+    CK_ULONG limit;
+    CK_RV rv = sk3_admit(&op->env, &op->key, &limit);
     if (rv != CKR_OK)
         return rv;
     if (op->type == CKM_SE_SK3_Q1) {
@@ -327,7 +331,8 @@ static CK_RV sk3_op_verify(void *state, const unsigned char *in, size_t in_len,
     (void)in; /* query 4 takes no data */
     sk3_op *op = state;
     unsigned char kappa[SK3_LEN], expect[SK3_LEN];
-    CK_RV rv = sk3_admit(&op->env, &op->key);
+    CK_ULONG limit;
+    CK_RV rv = sk3_admit(&op->env, &op->key, &limit);
     if (rv != CKR_OK)
         return rv;
     if (in_len != 0)
@@ -338,7 +343,7 @@ static CK_RV sk3_op_verify(void *state, const unsigned char *in, size_t in_len,
     if (rv == CKR_OK)
         rv = sk3_session_prf(kappa, op->q4.ri, op->q4.rj, TAG_RHO, expect);
     if (rv == CKR_OK && CRYPTO_memcmp(expect, sig, SK3_LEN) != 0)
-        rv = sk3_reject(&op->env, &op->key, "SK3 query 4: rho_i", CKR_SIGNATURE_INVALID);
+        rv = sk3_reject(&op->env, &op->key, limit, "SK3 query 4: rho_i", CKR_SIGNATURE_INVALID);
     OPENSSL_cleanse(kappa, sizeof(kappa));
     OPENSSL_cleanse(expect, sizeof(expect));
     return rv;
@@ -394,8 +399,9 @@ static CK_RV sk3_q2_derive(const CK_MECHANISM *mech, const mech_key *base, const
     CK_RV rv = sk3_key_check(base, CKK_SE_SK3_HOST);
     if (rv == CKR_OK)
         rv = sk3_check_template(tmpl, SK3_LEN, true);
+    CK_ULONG limit;
     if (rv == CKR_OK)
-        rv = sk3_admit(env, base);
+        rv = sk3_admit(env, base, &limit);
     if (rv != CKR_OK)
         return rv;
     unsigned char kappa[SK3_LEN], rj[SK3_LEN], tau[SK3_LEN], sigma[SK3_LEN];
@@ -427,20 +433,21 @@ static CK_RV sk3_q3_derive(const CK_MECHANISM *mech, const mech_key *base, const
     unsigned char internal[SK3_LEN], rho[SK3_LEN], sigma[SK3_LEN];
     CK_SE_SK3_Q3_PARAMS in = *p; /* the checks see one version of the inputs */
     unsigned bad = 0;
+    CK_ULONG limit = 0;
     CK_RV rv = sk3_key_check(base, CKK_SE_SK3_HOST);
     if (rv == CKR_OK)
         rv = sk3_internal_secret(base, internal);
     if (rv == CKR_OK)
         rv = sk3_check_template(tmpl, SK3_LEN, true);
     if (rv == CKR_OK)
-        rv = sk3_admit(env, base);
+        rv = sk3_admit(env, base, &limit);
     if (rv == CKR_OK)
         rv = sk3_query3(base->secret, internal, &in, &bad, rho, sigma);
     if (rv == CKR_OK && bad) {
         char what[64];
         snprintf(what, sizeof(what), "SK3 query 3:%s%s%s", bad & BAD_CI ? " c_i" : "",
                  bad & BAD_BETA ? " beta" : "", bad & BAD_TAU ? " tau_j" : "");
-        rv = sk3_reject(env, base, what, CKR_SE_PROTOCOL_REJECTED);
+        rv = sk3_reject(env, base, limit, what, CKR_SE_PROTOCOL_REJECTED);
     } else if (rv == CKR_OK) {
         rv = sk3_set_derived(out, tmpl, sigma, SK3_LEN);
         if (rv == CKR_OK)
@@ -453,8 +460,8 @@ static CK_RV sk3_q3_derive(const CK_MECHANISM *mech, const mech_key *base, const
 }
 
 /* Provisioning on the server key: K(i) ‖ K'(i) ‖ K''(i), to be wrapped to card i. */
-static CK_RV sk3_host_derive(const CK_MECHANISM *mech, const mech_key *base,
-                             const attr_list *tmpl, const mech_env *env, attr_list *out)
+static CK_RV sk3_host_derive(const CK_MECHANISM *mech, const mech_key *base, const attr_list *tmpl,
+                             const mech_env *env, attr_list *out)
 {
     const CK_SE_SK3_HOST_PARAMS *p = sk3_param(mech, sizeof(*p));
     if (!p)
@@ -462,8 +469,9 @@ static CK_RV sk3_host_derive(const CK_MECHANISM *mech, const mech_key *base,
     CK_RV rv = sk3_key_check(base, CKK_SE_SK3_SERVER);
     if (rv == CKR_OK)
         rv = sk3_check_template(tmpl, SK3_VALUE_LEN, false);
+    CK_ULONG limit;
     if (rv == CKR_OK)
-        rv = sk3_admit(env, base);
+        rv = sk3_admit(env, base, &limit);
     if (rv != CKR_OK)
         return rv;
     unsigned char value[SK3_VALUE_LEN];
@@ -508,14 +516,23 @@ static CK_RV sk3_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const
 
 /* ---- rows -------------------------------------------------------------------------- */
 
-#define SK3_INFO(flags) {SK3_VALUE_LEN, SK3_VALUE_LEN, flags}
+#define SK3_INFO(flags)                                                                            \
+    {                                                                                              \
+        SK3_VALUE_LEN, SK3_VALUE_LEN, flags                                                        \
+    }
 
 static const mech_row rows[] = {
     {.type = CKM_SE_SK3_Q1, .name = "SK3-Q1", .info = SK3_INFO(CKF_SIGN), .ops = &sk3_ops},
     {.type = CKM_SE_SK3_SERVER, .name = "SK3-SERVER", .info = SK3_INFO(CKF_SIGN), .ops = &sk3_ops},
     {.type = CKM_SE_SK3_Q4, .name = "SK3-Q4", .info = SK3_INFO(CKF_VERIFY), .ops = &sk3_ops},
-    {.type = CKM_SE_SK3_Q2, .name = "SK3-Q2", .info = SK3_INFO(CKF_DERIVE), .derive = sk3_q2_derive},
-    {.type = CKM_SE_SK3_Q3, .name = "SK3-Q3", .info = SK3_INFO(CKF_DERIVE), .derive = sk3_q3_derive},
+    {.type = CKM_SE_SK3_Q2,
+     .name = "SK3-Q2",
+     .info = SK3_INFO(CKF_DERIVE),
+     .derive = sk3_q2_derive},
+    {.type = CKM_SE_SK3_Q3,
+     .name = "SK3-Q3",
+     .info = SK3_INFO(CKF_DERIVE),
+     .derive = sk3_q3_derive},
     {.type = CKM_SE_SK3_HOST_DERIVE,
      .name = "SK3-HOST-DERIVE",
      .info = SK3_INFO(CKF_DERIVE),

@@ -35,7 +35,7 @@ typedef struct options {
     const char *module[2];
     long slot[2]; /* -1: choose */
     const char *pin, *so_pin;
-    bool init, json, fresh_store;
+    bool init, json, fresh_store, no_raw;
     const char *ops;
     double seconds;
     unsigned rounds;
@@ -59,10 +59,15 @@ static options opt = {
     .populate_budget = 600,
 };
 
-/* One measured rate: the median of the rounds, with the spread. */
+#define MAX_ROUNDS 32
+
+/* One measured rate: the median of the rounds, with the spread; the
+ * rounds in the order they ran, for paired ratios. */
 typedef struct measure {
     bool ok;
     double median, min, max;
+    double sample[MAX_ROUNDS];
+    unsigned rounds;
     char note[80]; /* why there is no number: "n/a …", "error …" */
 } measure;
 
@@ -141,14 +146,17 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* One round on n threads: the summed rate, or 0 with *rv set. */
-static double run_round(bench_run_fn run, void **states, unsigned n, double seconds, CK_RV *rv)
+/* One round on n threads: the summed rate, or 0 with *rv set; *done
+ * counts the iterations that succeeded. */
+static double run_round(bench_run_fn run, void **states, unsigned n, double seconds, CK_RV *rv,
+                        uint64_t *done)
 {
-    worker w[MAX_LIST * 4];
-    pthread_t tid[MAX_LIST * 4];
+    worker w[4 * MAX_LIST];
+    pthread_t tid[4 * MAX_LIST];
     pthread_barrier_t start;
     double rate = 0;
     *rv = CKR_OK;
+    *done = 0;
     for (unsigned i = 0; i < n; i++)
         w[i] = (worker){run, states[i], seconds, n > 1 ? &start : NULL, 0, 0, CKR_OK};
     if (n == 1) {
@@ -164,6 +172,7 @@ static double run_round(bench_run_fn run, void **states, unsigned n, double seco
     for (unsigned i = 0; i < n; i++) {
         if (w[i].rv != CKR_OK)
             *rv = w[i].rv;
+        *done += w[i].count;
         rate += w[i].elapsed > 0 ? w[i].count / w[i].elapsed : 0;
     }
     return *rv == CKR_OK ? rate : 0;
@@ -175,28 +184,74 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void summarize(measure *m, double *samples, unsigned n)
+static double median(const double *values, unsigned n)
 {
-    qsort(samples, n, sizeof(*samples), cmp_double);
-    m->ok = true;
-    m->min = samples[0];
-    m->max = samples[n - 1];
-    m->median = n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
+    double v[MAX_ROUNDS];
+    memcpy(v, values, n * sizeof(*v));
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* A warm-up round, then --rounds rounds; the median rate. */
-static void measure_rate(measure *m, bench_run_fn run, void **states, unsigned n)
+static void summarize(measure *m)
 {
-    double samples[64];
+    m->ok = m->rounds > 0;
+    m->median = median(m->sample, m->rounds);
+    m->min = m->max = m->sample[0];
+    for (unsigned i = 1; i < m->rounds; i++) {
+        m->min = fmin(m->min, m->sample[i]);
+        m->max = fmax(m->max, m->sample[i]);
+    }
+}
+
+/* What one target (a module or raw OpenSSL) runs on its threads. */
+typedef struct target {
+    bench_run_fn run;
+    unsigned nthreads;
+    void *states[4 * MAX_LIST];
+    CK_SESSION_HANDLE sessions[4 * MAX_LIST];
+    measure *out;
+    bool live;
+} target;
+
+/* A warm-up round each, then --rounds rounds in which the targets take
+ * turns: on a machine whose speed drifts (shared host), every round
+ * compares them under the same conditions.  A target failing its very
+ * first call lacks the feature ("n/a"); a later failure is an error. */
+static void measure_targets(target *t, size_t count)
+{
+    unsigned rounds = opt.rounds < MAX_ROUNDS ? opt.rounds : MAX_ROUNDS;
     CK_RV rv;
-    unsigned rounds = opt.rounds < 64 ? opt.rounds : 64;
-    run_round(run, states, n, fmin(opt.seconds, 0.1), &rv);
-    for (unsigned r = 0; r < rounds && rv == CKR_OK; r++)
-        samples[r] = run_round(run, states, n, opt.seconds, &rv);
-    if (rv != CKR_OK)
-        note(m, "error %s", bench_rv_name(rv));
-    else
-        summarize(m, samples, rounds);
+    uint64_t done;
+    for (size_t k = 0; k < count; k++) {
+        if (!t[k].live)
+            continue;
+        run_round(t[k].run, t[k].states, t[k].nthreads, fmin(opt.seconds, 0.1), &rv, &done);
+        if (rv != CKR_OK) {
+            note(t[k].out, done ? "error %s" : "n/a (%s)", bench_rv_name(rv));
+            t[k].live = false;
+        }
+    }
+    for (unsigned r = 0; r < rounds; r++)
+        for (size_t k = 0; k < count; k++) {
+            if (!t[k].live)
+                continue;
+            measure *m = t[k].out;
+            m->sample[m->rounds++] = run_round(t[k].run, t[k].states, t[k].nthreads, opt.seconds,
+                                               &rv, &done);
+            if (rv != CKR_OK) {
+                note(m, "error %s", bench_rv_name(rv));
+                t[k].live = false;
+            }
+        }
+    for (size_t k = 0; k < count; k++)
+        if (t[k].live)
+            summarize(t[k].out);
+}
+
+static void measure_rate(measure *m, bench_run_fn run, void *state)
+{
+    target t = {.run = run, .nthreads = 1, .states = {state}, .out = m, .live = true};
+    measure_targets(&t, 1);
 }
 
 /* ---- modules ---------------------------------------------------------------- */
@@ -325,52 +380,69 @@ static bool selected(const char *name, const char *group)
 
 /* ---- the operation rows -------------------------------------------------------- */
 
-static void measure_p11(measure *out, const bench_op *op, bench_module *m, unsigned nthreads)
+/* Opens one session per thread and sets the operation up on each. */
+static void prepare_p11(target *t, const bench_op *op, bench_module *m)
 {
     CK_MECHANISM_INFO info;
-    CK_SESSION_HANDLE sessions[MAX_LIST * 4];
-    void *states[MAX_LIST * 4] = {0};
-    unsigned opened = 0, made = 0;
     CK_RV rv = CKR_OK;
-    bool known = !op->mech || m->fn->C_GetMechanismInfo(m->slot, op->mech, &info) == CKR_OK;
-    if (!known)
-        return note(out, "n/a%s", " (no mechanism)");
+    if (op->mech && m->fn->C_GetMechanismInfo(m->slot, op->mech, &info) != CKR_OK)
+        return note(t->out, "n/a%s", " (no mechanism)");
     if (!op->p11_init) /* a reserved vendor row */
-        return note(out, "n/a%s", " (row reserved)");
-    for (; opened < nthreads && rv == CKR_OK; opened++)
+        return note(t->out, "n/a%s", " (row reserved)");
+    for (unsigned i = 0; i < t->nthreads && rv == CKR_OK; i++) {
         rv = m->fn->C_OpenSession(m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-                                  &sessions[opened]);
+                                  &t->sessions[i]);
+        if (rv == CKR_OK)
+            rv = op->p11_init(m, t->sessions[i], &t->states[i]);
+    }
     if (rv != CKR_OK)
-        opened--;
-    for (; made < opened && rv == CKR_OK; made++)
-        rv = op->p11_init(m, sessions[made], &states[made]);
-    if (rv == CKR_OK)
-        measure_rate(out, op->p11_run, states, nthreads);
-    else
-        note(out, "n/a (%s)", bench_rv_name(rv));
-    for (unsigned i = 0; i < nthreads; i++)
-        bench_state_free(states[i]);
-    for (unsigned i = 0; i < opened; i++)
-        m->fn->C_CloseSession(sessions[i]);
-    /* C_Login is per application: a failed login row must not leave the
-     * next rows logged out. */
-    login(m, CKU_USER, m->pin);
+        return note(t->out, "n/a (%s)", bench_rv_name(rv));
+    t->run = op->p11_run;
+    t->live = true;
 }
 
-static void measure_raw(measure *out, const bench_op *op, unsigned nthreads)
+static void prepare_raw(target *t, const bench_op *op)
 {
-    void *states[MAX_LIST * 4] = {0};
     CK_RV rv = CKR_OK;
-    if (!op->raw_init)
-        return note(out, "n/a%s", "");
-    for (unsigned i = 0; i < nthreads && rv == CKR_OK; i++)
-        rv = op->raw_init(&states[i]);
-    if (rv == CKR_OK)
-        measure_rate(out, op->raw_run, states, nthreads);
-    else
-        note(out, "error %s", bench_rv_name(rv));
-    for (unsigned i = 0; i < nthreads; i++)
-        bench_state_free(states[i]);
+    if (!op->raw_init || opt.no_raw)
+        return note(t->out, "n/a%s", "");
+    for (unsigned i = 0; i < t->nthreads && rv == CKR_OK; i++)
+        rv = op->raw_init(&t->states[i]);
+    if (rv != CKR_OK)
+        return note(t->out, "error %s", bench_rv_name(rv));
+    t->run = op->raw_run;
+    t->live = true;
+}
+
+/* Every target of a row (each module and raw, at each thread count) is
+ * measured in the same rounds, so ratios and scaling pair like with like. */
+static void measure_op(op_result *r)
+{
+    const bench_op *op = r->op;
+    target t[MAX_LIST * T_COUNT] = {{0}};
+    size_t count = 0;
+    for (size_t at = 0; at < (op->threaded ? opt.nthreads : 1); at++)
+        for (size_t k = 0; k < T_COUNT; k++, count++) {
+            t[count].out = &r->at[at][k];
+            t[count].nthreads = opt.threads[at];
+            if (k == T_RAW)
+                prepare_raw(&t[count], op);
+            else if (k < nmodules)
+                prepare_p11(&t[count], op, &modules[k]);
+        }
+    measure_targets(t, count);
+    for (size_t i = 0; i < count; i++) {
+        size_t k = i % T_COUNT;
+        for (unsigned j = 0; j < t[i].nthreads; j++) {
+            bench_state_free(t[i].states[j]);
+            if (k != T_RAW && t[i].sessions[j])
+                modules[k].fn->C_CloseSession(t[i].sessions[j]);
+        }
+    }
+    /* C_Login is per application: a failed login row must not leave the
+     * next rows logged out. */
+    for (size_t k = 0; k < nmodules; k++)
+        login(&modules[k], CKU_USER, modules[k].pin);
 }
 
 static void fmt_rate(char *buf, size_t size, const measure *m)
@@ -389,19 +461,16 @@ static void run_operations(void)
             continue;
         op_result *r = &results[nresults++];
         r->op = op;
-        for (size_t t = 0; t < opt.nthreads; t++) {
-            unsigned n = opt.threads[t];
-            if (n != 1 && !op->threaded)
-                continue;
-            for (size_t k = 0; k < nmodules; k++)
-                measure_p11(&r->at[t][k], op, &modules[k], n);
-            measure_raw(&r->at[t][T_RAW], op, n);
-            char a[96], b[96], c[96];
+        measure_op(r);
+        for (size_t t = 0; t < (op->threaded ? opt.nthreads : 1); t++) {
+            char a[96], b[96], c[96], second[160] = "";
             fmt_rate(a, sizeof(a), &r->at[t][T_MOD1]);
             fmt_rate(b, sizeof(b), &r->at[t][T_MOD2]);
             fmt_rate(c, sizeof(c), &r->at[t][T_RAW]);
-            fprintf(stderr, "  %-24s x%u  %s: %s  %s: %s  raw: %s\n", op->name, n,
-                    modules[0].name, a, nmodules > 1 ? modules[1].name : "-", b, c);
+            if (nmodules > 1)
+                snprintf(second, sizeof(second), "%s: %s  ", modules[1].name, b);
+            fprintf(stderr, "  %-24s x%u  %s: %s  %sraw: %s\n", op->name, opt.threads[t],
+                    modules[0].name, a, second, c);
         }
     }
 }
@@ -549,17 +618,19 @@ static int child_init(const char *path, const char *label)
     return 1;
 }
 
+/* lv->init holds seconds per sample, not a rate. */
 static void measure_init(level_result *lv, bench_module *m)
 {
-    double samples[64], spent = 0;
-    unsigned n = 0, want = opt.rounds < 64 ? opt.rounds : 64;
+    measure *out = &lv->init;
+    double spent = 0;
+    unsigned want = opt.rounds < MAX_ROUNDS ? opt.rounds : MAX_ROUNDS;
     /* A slow module gets fewer samples, never fewer than one. */
-    while (n < want && (n == 0 || spent < 60)) {
-        if (init_sample(m, &samples[n]) != CKR_OK)
-            return note(&lv->init, "error%s", " (child failed)");
-        spent += samples[n++];
+    while (out->rounds < want && (out->rounds == 0 || spent < 60)) {
+        if (init_sample(m, &out->sample[out->rounds]) != CKR_OK)
+            return note(out, "error%s", " (child failed)");
+        spent += out->sample[out->rounds++];
     }
-    summarize(&lv->init, samples, n);
+    summarize(out);
 }
 
 static void run_objects(size_t k, bool find, bool init)
@@ -594,8 +665,7 @@ static void run_objects(size_t k, bool find, bool init)
         lv->reached = true;
         if (find) {
             find_state st = {m->fn, m->session, lv->count, 0};
-            void *states[] = {&st};
-            measure_rate(&lv->find, find_once, states, 1);
+            measure_rate(&lv->find, find_once, &st);
         }
         if (init)
             measure_init(lv, m);
@@ -629,9 +699,18 @@ static const char *kdf_source(void)
     return getenv("SOFTSE_PIN_KDF_ITERATIONS") ? "SOFTSE_PIN_KDF_ITERATIONS" : "default";
 }
 
+/* Median of the per-round ratios when both ran the same rounds side by
+ * side, else the ratio of the medians. */
 static double ratio(const measure *a, const measure *b)
 {
-    return a->ok && b->ok && b->median > 0 ? a->median / b->median : NAN;
+    double r[MAX_ROUNDS];
+    if (!a->ok || !b->ok || b->median <= 0)
+        return NAN;
+    if (a->rounds != b->rounds || b->min <= 0)
+        return a->median / b->median;
+    for (unsigned i = 0; i < a->rounds; i++)
+        r[i] = a->sample[i] / b->sample[i];
+    return median(r, a->rounds);
 }
 
 static void print_cell(double v, const char *fmt, int width)
@@ -652,7 +731,8 @@ static void print_table(void)
     for (size_t k = 0; k < nmodules; k++)
         printf("module %zu: %s (%s), slot %lu, token \"%s\"\n", k + 1, modules[k].name,
                modules[k].path, (unsigned long)modules[k].slot, modules[k].label);
-    printf("softse PIN KDF: PBKDF2-HMAC-SHA256, %lu iterations (%s); C_Login is slow by design\n",
+    printf("softse PIN KDF: PBKDF2-HMAC-SHA256, %lu iterations (%s); C_Login costs one "
+           "derivation by design\n",
            bench_pin_kdf_iterations(), kdf_source());
     printf("each rate: median of %u rounds of %.2f s after a warm-up; raw = OpenSSL EVP, same "
            "key size and data\n\n",
@@ -679,26 +759,37 @@ static void print_table(void)
     }
     bool header = false;
     for (size_t i = 0; i < nresults; i++)
-        for (size_t t = 0; t < opt.nthreads; t++)
+        for (size_t t = 0; t < opt.nthreads; t++) {
+            bool any = false;
             for (size_t k = 0; k < T_COUNT; k++) {
                 const measure *m = &results[i].at[t][k];
                 if (m->ok || !m->note[0] || (k == T_RAW && strcmp(m->note, "n/a") == 0))
                     continue;
                 if (!header)
                     printf("\nnotes:\n");
-                header = true;
-                printf("  %s x%u, %s: %s\n", results[i].op->name, opt.threads[t],
-                       k == T_RAW ? "raw" : modules[k].name, m->note);
+                if (!any)
+                    printf("  %s x%u:", results[i].op->name, opt.threads[t]);
+                printf("%s %s %s", any ? ";" : "", k == T_RAW ? "raw" : modules[k].name,
+                       m->note);
+                header = any = true;
             }
+            if (any)
+                printf("\n");
+        }
 
-    printf("\nthread scaling (rate on N threads / rate on 1 thread; %ld CPUs)\n",
-           sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%-22s %3s %10s %10s %10s\n", "operation", "thr", n1, n2, "raw");
+    header = false;
     for (size_t i = 0; i < nresults; i++)
         for (size_t t = 1; t < opt.nthreads; t++) {
             measure *one = results[i].at[0], *many = results[i].at[t];
-            if (!results[i].op->threaded || opt.threads[0] != 1)
+            if (!results[i].op->threaded)
                 continue;
+            if (!header) {
+                printf("\nthread scaling (rate on N threads / rate on 1 thread, paired rounds; "
+                       "%ld CPUs)\n",
+                       sysconf(_SC_NPROCESSORS_ONLN));
+                printf("%-22s %3s %10s %10s %10s\n", "operation", "thr", n1, n2, "raw");
+                header = true;
+            }
             printf("%-22s %3u", results[i].op->name, opt.threads[t]);
             for (size_t k = 0; k < T_COUNT; k++)
                 print_cell(ratio(&many[k], &one[k]), " %*.2f", 10);
@@ -822,6 +913,7 @@ static void usage(FILE *f)
             "  --objects LIST         token object counts (default 1000); --objects2 LIST\n"
             "                         for module 2 (default the same)\n"
             "  --populate-budget S    stop populating a module after S seconds (600)\n"
+            "  --no-raw               skip the raw OpenSSL side (to profile a module alone)\n"
             "  --json                 machine-readable output\n");
 }
 
@@ -843,7 +935,7 @@ static int parse_list(const char *text, unsigned long *out, size_t *n)
 
 static int parse_options(int argc, char **argv)
 {
-    enum { O_MODULE2 = 256, O_SLOT2, O_SO_PIN, O_FRESH, O_ROUNDS, O_OBJECTS2, O_BUDGET };
+    enum { O_MODULE2 = 256, O_SLOT2, O_SO_PIN, O_FRESH, O_ROUNDS, O_OBJECTS2, O_BUDGET, O_NO_RAW };
     static const struct option longs[] = {
         {"module", required_argument, NULL, 'm'},  {"module2", required_argument, NULL, O_MODULE2},
         {"slot", required_argument, NULL, 's'},    {"slot2", required_argument, NULL, O_SLOT2},
@@ -854,6 +946,7 @@ static int parse_options(int argc, char **argv)
         {"threads", required_argument, NULL, 'T'}, {"objects", required_argument, NULL, 'n'},
         {"objects2", required_argument, NULL, O_OBJECTS2},
         {"populate-budget", required_argument, NULL, O_BUDGET},
+        {"no-raw", no_argument, NULL, O_NO_RAW},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     unsigned long list[MAX_LIST];
     bool objects2 = false;
@@ -873,6 +966,7 @@ static int parse_options(int argc, char **argv)
         case 't': opt.seconds = strtod(optarg, NULL); break;
         case O_ROUNDS: opt.rounds = (unsigned)strtoul(optarg, NULL, 10); break;
         case O_BUDGET: opt.populate_budget = strtod(optarg, NULL); break;
+        case O_NO_RAW: opt.no_raw = true; break;
         case 'T':
             if (parse_list(optarg, list, &opt.nthreads) != 0 || list[0] != 1)
                 goto bad; /* scaling is relative to one thread */

@@ -13,6 +13,10 @@
 
 #include <openssl/evp.h>
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 #define KH_C_MAX 1024
 #define KH_CHALLENGE_LEN 32
 

@@ -16,6 +16,7 @@
 #define SK3_LEN SOFTSE_SK3_LEN
 #define SK3_ID_LEN SOFTSE_SK3_ID_LEN
 #define SK3_VALUE_LEN (3 * SK3_LEN)
+#define SK3_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Host names i and j: 16 bytes each, no NUL. */
 extern const unsigned char sk3_host_i[SK3_ID_LEN];
@@ -73,6 +74,17 @@ CK_RV sk3_world_open(sk3_world *w);
 CK_RV sk3_provision(sk3_world *w, int host, const unsigned char *id, const CK_ATTRIBUTE *extra,
                     CK_ULONG extra_count, CK_OBJECT_HANDLE *out);
 
+/* cmocka fixtures: *state is an sk3_state with a fresh store, the module
+ * initialized and the world made (sk3_setup_world: KEY_GEN server key,
+ * default limit).  sk3_setup_module stops before the world. */
+typedef struct sk3_state {
+    void *fx; /* p11_fixture's fx */
+    sk3_world w;
+} sk3_state;
+int sk3_setup_module(void **state);
+int sk3_setup_world(void **state);
+int sk3_teardown(void **state);
+
 /* ---- queries ------------------------------------------------------------------------ */
 
 /* How σ is made: an AES-256 key for encryption (sensitive), or a generic
@@ -86,8 +98,8 @@ CK_RV sk3_server(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const unsigned char 
 CK_RV sk3_q2(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const unsigned char *peer,
              const unsigned char *ri, unsigned char *rj, unsigned char *tau, sk3_sigma kind,
              CK_OBJECT_HANDLE *sigma);
-CK_RV sk3_q3(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_SE_SK3_Q3_PARAMS *params,
-             sk3_sigma kind, CK_OBJECT_HANDLE *sigma);
+CK_RV sk3_q3(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_SE_SK3_Q3_PARAMS *params, sk3_sigma kind,
+             CK_OBJECT_HANDLE *sigma);
 CK_RV sk3_q4(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const unsigned char *peer,
              const unsigned char *ri, const unsigned char *rj, const unsigned char *rho,
              CK_ULONG rho_len);
@@ -95,8 +107,7 @@ CK_RV sk3_q4(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const unsigned char *pee
 /* One whole honest round on the world: Q1 on i, SERVER, Q2 on j, Q3 on i,
  * Q4 on j; σ_i and σ_j (when not NULL) as kind.  The first failing
  * call's CK_RV. */
-CK_RV sk3_round(sk3_world *w, sk3_sigma kind, CK_OBJECT_HANDLE *sigma_i,
-                CK_OBJECT_HANDLE *sigma_j);
+CK_RV sk3_round(sk3_world *w, sk3_sigma kind, CK_OBJECT_HANDLE *sigma_i, CK_OBJECT_HANDLE *sigma_j);
 
 /* ---- reading ------------------------------------------------------------------------ */
 
@@ -110,8 +121,7 @@ CK_RV sk3_count_secret_keys(CK_SESSION_HANDLE s, CK_ULONG *count);
 CK_RV sk3_gcm_seal(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const unsigned char *iv,
                    const void *in, CK_ULONG in_len, unsigned char *out, CK_ULONG *out_len);
 CK_RV sk3_gcm_open(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const unsigned char *iv,
-                   const unsigned char *in, CK_ULONG in_len, unsigned char *out,
-                   CK_ULONG *out_len);
+                   const unsigned char *in, CK_ULONG in_len, unsigned char *out, CK_ULONG *out_len);
 
 /* Moves the token to a lifecycle state in an SO session (SPEC.md §3). */
 CK_RV sk3_set_lifecycle(CK_SLOT_ID slot, unsigned char state);

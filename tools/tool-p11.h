@@ -1,5 +1,5 @@
 /*
- * p11.h — softse-tool's PKCS#11 side: it loads softse-pkcs11.so with
+ * tool-p11.h — softse-tool's PKCS#11 side: it loads softse-pkcs11.so with
  * dlopen, as any consumer would, and offers the few helpers every
  * subcommand needs (select a token, log in, find objects, read
  * attributes, the lifecycle object of SPEC.md §3).

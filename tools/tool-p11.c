@@ -1,7 +1,7 @@
 /*
- * p11.c — see p11.h.
+ * tool-p11.c — see tool-p11.h.
  */
-#include "p11.h"
+#include "tool-p11.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -20,7 +20,11 @@
 
 /* ---- return values ------------------------------------------------------------ */
 
-#define RV(name) {name, #name}
+// clang-format off: one compact table
+#define RV(name)                                                                                   \
+    {                                                                                              \
+        name, #name                                                                                \
+    }
 static const struct {
     CK_RV rv;
     const char *name;
@@ -97,6 +101,7 @@ static const struct {
     RV(CKR_SE_BLOCKED),
 };
 #undef RV
+// clang-format on
 
 const char *p11_rv_name(CK_RV rv)
 {
