@@ -121,7 +121,7 @@ static const policy_row rows[] = {
     {CKA_SE_HOST_ID, C_SECRET, F_LOOKUP},
     {CKA_SE_FAILURE_COUNT, C_SECRET, F_RO},
     {CKA_SE_FAILURE_LIMIT, C_SECRET, 0},
-    {CKA_SE_ATTESTATION, C_PUB | C_PRIV, F_RO},
+    {CKA_SE_ATTESTATION, C_CERT | C_PUB | C_PRIV, F_RO | F_LOOKUP},
     {CKA_SE_INTERNAL_SECRET, C_SECRET, F_RO | F_HIDDEN | F_SECRET},
 };
 
@@ -232,6 +232,8 @@ CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin)
     }
     if (mask & (C_PUB | C_PRIV))
         DEFAULT_EMPTY(CKA_SUBJECT);
+    if (mask & (C_CERT | C_PUB | C_PRIV))
+        DEFAULT_BOOL(CKA_SE_ATTESTATION, false); /* the device identity only (SPEC.md §2) */
     if (mask & (C_PUB | C_SECRET)) {
         DEFAULT_BOOL(CKA_ENCRYPT, true);
         DEFAULT_BOOL(CKA_VERIFY, true);

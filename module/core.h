@@ -118,8 +118,13 @@ typedef struct se_find {
     size_t count, next;
 } se_find;
 
+struct mech_env {
+    se_session *session;
+};
+
 struct se_session {
     CK_SESSION_HANDLE handle;
+    mech_env env;          /* handed to mechanisms: lives as long as the session */
     se_token *token;
     CK_FLAGS flags;        /* CKF_RW_SESSION | CKF_SERIAL_SESSION */
     se_mutex *lock;
@@ -190,6 +195,10 @@ CK_RV lifecycle_transition(se_session *s, const CK_ATTRIBUTE *change);
 CK_RV identity_prepare(se_session *s, attr_list *pub_tmpl, attr_list *priv_tmpl);
 /* Forces the identity key pair's attributes after assembly. */
 CK_RV identity_finish(attr_list *pub, attr_list *priv);
+/* Whether attrs carry one of the identity's reserved labels. */
+bool identity_label(const attr_list *attrs);
+/* Store ids of every identity object (CKA_SE_ATTESTATION TRUE); token->lock held. */
+CK_RV identity_ids(se_token *t, tok_id **ids, size_t *count);
 
 /* ---- attribute policy (attr_policy.c) ----------------------------- */
 
@@ -218,10 +227,6 @@ unsigned policy_store_flags(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type);
 bool policy_is_key_material(CK_ATTRIBUTE_TYPE type);
 
 /* ---- operations (crypto_ops.c) ------------------------------------ */
-
-struct mech_env {
-    se_session *session;
-};
 
 CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key);
 CK_RV op_single(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len,

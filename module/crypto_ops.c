@@ -67,7 +67,6 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
         return rv;
     if (!row->ops || !row->ops->init)
         return CKR_MECHANISM_INVALID;
-    mech_env env = {.session = s};
     mutex_lock(s->lock);
     se_operation *op = &s->ops[kind];
     if (op->active) {
@@ -77,7 +76,7 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
     void *state = NULL;
     bool always_auth = false;
     if (kind == MECH_DIGEST) {
-        rv = row->ops->init(mech, NULL, kind, &env, &state);
+        rv = row->ops->init(mech, NULL, kind, &s->env, &state);
     } else {
         se_token *t = s->token;
         mutex_lock(t->lock);
@@ -88,7 +87,7 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
         if (rv == CKR_OK && !class_fits(kind, k->cls))
             rv = CKR_KEY_TYPE_INCONSISTENT;
         if (rv == CKR_OK)
-            rv = row->ops->init(mech, k, kind, &env, &state);
+            rv = row->ops->init(mech, k, kind, &s->env, &state);
         mutex_unlock(t->lock);
     }
     if (rv == CKR_OK) {
@@ -375,8 +374,7 @@ static CK_RV assemble(se_session *s, const attr_list *tmpl, const attr_list *mad
     if (rv == CKR_OK)
         rv = attr_list_set_ulong(out, CKA_CLASS, cls);
     if (rv == CKR_OK && cls == CKO_SECRET_KEY) {
-        mech_env env = {.session = s}; /* in-card secrets of vendor key types */
-        rv = vendor_complete_key(&env, out);
+        rv = vendor_complete_key(&s->env, out); /* in-card secrets of vendor key types */
     }
     if (rv == CKR_OK)
         rv = policy_apply_defaults(out, origin);
@@ -419,7 +417,6 @@ CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, 
     attr_list_init(&made);
     attr_list_init(&attrs);
     CK_OBJECT_CLASS cls;
-    mech_env env = {.session = s};
     rv = attr_list_from_template(&given, tmpl, count);
     if (rv == CKR_OK)
         rv = template_class(&given, CKO_SECRET_KEY, &cls);
@@ -427,15 +424,18 @@ CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, 
         rv = CKR_TEMPLATE_INCONSISTENT;
     if (rv == CKR_OK)
         rv = policy_check_template(cls, &given, ORIGIN_GENERATE);
-    if (rv == CKR_OK)
-        rv = row->generate(mech, &given, &env, &made);
+    bool generated = false;
+    if (rv == CKR_OK) {
+        rv = row->generate(mech, &given, &s->env, &made);
+        generated = rv == CKR_OK;
+    }
     if (rv == CKR_OK)
         rv = assemble(s, &given, &made, cls, ORIGIN_GENERATE, mech->mechanism, &attrs);
-    if (rv == CKR_OK) {
+    if (rv == CKR_OK)
         rv = store_new(s, &attrs, audit_for(row), out);
-        if (rv != CKR_OK && row->generate_failed)
-            row->generate_failed(mech);
-    }
+    /* SPEC.md §4: outputs without the key must not survive. */
+    if (rv != CKR_OK && generated && row->generate_failed)
+        row->generate_failed(mech, &s->env);
     attr_list_free(&given);
     attr_list_free(&made);
     attr_list_free(&attrs);
@@ -559,18 +559,15 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
     mech_key key;
     memset(&key, 0, sizeof(key));
     CK_OBJECT_CLASS cls;
-    mech_env env = {.session = s};
+    if (!out)
+        return CKR_ARGUMENTS_BAD; /* before the mechanism writes any output parameter */
     rv = attr_list_from_template(&given, tmpl, count);
     if (rv == CKR_OK)
         rv = borrow_key(s, base, CKA_DERIVE, &key, &base_attrs);
     if (rv == CKR_OK)
-        rv = row->derive(mech, &key, &given, &env, &made);
+        rv = row->derive(mech, &key, &given, &s->env, &made);
     if (rv != CKR_OK)
         goto out;
-    if (!out) { /* mechanisms that answer in their parameter (CKM_HKDF_DATA size query…) */
-        rv = CKR_ARGUMENTS_BAD;
-        goto out;
-    }
     rv = template_class(&made, CKO_SECRET_KEY, &cls);
     if (rv == CKR_OK) {
         CK_OBJECT_CLASS asked;
@@ -752,8 +749,11 @@ CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrappi
         if (rv != CKR_OK)
             rv = CKR_WRAPPED_KEY_INVALID;
     }
-    if (rv == CKR_OK)
+    if (rv == CKR_OK) {
         rv = assemble(s, &given, &made, cls, ORIGIN_UNWRAP, mech->mechanism, &attrs);
+        if (rv == CKR_ATTRIBUTE_VALUE_INVALID)
+            rv = CKR_WRAPPED_KEY_LEN_RANGE; /* e.g. an SK3 key value that is not 96 bytes */
+    }
     if (rv == CKR_OK) {
         mech_key check;
         memset(&check, 0, sizeof(check));

@@ -14,19 +14,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool identity_label(const attr_list *attrs)
+{
+    static const char *const labels[] = {SOFTSE_ATTESTATION_LABEL, SOFTSE_MANUFACTURER_CA_LABEL};
+    const CK_ATTRIBUTE *label = attr_list_find(attrs, CKA_LABEL);
+    for (size_t i = 0; label && i < ARRAY_SIZE(labels); i++)
+        if (label->ulValueLen == strlen(labels[i]) &&
+            memcmp(label->pValue, labels[i], label->ulValueLen) == 0)
+            return true;
+    return false;
+}
+
+/* The identity is what carries CKA_SE_ATTESTATION, never a label: only
+ * the token sets that attribute. */
+static CK_RV find_identity(se_token *t, const CK_OBJECT_CLASS *cls, tok_id **ids, size_t *count)
+{
+    CK_BBOOL yes = CK_TRUE;
+    tok_attr match[] = {
+        {CKA_SE_ATTESTATION, &yes, sizeof(yes), TOK_ATTR_LOOKUP},
+        {CKA_CLASS, (unsigned char *)cls, sizeof(*cls), TOK_ATTR_LOOKUP},
+    };
+    const tok_keys *keys = t->login == LOGIN_NONE ? NULL : &t->keys;
+    return tok_object_find(t->store, keys, match, cls ? 2 : 1, ids, count);
+}
+
+CK_RV identity_ids(se_token *t, tok_id **ids, size_t *count)
+{
+    return find_identity(t, NULL, ids, count);
+}
+
 /* Finds the private attestation key; token->lock held, user or SO keys. */
 static CK_RV find_attestation(se_token *t, tok_id *id, bool *found)
 {
-    static const char label[] = SOFTSE_ATTESTATION_LABEL;
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    tok_attr match[] = {
-        {CKA_LABEL, (unsigned char *)label, sizeof(label) - 1, TOK_ATTR_LOOKUP},
-        {CKA_CLASS, (unsigned char *)&cls, sizeof(cls), TOK_ATTR_LOOKUP},
-    };
     tok_id *ids = NULL;
     size_t count = 0;
-    const tok_keys *keys = t->login == LOGIN_NONE ? NULL : &t->keys;
-    CK_RV rv = tok_object_find(t->store, keys, match, ARRAY_SIZE(match), &ids, &count);
+    CK_RV rv = find_identity(t, &cls, &ids, &count);
     *found = rv == CKR_OK && count > 0;
     if (*found)
         *id = ids[0];

@@ -116,7 +116,7 @@ static CK_RV pkey_from_params(const char *type, int selection, OSSL_PARAM_BLD *b
 {
     CK_RV rv = CKR_HOST_MEMORY;
     OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, mech_keytype(type), NULL);
     if (!params || !ctx)
         goto out;
     if (EVP_PKEY_fromdata_init(ctx) <= 0 || EVP_PKEY_fromdata(ctx, out, selection, params) <= 0) {

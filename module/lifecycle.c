@@ -29,9 +29,17 @@ CK_RV lifecycle_check(const se_token *t, lifecycle_action action)
     return (permitted[action] & (1u << state)) ? CKR_OK : CKR_SE_LIFECYCLE;
 }
 
+/* With a fresh view of the store: another process's SO may just have
+ * moved the token on. */
 CK_RV env_lifecycle_allows(const mech_env *env, lifecycle_action action)
 {
-    return lifecycle_check(env->session->token, action);
+    se_token *t = env->session->token;
+    mutex_lock(t->lock);
+    CK_RV rv = object_sync(t);
+    if (rv == CKR_OK)
+        rv = lifecycle_check(t, action);
+    mutex_unlock(t->lock);
+    return rv;
 }
 
 CK_RV lifecycle_attrs(const se_token *t, attr_list *out)
@@ -59,35 +67,6 @@ static bool transition_allowed(unsigned char from, unsigned char to)
     default:
         return false; /* TERMINATED is final */
     }
-}
-
-/* The device identity survives a reset (seed 004 [0026]): the
- * attestation key pair, its certificate and the manufacturer chain. */
-static CK_RV identity_ids(se_token *t, tok_id **ids, size_t *count)
-{
-    static const char *const labels[] = {SOFTSE_ATTESTATION_LABEL, SOFTSE_MANUFACTURER_CA_LABEL};
-    *ids = NULL;
-    *count = 0;
-    CK_RV rv = CKR_OK;
-    for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(labels); i++) {
-        tok_attr match = {CKA_LABEL, (unsigned char *)labels[i], strlen(labels[i]),
-                          TOK_ATTR_LOOKUP};
-        tok_id *found = NULL;
-        size_t n = 0;
-        rv = tok_object_find(t->store, &t->keys, &match, 1, &found, &n);
-        if (rv == CKR_OK && n > 0) {
-            tok_id *all = realloc(*ids, (*count + n) * sizeof(**ids));
-            if (!all) {
-                rv = CKR_HOST_MEMORY;
-            } else {
-                memcpy(all + *count, found, n * sizeof(*found));
-                *ids = all;
-                *count += n;
-            }
-        }
-        free(found);
-    }
-    return rv;
 }
 
 /* C_SetAttributeValue(CKA_VALUE) on the lifecycle object; token->lock held. */
@@ -118,7 +97,7 @@ CK_RV lifecycle_transition(se_session *s, const CK_ATTRIBUTE *change)
     } else if (to == SOFTSE_LIFECYCLE_PERSONALIZATION) {
         tok_id *keep = NULL;
         size_t count = 0;
-        rv = identity_ids(t, &keep, &count);
+        rv = identity_ids(t, &keep, &count); /* it survives a reset (seed 004 [0026]) */
         if (rv == CKR_OK)
             rv = tok_reset(t->store, keep, count, audit);
         free(keep);

@@ -50,7 +50,9 @@ typedef struct mech_key {
 
 /* The core's services to mechanisms that need more than a key (vendor
  * mechanisms: the token's attestation key, persistent counters, audit).
- * Defined in module/crypto_ops.c; standard mechanisms ignore it. */
+ * It lives as long as the session, so an operation's state may keep the
+ * pointer from init to its end.  Defined in module/core.h; standard
+ * mechanisms ignore it. */
 typedef struct mech_env mech_env;
 
 /* Streaming operations (digest, sign, verify, encrypt, decrypt). */
@@ -116,10 +118,10 @@ typedef struct mech_row {
     /* C_UnwrapKey: *out is malloc'ed key bytes, cleansed and freed by the caller. */
     CK_RV (*unwrap)(const CK_MECHANISM *mech, const mech_key *unwrapping, const unsigned char *in,
                     size_t in_len, unsigned char **out, size_t *out_len);
-    /* Called when generate succeeded but the key could not be stored:
+    /* Called when generate succeeded but the key was not made after all:
      * a mechanism that already wrote outputs (GKEA's EK and AK) erases
      * them, so that either everything exists afterwards or nothing. */
-    void (*generate_failed)(const CK_MECHANISM *mech);
+    void (*generate_failed)(const CK_MECHANISM *mech, const mech_env *env);
 } mech_row;
 
 /* Each mech_*.c exports its rows as one of these. */

@@ -506,8 +506,12 @@ static CK_RV rsa_set_oaep(rsa_op *op, const CK_MECHANISM *mech)
 {
     const CK_RSA_PKCS_OAEP_PARAMS *p = param_struct(mech, sizeof(*p));
     const char *hash = NULL, *mgf = NULL;
-    if (!p || p->source != CKZ_DATA_SPECIFIED || (p->ulSourceDataLen > 0 && !p->pSourceData) ||
-        p->ulSourceDataLen > INT_MAX)
+    if (!p || (p->ulSourceDataLen > 0 && !p->pSourceData) || p->ulSourceDataLen > INT_MAX)
+        return CKR_MECHANISM_PARAM_INVALID;
+    /* CKZ_DATA_SPECIFIED is the only source defined; source 0 with no
+     * label is what pkcs11-tool 0.23 sends for "no label", and means it. */
+    bool no_label = p->ulSourceDataLen == 0;
+    if (p->source != CKZ_DATA_SPECIFIED && !(p->source == 0 && no_label))
         return CKR_MECHANISM_PARAM_INVALID;
     for (size_t i = 0; i < ARRAY_SIZE(oaep_hashes); i++) {
         if (oaep_hashes[i].mech == p->hashAlg)

@@ -5,6 +5,7 @@
  * EVP_KDFs "X963KDF", "HKDF" and "KBKDF".
  */
 #include "mech.h"
+#include "mech_util.h"
 
 #include <openssl/asn1.h>
 #include <openssl/core_names.h>
@@ -179,7 +180,7 @@ static CK_RV peer_key(EVP_PKEY *base, const unsigned char *data, size_t len, EVP
         OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, point_len),
         OSSL_PARAM_END,
     };
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, mech_keytype("EC"), NULL);
     CK_RV rv = CKR_OK;
     if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
         EVP_PKEY_fromdata(ctx, peer, EVP_PKEY_PUBLIC_KEY, params) <= 0) {

@@ -8,6 +8,7 @@
 #include "mech_util.h"
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -199,7 +200,7 @@ static CK_RV rsa_generate_pair(const CK_MECHANISM *mech, const attr_list *pub_tm
         goto out;
 
     rv = CKR_HOST_MEMORY;
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, mech_keytype("RSA"), NULL);
     if (!ctx)
         goto out;
     if (EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) <= 0 ||
@@ -232,9 +233,19 @@ static CK_RV template_curve(const attr_list *pub_tmpl, CK_KEY_TYPE type,
 static CK_RV curve_generate_pair(const mech_curve *curve, const CK_ATTRIBUTE *params,
                                  attr_list *pub_out, attr_list *priv_out)
 {
-    EVP_PKEY *pkey = curve->key_type == CKK_EC ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve->name)
-                                               : EVP_PKEY_Q_keygen(NULL, NULL, curve->name);
-    if (!pkey)
+    /* Ed25519 has no legacy ENGINE route; EC goes by OID (mech_keytype). */
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *ctx = curve->key_type == CKK_EC
+                            ? EVP_PKEY_CTX_new_from_name(NULL, mech_keytype("EC"), NULL)
+                            : EVP_PKEY_CTX_new_from_name(NULL, curve->name, NULL);
+    OSSL_PARAM group[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                           (char *)curve->name, 0),
+                          OSSL_PARAM_construct_end()};
+    bool ok = ctx && EVP_PKEY_keygen_init(ctx) > 0 &&
+              (curve->key_type != CKK_EC || EVP_PKEY_CTX_set_params(ctx, group) > 0) &&
+              EVP_PKEY_generate(ctx, &pkey) > 0;
+    EVP_PKEY_CTX_free(ctx);
+    if (!ok)
         return mech_openssl_error("EC key generation", CKR_FUNCTION_FAILED);
     CK_RV rv = pair_outputs(pkey, params, pub_out, priv_out);
     EVP_PKEY_free(pkey);

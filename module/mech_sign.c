@@ -231,14 +231,19 @@ static CK_RV sign_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
         s->md_ctx = EVP_MD_CTX_new();
         if (!s->md_ctx)
             goto out;
-        int ok = kind == MECH_SIGN ? EVP_DigestSignInit(s->md_ctx, &pctx, md, NULL, key->pkey)
-                                   : EVP_DigestVerifyInit(s->md_ctx, &pctx, md, NULL, key->pkey);
+        /* The _ex forms with no ENGINE: a process that made an ENGINE the
+         * default for RSA/EC (openssl -engine pkcs11) must not reroute us. */
+        const char *md_name = md ? EVP_MD_get0_name(md) : NULL;
+        int ok = kind == MECH_SIGN
+                     ? EVP_DigestSignInit_ex(s->md_ctx, &pctx, md_name, NULL, NULL, key->pkey, NULL)
+                     : EVP_DigestVerifyInit_ex(s->md_ctx, &pctx, md_name, NULL, NULL, key->pkey,
+                                               NULL);
         if (ok <= 0) {
             rv = mech_openssl_error("signature init", CKR_FUNCTION_FAILED);
             goto out;
         }
     } else {
-        s->pkey_ctx = pctx = EVP_PKEY_CTX_new(key->pkey, NULL);
+        s->pkey_ctx = pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
         if (!pctx)
             goto out;
         int ok = kind == MECH_SIGN ? EVP_PKEY_sign_init(pctx) : EVP_PKEY_verify_init(pctx);

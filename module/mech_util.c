@@ -210,3 +210,12 @@ CK_RV mech_openssl_error(const char *what, CK_RV rv)
     ERR_clear_error();
     return rv;
 }
+
+const char *mech_keytype(const char *name)
+{
+    if (strcmp(name, "RSA") == 0)
+        return "1.2.840.113549.1.1.1";
+    if (strcmp(name, "EC") == 0)
+        return "1.2.840.10045.2.1";
+    return name;
+}

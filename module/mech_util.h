@@ -50,4 +50,10 @@ bool mech_param_absent(const CK_MECHANISM *mech);
 /* Logs and clears OpenSSL's error queue after a failed call; returns rv. */
 CK_RV mech_openssl_error(const char *what, CK_RV rv);
 
+/* The provider key-type name to fetch with ("RSA", "EC" → their OIDs): a
+ * name with a legacy NID makes OpenSSL 3.0 use the ENGINE registered as
+ * the process default for that type (openssl -engine pkcs11 does that)
+ * and fail; an OID skips that lookup and fetches the provider directly. */
+const char *mech_keytype(const char *name);
+
 #endif

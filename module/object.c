@@ -288,6 +288,13 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
     CK_RV rv = lifecycle_check(t, LC_OBJECT_WRITE);
     if (rv != CKR_OK)
         return rv;
+    /* The certificates of the device identity are those the SO stores
+     * under its reserved labels (SPEC.md §2); a user's look-alike is not. */
+    if (cls == CKO_CERTIFICATE && t->login == LOGIN_SO && identity_label(attrs)) {
+        CK_RV mark = attr_list_set_bool(attrs, CKA_SE_ATTESTATION, true);
+        if (mark != CKR_OK)
+            return mark;
+    }
     /* Private objects are the user's; the SO makes only the identity key. */
     bool identity = attr_list_bool(attrs, CKA_SE_ATTESTATION, false);
     if (is_private && t->login != LOGIN_USER && !(identity && t->login == LOGIN_SO))
@@ -361,8 +368,7 @@ static CK_RV complete_created(se_session *s, CK_OBJECT_CLASS cls, attr_list *att
         if (rv != CKR_OK)
             return rv;
         if (cls == CKO_SECRET_KEY) {
-            mech_env env = {.session = s};
-            rv = vendor_complete_key(&env, attrs);
+            rv = vendor_complete_key(&s->env, attrs);
             CK_ULONG given;
             if (rv != CKR_OK)
                 ;

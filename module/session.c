@@ -53,6 +53,7 @@ CK_RV session_open(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR out)
     }
     s->flags = flags & (CKF_RW_SESSION | CKF_SERIAL_SESSION);
     s->refs = 1;
+    s->env.session = s;
 
     mutex_lock(module.lock);
     se_token *t = slot_token(slot);

@@ -192,17 +192,30 @@ int cmd_audit(const tool_command *cmd, tool_opts *opts)
 
 /* ---- delete ------------------------------------------------------------------------ */
 
-/* Manufactured = holds the public identity objects (SPEC.md §2), which the
- * store lists without any PIN. */
+/* Manufactured = holds the attestation public key: a public object
+ * labelled softse-attestation with CKA_SE_ATTESTATION TRUE (SPEC.md §2),
+ * which the store lists and loads without any PIN.  The label alone
+ * proves nothing: any user may give it to an object. */
 static CK_RV is_manufactured(tok *t, bool *manufactured)
 {
     static const char label[] = P11_ATTESTATION_LABEL;
     tok_attr match = {CKA_LABEL, (unsigned char *)label, sizeof(label) - 1, TOK_ATTR_LOOKUP};
     tok_id *ids = NULL;
     size_t found = 0;
+    *manufactured = false;
     CK_RV rv = tok_object_find(t, NULL, &match, 1, &ids, &found);
+    for (size_t i = 0; rv == CKR_OK && !*manufactured && i < found; i++) {
+        bool is_private;
+        tok_attr *attrs = NULL;
+        size_t count = 0;
+        rv = tok_object_load(t, NULL, ids[i], &is_private, &attrs, &count);
+        for (size_t a = 0; rv == CKR_OK && a < count; a++)
+            if (attrs[a].type == CKA_SE_ATTESTATION && attrs[a].value && attrs[a].len == 1 &&
+                attrs[a].value[0] == CK_TRUE)
+                *manufactured = true;
+        tok_attrs_free(attrs, count);
+    }
     free(ids);
-    *manufactured = rv == CKR_OK && found > 0;
     return rv;
 }
 

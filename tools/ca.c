@@ -305,6 +305,21 @@ int ca_der_serial(X509 *cert, unsigned char **der, size_t *len)
     return der_result(n, buffer, der, len, "encoding the serial number");
 }
 
+bool ca_cert_certifies(const unsigned char *der, size_t len, const unsigned char *spki,
+                       size_t spki_len)
+{
+    const unsigned char *p = der;
+    X509 *cert = d2i_X509(NULL, &p, (long)len);
+    p = spki;
+    EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)spki_len);
+    bool same =
+        cert && key && X509_get0_pubkey(cert) && EVP_PKEY_eq(X509_get0_pubkey(cert), key) == 1;
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return same;
+}
+
 /* ---- summaries ---------------------------------------------------------------------- */
 
 static char *bio_text(BIO *bio)

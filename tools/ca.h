@@ -54,6 +54,11 @@ int ca_der_cert(X509 *cert, unsigned char **der, size_t *len);
 int ca_der_name(const X509_NAME *name, unsigned char **der, size_t *len);
 int ca_der_serial(X509 *cert, unsigned char **der, size_t *len);
 
+/* Whether the DER certificate der certifies the key of the DER
+ * SubjectPublicKeyInfo spki. */
+bool ca_cert_certifies(const unsigned char *der, size_t len, const unsigned char *spki,
+                       size_t spki_len);
+
 /* "CN=softse SE ..., serialNumber=..., O=softse" in a malloc()ed string. */
 char *ca_name_text(const X509_NAME *name);
 

@@ -10,14 +10,15 @@
  *   3. the manufacturer CA certifies it (ca.c);
  *   4. C_CreateObject of the device certificate and the CA certificate,
  *      public, read-only and undestroyable.
- * If a previous run stopped after step 1 (the key exists, the certificate
- * does not), steps 2–4 are done for the existing key; a token that has its
- * certificate is manufactured and is refused.
+ * If a previous run stopped after step 1 (the attestation key exists, its
+ * certificate does not), steps 2–4 are done for the existing key; a token
+ * whose attestation key is certified is manufactured and is refused.  The
+ * identity is recognized by CKA_SE_ATTESTATION, never by label (identity.h).
  */
 #include "ca.h"
+#include "identity.h"
 #include "softse-tool.h"
 
-#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,33 +141,83 @@ static int generate_failed(CK_SESSION_HANDLE session, const p11_token *token, CK
     return tool_ck_fail(rv, "generating the attestation key pair on token \"%s\"", token->label);
 }
 
-/* Steps 1–2, or only 2 when a previous run stopped after 1. */
-static int attestation_key(CK_SESSION_HANDLE session, const p11_token *token,
-                           const ca_key_type *type, const unsigned char *id, CK_ULONG id_len,
-                           unsigned char **spki, CK_ULONG *spki_len)
+/* After CKR_ACTION_PROHIBITED: finish a run that stopped after step 1 (the
+ * attestation key exists, its certificate does not), else refuse.  The
+ * key is recognized by CKA_SE_ATTESTATION, never by its label alone:
+ * any user may label a key "softse-attestation". */
+static int resume(CK_SESSION_HANDLE session, const p11_token *token, CK_RV refused,
+                  unsigned char **spki, CK_ULONG *spki_len, unsigned char *id, CK_ULONG *id_len)
 {
-    CK_OBJECT_HANDLE pub, cert;
-    CK_RV rv = generate_identity(session, type, id, id_len, &pub);
-    if (rv == CKR_ACTION_PROHIBITED) {
-        /* Manufactured once (SPEC.md §2).  Finish only a run that stopped. */
-        if (p11_find_labelled(session, CKO_CERTIFICATE, P11_ATTESTATION_LABEL, &cert) == CKR_OK)
-            return tool_ck_fail(rv, "token \"%s\" (serial %s) is already manufactured",
-                                token->label, token->serial);
-        rv = p11_find_labelled(session, CKO_PUBLIC_KEY, P11_ATTESTATION_LABEL, &pub);
+    tool_identity existing;
+    CK_RV rv = identity_read(session, &existing);
+    if (rv != CKR_OK)
+        return tool_ck_fail(rv, "reading the identity of token \"%s\"", token->label);
+    int rc = TOOL_OK;
+    if (existing.cert != CK_INVALID_HANDLE)
+        rc = tool_ck_fail(refused, "token \"%s\" (serial %s) is already manufactured", token->label,
+                          token->serial);
+    else if (existing.pub == CK_INVALID_HANDLE)
+        rc = tool_ck_fail(refused,
+                          "token \"%s\" refuses a device key but shows no attestation public key "
+                          "(a private key labelled \"" P11_ATTESTATION_LABEL "\" blocks it?)",
+                          token->label);
+    CK_ATTRIBUTE attr = {CKA_ID, id, ID_MAX};
+    if (rc == TOOL_OK) {
+        rv = p11_functions()->C_GetAttributeValue(session, existing.pub, &attr, 1);
         if (rv != CKR_OK)
-            return tool_ck_fail(rv, "finding the attestation public key of token \"%s\"",
-                                token->label);
+            rc = tool_ck_fail(rv, "reading CKA_ID of the attestation key");
+    }
+    if (rc == TOOL_OK) {
         fprintf(stderr,
                 TOOL_NAME ": token \"%s\" has an attestation key without certificate: "
                           "certifying the existing key\n",
                 token->label);
-    } else if (rv != CKR_OK) {
-        return generate_failed(session, token, rv);
+        *id_len = attr.ulValueLen;
+        *spki = existing.spki;
+        *spki_len = existing.spki_len;
+        existing.spki = NULL;
     }
+    identity_free(&existing);
+    return rc;
+}
+
+/* Steps 1–2, or only 2 when a previous run stopped after 1.  id holds the
+ * CKA_ID for a new key and receives the key's. */
+static int attestation_key(CK_SESSION_HANDLE session, const p11_token *token,
+                           const ca_key_type *type, unsigned char *id, CK_ULONG *id_len,
+                           unsigned char **spki, CK_ULONG *spki_len)
+{
+    CK_OBJECT_HANDLE pub;
+    CK_RV rv = generate_identity(session, type, id, *id_len, &pub);
+    if (rv == CKR_ACTION_PROHIBITED) /* manufactured once (SPEC.md §2) */
+        return resume(session, token, rv, spki, spki_len, id, id_len);
+    if (rv != CKR_OK)
+        return generate_failed(session, token, rv);
     rv = p11_get_bytes(session, pub, CKA_PUBLIC_KEY_INFO, spki, spki_len);
     if (rv != CKR_OK)
         return tool_ck_fail(rv, "reading the attestation public key (CKA_PUBLIC_KEY_INFO)");
     return TOOL_OK;
+}
+
+/* Whether this CA certificate is on the token already (a resumed run). */
+static bool ca_stored(CK_SESSION_HANDLE session, X509 *ca)
+{
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    if (ca_der_cert(ca, &der, &len) != TOOL_OK)
+        return false;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_LABEL, P11_MANUFACTURER_CA_LABEL, strlen(P11_MANUFACTURER_CA_LABEL)},
+        {CKA_VALUE, der, len},
+    };
+    CK_OBJECT_HANDLE *found = NULL;
+    CK_ULONG count = 0;
+    CK_RV rv = p11_find(session, tmpl, ARRAY_SIZE(tmpl), &found, &count);
+    free(found);
+    OPENSSL_free(der);
+    return rv == CKR_OK && count > 0;
 }
 
 int cmd_manufacture(const tool_command *cmd, tool_opts *opts)
@@ -199,14 +250,12 @@ int cmd_manufacture(const tool_command *cmd, tool_opts *opts)
     }
     unsigned char id[ID_MAX], authority_id[ID_MAX];
     CK_ULONG id_len = identity_id(token.serial, id);
-    rc = attestation_key(session, &token, type, id, id_len, &spki, &spki_len);
+    rc = attestation_key(session, &token, type, id, &id_len, &spki, &spki_len);
     if (rc == TOOL_OK)
         rc = ca_issue_device(ca, ca_key, spki, spki_len, token.serial, &device);
     if (rc == TOOL_OK)
         rc = store_certificate(session, device, P11_ATTESTATION_LABEL, id, id_len, false);
-    CK_OBJECT_HANDLE existing;
-    if (rc == TOOL_OK &&
-        p11_find_labelled(session, CKO_CERTIFICATE, P11_MANUFACTURER_CA_LABEL, &existing) != CKR_OK)
+    if (rc == TOOL_OK && !ca_stored(session, ca))
         rc = store_certificate(session, ca, P11_MANUFACTURER_CA_LABEL, authority_id,
                                ca_id(ca, authority_id), true);
     if (rc == TOOL_OK) {

@@ -10,6 +10,8 @@
  *   manufacture.c  manufacture             (PKCS#11 + ca.c, SPEC.md §2)
  *   ca.c           ca create               (OpenSSL only)
  *   admin.c        audit, delete           (the token store directly)
+ * with tool-p11.c (loading the module, PKCS#11 helpers) and identity.c
+ * (recognizing the device identity) under them.
  */
 #ifndef SOFTSE_TOOL_H
 #define SOFTSE_TOOL_H

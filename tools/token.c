@@ -4,6 +4,7 @@
  * login), lifecycle (the SO transitions of SPEC.md §3).
  */
 #include "ca.h"
+#include "identity.h"
 #include "softse-tool.h"
 
 #include <stdio.h>
@@ -104,24 +105,25 @@ static const char *pin_state(CK_FLAGS flags, CK_FLAGS low, CK_FLAGS final, CK_FL
 
 static void show_identity(CK_SESSION_HANDLE session)
 {
-    CK_OBJECT_HANDLE cert;
-    unsigned char *der = NULL;
-    CK_ULONG len = 0;
-    CK_RV rv = p11_find_labelled(session, CKO_CERTIFICATE, P11_ATTESTATION_LABEL, &cert);
-    if (rv == CKR_OBJECT_HANDLE_INVALID) {
-        printf("  identity:      not manufactured\n");
-        return;
-    }
-    if (rv == CKR_OK)
-        rv = p11_get_bytes(session, cert, CKA_VALUE, &der, &len);
-    if (rv != CKR_OK) {
+    tool_identity id;
+    CK_RV rv = identity_read(session, &id);
+    if (rv != CKR_OK)
         printf("  identity:      unreadable (%s)\n", p11_rv_name(rv));
-        return;
+    else if (id.pub == CK_INVALID_HANDLE)
+        printf("  identity:      not manufactured\n");
+    else if (id.cert == CK_INVALID_HANDLE)
+        printf("  identity:      attestation key without device certificate "
+               "(manufacture did not finish)\n");
+    else {
+        printf("  identity:      manufactured; device certificate:\n");
+        if (!ca_print_summary(stdout, id.cert_der, id.cert_len, "   "))
+            printf("     (CKA_VALUE is not an X.509 certificate)\n");
     }
-    printf("  identity:      manufactured; device certificate:\n");
-    if (!ca_print_summary(stdout, der, len, "   "))
-        printf("     (CKA_VALUE is not an X.509 certificate)\n");
-    free(der);
+    if (rv == CKR_OK && id.impostors > 0)
+        printf("  warning:       %lu other certificate(s) labelled \"" P11_ATTESTATION_LABEL
+               "\" do not certify the attestation key\n",
+               (unsigned long)id.impostors);
+    identity_free(&id);
 }
 
 static CK_RV show_token(const p11_token *t)

@@ -337,24 +337,6 @@ CK_RV p11_find(CK_SESSION_HANDLE session, CK_ATTRIBUTE *tmpl, CK_ULONG tmpl_coun
     return CKR_OK;
 }
 
-CK_RV p11_find_labelled(CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls, const char *label,
-                        CK_OBJECT_HANDLE *object)
-{
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_LABEL, (void *)label, strlen(label)},
-    };
-    CK_OBJECT_HANDLE *found;
-    CK_ULONG count;
-    CK_RV rv = p11_find(session, tmpl, ARRAY_SIZE(tmpl), &found, &count);
-    if (rv == CKR_OK && count == 0)
-        rv = CKR_OBJECT_HANDLE_INVALID;
-    if (rv == CKR_OK)
-        *object = found[0];
-    free(found);
-    return rv;
-}
-
 CK_RV p11_get_bytes(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
                     unsigned char **value, CK_ULONG *len)
 {

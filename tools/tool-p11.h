@@ -83,10 +83,6 @@ void p11_close(CK_SESSION_HANDLE session);
 /* Every object matching tmpl; free() *found (NULL when *count is 0). */
 CK_RV p11_find(CK_SESSION_HANDLE session, CK_ATTRIBUTE *tmpl, CK_ULONG tmpl_count,
                CK_OBJECT_HANDLE **found, CK_ULONG *count);
-/* The first object of class cls with this label: CKR_OBJECT_HANDLE_INVALID
- * when there is none. */
-CK_RV p11_find_labelled(CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls, const char *label,
-                        CK_OBJECT_HANDLE *object);
 /* Reads one attribute of any length into a malloc()ed buffer. */
 CK_RV p11_get_bytes(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
                     unsigned char **value, CK_ULONG *len);

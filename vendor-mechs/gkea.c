@@ -479,8 +479,9 @@ out:
 }
 
 /* K could not be stored: EK and AK must not outlive it (§4 "or none"). */
-static void gkea_generate_failed(const CK_MECHANISM *mech)
+static void gkea_generate_failed(const CK_MECHANISM *mech, const mech_env *env)
 {
+    env_audit(env, GKEA_NAME, "rolled back: K was not stored, EK and AK erased");
     const CK_SE_GKEA_PARAMS *p;
     if (gkea_params(mech, &p) != CKR_OK)
         return;

@@ -30,13 +30,14 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdio.h>
+#include <string.h>
 
 #define KI_RSA_MIN_BITS 2048
 #define KI_RSA_MAX_BITS 8192
 #define KI_EC_MIN_BITS 256 /* P-256 … P-521 */
 #define KI_EC_MAX_BITS 521
-#define KI_OAEP_SECRET_LEN 32  /* SPEC.md §5: r = 32 random bytes */
-#define KI_SPKI_MAX_LEN 4096   /* an RSA-8192 SubjectPublicKeyInfo is ~1.1 KB */
+#define KI_OAEP_SECRET_LEN 32 /* SPEC.md §5: r = 32 random bytes */
+#define KI_SPKI_MAX_LEN 4096  /* an RSA-8192 SubjectPublicKeyInfo is ~1.1 KB */
 #define KI_C_MAX_LEN (KI_RSA_MAX_BITS / 8)
 #define KI_AES_SHORT 16
 #define KI_AES_LONG 32
@@ -259,12 +260,11 @@ static CK_RV ec_check_key(EVP_PKEY *issuer, size_t *c_len)
 }
 
 /* P(point) into H; buffers that held a secret point are cleansed. */
-static CK_RV hash_point(const EC_GROUP *group, const EC_POINT *point, EVP_MD_CTX *hash,
-                        BN_CTX *bn)
+static CK_RV hash_point(const EC_GROUP *group, const EC_POINT *point, EVP_MD_CTX *hash, BN_CTX *bn)
 {
     unsigned char octets[1 + 2 * 66];
-    size_t len = EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, octets,
-                                    sizeof(octets), bn);
+    size_t len =
+        EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, octets, sizeof(octets), bn);
     CK_RV rv = len > 0 && EVP_DigestUpdate(hash, octets, len) ? CKR_OK : CKR_FUNCTION_FAILED;
     OPENSSL_cleanse(octets, sizeof(octets));
     return rv;
@@ -326,8 +326,8 @@ static CK_RV ki_audit(const ki_scheme *scheme, const mech_env *env, const CK_SE_
     if (!EVP_Digest(p->pIssuerPublicKey, p->ulIssuerPublicKeyLen, print, &print_len,
                     mech_hash_md(CKM_SHA256), NULL))
         return mech_openssl_error("KI audit fingerprint", CKR_FUNCTION_FAILED);
-    int n = snprintf(detail, sizeof(detail), "hash %s, issuer key sha256:",
-                     p->hashAlg == CKM_SHA_1 ? "SHA-1" : "SHA-256");
+    int n = snprintf(detail, sizeof(detail),
+                     "hash %s, issuer key sha256:", p->hashAlg == CKM_SHA_1 ? "SHA-1" : "SHA-256");
     for (unsigned int i = 0; i < print_len && n > 0 && (size_t)n + 3 < sizeof(detail); i++)
         n += snprintf(detail + n, sizeof(detail) - (size_t)n, "%02x", print[i]);
     return env_audit(env, scheme->name, detail);
@@ -402,8 +402,9 @@ out:
 }
 
 /* KI could not be stored: c must not survive it (SPEC.md §1, all or nothing). */
-static void ki_generate_failed(const CK_MECHANISM *mech)
+static void ki_generate_failed(const CK_MECHANISM *mech, const mech_env *env)
 {
+    env_audit(env, "KI", "rolled back: KI was not stored, c erased");
     const CK_SE_KI_PARAMS *p = NULL;
     if (ki_params(mech, &p) == CKR_OK && p->pCiphertext)
         OPENSSL_cleanse(p->pCiphertext, *p->pulCiphertextLen);
@@ -421,8 +422,8 @@ static CK_RV rsa_raw_generate(const CK_MECHANISM *mech, const attr_list *tmpl, c
     return ki_generate(&rsa_raw, mech, tmpl, env, out);
 }
 
-static CK_RV rsa_oaep_generate(const CK_MECHANISM *mech, const attr_list *tmpl,
-                               const mech_env *env, attr_list *out)
+static CK_RV rsa_oaep_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const mech_env *env,
+                               attr_list *out)
 {
     return ki_generate(&rsa_oaep, mech, tmpl, env, out);
 }

@@ -18,12 +18,6 @@
 #include "mech_util.h"
 #include "vendor.h"
 
-/* struct mech_env only: the env given to init lives on the core's stack
- * and oneshot/verify_oneshot get none (mech.h), so a sign or verify
- * operation keeps a copy.  It names the session that holds the
- * operation, which therefore outlives it. */
-#include "core.h"
-
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -239,7 +233,7 @@ static CK_RV sk3_reject(const mech_env *env, const mech_key *key, CK_ULONG limit
 
 typedef struct sk3_op {
     CK_MECHANISM_TYPE type;
-    mech_env env;                       /* see the include of core.h */
+    const mech_env *env;                /* the session's: outlives the operation (mech.h) */
     mech_key key;                       /* .handle only: for env_failure_* */
     unsigned char value[SK3_VALUE_LEN]; /* the key's CKA_VALUE: server query, query 4 */
     unsigned char internal[SK3_LEN];    /* K~(i): query 1 */
@@ -271,7 +265,7 @@ static CK_RV sk3_op_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_
     if (!op)
         return CKR_HOST_MEMORY;
     op->type = mech->mechanism;
-    op->env = *env;
+    op->env = env;
     op->key.cls = key->cls;
     op->key.type = key->type;
     op->key.handle = key->handle;
@@ -302,7 +296,7 @@ static CK_RV sk3_op_sign(void *state, const unsigned char *in, size_t in_len, un
 {
     sk3_op *op = state;
     CK_ULONG limit;
-    CK_RV rv = sk3_admit(&op->env, &op->key, &limit);
+    CK_RV rv = sk3_admit(op->env, &op->key, &limit);
     if (rv != CKR_OK)
         return rv;
     if (op->type == CKM_SE_SK3_Q1) {
@@ -332,7 +326,7 @@ static CK_RV sk3_op_verify(void *state, const unsigned char *in, size_t in_len,
     sk3_op *op = state;
     unsigned char kappa[SK3_LEN], expect[SK3_LEN];
     CK_ULONG limit;
-    CK_RV rv = sk3_admit(&op->env, &op->key, &limit);
+    CK_RV rv = sk3_admit(op->env, &op->key, &limit);
     if (rv != CKR_OK)
         return rv;
     if (in_len != 0)
@@ -343,7 +337,7 @@ static CK_RV sk3_op_verify(void *state, const unsigned char *in, size_t in_len,
     if (rv == CKR_OK)
         rv = sk3_session_prf(kappa, op->q4.ri, op->q4.rj, TAG_RHO, expect);
     if (rv == CKR_OK && CRYPTO_memcmp(expect, sig, SK3_LEN) != 0)
-        rv = sk3_reject(&op->env, &op->key, limit, "SK3 query 4: rho_i", CKR_SIGNATURE_INVALID);
+        rv = sk3_reject(op->env, &op->key, limit, "SK3 query 4: rho_i", CKR_SIGNATURE_INVALID);
     OPENSSL_cleanse(kappa, sizeof(kappa));
     OPENSSL_cleanse(expect, sizeof(expect));
     return rv;

@@ -120,8 +120,8 @@ same_file() {
     fi
     LAST=1
     {
-        echo "expected ($2):"; xxd "$2" | head -8
-        echo "actual ($3):"; xxd "$3" | head -8
+        echo "expected ($2):"; xxd "$2" | head -8 || true
+        echo "actual ($3):"; xxd "$3" | head -8 || true
     } >"$WORK/diff.out" 2>&1
     fail "$1: contents differ" "$WORK/diff.out"
 }
@@ -169,8 +169,9 @@ ec_point_spki() {
         0481??04*) point=${hex:6} ;;           # OCTET STRING, 0x81 length
         *) point=$hex ;;
     esac
-    local alg="06072a8648ce3d0201""06$(printf '%02x' $((${#oid} / 2)))$oid"
-    local alg_seq="30$(printf '%02x' $((${#alg} / 2)))$alg"
+    local alg alg_seq
+    alg="06072a8648ce3d0201""06$(printf '%02x' $((${#oid} / 2)))$oid"  # id-ecPublicKey, curve
+    alg_seq="30$(printf '%02x' $((${#alg} / 2)))$alg"
     local bits="00$point"
     local bitlen=$((${#bits} / 2))
     local bit_str

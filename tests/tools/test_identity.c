@@ -562,9 +562,57 @@ static void terminated_is_final_and_erases_secrets(void **state)
     assert_int_equal(secret_rows(t), 0);
 }
 
-int main(void)
+/* ---- the identity labels carry no authority ------------------------------------------ */
+/*
+ * Any user may label an object "softse-attestation" or
+ * "softse-manufacturer-ca".  The identity is what the token made
+ * (CKA_SE_ATTESTATION) and what the SO stored; look-alikes must neither
+ * block manufacture nor survive a reset (SPEC.md §2, §3).  Run as
+ * `test_identity reserved-labels`.
+ */
+
+static void user_key_labelled_like_the_identity_does_not_block_manufacture(void **state)
 {
-    const struct CMUnitTest tests[] = {
+    fx *t = *state;
+    CK_SESSION_HANDLE user = session_as(t->slot, CKU_USER);
+    CK_OBJECT_HANDLE look_pub, look_priv;
+    user_key_pair(user, ATTESTATION_LABEL, &look_pub, &look_priv);
+    close_session(user);
+
+    CK_SESSION_HANDLE so = session_as(t->slot, CKU_SO);
+    CK_OBJECT_HANDLE pub, priv;
+    assert_rv(generate_identity(so, false, &pub, &priv), CKR_OK);
+    close_session(so);
+}
+
+static void reset_erases_objects_labelled_like_the_identity(void **state)
+{
+    fx *t = *state;
+    identity id;
+    manufacture(t, false, &id);
+    CK_SESSION_HANDLE user = session_as(t->slot, CKU_USER);
+    CK_OBJECT_HANDLE data, key;
+    assert_rv(fx_create_data(user, ATTESTATION_LABEL, true, true, "look-alike", 10, &data), CKR_OK);
+    static const unsigned char aes[32] = {4, 2};
+    assert_rv(fx_create_aes(user, CA_LABEL, true, true, false, aes, sizeof(aes), &key), CKR_OK);
+    close_session(user);
+
+    CK_SESSION_HANDLE so = session_as(t->slot, CKU_SO);
+    assert_rv(set_lifecycle(so, SOFTSE_LIFECYCLE_OPERATIONAL), CKR_OK);
+    assert_rv(set_lifecycle(so, SOFTSE_LIFECYCLE_PERSONALIZATION), CKR_OK);
+    close_session(so);
+
+    user = session_as(t->slot, CKU_USER);
+    assert_int_equal(count_class_label(user, CKO_DATA, ATTESTATION_LABEL), 0);
+    assert_int_equal(count_class_label(user, CKO_SECRET_KEY, CA_LABEL), 0);
+    assert_int_equal(find_one(user, CKO_PRIVATE_KEY, ATTESTATION_LABEL), id.priv);
+    assert_int_equal(find_one(user, CKO_CERTIFICATE, CA_LABEL), id.ca);
+    close_session(user);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest contract[] = {
         cmocka_unit_test_setup_teardown(identity_attributes_are_forced, fx_setup_token,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(attestation_key_refuses_general_use, fx_setup_token,
@@ -586,5 +634,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(terminated_is_final_and_erases_secrets, fx_setup_token,
                                         fx_teardown),
     };
-    return cmocka_run_group_tests_name("tools/identity", tests, NULL, NULL);
+    const struct CMUnitTest reserved_labels[] = {
+        cmocka_unit_test_setup_teardown(
+            user_key_labelled_like_the_identity_does_not_block_manufacture, fx_setup_token,
+            fx_teardown),
+        cmocka_unit_test_setup_teardown(reset_erases_objects_labelled_like_the_identity,
+                                        fx_setup_token, fx_teardown),
+    };
+    if (argc > 1 && strcmp(argv[1], "reserved-labels") == 0)
+        return cmocka_run_group_tests_name("tools/identity reserved labels", reserved_labels, NULL,
+                                           NULL);
+    return cmocka_run_group_tests_name("tools/identity", contract, NULL, NULL);
 }

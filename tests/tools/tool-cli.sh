@@ -102,7 +102,7 @@ fi
 fails "a missing module" tool show --module "$work/nothing.so"
 [ "$status" -eq 1 ] || fail "a missing module: exit status $status, expected 1"
 expect_in "$out" "^softse-tool: cannot load the module: .*nothing.so" "a missing module"
-fails "SOFTSE_MODULE elsewhere" env SOFTSE_MODULE=$work/nothing.so "$SOFTSE_TOOL" show
+fails "SOFTSE_MODULE elsewhere" env SOFTSE_MODULE="$work/nothing.so" "$SOFTSE_TOOL" show
 expect_in "$out" "cannot load the module" "SOFTSE_MODULE elsewhere"
 
 step "init: PINs from the environment, one label one token"

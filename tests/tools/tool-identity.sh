@@ -10,7 +10,7 @@
 need pkcs11-tool
 need openssl
 
-# der_of_pubkey FILE FORM: the DER SubjectPublicKeyInfo of a public key.
+# spki FILE FORM: the DER SubjectPublicKeyInfo of a public key file.
 spki() {
     openssl pkey -pubin -inform "$2" -in "$1" -outform der
 }
@@ -35,13 +35,27 @@ check_identity() {
     expect_in "$out" "Digital Signature" "keyUsage"
     expect_in "$out" "$key_pattern" "the certified key type"
 
-    ok "read the attestation public key" \
-        p11 --token-label "$label" --read-object --type pubkey --label softse-attestation -o "$label-pub.der"
-    spki "$label-pub.der" der >"$label-token.spki"
     openssl x509 -in "$label-dev.pem" -noout -pubkey >"$label-cert-pub.pem"
     spki "$label-cert-pub.pem" pem >"$label-cert.spki"
-    cmp -s "$label-token.spki" "$label-cert.spki" ||
-        fail "the certificate of $label certifies another key than the token's attestation key"
+    ok "list the attestation public key" \
+        p11 --token-label "$label" --list-objects --type pubkey --label softse-attestation
+    local point
+    point=$(sed -n 's/^ *EC_POINT: *//p' <<<"$out")
+    if [ -n "$point" ]; then
+        # EC: pkcs11-tool --read-object --type pubkey hits a use-after-free in
+        # OpenSC's own EC conversion (ASan reports it in pkcs11-tool), so the
+        # point it lists (a DER OCTET STRING of the 65-byte uncompressed
+        # P-256 point) is compared with the end of the certified SPKI.
+        [ "${point:0:4}" = 0441 ] || fail "unexpected EC_POINT encoding: $point"
+        [ "${point:4}" = "$(tail -c 65 "$label-cert.spki" | od -An -v -tx1 | tr -d ' \n')" ] ||
+            fail "the certificate of $label certifies another point than the token's attestation key"
+    else
+        ok "read the attestation public key" \
+            p11 --token-label "$label" --read-object --type pubkey --label softse-attestation -o "$label-pub.der"
+        spki "$label-pub.der" der >"$label-token.spki"
+        cmp -s "$label-token.spki" "$label-cert.spki" ||
+            fail "the certificate of $label certifies another key than the token's attestation key"
+    fi
 
     ok "read the CA certificate" \
         p11 --token-label "$label" --read-object --type cert --label softse-manufacturer-ca -o "$label-ca.der"
@@ -125,6 +139,43 @@ ok "manufacture t4 (RSA-3072, SO PIN from the environment)" \
 check_identity t4 ca.pem "rsaEncryption"
 ok "show t4" tool show --token t4
 expect_in "$out" "key type: +RSA 3072 bits" "show: RSA-3072"
+
+step "look-alikes: a user's objects labelled softse-attestation are never taken for the identity"
+new_token t5
+ok "a user key pair labelled softse-attestation" p11 --token-label t5 --login --pin $PIN \
+    --keypairgen --key-type EC:prime256v1 --label softse-attestation --id 99
+ok "the user's key" p11 --token-label t5 --list-objects --type pubkey --id 99
+user_point=$(sed -n 's/^ *EC_POINT: *//p' <<<"$out")
+[ -n "$user_point" ] || fail "no EC_POINT for the user's key"
+ok "a user certificate labelled softse-attestation" p11 --token-label t5 --login --pin $PIN \
+    --write-object t2-dev.der --type cert --label softse-attestation --id 98
+ok "show t5" tool show --token t5
+expect_in "$out" "identity: +not manufactured" "show with look-alikes"
+expect_in "$out" "warning: +1 other certificate\\(s\\) labelled \"softse-attestation\" do not certify" \
+    "show warns about the look-alike certificate"
+status=0
+out=$(tool manufacture --token t5 --ca ca.pem --ca-key ca-key.pem --so-pin $SO_PIN 2>&1) || status=$?
+if [ "$status" -eq 0 ]; then
+    # The module made a real attestation key: the certificate is for it,
+    # not for the user's key.
+    ok "show t5" tool show --token t5
+    expect_in "$out" "identity: +manufactured" "t5 manufactured"
+    serial5=$(serial_of t5)
+    expect_in "$out" "subject: +CN=softse SE $serial5" "t5's device certificate"
+    id5=$(tr 'A-F' 'a-f' <<<"$serial5") # CKA_ID: the serial's bytes
+    ok "t5's device certificate" p11 --token-label t5 --read-object --type cert --id "$id5" -o t5-dev.der
+    cert_point=$(openssl x509 -inform der -in t5-dev.der -noout -pubkey | spki /dev/stdin pem |
+        tail -c 65 | od -An -v -tx1 | tr -d ' \n')
+    [ "0441$cert_point" != "$user_point" ] || fail "manufacture certified the user's key"
+else
+    # The module takes the user's private key for the identity (see the
+    # reserved-labels test): the tool must refuse, not certify that key.
+    expect_in "$out" "blocks it\\?\\): CKR_ACTION_PROHIBITED" "manufacture blocked by a look-alike"
+    ok "show t5" tool show --token t5
+    expect_in "$out" "identity: +not manufactured" "t5 after the refused manufacture"
+    ok "t5's certificates" p11 --token-label t5 --list-objects --type cert
+    [ "$(grep -c 'Certificate Object' <<<"$out")" -eq 1 ] || fail "a certificate was stored"
+fi
 
 step "delete refuses a manufactured token without --force"
 fails "delete t1" tool delete --token t1

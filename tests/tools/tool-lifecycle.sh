@@ -2,7 +2,8 @@
 # softse-tool lifecycle (SPEC.md §3): transitions with the SO PIN, a wrong
 # SO PIN fails with a clear message and shows in the PIN counters, show
 # follows the state, a reset erases the user's objects but keeps the
-# device identity, and TERMINATED is final.
+# device identity, and TERMINATED is final.  show also follows the user
+# PIN counter down to LOCKED.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need pkcs11-tool
 
@@ -78,6 +79,24 @@ new_token t2
 ok "to terminated" tool lifecycle --token t2 --to terminated --so-pin $SO_PIN
 expect_in "$out" "PERSONALIZATION -> TERMINATED" "1 -> 3"
 expect_state t2 TERMINATED
+
+step "show follows the user PIN counter: COUNT_LOW, FINAL_TRY, LOCKED"
+new_token u
+fails "a wrong user PIN" p11 --token-label u --login --pin 999999 --list-objects
+ok "show" tool show --token u
+expect_in "$out" "USER_PIN_COUNT_LOW" "the flags after a wrong PIN"
+expect_in "$out" "user PIN: +COUNT_LOW" "the user PIN after a wrong PIN"
+for _ in 2 3 4 5 6 7 8 9; do
+    fails "a wrong user PIN" p11 --token-label u --login --pin 999999 --list-objects
+done
+ok "show" tool show --token u
+expect_in "$out" "USER_PIN_FINAL_TRY" "the flags with one try left"
+expect_in "$out" "user PIN: +FINAL_TRY" "the user PIN with one try left"
+fails "the last wrong user PIN" p11 --token-label u --login --pin 999999 --list-objects
+ok "show" tool show --token u
+expect_in "$out" "USER_PIN_LOCKED" "the flags when locked"
+expect_in "$out" "user PIN: +LOCKED" "the locked user PIN"
+expect_in "$out" "SO PIN: +ok" "the SO PIN is another counter"
 
 step "usage errors"
 fails "no SO PIN" tool lifecycle --token t2 --to operational

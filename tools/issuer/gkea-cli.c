@@ -13,13 +13,13 @@
 #include "issuer-gkea.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,9 +148,8 @@ static const struct {
     const char *curve; /* EC */
     size_t bits;       /* RSA */
 } key_types[] = {
-    {"rsa2048", "RSA", NULL, 2048},       {"rsa3072", "RSA", NULL, 3072},
-    {"ec-p256", "EC", "P-256", 0},        {"ec-p384", "EC", "P-384", 0},
-    {"ec-p521", "EC", "P-521", 0},
+    {"rsa2048", "RSA", NULL, 2048}, {"rsa3072", "RSA", NULL, 3072}, {"ec-p256", "EC", "P-256", 0},
+    {"ec-p384", "EC", "P-384", 0},  {"ec-p521", "EC", "P-521", 0},
 };
 
 static void keygen_usage(FILE *out)
@@ -176,12 +175,24 @@ int cmd_keygen(int argc, char **argv)
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
-        case 't': type = optarg; break;
-        case 'o': out = optarg; break;
-        case 'p': pub = optarg; break;
-        case 'd': pub_der = optarg; break;
-        case 'h': keygen_usage(stdout); return 0;
-        default: keygen_usage(stderr); return EXIT_USAGE;
+        case 't':
+            type = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'p':
+            pub = optarg;
+            break;
+        case 'd':
+            pub_der = optarg;
+            break;
+        case 'h':
+            keygen_usage(stdout);
+            return 0;
+        default:
+            keygen_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (!type || !out || !pub || optind != argc) {
@@ -194,9 +205,8 @@ int cmd_keygen(int argc, char **argv)
     if (i == sizeof(key_types) / sizeof(key_types[0]))
         return complain(argv[0], EXIT_USAGE, "unknown key type \"%s\"", type);
 
-    EVP_PKEY *key = key_types[i].curve
-                        ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", key_types[i].curve)
-                        : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", key_types[i].bits);
+    EVP_PKEY *key = key_types[i].curve ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", key_types[i].curve)
+                                       : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", key_types[i].bits);
     if (!key)
         return complain(argv[0], EXIT_USAGE, "key generation failed");
     int status = 0;
@@ -231,51 +241,58 @@ typedef struct verify_options {
 
 static void verify_usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: softse-issuer gkea-verify --key KEY.pem --ca CA.pem --cert SE-CERT \\\n"
-        "         --nonce HEX --ek FILE --ak FILE [--out-k FILE] [--k-len N]\n"
-        "         [--chain FILE] [--spki FILE]\n"
-        "         [--derive-enc FILE --info-enc STR [--enc-len N]]\n"
-        "         [--derive-mac FILE --info-mac STR [--mac-len N]] [--salt HEX]\n\n"
-        "Checks what a card returned for CKM_SE_GKEA (SPEC.md §4) and recovers K:\n"
-        "the SE certificate must chain to the manufacturer CA, EK must decrypt\n"
-        "with KEY, and AK must be the SE's signature over K, this server's public\n"
-        "key, the nonce and EK.  Prints \"OK\" and writes the outputs only then;\n"
-        "otherwise exits 1 with the reason (bad chain, decryption failed, bad\n"
-        "attestation).\n"
-        "  --key         the server's private key (PEM), the one whose public key\n"
-        "                was sent to the card\n"
-        "  --ca          manufacturer CA certificate(s), PEM: the trust anchors\n"
-        "  --chain       intermediate certificates, PEM\n"
-        "  --cert        the SE attestation certificate, PEM or DER\n"
-        "  --nonce       the nonce sent to the card (16..64 bytes, hex)\n"
-        "  --ek, --ak    the card's EK and AK (binary files)\n"
-        "  --spki        the exact DER SubjectPublicKeyInfo sent (default: KEY's)\n"
-        "  --k-len       the CKA_VALUE_LEN asked of the card (default: the attested one)\n"
-        "  --out-k       write K (binary, mode 0600)\n"
-        "  --derive-enc, --derive-mac\n"
-        "                write HKDF-SHA256(K, salt, info) keys, as the card's\n"
-        "                CKM_HKDF_DERIVE (bExtract and bExpand TRUE, CKM_SHA256)\n"
-        "  --salt        HKDF salt (hex; none: CKF_HKDF_SALT_NULL)\n"
-        "  --info-enc, --info-mac\n"
-        "                HKDF info of each key (a string, its bytes without NUL)\n"
-        "  --enc-len, --mac-len\n"
-        "                derived key lengths in bytes (default 32)\n");
+    fprintf(out, "usage: softse-issuer gkea-verify --key KEY.pem --ca CA.pem --cert SE-CERT \\\n"
+                 "         --nonce HEX --ek FILE --ak FILE [--out-k FILE] [--k-len N]\n"
+                 "         [--chain FILE] [--spki FILE]\n"
+                 "         [--derive-enc FILE --info-enc STR [--enc-len N]]\n"
+                 "         [--derive-mac FILE --info-mac STR [--mac-len N]] [--salt HEX]\n\n"
+                 "Checks what a card returned for CKM_SE_GKEA (SPEC.md §4) and recovers K:\n"
+                 "the SE certificate must chain to the manufacturer CA, EK must decrypt\n"
+                 "with KEY, and AK must be the SE's signature over K, this server's public\n"
+                 "key, the nonce and EK.  Prints \"OK\" and writes the outputs only then;\n"
+                 "otherwise exits 1 with the reason (bad chain, decryption failed, bad\n"
+                 "attestation).\n"
+                 "  --key         the server's private key (PEM), the one whose public key\n"
+                 "                was sent to the card\n"
+                 "  --ca          manufacturer CA certificate(s), PEM: the trust anchors\n"
+                 "  --chain       intermediate certificates, PEM\n"
+                 "  --cert        the SE attestation certificate, PEM or DER\n"
+                 "  --nonce       the nonce sent to the card (16..64 bytes, hex)\n"
+                 "  --ek, --ak    the card's EK and AK (binary files)\n"
+                 "  --spki        the exact DER SubjectPublicKeyInfo sent (default: KEY's)\n"
+                 "  --k-len       the CKA_VALUE_LEN asked of the card (default: the attested one)\n"
+                 "  --out-k       write K (binary, mode 0600)\n"
+                 "  --derive-enc, --derive-mac\n"
+                 "                write HKDF-SHA256(K, salt, info) keys, as the card's\n"
+                 "                CKM_HKDF_DERIVE (bExtract and bExpand TRUE, CKM_SHA256)\n"
+                 "  --salt        HKDF salt (hex; none: CKF_HKDF_SALT_NULL)\n"
+                 "  --info-enc, --info-mac\n"
+                 "                HKDF info of each key (a string, its bytes without NUL)\n"
+                 "  --enc-len, --mac-len\n"
+                 "                derived key lengths in bytes (default 32)\n");
 }
 
 static int parse_verify(int argc, char **argv, verify_options *o)
 {
     static const struct option options[] = {
-        {"key", required_argument, NULL, 'k'},        {"ca", required_argument, NULL, 'c'},
-        {"chain", required_argument, NULL, 'C'},      {"cert", required_argument, NULL, 'e'},
-        {"nonce", required_argument, NULL, 'n'},      {"ek", required_argument, NULL, 'E'},
-        {"ak", required_argument, NULL, 'A'},         {"spki", required_argument, NULL, 's'},
-        {"out-k", required_argument, NULL, 'o'},      {"k-len", required_argument, NULL, 'l'},
-        {"derive-enc", required_argument, NULL, '1'}, {"derive-mac", required_argument, NULL, '2'},
-        {"salt", required_argument, NULL, 'S'},       {"info-enc", required_argument, NULL, '3'},
-        {"info-mac", required_argument, NULL, '4'},   {"enc-len", required_argument, NULL, '5'},
-        {"mac-len", required_argument, NULL, '6'},    {"help", no_argument, NULL, 'h'},
+        {"key", required_argument, NULL, 'k'},
+        {"ca", required_argument, NULL, 'c'},
+        {"chain", required_argument, NULL, 'C'},
+        {"cert", required_argument, NULL, 'e'},
+        {"nonce", required_argument, NULL, 'n'},
+        {"ek", required_argument, NULL, 'E'},
+        {"ak", required_argument, NULL, 'A'},
+        {"spki", required_argument, NULL, 's'},
+        {"out-k", required_argument, NULL, 'o'},
+        {"k-len", required_argument, NULL, 'l'},
+        {"derive-enc", required_argument, NULL, '1'},
+        {"derive-mac", required_argument, NULL, '2'},
+        {"salt", required_argument, NULL, 'S'},
+        {"info-enc", required_argument, NULL, '3'},
+        {"info-mac", required_argument, NULL, '4'},
+        {"enc-len", required_argument, NULL, '5'},
+        {"mac-len", required_argument, NULL, '6'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof(*o));
@@ -283,20 +300,48 @@ static int parse_verify(int argc, char **argv, verify_options *o)
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
-        case 'k': o->key = optarg; break;
-        case 'c': o->ca = optarg; break;
-        case 'C': o->chain = optarg; break;
-        case 'e': o->cert = optarg; break;
-        case 'n': o->nonce_hex = optarg; break;
-        case 'E': o->ek = optarg; break;
-        case 'A': o->ak = optarg; break;
-        case 's': o->spki = optarg; break;
-        case 'o': o->out_k = optarg; break;
-        case '1': o->derive_enc = optarg; break;
-        case '2': o->derive_mac = optarg; break;
-        case 'S': o->salt_hex = optarg; break;
-        case '3': o->info_enc = optarg; break;
-        case '4': o->info_mac = optarg; break;
+        case 'k':
+            o->key = optarg;
+            break;
+        case 'c':
+            o->ca = optarg;
+            break;
+        case 'C':
+            o->chain = optarg;
+            break;
+        case 'e':
+            o->cert = optarg;
+            break;
+        case 'n':
+            o->nonce_hex = optarg;
+            break;
+        case 'E':
+            o->ek = optarg;
+            break;
+        case 'A':
+            o->ak = optarg;
+            break;
+        case 's':
+            o->spki = optarg;
+            break;
+        case 'o':
+            o->out_k = optarg;
+            break;
+        case '1':
+            o->derive_enc = optarg;
+            break;
+        case '2':
+            o->derive_mac = optarg;
+            break;
+        case 'S':
+            o->salt_hex = optarg;
+            break;
+        case '3':
+            o->info_enc = optarg;
+            break;
+        case '4':
+            o->info_mac = optarg;
+            break;
         case 'l':
             if (!parse_size(optarg, ISSUER_GKEA_K_MIN, ISSUER_GKEA_K_MAX, &o->k_len))
                 return complain(argv[0], EXIT_USAGE, "--k-len: %d..%d", ISSUER_GKEA_K_MIN,
@@ -308,8 +353,12 @@ static int parse_verify(int argc, char **argv, verify_options *o)
                 return complain(argv[0], EXIT_USAGE, "--%s-len: 1..%d", c == '5' ? "enc" : "mac",
                                 DERIVED_MAX_LEN);
             break;
-        case 'h': verify_usage(stdout); return -1;
-        default: verify_usage(stderr); return EXIT_USAGE;
+        case 'h':
+            verify_usage(stdout);
+            return -1;
+        default:
+            verify_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (!o->key || !o->ca || !o->cert || !o->nonce_hex || !o->ek || !o->ak || optind != argc) {
@@ -317,8 +366,9 @@ static int parse_verify(int argc, char **argv, verify_options *o)
         return EXIT_USAGE;
     }
     if ((o->derive_enc && !o->info_enc) || (o->derive_mac && !o->info_mac))
-        return complain(argv[0], EXIT_USAGE, "--derive-enc needs --info-enc, --derive-mac "
-                                             "needs --info-mac");
+        return complain(argv[0], EXIT_USAGE,
+                        "--derive-enc needs --info-enc, --derive-mac "
+                        "needs --info-mac");
     return 0;
 }
 
@@ -355,7 +405,7 @@ static X509 *load_cert(const char *path)
 }
 
 /* Every certificate of a PEM file; NULL when it has none. */
-static STACK_OF(X509) *load_certs(const char *path)
+static STACK_OF(X509) * load_certs(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -476,16 +526,15 @@ out:
 
 static void wrap_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: softse-issuer wrap-secret --key-file KEY.bin --mech gcm|kwp\n"
-            "         (--secret HEX | --in FILE) --out FILE [--iv HEX]\n\n"
-            "Encrypts a secret for the card's C_UnwrapKey under a key derived from K\n"
-            "(an AES key of 16, 24 or 32 bytes, e.g. gkea-verify --derive-enc).\n"
-            "  --mech gcm   CKM_AES_GCM: writes IV(12) || ciphertext || tag(16); the card\n"
-            "               passes the IV in CK_GCM_PARAMS (ulTagBits 128, no AAD) and\n"
-            "               the rest as the wrapped key\n"
-            "  --mech kwp   CKM_AES_KEY_WRAP_KWP (RFC 5649)\n"
-            "  --iv         the GCM IV, 12 bytes hex (default: random)\n");
+    fprintf(out, "usage: softse-issuer wrap-secret --key-file KEY.bin --mech gcm|kwp\n"
+                 "         (--secret HEX | --in FILE) --out FILE [--iv HEX]\n\n"
+                 "Encrypts a secret for the card's C_UnwrapKey under a key derived from K\n"
+                 "(an AES key of 16, 24 or 32 bytes, e.g. gkea-verify --derive-enc).\n"
+                 "  --mech gcm   CKM_AES_GCM: writes IV(12) || ciphertext || tag(16); the card\n"
+                 "               passes the IV in CK_GCM_PARAMS (ulTagBits 128, no AAD) and\n"
+                 "               the rest as the wrapped key\n"
+                 "  --mech kwp   CKM_AES_KEY_WRAP_KWP (RFC 5649)\n"
+                 "  --iv         the GCM IV, 12 bytes hex (default: random)\n");
 }
 
 int cmd_wrap_secret(int argc, char **argv)
@@ -501,14 +550,30 @@ int cmd_wrap_secret(int argc, char **argv)
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
-        case 'k': key_path = optarg; break;
-        case 'm': mech_name = optarg; break;
-        case 's': secret_hex = optarg; break;
-        case 'i': in = optarg; break;
-        case 'o': out = optarg; break;
-        case 'v': iv_hex = optarg; break;
-        case 'h': wrap_usage(stdout); return 0;
-        default: wrap_usage(stderr); return EXIT_USAGE;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'm':
+            mech_name = optarg;
+            break;
+        case 's':
+            secret_hex = optarg;
+            break;
+        case 'i':
+            in = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'v':
+            iv_hex = optarg;
+            break;
+        case 'h':
+            wrap_usage(stdout);
+            return 0;
+        default:
+            wrap_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (!key_path || !mech_name || !out || !secret_hex == !in || optind != argc) {
@@ -527,8 +592,8 @@ int cmd_wrap_secret(int argc, char **argv)
     size_t key_len = 0, secret_len = 0, iv_len = 0, wrapped_len = 0;
     int status = 0;
     if (!read_file(key_path, &key, &key_len) || (key_len != 16 && key_len != 24 && key_len != 32))
-        status = complain(argv[0], EXIT_USAGE, "%s: not an AES key of 16, 24 or 32 bytes",
-                          key_path);
+        status =
+            complain(argv[0], EXIT_USAGE, "%s: not an AES key of 16, 24 or 32 bytes", key_path);
     else if (secret_hex ? !parse_hex(secret_hex, &secret, &secret_len)
                         : !read_file(in, &secret, &secret_len))
         status = complain(argv[0], EXIT_USAGE, "cannot read the secret");
@@ -538,8 +603,8 @@ int cmd_wrap_secret(int argc, char **argv)
                         iv_len != ISSUER_GCM_IV_LEN))
         status = complain(argv[0], EXIT_USAGE, "--iv: %d bytes hex, with --mech gcm only",
                           ISSUER_GCM_IV_LEN);
-    else if (issuer_gkea_wrap(mech, key, key_len, iv, secret, secret_len, &wrapped,
-                              &wrapped_len) != ISSUER_GKEA_OK)
+    else if (issuer_gkea_wrap(mech, key, key_len, iv, secret, secret_len, &wrapped, &wrapped_len) !=
+             ISSUER_GKEA_OK)
         status = complain(argv[0], EXIT_USAGE, "encryption failed");
     else if (!write_file(out, wrapped, wrapped_len))
         status = complain(argv[0], EXIT_USAGE, "cannot write %s", out);

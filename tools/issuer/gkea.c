@@ -8,6 +8,7 @@
  */
 #include "issuer-gkea.h"
 
+#include <limits.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -18,7 +19,6 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509_vfy.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -155,9 +155,9 @@ static issuer_gkea_status recover_rsa(EVP_PKEY *key, const unsigned char *ek, si
         status = fail(ISSUER_GKEA_DECRYPT_FAILED, why, why_len,
                       "EK is not RSA-OAEP-SHA256 for this key");
     } else if (plain_len < ISSUER_GKEA_K_MIN || plain_len > ISSUER_GKEA_K_MAX) {
-        status = fail(ISSUER_GKEA_DECRYPT_FAILED, why, why_len,
-                      "EK holds %zu bytes, not a K of %d..%d", plain_len, ISSUER_GKEA_K_MIN,
-                      ISSUER_GKEA_K_MAX);
+        status =
+            fail(ISSUER_GKEA_DECRYPT_FAILED, why, why_len, "EK holds %zu bytes, not a K of %d..%d",
+                 plain_len, ISSUER_GKEA_K_MIN, ISSUER_GKEA_K_MAX);
     } else {
         memcpy(k, plain, plain_len);
         *k_len = plain_len;
@@ -349,7 +349,7 @@ static issuer_gkea_status own_spki(EVP_PKEY *issuer_key, const unsigned char *sp
     return *spki ? ISSUER_GKEA_OK : fail(ISSUER_GKEA_INTERNAL, why, why_len, "out of memory");
 }
 
-static issuer_gkea_status check_chain(X509 *se_cert, STACK_OF(X509) *chain, X509_STORE *trusted,
+static issuer_gkea_status check_chain(X509 *se_cert, STACK_OF(X509) * chain, X509_STORE *trusted,
                                       char *why, size_t why_len)
 {
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -367,7 +367,7 @@ static issuer_gkea_status check_chain(X509 *se_cert, STACK_OF(X509) *chain, X509
 }
 
 issuer_gkea_status issuer_gkea_verify(EVP_PKEY *issuer_key, const unsigned char *spki_sent,
-                                      size_t spki_len, X509 *se_cert, STACK_OF(X509) *chain,
+                                      size_t spki_len, X509 *se_cert, STACK_OF(X509) * chain,
                                       X509_STORE *trusted, const unsigned char *nonce,
                                       size_t nonce_len, const unsigned char *ek, size_t ek_len,
                                       const unsigned char *ak, size_t ak_len, unsigned char *k_out,
@@ -406,8 +406,8 @@ issuer_gkea_status issuer_gkea_verify(EVP_PKEY *issuer_key, const unsigned char 
         min_len = max_len = found;
         break;
     case EVP_PKEY_EC:
-        status = recover_ec(issuer_key, spki, own_len, nonce, nonce_len, ek, ek_len, k, why,
-                            why_len);
+        status =
+            recover_ec(issuer_key, spki, own_len, nonce, nonce_len, ek, ek_len, k, why, why_len);
         break;
     default:
         status = fail(ISSUER_GKEA_BAD_INPUT, why, why_len, "the issuer key is neither RSA nor EC");
@@ -486,10 +486,9 @@ out:
     return status;
 }
 
-issuer_gkea_status issuer_gkea_wrap(issuer_wrap_mech mech, const unsigned char *key,
-                                    size_t key_len, const unsigned char *iv,
-                                    const unsigned char *secret, size_t secret_len,
-                                    unsigned char **out, size_t *out_len)
+issuer_gkea_status issuer_gkea_wrap(issuer_wrap_mech mech, const unsigned char *key, size_t key_len,
+                                    const unsigned char *iv, const unsigned char *secret,
+                                    size_t secret_len, unsigned char **out, size_t *out_len)
 {
     if (!aes_name(mech, key_len) || !key || !secret || secret_len == 0 || secret_len > INT_MAX / 2)
         return ISSUER_GKEA_BAD_INPUT;
@@ -537,9 +536,8 @@ issuer_gkea_status issuer_gkea_unwrap(issuer_wrap_mech mech, const unsigned char
     if (!buf)
         return ISSUER_GKEA_INTERNAL;
     size_t len = 0;
-    issuer_gkea_status status = aes_pass(mech, key, key_len, gcm ? in : NULL, false, body,
-                                         body_len, gcm ? in + in_len - ISSUER_GCM_TAG_LEN : NULL,
-                                         buf, &len);
+    issuer_gkea_status status = aes_pass(mech, key, key_len, gcm ? in : NULL, false, body, body_len,
+                                         gcm ? in + in_len - ISSUER_GCM_TAG_LEN : NULL, buf, &len);
     if (status != ISSUER_GKEA_OK) {
         OPENSSL_clear_free(buf, cap);
         return status;

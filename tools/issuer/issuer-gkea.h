@@ -60,7 +60,7 @@ issuer_gkea_status issuer_gkea_tbs(const unsigned char *k, size_t k_len, const u
  * CKA_VALUE_LEN), or 0 to take the one the card attested; out, |K|.  why,
  * when not NULL, receives a sentence for people on failure. */
 issuer_gkea_status issuer_gkea_verify(EVP_PKEY *issuer_key, const unsigned char *spki_sent,
-                                      size_t spki_len, X509 *se_cert, STACK_OF(X509) *chain,
+                                      size_t spki_len, X509 *se_cert, STACK_OF(X509) * chain,
                                       X509_STORE *trusted, const unsigned char *nonce,
                                       size_t nonce_len, const unsigned char *ek, size_t ek_len,
                                       const unsigned char *ak, size_t ak_len, unsigned char *k_out,
@@ -83,10 +83,9 @@ typedef enum issuer_wrap_mech {
 
 /* Encrypts secret under an AES key (16, 24 or 32 bytes).  iv: GCM only,
  * ISSUER_GCM_IV_LEN bytes, NULL for a random one.  *out is OPENSSL_malloc'ed. */
-issuer_gkea_status issuer_gkea_wrap(issuer_wrap_mech mech, const unsigned char *key,
-                                    size_t key_len, const unsigned char *iv,
-                                    const unsigned char *secret, size_t secret_len,
-                                    unsigned char **out, size_t *out_len);
+issuer_gkea_status issuer_gkea_wrap(issuer_wrap_mech mech, const unsigned char *key, size_t key_len,
+                                    const unsigned char *iv, const unsigned char *secret,
+                                    size_t secret_len, unsigned char **out, size_t *out_len);
 /* The reverse, e.g. for what the card's C_Encrypt(CKM_AES_GCM) returned
  * (given as IV ‖ ciphertext ‖ tag).  ISSUER_GKEA_DECRYPT_FAILED when the
  * tag or the integrity check fails.  *out: OPENSSL_clear_free it. */

@@ -30,10 +30,10 @@ size_t issuer_ki_ciphertext_len(EVP_PKEY *issuer, CK_MECHANISM_TYPE mech);
  * *ki_len is the length of KI the card kept (its CKA_VALUE_LEN, 1 …
  * issuer_ki_hash_len): ki receives the first *ki_len bytes of H.  With ki
  * NULL, *ki_len is set to the hash length.
- * Errors: CKR_ARGUMENTS_BAD; CKR_MECHANISM_INVALID (not a KI mechanism);
- * CKR_MECHANISM_PARAM_INVALID (hash_alg); CKR_KEY_TYPE_INCONSISTENT (key
- * not RSA/EC as the mechanism needs, or not private); CKR_BUFFER_TOO_SMALL
- * (*ki_len beyond the hash); CKR_ENCRYPTED_DATA_LEN_RANGE (c of the wrong
+ * Errors: CKR_ARGUMENTS_BAD (also *ki_len 0 or beyond the hash);
+ * CKR_MECHANISM_INVALID (not a KI mechanism); CKR_MECHANISM_PARAM_INVALID
+ * (hash_alg); CKR_KEY_TYPE_INCONSISTENT (key not RSA/EC as the mechanism
+ * needs, or not private); CKR_ENCRYPTED_DATA_LEN_RANGE (c of the wrong
  * length); CKR_ENCRYPTED_DATA_INVALID (c that the card could not have made
  * under this key: c ≥ n, r outside [2, n−2], OAEP decoding failure, a
  * point off the curve). */

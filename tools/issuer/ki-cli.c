@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KI_C_MAX_LEN 1024  /* RSA-8192 */
+#define KI_C_MAX_LEN 1024 /* RSA-8192 */
 #define KI_MAX_LEN 64
 #define CHALLENGE_LEN 32
 #define BATCH_SO_PIN "12345678"
@@ -138,33 +138,58 @@ static bool parse_count(const char *text, unsigned long max, unsigned long *out)
 static int parse_options(int argc, char **argv, ki_options *o, const char *usage)
 {
     static const struct option longs[] = {
-        {"key", required_argument, NULL, 'k'},    {"mech", required_argument, NULL, 'm'},
-        {"hash", required_argument, NULL, 'H'},   {"len", required_argument, NULL, 'l'},
-        {"in", required_argument, NULL, 'i'},     {"module", required_argument, NULL, 'M'},
-        {"tokens", required_argument, NULL, 'n'}, {"store", required_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'o'},    {"help", no_argument, NULL, 'h'},
+        {"key", required_argument, NULL, 'k'},
+        {"mech", required_argument, NULL, 'm'},
+        {"hash", required_argument, NULL, 'H'},
+        {"len", required_argument, NULL, 'l'},
+        {"in", required_argument, NULL, 'i'},
+        {"module", required_argument, NULL, 'M'},
+        {"tokens", required_argument, NULL, 'n'},
+        {"store", required_argument, NULL, 's'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    unsigned long value;
+    unsigned long value = 0;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         bool ok = true;
         switch (opt) {
-        case 'k': o->key_path = optarg; break;
-        case 'm': ok = parse_mech(optarg, &o->mech); break;
-        case 'H': ok = parse_hash(optarg, &o->hash); break;
+        case 'k':
+            o->key_path = optarg;
+            break;
+        case 'm':
+            ok = parse_mech(optarg, &o->mech);
+            break;
+        case 'H':
+            ok = parse_hash(optarg, &o->hash);
+            break;
         case 'l':
             ok = parse_count(optarg, KI_MAX_LEN, &value);
             o->ki_len = value;
             break;
-        case 'i': o->in_path = optarg; break;
-        case 'M': o->module_path = optarg; break;
-        case 'n': ok = parse_count(optarg, 1000000, &o->tokens); break;
-        case 's': o->store = optarg; break;
-        case 'o': o->out_path = optarg; break;
-        case 'h': printf("usage: softse-issuer %s %s\n", argv[0], usage); exit(0);
-        default: ok = false; break;
+        case 'i':
+            o->in_path = optarg;
+            break;
+        case 'M':
+            o->module_path = optarg;
+            break;
+        case 'n':
+            ok = parse_count(optarg, 1000000, &o->tokens);
+            break;
+        case 's':
+            o->store = optarg;
+            break;
+        case 'o':
+            o->out_path = optarg;
+            break;
+        case 'h':
+            printf("usage: softse-issuer %s %s\n", argv[0], usage);
+            exit(0);
+        default:
+            ok = false;
+            break;
         }
         if (!ok) {
             if (opt != '?')
@@ -315,15 +340,15 @@ int cmd_ki_recover(int argc, char **argv)
 
 static const char *const batch_usage =
     "--module PATH --tokens N [--mech rsa-raw|rsa-oaep|ec-elgamal] [--hash sha1|sha256] "
-    "[--key issuer-key.pem] [--store DIR] [--out FILE]";
+    "[--len N] [--key issuer-key.pem] [--store DIR] [--out FILE]";
 
 typedef struct bureau {
     const ki_options *o;
     CK_FUNCTION_LIST_PTR p11;
-    EVP_PKEY *issuer;     /* the issuer's key pair (the bureau sees only its public half) */
-    unsigned char *spki;  /* DER SubjectPublicKeyInfo sent to every card */
+    EVP_PKEY *issuer;    /* the issuer's key pair (the bureau sees only its public half) */
+    unsigned char *spki; /* DER SubjectPublicKeyInfo sent to every card */
     size_t spki_len;
-    FILE *out;            /* "Id c" lines, or NULL */
+    FILE *out; /* "Id c" lines, or NULL */
 } bureau;
 
 /* A fresh issuer key for the mechanism: RSA-2048 with e = 3 for the raw
@@ -383,12 +408,12 @@ static CK_RV card_prepare(const bureau *b, unsigned long index, CK_SESSION_HANDL
     if ((rv = blank_slot(p11, &slot)) != CKR_OK)
         return rv;
     *step = "C_InitToken";
-    if ((rv = p11->C_InitToken(slot, (CK_UTF8CHAR_PTR)BATCH_SO_PIN, strlen(BATCH_SO_PIN),
-                               label)) != CKR_OK)
+    if ((rv = p11->C_InitToken(slot, (CK_UTF8CHAR_PTR)BATCH_SO_PIN, strlen(BATCH_SO_PIN), label)) !=
+        CKR_OK)
         return rv;
     *step = "C_OpenSession";
-    if ((rv = p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-                                 session)) != CKR_OK)
+    if ((rv = p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, session)) !=
+        CKR_OK)
         return rv;
     *step = "C_InitPIN";
     rv = p11->C_Login(*session, CKU_SO, (CK_UTF8CHAR_PTR)BATCH_SO_PIN, strlen(BATCH_SO_PIN));
@@ -424,9 +449,9 @@ static CK_RV card_derive(const bureau *b, CK_SESSION_HANDLE session, unsigned ch
     CK_ULONG len = b->o->ki_len;
     char label[] = "KI";
     CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},     {CKA_KEY_TYPE, &type, sizeof(type)},
-        {CKA_TOKEN, &yes, sizeof(yes)},     {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_SIGN, &yes, sizeof(yes)},      {CKA_VALUE_LEN, &len, sizeof(len)},
+        {CKA_CLASS, &cls, sizeof(cls)},        {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_TOKEN, &yes, sizeof(yes)},        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SIGN, &yes, sizeof(yes)},         {CKA_VALUE_LEN, &len, sizeof(len)},
         {CKA_LABEL, label, sizeof(label) - 1},
     };
     CK_SE_KI_PARAMS params = {b->o->hash, b->spki, b->spki_len, c, c_len};
@@ -511,8 +536,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 /* The bureau's issuer key: --key, or a fresh pair.  Fills b->spki. */
 static int bureau_issuer(bureau *b, const char *command)
 {
-    b->issuer = b->o->key_path ? load_private_key(command, b->o->key_path)
-                               : fresh_issuer_key(b->o->mech);
+    b->issuer =
+        b->o->key_path ? load_private_key(command, b->o->key_path) : fresh_issuer_key(b->o->mech);
     if (!b->issuer) {
         if (!b->o->key_path)
             fprintf(stderr, "softse-issuer %s: cannot make an issuer key\n", command);
@@ -586,12 +611,14 @@ int cmd_ki_batch(int argc, char **argv)
         fprintf(stderr, "softse-issuer %s: %s: %s\n", argv[0], o.out_path, strerror(errno));
         goto out;
     }
-    module = dlopen(o.module_path, RTLD_NOW | RTLD_LOCAL);
-    CK_C_GetFunctionList get_list = module ? (CK_C_GetFunctionList)dlsym(module, "C_GetFunctionList")
-                                           : NULL;
+    /* RTLD_NODELETE: the module keeps process-lifetime caches (fetched
+     * digests, curve groups) that would turn into leaks if it were unmapped. */
+    module = dlopen(o.module_path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    CK_C_GetFunctionList get_list =
+        module ? (CK_C_GetFunctionList)dlsym(module, "C_GetFunctionList") : NULL;
     if (!get_list || get_list(&b.p11) != CKR_OK) {
-        fprintf(stderr, "softse-issuer %s: %s: not a PKCS#11 module (%s)\n", argv[0],
-                o.module_path, module ? "no C_GetFunctionList" : dlerror());
+        fprintf(stderr, "softse-issuer %s: %s: not a PKCS#11 module (%s)\n", argv[0], o.module_path,
+                module ? "no C_GetFunctionList" : dlerror());
         goto out;
     }
     CK_C_INITIALIZE_ARGS init = {.flags = CKF_OS_LOCKING_OK};

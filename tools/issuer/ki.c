@@ -16,15 +16,18 @@
 #include <openssl/rsa.h>
 #include <string.h>
 
-#define KI_OAEP_SECRET_LEN 32 /* SPEC.md §5 */
+#define KI_OAEP_SECRET_LEN 32         /* SPEC.md §5 */
 #define KI_POINT_MAX_LEN (1 + 2 * 66) /* P() on P-521 */
 
 static const EVP_MD *ki_md(CK_MECHANISM_TYPE hash_alg)
 {
     switch (hash_alg) {
-    case CKM_SHA_1: return EVP_sha1();
-    case CKM_SHA256: return EVP_sha256();
-    default: return NULL;
+    case CKM_SHA_1:
+        return EVP_sha1();
+    case CKM_SHA256:
+        return EVP_sha256();
+    default:
+        return NULL;
     }
 }
 
@@ -37,9 +40,12 @@ size_t issuer_ki_hash_len(CK_MECHANISM_TYPE hash_alg)
 CK_MECHANISM_TYPE issuer_ki_hmac_mechanism(CK_MECHANISM_TYPE hash_alg)
 {
     switch (hash_alg) {
-    case CKM_SHA_1: return CKM_SHA_1_HMAC;
-    case CKM_SHA256: return CKM_SHA256_HMAC;
-    default: return CKM_VENDOR_DEFINED;
+    case CKM_SHA_1:
+        return CKM_SHA_1_HMAC;
+    case CKM_SHA256:
+        return CKM_SHA256_HMAC;
+    default:
+        return CKM_VENDOR_DEFINED;
     }
 }
 
@@ -169,12 +175,11 @@ out:
 
 /* ---- EC ElGamal ------------------------------------------------------------------ */
 
-static CK_RV hash_point(const EC_GROUP *group, const EC_POINT *point, EVP_MD_CTX *hash,
-                        BN_CTX *bn)
+static CK_RV hash_point(const EC_GROUP *group, const EC_POINT *point, EVP_MD_CTX *hash, BN_CTX *bn)
 {
     unsigned char octets[KI_POINT_MAX_LEN];
-    size_t len = EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, octets,
-                                    sizeof(octets), bn);
+    size_t len =
+        EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, octets, sizeof(octets), bn);
     CK_RV rv = len > 0 && EVP_DigestUpdate(hash, octets, len) ? CKR_OK : CKR_FUNCTION_FAILED;
     OPENSSL_cleanse(octets, sizeof(octets));
     return rv;
@@ -245,9 +250,9 @@ CK_RV issuer_ki_recover(EVP_PKEY *issuer_priv, CK_MECHANISM_TYPE mech, CK_MECHAN
 {
     if (!issuer_priv || !c || !ki_len)
         return CKR_ARGUMENTS_BAD;
-    int key_type = mech == CKM_SE_KI_EC_ELGAMAL ? EVP_PKEY_EC : EVP_PKEY_RSA;
     if (mech != CKM_SE_KI_RSA_RAW && mech != CKM_SE_KI_RSA_OAEP && mech != CKM_SE_KI_EC_ELGAMAL)
         return CKR_MECHANISM_INVALID;
+    int key_type = mech == CKM_SE_KI_EC_ELGAMAL ? EVP_PKEY_EC : EVP_PKEY_RSA;
     const EVP_MD *md = ki_md(hash_alg);
     if (!md)
         return CKR_MECHANISM_PARAM_INVALID;
@@ -256,10 +261,8 @@ CK_RV issuer_ki_recover(EVP_PKEY *issuer_priv, CK_MECHANISM_TYPE mech, CK_MECHAN
         *ki_len = hash_len;
         return CKR_OK;
     }
-    if (*ki_len == 0)
-        return CKR_ARGUMENTS_BAD;
-    if (*ki_len > hash_len)
-        return CKR_BUFFER_TOO_SMALL; /* H cannot fill it: not a length a card makes */
+    if (*ki_len == 0 || *ki_len > hash_len)
+        return CKR_ARGUMENTS_BAD; /* not a length a card makes (SPEC.md §5) */
     if (EVP_PKEY_get_base_id(issuer_priv) != key_type)
         return CKR_KEY_TYPE_INCONSISTENT;
     if (key_type == EVP_PKEY_RSA && c_len != (size_t)EVP_PKEY_get_size(issuer_priv))
@@ -309,10 +312,10 @@ CK_RV issuer_ki_check_response(CK_MECHANISM_TYPE hash_alg, const unsigned char *
     size_t expected_len = sizeof(expected);
     if (!response && response_len > 0)
         return CKR_ARGUMENTS_BAD;
-    CK_RV rv = issuer_ki_response(hash_alg, ki, ki_len, challenge, challenge_len, expected,
-                                  &expected_len);
-    if (rv == CKR_OK && (response_len != expected_len ||
-                         CRYPTO_memcmp(expected, response, expected_len) != 0))
+    CK_RV rv =
+        issuer_ki_response(hash_alg, ki, ki_len, challenge, challenge_len, expected, &expected_len);
+    if (rv == CKR_OK &&
+        (response_len != expected_len || CRYPTO_memcmp(expected, response, expected_len) != 0))
         rv = CKR_SIGNATURE_INVALID;
     OPENSSL_cleanse(expected, sizeof(expected));
     return rv;

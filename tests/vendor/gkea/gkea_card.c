@@ -16,8 +16,8 @@
 #define CERT_DAYS 3650
 
 /* DER of OID 1.2.840.10045.3.1.7 (P-256), for CKA_EC_PARAMS. */
-static const unsigned char p256_params[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
-                                            0x3d, 0x03, 0x01, 0x07};
+static const unsigned char p256_params[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                            0xce, 0x3d, 0x03, 0x01, 0x07};
 static const char attestation_label[] = "softse-attestation";
 static const unsigned char identity_id[] = {0x5e, 0x00, 0x01};
 
@@ -87,8 +87,8 @@ void gkea_ca_free(gkea_ca *ca)
 
 /* ---- manufacture ------------------------------------------------------------------- */
 
-static CK_RV read_bytes(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
-                        CK_ATTRIBUTE_TYPE type, unsigned char **out, size_t *len)
+static CK_RV read_bytes(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                        unsigned char **out, size_t *len)
 {
     CK_FUNCTION_LIST_PTR f = fx_functions();
     CK_ATTRIBUTE attr = {type, NULL, 0};
@@ -269,7 +269,7 @@ void gkea_k_template_init(gkea_k_template *t, CK_KEY_TYPE type, CK_ULONG len, bo
     t->yes = CK_TRUE;
     t->token = token ? CK_TRUE : CK_FALSE;
     CK_ATTRIBUTE attrs[] = {
-        {CKA_CLASS, &t->cls, sizeof(t->cls)},    {CKA_KEY_TYPE, &t->type, sizeof(t->type)},
+        {CKA_CLASS, &t->cls, sizeof(t->cls)},     {CKA_KEY_TYPE, &t->type, sizeof(t->type)},
         {CKA_VALUE_LEN, &t->len, sizeof(t->len)}, {CKA_DERIVE, &t->yes, sizeof(t->yes)},
         {CKA_TOKEN, &t->token, sizeof(t->token)},
     };
@@ -377,10 +377,10 @@ CK_RV gkea_card_hkdf(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE base, const uns
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},      {CKA_KEY_TYPE, &type, sizeof(type)},
-        {CKA_VALUE_LEN, &len, sizeof(len)},  {CKA_ENCRYPT, &yes, sizeof(yes)},
-        {CKA_DECRYPT, &yes, sizeof(yes)},    {CKA_UNWRAP, &yes, sizeof(yes)},
-        {CKA_SIGN, &yes, sizeof(yes)},       {CKA_VERIFY, &yes, sizeof(yes)},
+        {CKA_CLASS, &cls, sizeof(cls)},     {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_ENCRYPT, &yes, sizeof(yes)},
+        {CKA_DECRYPT, &yes, sizeof(yes)},   {CKA_UNWRAP, &yes, sizeof(yes)},
+        {CKA_SIGN, &yes, sizeof(yes)},      {CKA_VERIFY, &yes, sizeof(yes)},
     };
     return fx_functions()->C_DeriveKey(session, &mech, base, tmpl, ARRAY_LEN(tmpl), derived);
 }
@@ -404,9 +404,8 @@ long gkea_audit_count(const char *db_path, const char *event, const char *detail
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     long count = -1;
-    const char *sql = detail_like
-                          ? "SELECT count(*) FROM audit WHERE event = ?1 AND detail LIKE ?2"
-                          : "SELECT count(*) FROM audit WHERE event = ?1";
+    const char *sql = detail_like ? "SELECT count(*) FROM audit WHERE event = ?1 AND detail LIKE ?2"
+                                  : "SELECT count(*) FROM audit WHERE event = ?1";
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
         sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
         sqlite3_bind_text(stmt, 1, event, -1, SQLITE_STATIC) == SQLITE_OK &&

@@ -122,18 +122,29 @@ static int generate(int argc, char **argv)
     CK_ULONG k_len = 32;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
-        case 's': server_pub = optarg; break;
-        case 'n': nonce_hex = optarg; break;
-        case 'o': dir = optarg; break;
-        case 'i': identity = strcmp(optarg, "rsa") == 0 ? GKEA_IDENTITY_RSA2048
-                                                        : GKEA_IDENTITY_EC_P256; break;
-        case 'l': k_len = strtoul(optarg, NULL, 10); break;
-        default: return usage();
+        case 's':
+            server_pub = optarg;
+            break;
+        case 'n':
+            nonce_hex = optarg;
+            break;
+        case 'o':
+            dir = optarg;
+            break;
+        case 'i':
+            identity = strcmp(optarg, "rsa") == 0 ? GKEA_IDENTITY_RSA2048 : GKEA_IDENTITY_EC_P256;
+            break;
+        case 'l':
+            k_len = strtoul(optarg, NULL, 10);
+            break;
+        default:
+            return usage();
         }
     }
     unsigned char nonce[128], *spki = NULL;
     size_t nonce_len = 0, spki_len = 0;
-    if (!server_pub || !nonce_hex || !dir || !parse_hex(nonce_hex, nonce, sizeof(nonce), &nonce_len))
+    if (!server_pub || !nonce_hex || !dir ||
+        !parse_hex(nonce_hex, nonce, sizeof(nonce), &nonce_len))
         return usage();
     if (!load_spki(server_pub, &spki, &spki_len))
         return failed("reading the server key", CKR_ARGUMENTS_BAD);
@@ -200,12 +211,23 @@ static int import(int argc, char **argv)
     const char *data = NULL;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
-        case 'w': wrapped_path = optarg; break;
-        case 'm': mech_name = optarg; break;
-        case 's': salt_hex = optarg; break;
-        case 'i': info = optarg; break;
-        case 'd': data = optarg; break;
-        default: return usage();
+        case 'w':
+            wrapped_path = optarg;
+            break;
+        case 'm':
+            mech_name = optarg;
+            break;
+        case 's':
+            salt_hex = optarg;
+            break;
+        case 'i':
+            info = optarg;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        default:
+            return usage();
         }
     }
     unsigned char salt[128];

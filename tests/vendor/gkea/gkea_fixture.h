@@ -11,11 +11,11 @@
 #include "issuer-gkea.h"
 
 typedef struct gkea_fx {
-    fx *t;                      /* p11_fixture: store, slot */
-    gkea_ca ca;                 /* the manufacturer CA */
-    X509 *se_cert;              /* the token's attestation certificate (NULL: blank) */
-    X509_STORE *trusted;        /* ca.cert as the only trust anchor */
-    CK_SESSION_HANDLE session;  /* RW, user logged in */
+    fx *t;                     /* p11_fixture: store, slot */
+    gkea_ca ca;                /* the manufacturer CA */
+    X509 *se_cert;             /* the token's attestation certificate (NULL: blank) */
+    X509_STORE *trusted;       /* ca.cert as the only trust anchor */
+    CK_SESSION_HANDLE session; /* RW, user logged in */
     unsigned char nonce[GKEA_NONCE_LEN];
 } gkea_fx;
 

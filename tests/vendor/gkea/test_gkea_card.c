@@ -76,8 +76,7 @@ static void refuse_template(card_test *c, CK_ATTRIBUTE *tmpl, CK_ULONG count, CK
                             const char *what)
 {
     gkea_call call;
-    gkea_prepare(&call, CK_INVALID_HANDLE, c->spki, c->spki_len, c->g->nonce,
-                 sizeof(c->g->nonce));
+    gkea_prepare(&call, CK_INVALID_HANDLE, c->spki, c->spki_len, c->g->nonce, sizeof(c->g->nonce));
     expect_refused(c, &call, NULL, tmpl, count, expected, what);
 }
 
@@ -159,8 +158,8 @@ static void nonce_length(void **state)
                   CKR_OK);
         unsigned char k[ISSUER_GKEA_K_MAX];
         size_t k_len = 0;
-        assert_int_equal(gkea_issuer_check(c.g, c.server, nonce, len, call.ek, call.ek_len,
-                                           call.ak, call.ak_len, k, &k_len),
+        assert_int_equal(gkea_issuer_check(c.g, c.server, nonce, len, call.ek, call.ek_len, call.ak,
+                                           call.ak_len, k, &k_len),
                          ISSUER_GKEA_OK);
     }
     end(&c);
@@ -234,7 +233,8 @@ static void attestation_handle_refused(void **state)
     GKEA_DEFAULT_K(&tmpl);
 
     /* An ordinary signing key of the user's, on the same curve. */
-    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x03, 0x01, 0x07};
     CK_BBOOL yes = CK_TRUE;
     CK_MECHANISM ec_gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_ATTRIBUTE pub_tmpl[] = {{CKA_EC_PARAMS, (void *)p256, sizeof(p256)}};
@@ -340,8 +340,9 @@ static void template_accepted(void **state)
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ULONG lens[] = {16, 24, 32, 16, 64, 0, 0};
     CK_KEY_TYPE *types[] = {&aes, &aes, &aes, &generic, &generic, &aes, NULL};
-    CK_KEY_TYPE expect_type[] = {CKK_AES, CKK_AES, CKK_AES, CKK_GENERIC_SECRET,
-                                 CKK_GENERIC_SECRET, CKK_AES, CKK_GENERIC_SECRET};
+    CK_KEY_TYPE expect_type[] = {
+        CKK_AES, CKK_AES,           CKK_AES, CKK_GENERIC_SECRET, CKK_GENERIC_SECRET,
+        CKK_AES, CKK_GENERIC_SECRET};
     CK_ULONG expect_len[] = {16, 24, 32, 16, 64, 32, 32};
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         CK_ATTRIBUTE tmpl[4] = {{CKA_SENSITIVE, &yes, 1}, {CKA_EXTRACTABLE, &no, 1}};
@@ -385,11 +386,21 @@ static void sizes(card_test *c, const char *server_kind, CK_ULONG ek_len, CK_ULO
         gkea_call call;
         gkea_prepare(&call, CK_INVALID_HANDLE, spki, spki_len, c->g->nonce, sizeof(c->g->nonce));
         switch (variant) {
-        case 0: call.params.pEncryptedKey = NULL; break;
-        case 1: call.params.pAttestation = NULL; break;
-        case 2: call.params.pEncryptedKey = call.params.pAttestation = NULL; break;
-        case 3: call.ek_len = ek_len - 1; break;
-        case 4: call.ak_len = ak_len - 1; break;
+        case 0:
+            call.params.pEncryptedKey = NULL;
+            break;
+        case 1:
+            call.params.pAttestation = NULL;
+            break;
+        case 2:
+            call.params.pEncryptedKey = call.params.pAttestation = NULL;
+            break;
+        case 3:
+            call.ek_len = ek_len - 1;
+            break;
+        case 4:
+            call.ak_len = ak_len - 1;
+            break;
         }
         assert_rv(gkea_run(s, &call, tmpl.attrs, tmpl.count), CKR_BUFFER_TOO_SMALL);
         assert_int_equal(call.ek_len, ek_len);
@@ -463,7 +474,8 @@ static void atomic_when_storing_fails(void **state)
     assert_true(all_bytes(call.ek + 256, sizeof(call.ek) - 256, UNTOUCHED));
     assert_int_equal(gkea_count_objects(ro), before);
     assert_int_equal(gkea_count_objects(c.g->session), before);
-    assert_int_equal(gkea_audit_count(c.db, EVENT, NULL), audited + 1);
+    /* The call's record, then the rollback's: the log says K never existed. */
+    assert_int_equal(gkea_audit_count(c.db, EVENT, NULL), audited + 2);
 
     /* The same call as a session object is fine in a read-only session. */
     gkea_k_template_init(&tmpl, CKK_AES, 32, false);
@@ -548,7 +560,8 @@ static void k_attributes(void **state)
                  CKR_ACTION_PROHIBITED);
     CK_OBJECT_HANDLE wrapper;
     assert_rv(fx_create_aes(s, "wrapper", false, true, false,
-                            (const unsigned char *)"0123456789abcdef0123456789abcdef", 32, &wrapper),
+                            (const unsigned char *)"0123456789abcdef0123456789abcdef", 32,
+                            &wrapper),
               CKR_OK);
     CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_KWP, NULL, 0};
     unsigned char wrapped[128];

@@ -37,8 +37,8 @@ static void hmac(const unsigned char *key, size_t key_len, const unsigned char *
                  size_t data_len, unsigned char out[HMAC_LEN])
 {
     size_t len = 0;
-    assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, data, data_len,
-                              out, HMAC_LEN, &len));
+    assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, data, data_len, out,
+                              HMAC_LEN, &len));
     assert_int_equal(len, HMAC_LEN);
 }
 
@@ -66,11 +66,10 @@ static void card_imports(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE enc, issuer
                                       &wrapped, &wrapped_len),
                      ISSUER_GKEA_OK);
 
-    CK_GCM_PARAMS_V3 gcm = {wrapped, ISSUER_GCM_IV_LEN, ISSUER_GCM_IV_LEN * 8, NULL, 0,
-                            ISSUER_GCM_TAG_LEN * 8};
-    CK_MECHANISM mech = how == ISSUER_WRAP_GCM
-                            ? (CK_MECHANISM){CKM_AES_GCM, &gcm, sizeof(gcm)}
-                            : (CK_MECHANISM){CKM_AES_KEY_WRAP_KWP, NULL, 0};
+    CK_GCM_PARAMS_V3 gcm = {wrapped, ISSUER_GCM_IV_LEN,     ISSUER_GCM_IV_LEN * 8, NULL,
+                            0,       ISSUER_GCM_TAG_LEN * 8};
+    CK_MECHANISM mech = how == ISSUER_WRAP_GCM ? (CK_MECHANISM){CKM_AES_GCM, &gcm, sizeof(gcm)}
+                                               : (CK_MECHANISM){CKM_AES_KEY_WRAP_KWP, NULL, 0};
     CK_BYTE_PTR in = how == ISSUER_WRAP_GCM ? wrapped + ISSUER_GCM_IV_LEN : wrapped;
     CK_ULONG in_len = how == ISSUER_WRAP_GCM ? wrapped_len - ISSUER_GCM_IV_LEN : wrapped_len;
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -103,8 +102,8 @@ static void card_encrypts(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE enc,
     CK_FUNCTION_LIST_PTR f = fx_functions();
     unsigned char sealed[ISSUER_GCM_IV_LEN + sizeof(message) + ISSUER_GCM_TAG_LEN];
     assert_int_equal(RAND_bytes(sealed, ISSUER_GCM_IV_LEN), 1);
-    CK_GCM_PARAMS_V3 gcm = {sealed, ISSUER_GCM_IV_LEN, ISSUER_GCM_IV_LEN * 8, NULL, 0,
-                            ISSUER_GCM_TAG_LEN * 8};
+    CK_GCM_PARAMS_V3 gcm = {sealed, ISSUER_GCM_IV_LEN,     ISSUER_GCM_IV_LEN * 8, NULL,
+                            0,      ISSUER_GCM_TAG_LEN * 8};
     CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof(gcm)};
     CK_ULONG len = sizeof(sealed) - ISSUER_GCM_IV_LEN;
     assert_rv(f->C_EncryptInit(session, &mech, enc), CKR_OK);
@@ -143,14 +142,14 @@ static void end_to_end(gkea_fx *g, const char *server_kind, CK_KEY_TYPE type, CK
 
     unsigned char k[ISSUER_GKEA_K_MAX];
     size_t got_len = k_len;
-    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek,
-                                       call.ek_len, call.ak, call.ak_len, k, &got_len),
+    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek, call.ek_len,
+                                       call.ak, call.ak_len, k, &got_len),
                      ISSUER_GKEA_OK);
     assert_int_equal(got_len, k_len);
     size_t attested_len = 0; /* the issuer need not know |K|: AK says it */
     unsigned char k_again[ISSUER_GKEA_K_MAX];
-    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek,
-                                       call.ek_len, call.ak, call.ak_len, k_again, &attested_len),
+    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek, call.ek_len,
+                                       call.ak, call.ak_len, k_again, &attested_len),
                      ISSUER_GKEA_OK);
     assert_int_equal(attested_len, k_len);
     assert_memory_equal(k, k_again, k_len);
@@ -163,8 +162,8 @@ static void end_to_end(gkea_fx *g, const char *server_kind, CK_KEY_TYPE type, CK
                                       strlen(info_mac), mac_key, DERIVED_LEN),
                      ISSUER_GKEA_OK);
     CK_OBJECT_HANDLE enc, mac;
-    assert_rv(gkea_card_hkdf(g->session, call.k, salt, sizeof(salt), info_enc, CKK_AES,
-                             DERIVED_LEN, &enc),
+    assert_rv(gkea_card_hkdf(g->session, call.k, salt, sizeof(salt), info_enc, CKK_AES, DERIVED_LEN,
+                             &enc),
               CKR_OK);
     assert_rv(gkea_card_hkdf(g->session, call.k, salt, sizeof(salt), info_mac, CKK_GENERIC_SECRET,
                              DERIVED_LEN, &mac),
@@ -234,8 +233,8 @@ static void explicit_attestation_handle(void **state)
               CKR_OK);
     unsigned char k[ISSUER_GKEA_K_MAX];
     size_t k_len = 32;
-    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek,
-                                       call.ek_len, call.ak, call.ak_len, k, &k_len),
+    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek, call.ek_len,
+                                       call.ak, call.ak_len, k, &k_len),
                      ISSUER_GKEA_OK);
     OPENSSL_free(spki);
     EVP_PKEY_free(server);
@@ -295,12 +294,13 @@ static void tbs_layout_independent(void **state)
     OPENSSL_clear_free(library_tbs, library_len);
 
     ECDSA_SIG *sig = ECDSA_SIG_new();
-    assert_true(ECDSA_SIG_set0(sig, BN_bin2bn(call.ak, 32, NULL), BN_bin2bn(call.ak + 32, 32, NULL)));
+    assert_true(
+        ECDSA_SIG_set0(sig, BN_bin2bn(call.ak, 32, NULL), BN_bin2bn(call.ak + 32, 32, NULL)));
     unsigned char *der = NULL;
     int der_len = i2d_ECDSA_SIG(sig, &der);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, X509_get0_pubkey(g->se_cert)),
-                     1);
+    assert_int_equal(
+        EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, X509_get0_pubkey(g->se_cert)), 1);
     assert_int_equal(EVP_DigestVerify(md, der, (size_t)der_len, tbs, (size_t)(w - tbs)), 1);
     EVP_MD_CTX_free(md);
     OPENSSL_free(der);
@@ -341,16 +341,16 @@ static void mitm_rsa_swapped_key(void **state)
                                       DERIVED_LEN),
                      ISSUER_GKEA_OK);
     CK_OBJECT_HANDLE enc;
-    assert_rv(gkea_card_hkdf(g->session, call.k, salt, sizeof(salt), info_enc, CKK_AES,
-                             DERIVED_LEN, &enc),
+    assert_rv(gkea_card_hkdf(g->session, call.k, salt, sizeof(salt), info_enc, CKK_AES, DERIVED_LEN,
+                             &enc),
               CKR_OK);
     card_encrypts(g->session, enc, enc_key);
 
     /* Forwarded as it is, EK does not even decrypt at the server. */
     unsigned char k[ISSUER_GKEA_K_MAX];
     size_t k_len = 0;
-    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek,
-                                       call.ek_len, call.ak, call.ak_len, k, &k_len),
+    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek, call.ek_len,
+                                       call.ak, call.ak_len, k, &k_len),
                      ISSUER_GKEA_DECRYPT_FAILED);
 
     /* Re-encrypted to the server, EK decrypts, but AK covers the attacker's key. */
@@ -405,8 +405,8 @@ static void mitm_ec_swapped_key(void **state)
     assert_int_equal(gkea_issuer_check(g, attacker, g->nonce, sizeof(g->nonce), call.ek,
                                        call.ek_len, call.ak, call.ak_len, stolen, &stolen_len),
                      ISSUER_GKEA_OK);
-    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek,
-                                       call.ek_len, call.ak, call.ak_len, k, &k_len),
+    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek, call.ek_len,
+                                       call.ak, call.ak_len, k, &k_len),
                      ISSUER_GKEA_BAD_ATTESTATION);
     OPENSSL_free(server_spki);
     OPENSSL_free(attacker_spki);
@@ -432,8 +432,8 @@ static void tampering(gkea_fx *g, const char *server_kind)
 
     /* Untouched, it verifies. */
     k_len = 0;
-    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek,
-                                       call.ek_len, call.ak, call.ak_len, k, &k_len),
+    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek, call.ek_len,
+                                       call.ak, call.ak_len, k, &k_len),
                      ISSUER_GKEA_OK);
 
     /* Any byte of AK. */
@@ -467,8 +467,8 @@ static void tampering(gkea_fx *g, const char *server_kind)
                      ISSUER_GKEA_BAD_ATTESTATION);
     /* The wrong length of K asked for. */
     k_len = 48;
-    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek,
-                                       call.ek_len, call.ak, call.ak_len, k, &k_len),
+    assert_int_equal(gkea_issuer_check(g, server, g->nonce, sizeof(g->nonce), call.ek, call.ek_len,
+                                       call.ak, call.ak_len, k, &k_len),
                      ISSUER_GKEA_BAD_ATTESTATION);
     OPENSSL_free(spki);
     EVP_PKEY_free(server);
@@ -547,8 +547,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(ec_p384_server_end_to_end, gkea_setup_ec, gkea_teardown),
         cmocka_unit_test_setup_teardown(ec_p521_server_aes_k, gkea_setup_ec, gkea_teardown),
         cmocka_unit_test_setup_teardown(rsa_identity_end_to_end, gkea_setup_rsa, gkea_teardown),
-        cmocka_unit_test_setup_teardown(explicit_attestation_handle, gkea_setup_ec,
-                                        gkea_teardown),
+        cmocka_unit_test_setup_teardown(explicit_attestation_handle, gkea_setup_ec, gkea_teardown),
         cmocka_unit_test_setup_teardown(tbs_layout_independent, gkea_setup_ec, gkea_teardown),
         cmocka_unit_test_setup_teardown(mitm_rsa_swapped_key, gkea_setup_ec, gkea_teardown),
         cmocka_unit_test_setup_teardown(mitm_ec_swapped_key, gkea_setup_rsa, gkea_teardown),

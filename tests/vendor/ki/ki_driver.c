@@ -161,9 +161,9 @@ static int cmd_derive(int argc, char **argv)
     CK_ULONG c_len = sizeof(c);
     CK_OBJECT_HANDLE ki;
     CK_SESSION_HANDLE session = card_session();
-    check("C_GenerateKey", derive(session, mech_of(argv[2]), hash_of(argv[3]), spki, spki_len,
-                                  argv[5], argc == 7 ? strtoul(argv[6], NULL, 10) : 0, CK_TRUE, c,
-                                  &c_len, &ki));
+    check("C_GenerateKey",
+          derive(session, mech_of(argv[2]), hash_of(argv[3]), spki, spki_len, argv[5],
+                 argc == 7 ? strtoul(argv[6], NULL, 10) : 0, CK_TRUE, c, &c_len, &ki));
     print_hex(c, c_len);
     free(spki);
     return 0;
@@ -194,7 +194,8 @@ static int cmd_hmac(int argc, char **argv)
     CK_ULONG response_len = sizeof(response);
     CK_MECHANISM hmac = {issuer_ki_hmac_mechanism(hash_of(argv[3])), NULL, 0};
     check("C_SignInit", f->C_SignInit(session, &hmac, ki));
-    check("C_Sign", f->C_Sign(session, challenge, (CK_ULONG)challenge_len, response, &response_len));
+    check("C_Sign",
+          f->C_Sign(session, challenge, (CK_ULONG)challenge_len, response, &response_len));
     print_hex(response, response_len);
     OPENSSL_free(challenge);
     return 0;
@@ -240,8 +241,8 @@ static void bench_one(CK_SESSION_HANDLE session, const char *name, CK_MECHANISM_
             unsigned char c[1024];
             CK_ULONG c_len = sizeof(c);
             CK_OBJECT_HANDLE ki;
-            check("C_GenerateKey", derive(session, mech, CKM_SHA256, spki, (size_t)spki_len, "bench",
-                                          0, token ? CK_TRUE : CK_FALSE, c, &c_len, &ki));
+            check("C_GenerateKey", derive(session, mech, CKM_SHA256, spki, (size_t)spki_len,
+                                          "bench", 0, token ? CK_TRUE : CK_FALSE, c, &c_len, &ki));
             check("C_DestroyObject", f->C_DestroyObject(session, ki));
             n++;
         } while ((end = now()) - start < seconds);
@@ -257,7 +258,8 @@ static void bench_one(CK_SESSION_HANDLE session, const char *name, CK_MECHANISM_
         double start = now(), end;
         do {
             size_t ki_len = sizeof(ki);
-            check("issuer_ki_recover", issuer_ki_recover(key, mech, CKM_SHA256, c, c_len, ki, &ki_len));
+            check("issuer_ki_recover",
+                  issuer_ki_recover(key, mech, CKM_SHA256, c, c_len, ki, &ki_len));
             n++;
         } while ((end = now()) - start < seconds);
         recover_rate = (double)n / (end - start);
@@ -268,12 +270,39 @@ static void bench_one(CK_SESSION_HANDLE session, const char *name, CK_MECHANISM_
     EVP_PKEY_free(key);
 }
 
+/* The core's own cost for comparison: a plain 32-byte generic secret. */
+static void bench_baseline(CK_SESSION_HANDLE session, double seconds)
+{
+    double rate[2];
+    for (int token = 0; token < 2; token++) {
+        CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+        CK_BBOOL on_token = token ? CK_TRUE : CK_FALSE;
+        CK_ULONG len = 32;
+        CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                               {CKA_TOKEN, &on_token, sizeof(on_token)},
+                               {CKA_VALUE_LEN, &len, sizeof(len)}};
+        CK_MECHANISM m = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+        unsigned long n = 0;
+        double start = now(), end;
+        do {
+            CK_OBJECT_HANDLE key;
+            check("C_GenerateKey", f->C_GenerateKey(session, &m, tmpl, 3, &key));
+            check("C_DestroyObject", f->C_DestroyObject(session, key));
+            n++;
+        } while ((end = now()) - start < seconds);
+        rate[token] = (double)n / (end - start);
+    }
+    printf("%-22s %-10s %10.0f/s %12.0f/s %14s\n", "(generic secret, core)", "-", rate[0], rate[1],
+           "-");
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     double seconds = argc > 2 ? atof(argv[2]) : 2.0;
     CK_SESSION_HANDLE session = card_session();
     printf("%-22s %-10s %12s %14s %14s\n", "mechanism", "issuer key", "session KI", "token KI",
            "issuer recover");
+    bench_baseline(session, seconds);
     bench_one(session, "CKM_SE_KI_RSA_RAW", CKM_SE_KI_RSA_RAW, "2048", 3, seconds);
     bench_one(session, "CKM_SE_KI_RSA_RAW", CKM_SE_KI_RSA_RAW, "2048", 65537, seconds);
     bench_one(session, "CKM_SE_KI_RSA_RAW", CKM_SE_KI_RSA_RAW, "3072", 3, seconds);

@@ -66,8 +66,8 @@ static size_t cached_count;
 static const kh_key *cache_find(kh_owner owner, const char *kind, unsigned bits, unsigned long e)
 {
     for (size_t i = 0; i < cached_count; i++)
-        if (cache[i].owner == owner && strcmp(cache[i].kind, kind) == 0 &&
-            cache[i].bits == bits && cache[i].e == e)
+        if (cache[i].owner == owner && strcmp(cache[i].kind, kind) == 0 && cache[i].bits == bits &&
+            cache[i].e == e)
             return &cache[i].key;
     return NULL;
 }
@@ -100,9 +100,12 @@ const kh_key *kh_ec(kh_owner owner, const char *curve)
 const kh_key *kh_issuer_for(CK_MECHANISM_TYPE mech)
 {
     switch (mech) {
-    case CKM_SE_KI_RSA_RAW: return kh_rsa(KH_ISSUER, 2048, 3);
-    case CKM_SE_KI_RSA_OAEP: return kh_rsa(KH_ISSUER, 2048, 65537);
-    default: return kh_ec(KH_ISSUER, "P-256");
+    case CKM_SE_KI_RSA_RAW:
+        return kh_rsa(KH_ISSUER, 2048, 3);
+    case CKM_SE_KI_RSA_OAEP:
+        return kh_rsa(KH_ISSUER, 2048, 65537);
+    default:
+        return kh_ec(KH_ISSUER, "P-256");
     }
 }
 
@@ -180,9 +183,9 @@ bool kh_card_proves(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE ki, CK_MECHANISM
     unsigned char challenge[KH_CHALLENGE_LEN], response[64];
     CK_ULONG response_len = sizeof(response);
     assert_int_equal(RAND_bytes(challenge, sizeof(challenge)), 1);
-    assert_rv(kh_card_response(session, ki, hash, challenge, sizeof(challenge), response,
-                               &response_len),
-              CKR_OK);
+    assert_rv(
+        kh_card_response(session, ki, hash, challenge, sizeof(challenge), response, &response_len),
+        CKR_OK);
     CK_RV rv = issuer_ki_check_response(hash, value, len, challenge, sizeof(challenge), response,
                                         response_len);
     assert_true(rv == CKR_OK || rv == CKR_SIGNATURE_INVALID);
@@ -237,9 +240,13 @@ void kh_fingerprint(const unsigned char *data, size_t len, char out[80])
 const char *kh_mech_name(CK_MECHANISM_TYPE mech)
 {
     switch (mech) {
-    case CKM_SE_KI_RSA_RAW: return "CKM_SE_KI_RSA_RAW";
-    case CKM_SE_KI_RSA_OAEP: return "CKM_SE_KI_RSA_OAEP";
-    case CKM_SE_KI_EC_ELGAMAL: return "CKM_SE_KI_EC_ELGAMAL";
-    default: return "?";
+    case CKM_SE_KI_RSA_RAW:
+        return "CKM_SE_KI_RSA_RAW";
+    case CKM_SE_KI_RSA_OAEP:
+        return "CKM_SE_KI_RSA_OAEP";
+    case CKM_SE_KI_EC_ELGAMAL:
+        return "CKM_SE_KI_EC_ELGAMAL";
+    default:
+        return "?";
     }
 }

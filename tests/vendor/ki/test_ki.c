@@ -190,8 +190,8 @@ static void value_len_prefix(void **state)
 }
 
 /* An AES KI encrypts on the card; the issuer decrypts with its recovered KI. */
-static void aes_ki(void **state, CK_MECHANISM_TYPE mech, CK_MECHANISM_TYPE hash,
-                   CK_ULONG asked, CK_ULONG expected)
+static void aes_ki(void **state, CK_MECHANISM_TYPE mech, CK_MECHANISM_TYPE hash, CK_ULONG asked,
+                   CK_ULONG expected)
 {
     fx *t = *state;
     CK_FUNCTION_LIST_PTR f = fx_functions();
@@ -340,8 +340,8 @@ static void attack_ec_other_curve(void **state)
               CKR_OK);
     assert_rv(recover(insider, CKM_SE_KI_EC_ELGAMAL, CKM_SHA256, c, c_len, ki, 32), CKR_OK);
     assert_true(kh_card_proves(t->session, card_ki, CKM_SHA256, ki, 32));
-    assert_false(
-        issuer_accepts(t->session, card_ki, CKM_SE_KI_EC_ELGAMAL, CKM_SHA256, issuer, c, c_len, &rv));
+    assert_false(issuer_accepts(t->session, card_ki, CKM_SE_KI_EC_ELGAMAL, CKM_SHA256, issuer, c,
+                                c_len, &rv));
     assert_rv(rv, CKR_ENCRYPTED_DATA_LEN_RANGE);
 }
 
@@ -381,7 +381,7 @@ static void assert_refused(fx *t, CK_MECHANISM_TYPE mech, CK_RV expected)
     assert_int_equal(handle, CK_INVALID_HANDLE);
     assert_int_equal(c[0], 0xA5);
     assert_int_equal(c[c_len - 1], 0xA5); /* nothing written */
-    c_len = 0; /* the length query is refused the same way */
+    c_len = 0;                            /* the length query is refused the same way */
     assert_rv(kh_derive_default(t->session, mech, CKM_SHA256, issuer, NULL, &c_len, &handle),
               expected);
     assert_int_equal(kh_count_objects(t->session), before);
@@ -398,8 +398,8 @@ static void refused_after_personalization(void **state)
     /* A KI made during personalization… */
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_TOKEN, (void *)&yes, 1}};
-    assert_rv(kh_derive(t->session, CKM_SE_KI_RSA_OAEP, CKM_SHA256, issuer->spki,
-                        issuer->spki_len, tmpl, ARRAY_SIZE(tmpl), c, &c_len, &kept),
+    assert_rv(kh_derive(t->session, CKM_SE_KI_RSA_OAEP, CKM_SHA256, issuer->spki, issuer->spki_len,
+                        tmpl, ARRAY_SIZE(tmpl), c, &c_len, &kept),
               CKR_OK);
     assert_rv(recover(issuer, CKM_SE_KI_RSA_OAEP, CKM_SHA256, c, c_len, ki, 32), CKR_OK);
 
@@ -412,9 +412,9 @@ static void refused_after_personalization(void **state)
     CK_ULONG before = kh_count_objects(t->session);
     c_len = sizeof(c);
     CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-    assert_rv(kh_derive_default(t->session, CKM_SE_KI_RSA_OAEP, CKM_SHA256, issuer, c, &c_len,
-                                &handle),
-              CKR_SE_LIFECYCLE);
+    assert_rv(
+        kh_derive_default(t->session, CKM_SE_KI_RSA_OAEP, CKM_SHA256, issuer, c, &c_len, &handle),
+        CKR_SE_LIFECYCLE);
     assert_int_equal(kh_count_objects(t->session), before);
     assert_int_equal(kh_audit_count(t->store, t->slot, "CKM_SE_KI_RSA_OAEP", NULL), oaep_records);
     /* …while the personalized KI still serves. */

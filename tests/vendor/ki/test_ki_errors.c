@@ -129,8 +129,8 @@ static void parameter_invalid(void **state)
     a.params.pulCiphertextLen = NULL;
     expect(t, &a, CKR_ARGUMENTS_BAD, "NULL pulCiphertextLen");
 
-    static const CK_MECHANISM_TYPE bad_hashes[] = {CKM_SHA224, CKM_SHA384, CKM_SHA512, CKM_MD5,
-                                                   CKM_SHA3_256, CKM_SHA256_HMAC, 0};
+    static const CK_MECHANISM_TYPE bad_hashes[] = {
+        CKM_SHA224, CKM_SHA384, CKM_SHA512, CKM_MD5, CKM_SHA3_256, CKM_SHA256_HMAC, 0};
     for (size_t i = 0; i < ARRAY_SIZE(bad_hashes); i++) {
         attempt_key(&a, CKM_SE_KI_RSA_OAEP, rsa);
         a.params.hashAlg = bad_hashes[i];
@@ -187,7 +187,8 @@ static void issuer_key_not_der(void **state)
 static void issuer_key_wrong_type(void **state)
 {
     fx *t = *state;
-    const kh_key *rsa = kh_issuer_for(CKM_SE_KI_RSA_OAEP), *ec = kh_issuer_for(CKM_SE_KI_EC_ELGAMAL);
+    const kh_key *rsa = kh_issuer_for(CKM_SE_KI_RSA_OAEP),
+                 *ec = kh_issuer_for(CKM_SE_KI_EC_ELGAMAL);
     each_mech(t, ec->spki, ec->spki_len, rsa_mechs, 2, "EC key for an RSA mechanism");
     each_mech(t, rsa->spki, rsa->spki_len, ec_mech, 1, "RSA key for ElGamal");
     kh_key ed, pss;
@@ -277,10 +278,14 @@ static void template_invalid(void **state)
         CK_KEY_TYPE type;
         CK_ULONG len;
     } bad_lengths[] = {
-        {CKM_SHA256, CKK_GENERIC_SECRET, 33}, {CKM_SHA256, CKK_GENERIC_SECRET, 64},
-        {CKM_SHA_1, CKK_GENERIC_SECRET, 21},  {CKM_SHA_1, CKK_GENERIC_SECRET, 0},
-        {CKM_SHA256, CKK_AES, 24},            {CKM_SHA256, CKK_AES, 8},
-        {CKM_SHA_1, CKK_AES, 32},             {CKM_SHA256, CKK_AES, 0},
+        {CKM_SHA256, CKK_GENERIC_SECRET, 33},
+        {CKM_SHA256, CKK_GENERIC_SECRET, 64},
+        {CKM_SHA_1, CKK_GENERIC_SECRET, 21},
+        {CKM_SHA_1, CKK_GENERIC_SECRET, 0},
+        {CKM_SHA256, CKK_AES, 24},
+        {CKM_SHA256, CKK_AES, 8},
+        {CKM_SHA_1, CKK_AES, 32},
+        {CKM_SHA256, CKK_AES, 0},
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad_lengths); i++) {
         attempt_init(&a, CKM_SE_KI_EC_ELGAMAL, bad_lengths[i].hash, ec->spki, ec->spki_len);
@@ -330,9 +335,9 @@ static void length_query(void **state)
         unsigned bits;
         CK_ULONG c_len;
     } cases[] = {
-        {CKM_SE_KI_RSA_RAW, NULL, 2048, 256},     {CKM_SE_KI_RSA_OAEP, NULL, 2048, 256},
-        {CKM_SE_KI_RSA_OAEP, NULL, 3072, 384},    {CKM_SE_KI_EC_ELGAMAL, "P-256", 0, 65},
-        {CKM_SE_KI_EC_ELGAMAL, "P-384", 0, 97},   {CKM_SE_KI_EC_ELGAMAL, "P-521", 0, 133},
+        {CKM_SE_KI_RSA_RAW, NULL, 2048, 256},   {CKM_SE_KI_RSA_OAEP, NULL, 2048, 256},
+        {CKM_SE_KI_RSA_OAEP, NULL, 3072, 384},  {CKM_SE_KI_EC_ELGAMAL, "P-256", 0, 65},
+        {CKM_SE_KI_EC_ELGAMAL, "P-384", 0, 97}, {CKM_SE_KI_EC_ELGAMAL, "P-521", 0, 133},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         const kh_key *key = cases[i].curve ? kh_ec(KH_ISSUER, cases[i].curve)

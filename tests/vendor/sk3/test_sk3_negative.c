@@ -318,15 +318,17 @@ static void audit_blocked_once(void **state)
 static CK_RV create_host_key(CK_SESSION_HANDLE s, const unsigned char *id, CK_ULONG id_len,
                              CK_ULONG value_len, CK_OBJECT_HANDLE *out)
 {
-    unsigned char value[2 * SK3_VALUE_LEN];
+    unsigned char value[2 * SK3_VALUE_LEN], name[2 * SK3_ID_LEN] = {0};
     memset(value, 0x5c, sizeof(value));
+    if (id)
+        memcpy(name, id, SK3_ID_LEN); /* id_len may be longer: the rest is zeros */
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE type = CKK_SE_SK3_HOST;
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof(cls)},
         {CKA_KEY_TYPE, &type, sizeof(type)},
         {CKA_VALUE, value, value_len},
-        {CKA_SE_HOST_ID, (void *)id, id_len},
+        {CKA_SE_HOST_ID, name, id_len},
     };
     return f->C_CreateObject(s, tmpl, id ? 4 : 3, out);
 }
