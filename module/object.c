@@ -20,6 +20,11 @@
 #define CACHE_MAX 16384 /* then the cache starts over */
 #define LIFECYCLE_ID ID_MASK /* the hardware-feature object: not a store row */
 
+static bool is_key_class(CK_OBJECT_CLASS cls)
+{
+    return cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY;
+}
+
 static void object_free(se_object *o)
 {
     if (!o)
@@ -320,6 +325,12 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
             goto out;
         o->handle = token_handle(t, o->id);
     } else {
+        /* SPEC.md §3: every key made is recorded, session keys too. */
+        if (audit && is_key_class(cls)) {
+            rv = tok_audit_note(t->store, "object-created", audit);
+            if (rv != CKR_OK)
+                goto out;
+        }
         o->owner = s->handle;
         o->handle = SESSION_OBJECT_BIT | ++t->next_session_object;
     }
@@ -508,6 +519,13 @@ CK_RV object_destroy(se_session *s, CK_OBJECT_HANDLE h)
         if (rv == CKR_OK)
             cache_remove(t, id);
     } else {
+        if (is_key_class(o->cls)) {
+            char audit[64];
+            snprintf(audit, sizeof(audit), "destroy session %s", class_name(o->cls));
+            rv = tok_audit_note(t->store, "object-destroyed", audit);
+            if (rv != CKR_OK)
+                goto out;
+        }
         for (se_object **link = &t->session_objects; *link; link = &(*link)->next) {
             if (*link == o) {
                 *link = o->next;
@@ -780,11 +798,6 @@ CK_RV object_find_final(se_session *s)
     free(s->find.handles);
     memset(&s->find, 0, sizeof(s->find));
     return CKR_OK;
-}
-
-static bool is_key_class(CK_OBJECT_CLASS cls)
-{
-    return cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY;
 }
 
 CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key **key,

@@ -10,7 +10,7 @@ CK_RV env_audit(const mech_env *env, const char *event, const char *detail)
 {
     se_token *t = env->session->token;
     mutex_lock(t->lock);
-    CK_RV rv = tok_audit_append(t->store, event, detail ? detail : "");
+    CK_RV rv = tok_audit_note(t->store, event, detail ? detail : "");
     mutex_unlock(t->lock);
     return rv;
 }

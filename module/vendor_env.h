@@ -36,7 +36,8 @@ CK_RV env_lifecycle_allows(const mech_env *env, lifecycle_action action);
  * manufactured).  *key is the caller's: EVP_PKEY_free it. */
 CK_RV env_attestation_key(const mech_env *env, CK_OBJECT_HANDLE h, EVP_PKEY **key);
 
-/* Appends an audit record to the session's token. */
+/* Appends an audit record to the session's token (tok_audit_note: for
+ * calls that change nothing else; a key made is recorded by the core). */
 CK_RV env_audit(const mech_env *env, const char *event, const char *detail);
 
 /* The key's persistent CKA_SE_FAILURE_COUNT and CKA_SE_FAILURE_LIMIT, read

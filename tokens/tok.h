@@ -162,6 +162,11 @@ CK_RV tok_set_lifecycle(tok *t, unsigned char state, const char *audit);
  * record, its own hash.  Use for events that change nothing else. */
 CK_RV tok_audit_append(tok *t, const char *event, const char *detail);
 
+/* As tok_audit_append for an event that changes no other state (an SK3
+ * query, a session key): committed without an fsync of its own — safe
+ * against a killed process, durable with the next durable commit. */
+CK_RV tok_audit_note(tok *t, const char *event, const char *detail);
+
 /* Walks the audit log in seq order, calling print (when not NULL) for
  * every record, and checks the chain: seq runs 1, 2, 3…; each prev_hash is
  * the previous record's hash (32 zero bytes for the first); each hash is

@@ -296,6 +296,15 @@ static void audit_record_per_reject(void **state)
     assert_int_equal(audit_count(t, w->slot[SK3_J], "failure", "%SK3 query 4%"), 1);
     assert_int_equal(audit_count(t, w->slot[SK3_S], "failure", "%"), 0);
     assert_int_equal(audit_count(t, w->slot[SK3_I], "sk3-blocked", "%"), 0);
+    /* SPEC.md §3: every query is recorded, answered or not. */
+    int answered_q1 = audit_count(t, w->slot[SK3_I], "sk3", "query 1 on %: answered");
+    int queried_q3 = audit_count(t, w->slot[SK3_I], "sk3", "query 3 on %");
+    assert_true(queried_q3 >= 2);
+    assert_int_equal(audit_count(t, w->slot[SK3_J], "sk3", "query 4 on %: answered"), 1);
+    unsigned char r_i[SK3_LEN], c_i[SK3_LEN];
+    assert_rv(sk3_q1(w->session[SK3_I], w->host[SK3_I], r_i, c_i), CKR_OK);
+    assert_int_equal(audit_count(t, w->slot[SK3_I], "sk3", "query 1 on %: answered"),
+                     answered_q1 + 1);
 }
 
 static void audit_blocked_once(void **state)
