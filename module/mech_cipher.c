@@ -8,6 +8,7 @@
  * C_EncryptInit.  Each operation owns one EVP_CIPHER_CTX.
  */
 #include "mech.h"
+#include "mech_util.h"
 
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -47,8 +48,7 @@ static const char *const aes_names[AES_MODE_COUNT][3] = {
     {"AES-128-CTR", "AES-192-CTR", "AES-256-CTR"},
     {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM"},
 };
-static EVP_CIPHER *aes_ciphers[AES_MODE_COUNT][3]; /* kept for the life of the process */
-static CRYPTO_ONCE aes_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_CIPHER *aes_ciphers[AES_MODE_COUNT][3]; /* until C_Finalize (mech_once) */
 
 static void aes_fetch_all(void)
 {
@@ -58,9 +58,20 @@ static void aes_fetch_all(void)
     ERR_clear_error();
 }
 
+static void aes_free_all(void)
+{
+    for (int mode = 0; mode < AES_MODE_COUNT; mode++)
+        for (int size = 0; size < 3; size++) {
+            EVP_CIPHER_free(aes_ciphers[mode][size]);
+            aes_ciphers[mode][size] = NULL;
+        }
+}
+
+static mech_once aes_once = MECH_ONCE_INIT(aes_fetch_all, aes_free_all);
+
 static const EVP_CIPHER *aes_cipher(enum aes_mode mode, size_t key_len)
 {
-    if (!CRYPTO_THREAD_run_once(&aes_once, aes_fetch_all))
+    if (!mech_once_run(&aes_once))
         return NULL;
     return aes_ciphers[mode][(key_len - 16) / 8];
 }

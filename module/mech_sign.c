@@ -461,7 +461,6 @@ typedef struct mac_state {
 
 /* Fetched once, like the digests (mech_util.c). */
 static EVP_MAC *hmac_impl, *cmac_impl;
-static CRYPTO_ONCE mac_once = CRYPTO_ONCE_STATIC_INIT;
 
 static void fetch_macs(void)
 {
@@ -469,6 +468,15 @@ static void fetch_macs(void)
     cmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_CMAC, NULL);
     ERR_clear_error();
 }
+
+static void free_macs(void)
+{
+    EVP_MAC_free(hmac_impl);
+    EVP_MAC_free(cmac_impl);
+    hmac_impl = cmac_impl = NULL;
+}
+
+static mech_once mac_once = MECH_ONCE_INIT(fetch_macs, free_macs);
 
 static const mac_mech *find_mac_mech(CK_MECHANISM_TYPE type)
 {
@@ -543,7 +551,7 @@ static CK_RV mac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_ki
     CK_RV rv = check_mac_key(mech, key);
     if (rv != CKR_OK)
         return rv;
-    if (!CRYPTO_THREAD_run_once(&mac_once, fetch_macs))
+    if (!mech_once_run(&mac_once))
         return CKR_FUNCTION_FAILED;
     EVP_MAC *impl = mech->hash ? hmac_impl : cmac_impl;
     const EVP_MD *md = mech->hash ? mech_hash_md(mech->hash) : NULL;

@@ -33,7 +33,6 @@ static const struct hash_alg {
  * algorithm up again on every EVP_DigestInit_ex.  They stay for the life
  * of the process. */
 static EVP_MD *hash_mds[ARRAY_SIZE(hash_algs)];
-static CRYPTO_ONCE hash_once = CRYPTO_ONCE_STATIC_INIT;
 
 static void fetch_hashes(void)
 {
@@ -42,9 +41,19 @@ static void fetch_hashes(void)
     ERR_clear_error(); /* a provider without SHA-3 just leaves NULL */
 }
 
+static void free_hashes(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++) {
+        EVP_MD_free(hash_mds[i]);
+        hash_mds[i] = NULL;
+    }
+}
+
+static mech_once hash_once = MECH_ONCE_INIT(fetch_hashes, free_hashes);
+
 static const EVP_MD *hash_md_at(size_t index)
 {
-    if (!CRYPTO_THREAD_run_once(&hash_once, fetch_hashes))
+    if (!mech_once_run(&hash_once))
         return NULL;
     return hash_mds[index];
 }
@@ -85,7 +94,6 @@ static const struct curve_name {
 };
 
 static EC_GROUP *curve_groups[ARRAY_SIZE(curves)];
-static CRYPTO_ONCE group_once = CRYPTO_ONCE_STATIC_INIT;
 
 static void build_groups(void)
 {
@@ -95,9 +103,19 @@ static void build_groups(void)
     ERR_clear_error();
 }
 
+static void free_groups(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(curves); i++) {
+        EC_GROUP_free(curve_groups[i]);
+        curve_groups[i] = NULL;
+    }
+}
+
+static mech_once group_once = MECH_ONCE_INIT(build_groups, free_groups);
+
 const EC_GROUP *mech_curve_group(const mech_curve *curve)
 {
-    if (!CRYPTO_THREAD_run_once(&group_once, build_groups))
+    if (!mech_once_run(&group_once))
         return NULL;
     return curve_groups[curve - curves];
 }
@@ -218,4 +236,41 @@ const char *mech_keytype(const char *name)
     if (strcmp(name, "EC") == 0)
         return "1.2.840.10045.2.1";
     return name;
+}
+
+static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+static mech_once *caches; /* every cache filled since the last release */
+
+bool mech_once_run(mech_once *once)
+{
+    if (__atomic_load_n(&once->done, __ATOMIC_ACQUIRE))
+        return true;
+    pthread_mutex_lock(&once->lock);
+    if (!once->done) {
+        once->fill();
+        pthread_mutex_lock(&caches_lock);
+        once->next = caches;
+        caches = once;
+        pthread_mutex_unlock(&caches_lock);
+        __atomic_store_n(&once->done, true, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&once->lock);
+    return true;
+}
+
+void mech_caches_release(void)
+{
+    pthread_mutex_lock(&caches_lock);
+    mech_once *once = caches;
+    caches = NULL;
+    pthread_mutex_unlock(&caches_lock);
+    while (once) {
+        mech_once *next = once->next;
+        pthread_mutex_lock(&once->lock);
+        once->empty();
+        once->next = NULL;
+        __atomic_store_n(&once->done, false, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&once->lock);
+        once = next;
+    }
 }

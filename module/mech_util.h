@@ -56,4 +56,24 @@ CK_RV mech_openssl_error(const char *what, CK_RV rv);
  * and fail; an OID skips that lookup and fetches the provider directly. */
 const char *mech_keytype(const char *name);
 
+/* A cache of fetched OpenSSL objects, filled on first use and emptied by
+ * C_Finalize (mech_caches_release): a module that is unloaded after
+ * C_Finalize leaks nothing, and one initialized again fetches anew.  (An
+ * ELF destructor cannot do this: at process exit OpenSSL has already
+ * cleaned up by then.) */
+typedef struct mech_once {
+    pthread_mutex_t lock;
+    bool done;
+    void (*fill)(void);
+    void (*empty)(void);
+    struct mech_once *next;
+} mech_once;
+
+#define MECH_ONCE_INIT(fill, empty) {PTHREAD_MUTEX_INITIALIZER, false, fill, empty, NULL}
+
+/* Fills the cache unless it is already; true when it is filled. */
+bool mech_once_run(mech_once *once);
+/* Empties every cache filled so far (C_Finalize: no call is in progress). */
+void mech_caches_release(void);
+
 #endif

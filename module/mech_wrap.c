@@ -9,6 +9,7 @@
  * name.
  */
 #include "mech.h"
+#include "mech_util.h"
 
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -26,8 +27,7 @@ static const char *const kw_names[2][3] = {
     {"AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP"},
     {"AES-128-WRAP-PAD", "AES-192-WRAP-PAD", "AES-256-WRAP-PAD"},
 };
-static EVP_CIPHER *kw_ciphers[2][3]; /* kept for the life of the process */
-static CRYPTO_ONCE kw_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_CIPHER *kw_ciphers[2][3]; /* until C_Finalize (mech_once) */
 
 static void kw_fetch_all(void)
 {
@@ -37,9 +37,20 @@ static void kw_fetch_all(void)
     ERR_clear_error();
 }
 
+static void kw_free_all(void)
+{
+    for (int pad = 0; pad < 2; pad++)
+        for (int size = 0; size < 3; size++) {
+            EVP_CIPHER_free(kw_ciphers[pad][size]);
+            kw_ciphers[pad][size] = NULL;
+        }
+}
+
+static mech_once kw_once = MECH_ONCE_INIT(kw_fetch_all, kw_free_all);
+
 static const EVP_CIPHER *kw_cipher(bool pad, size_t key_len)
 {
-    if (!CRYPTO_THREAD_run_once(&kw_once, kw_fetch_all))
+    if (!mech_once_run(&kw_once))
         return NULL;
     return kw_ciphers[pad][(key_len - 16) / 8];
 }

@@ -10,6 +10,7 @@
  * from fresh state and never touches what was inherited.
  */
 #include "core.h"
+#include "mech_util.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -161,6 +162,7 @@ CK_RV module_finalize(CK_VOID_PTR reserved)
     if (rv == CKR_OK) {
         sessions_free();
         slots_free();
+        mech_caches_release(); /* nothing fetched outlives the module */
         mutex_destroy(module.lock);
         config_free(&module.config);
         memset(&module, 0, sizeof(module));

@@ -45,6 +45,8 @@ static const struct {
     RV(CKR_ACTION_PROHIBITED),
     RV(CKR_DATA_INVALID),
     RV(CKR_DATA_LEN_RANGE),
+    RV(CKR_ENCRYPTED_DATA_INVALID),
+    RV(CKR_ENCRYPTED_DATA_LEN_RANGE),
     RV(CKR_DEVICE_ERROR),
     RV(CKR_DEVICE_MEMORY),
     RV(CKR_DEVICE_REMOVED),
@@ -75,17 +77,27 @@ static const struct {
     RV(CKR_SESSION_EXISTS),
     RV(CKR_SESSION_READ_ONLY_EXISTS),
     RV(CKR_SESSION_READ_WRITE_SO_EXISTS),
+    RV(CKR_SIGNATURE_INVALID),
+    RV(CKR_SIGNATURE_LEN_RANGE),
     RV(CKR_TEMPLATE_INCOMPLETE),
     RV(CKR_TEMPLATE_INCONSISTENT),
     RV(CKR_TOKEN_NOT_PRESENT),
     RV(CKR_TOKEN_NOT_RECOGNIZED),
     RV(CKR_TOKEN_WRITE_PROTECTED),
+    RV(CKR_UNWRAPPING_KEY_HANDLE_INVALID),
+    RV(CKR_UNWRAPPING_KEY_SIZE_RANGE),
+    RV(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT),
     RV(CKR_USER_ALREADY_LOGGED_IN),
     RV(CKR_USER_NOT_LOGGED_IN),
     RV(CKR_USER_PIN_NOT_INITIALIZED),
     RV(CKR_USER_TYPE_INVALID),
     RV(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
     RV(CKR_USER_TOO_MANY_TYPES),
+    RV(CKR_WRAPPED_KEY_INVALID),
+    RV(CKR_WRAPPED_KEY_LEN_RANGE),
+    RV(CKR_WRAPPING_KEY_HANDLE_INVALID),
+    RV(CKR_WRAPPING_KEY_SIZE_RANGE),
+    RV(CKR_WRAPPING_KEY_TYPE_INCONSISTENT),
     RV(CKR_RANDOM_NO_RNG),
     RV(CKR_DOMAIN_PARAMS_INVALID),
     RV(CKR_CURVE_NOT_SUPPORTED),
@@ -148,7 +160,9 @@ CK_RV p11_load(const char *path, const char **error)
 {
     static char message[PATH_MAX + 256];
     *error = NULL;
-    module_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: the module keeps process-lifetime OpenSSL caches
+     * (fetched MACs, curve groups) that would leak if it were unmapped. */
+    module_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!module_handle) {
         snprintf(message, sizeof(message), "%s", dlerror());
         *error = message;
@@ -337,6 +351,16 @@ CK_RV p11_find(CK_SESSION_HANDLE session, CK_ATTRIBUTE *tmpl, CK_ULONG tmpl_coun
     return CKR_OK;
 }
 
+CK_RV p11_find_labelled(CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls, const char *label,
+                        CK_OBJECT_HANDLE **found, CK_ULONG *count)
+{
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+    };
+    return p11_find(session, tmpl, ARRAY_SIZE(tmpl), found, count);
+}
+
 CK_RV p11_get_bytes(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
                     unsigned char **value, CK_ULONG *len)
 {
@@ -358,6 +382,68 @@ CK_RV p11_get_bytes(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRI
     *value = buffer;
     *len = attr.ulValueLen;
     return CKR_OK;
+}
+
+/* ---- templates ------------------------------------------------------------------------------ */
+
+/* Sets type to value, replacing an earlier setting: a template naming an
+ * attribute twice is CKR_TEMPLATE_INCONSISTENT. */
+static void template_set(p11_template *t, CK_ATTRIBUTE_TYPE type, void *value, CK_ULONG len)
+{
+    CK_ULONG at = 0;
+    while (at < t->count && t->attrs[at].type != type)
+        at++;
+    if (at == P11_TEMPLATE_MAX)
+        abort(); /* a command asks for more attributes than P11_TEMPLATE_MAX */
+    t->attrs[at] = (CK_ATTRIBUTE){type, value, len};
+    if (at == t->count)
+        t->count++;
+}
+
+void p11_secret_template(p11_template *t, CK_KEY_TYPE type, bool token, const char *label)
+{
+    memset(t, 0, sizeof(*t));
+    t->cls = CKO_SECRET_KEY;
+    t->type = type;
+    t->yes = CK_TRUE;
+    t->no = CK_FALSE;
+    template_set(t, CKA_CLASS, &t->cls, sizeof(t->cls));
+    template_set(t, CKA_KEY_TYPE, &t->type, sizeof(t->type));
+    p11_template_flag(t, CKA_TOKEN, token);
+    p11_template_flag(t, CKA_PRIVATE, true);
+    p11_template_flag(t, CKA_SENSITIVE, true);
+    p11_template_flag(t, CKA_EXTRACTABLE, false);
+    if (label)
+        template_set(t, CKA_LABEL, (void *)label, strlen(label));
+}
+
+void p11_template_flag(p11_template *t, CK_ATTRIBUTE_TYPE type, bool value)
+{
+    template_set(t, type, value ? &t->yes : &t->no, sizeof(CK_BBOOL));
+}
+
+void p11_template_uses(p11_template *t, const CK_ATTRIBUTE_TYPE *uses, size_t count)
+{
+    static const CK_ATTRIBUTE_TYPE usages[] = {
+        CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(usages); i++) {
+        bool allowed = false;
+        for (size_t j = 0; j < count; j++)
+            allowed = allowed || uses[j] == usages[i];
+        p11_template_flag(t, usages[i], allowed);
+    }
+}
+
+void p11_template_value_len(p11_template *t, CK_ULONG len)
+{
+    t->value_len = len;
+    template_set(t, CKA_VALUE_LEN, &t->value_len, sizeof(t->value_len));
+}
+
+void p11_template_bytes(p11_template *t, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len)
+{
+    template_set(t, type, (void *)value, len);
 }
 
 /* ---- the lifecycle ------------------------------------------------------------------------ */

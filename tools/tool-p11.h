@@ -83,9 +83,39 @@ void p11_close(CK_SESSION_HANDLE session);
 /* Every object matching tmpl; free() *found (NULL when *count is 0). */
 CK_RV p11_find(CK_SESSION_HANDLE session, CK_ATTRIBUTE *tmpl, CK_ULONG tmpl_count,
                CK_OBJECT_HANDLE **found, CK_ULONG *count);
+/* Every object of class cls whose CKA_LABEL is label; free() *found. */
+CK_RV p11_find_labelled(CK_SESSION_HANDLE session, CK_OBJECT_CLASS cls, const char *label,
+                        CK_OBJECT_HANDLE **found, CK_ULONG *count);
 /* Reads one attribute of any length into a malloc()ed buffer. */
 CK_RV p11_get_bytes(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
                     unsigned char **value, CK_ULONG *len);
+
+/* ---- templates of the keys the tool makes --------------------------------------- */
+
+/* One place for the tool's key policy: every secret key it makes is
+ * private, sensitive and not extractable unless a command says otherwise
+ * (p11_template_flag replaces an attribute already in the template). */
+#define P11_TEMPLATE_MAX 24
+typedef struct p11_template {
+    CK_ATTRIBUTE attrs[P11_TEMPLATE_MAX];
+    CK_ULONG count;
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE type;
+    CK_ULONG value_len;
+    CK_BBOOL yes, no;
+} p11_template;
+
+/* CKO_SECRET_KEY, CKA_KEY_TYPE type, CKA_TOKEN token, CKA_PRIVATE,
+ * CKA_SENSITIVE TRUE, CKA_EXTRACTABLE FALSE, and CKA_LABEL unless label
+ * is NULL.  The template points into *t: do not copy it. */
+void p11_secret_template(p11_template *t, CK_KEY_TYPE type, bool token, const char *label);
+void p11_template_flag(p11_template *t, CK_ATTRIBUTE_TYPE type, bool value);
+/* A key for one job: the usage attributes in uses (CKA_ENCRYPT, CKA_SIGN,
+ * CKA_DERIVE…) TRUE, every other usage attribute FALSE. */
+void p11_template_uses(p11_template *t, const CK_ATTRIBUTE_TYPE *uses, size_t count);
+void p11_template_value_len(p11_template *t, CK_ULONG len);
+/* value must outlive the template's use. */
+void p11_template_bytes(p11_template *t, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len);
 
 /* ---- the lifecycle (SPEC.md §3) ---------------------------------------------- */
 

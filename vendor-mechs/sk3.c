@@ -48,18 +48,25 @@ typedef struct sk3_piece {
 
 /* Fetched once for the life of the process, like mech_util.c's hashes. */
 static EVP_MAC *hmac_impl;
-static CRYPTO_ONCE hmac_once = CRYPTO_ONCE_STATIC_INIT;
 
 static void fetch_hmac(void)
 {
     hmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
 }
 
+static void free_hmac(void)
+{
+    EVP_MAC_free(hmac_impl);
+    hmac_impl = NULL;
+}
+
+static mech_once hmac_once = MECH_ONCE_INIT(fetch_hmac, free_hmac);
+
 /* out = f_key(piece ‖ piece ‖ …), SK3_LEN bytes. */
 static CK_RV sk3_prf(const unsigned char *key, const sk3_piece *pieces, size_t count,
                      unsigned char *out)
 {
-    if (!CRYPTO_THREAD_run_once(&hmac_once, fetch_hmac) || !hmac_impl)
+    if (!mech_once_run(&hmac_once) || !hmac_impl)
         return mech_openssl_error("SK3: HMAC", CKR_FUNCTION_FAILED);
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),

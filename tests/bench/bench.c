@@ -36,6 +36,7 @@ typedef struct options {
     long slot[2]; /* -1: choose */
     const char *pin, *so_pin;
     bool init, json, fresh_store, no_raw;
+    const char *json_out;
     const char *ops;
     double seconds;
     unsigned rounds;
@@ -79,10 +80,10 @@ typedef struct op_result {
 typedef struct level_result {
     unsigned long count;
     bool reached;
-    double populate_s; /* to grow the token from the previous level */
+    double populate_s;       /* to grow the token from the previous level */
     unsigned long populated; /* objects created for this level */
-    measure find;          /* C_FindObjects per second */
-    measure init;          /* seconds per C_Initialize+C_OpenSession */
+    measure find;            /* C_FindObjects per second */
+    measure init;            /* seconds per C_Initialize+C_OpenSession */
     char note[120];
 } level_result;
 
@@ -236,8 +237,8 @@ static void measure_targets(target *t, size_t count)
             if (!t[k].live)
                 continue;
             measure *m = t[k].out;
-            m->sample[m->rounds++] = run_round(t[k].run, t[k].states, t[k].nthreads, opt.seconds,
-                                               &rv, &done);
+            m->sample[m->rounds++] =
+                run_round(t[k].run, t[k].states, t[k].nthreads, opt.seconds, &rv, &done);
             if (rv != CKR_OK) {
                 note(m, "error %s", bench_rv_name(rv));
                 t[k].live = false;
@@ -361,8 +362,7 @@ static CK_RV module_prepare(bench_module *m, long slot)
     if (rv == CKR_OK)
         trim_copy(m->label, ti.label, sizeof(ti.label));
     if (rv != CKR_OK)
-        fprintf(stderr, "softse-bench: %s: token set-up failed: %s\n", m->name,
-                bench_rv_name(rv));
+        fprintf(stderr, "softse-bench: %s: token set-up failed: %s\n", m->name, bench_rv_name(rv));
     return rv;
 }
 
@@ -554,6 +554,7 @@ static CK_RV find_once(void *state)
     CK_ULONG found = 0;
     object_label(label, sizeof(label), (st->k++ * 2654435761UL) % st->count);
     CK_RV rv = find_label(st->fn, st->s, label, &found);
+    /* A label missing or found twice is a wrong answer: the row fails. */
     return rv == CKR_OK && found != 1 ? CKR_GENERAL_ERROR : rv;
 }
 
@@ -654,9 +655,9 @@ static void run_objects(size_t k, bool find, bool init)
                     lv->populated, lv->populate_s, lv->populated / lv->populate_s);
             if (have < lv->count) {
                 snprintf(lv->note, sizeof(lv->note),
-                         "population stopped at %lu objects (%s) after %.0f s, %.0f objects/s",
-                         have, rv != CKR_OK ? bench_rv_name(rv) : "time budget",
-                         lv->populate_s, lv->populated / lv->populate_s);
+                         "population stopped at %lu objects (%s); last step %.0f objects/s", have,
+                         rv != CKR_OK ? bench_rv_name(rv) : "--populate-budget spent",
+                         lv->populated / lv->populate_s);
                 note(&lv->find, "n/a%s", "");
                 note(&lv->init, "n/a%s", "");
                 return;
@@ -669,8 +670,8 @@ static void run_objects(size_t k, bool find, bool init)
         }
         if (init)
             measure_init(lv, m);
-        fprintf(stderr, "  %s with %lu objects: find %.1f us, init %.2f ms\n", m->name,
-                lv->count, lv->find.ok ? 1e6 / lv->find.median : NAN,
+        fprintf(stderr, "  %s with %lu objects: find %.1f us, init %.2f ms\n", m->name, lv->count,
+                lv->find.ok ? 1e6 / lv->find.median : NAN,
                 lv->init.ok ? 1e3 * lv->init.median : NAN);
     }
 }
@@ -769,8 +770,7 @@ static void print_table(void)
                     printf("\nnotes:\n");
                 if (!any)
                     printf("  %s x%u:", results[i].op->name, opt.threads[t]);
-                printf("%s %s %s", any ? ";" : "", k == T_RAW ? "raw" : modules[k].name,
-                       m->note);
+                printf("%s %s %s", any ? ";" : "", k == T_RAW ? "raw" : modules[k].name, m->note);
                 header = any = true;
             }
             if (any)
@@ -818,103 +818,106 @@ static void print_table(void)
         }
 }
 
-static void json_measure(const char *key, const measure *m, bool last)
+static void json_measure(FILE *f, const char *key, const measure *m, bool last)
 {
     if (m->ok)
-        printf("\"%s\": {\"median\": %.3f, \"min\": %.3f, \"max\": %.3f}%s", key, m->median,
-               m->min, m->max, last ? "" : ", ");
+        fprintf(f, "\"%s\": {\"median\": %.3f, \"min\": %.3f, \"max\": %.3f}%s", key, m->median,
+                m->min, m->max, last ? "" : ", ");
     else
-        printf("\"%s\": {\"note\": \"%s\"}%s", key, m->note[0] ? m->note : "not measured",
-               last ? "" : ", ");
+        fprintf(f, "\"%s\": {\"note\": \"%s\"}%s", key, m->note[0] ? m->note : "not measured",
+                last ? "" : ", ");
 }
 
-static void json_number(const char *key, double v, bool last)
+static void json_number(FILE *f, const char *key, double v, bool last)
 {
     if (isnan(v))
-        printf("\"%s\": null%s", key, last ? "" : ", ");
+        fprintf(f, "\"%s\": null%s", key, last ? "" : ", ");
     else
-        printf("\"%s\": %.4f%s", key, v, last ? "" : ", ");
+        fprintf(f, "\"%s\": %.4f%s", key, v, last ? "" : ", ");
 }
 
-static void print_json(void)
+static void print_json(FILE *f)
 {
     char cpu[128];
     cpu_model(cpu, sizeof(cpu));
-    printf("{\n  \"machine\": {\"nproc\": %ld, \"cpu\": \"%s\", \"openssl\": \"%s\"},\n",
-           sysconf(_SC_NPROCESSORS_ONLN), cpu, OpenSSL_version(OPENSSL_VERSION));
-    printf("  \"settings\": {\"seconds\": %.3f, \"rounds\": %u, \"pin_kdf_iterations\": %lu, "
-           "\"pin_kdf_source\": \"%s\"},\n",
-           opt.seconds, opt.rounds, bench_pin_kdf_iterations(), kdf_source());
-    printf("  \"modules\": [");
+    fprintf(f, "{\n  \"machine\": {\"nproc\": %ld, \"cpu\": \"%s\", \"openssl\": \"%s\"},\n",
+            sysconf(_SC_NPROCESSORS_ONLN), cpu, OpenSSL_version(OPENSSL_VERSION));
+    fprintf(f,
+            "  \"settings\": {\"seconds\": %.3f, \"rounds\": %u, \"pin_kdf_iterations\": %lu, "
+            "\"pin_kdf_source\": \"%s\"},\n",
+            opt.seconds, opt.rounds, bench_pin_kdf_iterations(), kdf_source());
+    fprintf(f, "  \"modules\": [");
     for (size_t k = 0; k < nmodules; k++)
-        printf("%s{\"name\": \"%s\", \"path\": \"%s\", \"slot\": %lu, \"label\": \"%s\"}",
-               k ? ", " : "", modules[k].name, modules[k].path, (unsigned long)modules[k].slot,
-               modules[k].label);
-    printf("],\n  \"operations\": [");
+        fprintf(f, "%s{\"name\": \"%s\", \"path\": \"%s\", \"slot\": %lu, \"label\": \"%s\"}",
+                k ? ", " : "", modules[k].name, modules[k].path, (unsigned long)modules[k].slot,
+                modules[k].label);
+    fprintf(f, "],\n  \"operations\": [");
     bool first = true;
     for (size_t i = 0; i < nresults; i++)
         for (size_t t = 0; t < opt.nthreads; t++) {
             measure *at = results[i].at[t];
             if (!at[T_MOD1].ok && !at[T_MOD1].note[0])
                 continue;
-            printf("%s\n    {\"name\": \"%s\", \"group\": \"%s\", \"what\": \"%s\", "
-                   "\"threads\": %u, \"ops_per_s\": {",
-                   first ? "" : ",", results[i].op->name, results[i].op->group,
-                   results[i].op->what, opt.threads[t]);
+            fprintf(f,
+                    "%s\n    {\"name\": \"%s\", \"group\": \"%s\", \"what\": \"%s\", "
+                    "\"threads\": %u, \"ops_per_s\": {",
+                    first ? "" : ",", results[i].op->name, results[i].op->group,
+                    results[i].op->what, opt.threads[t]);
             first = false;
-            json_measure("module1", &at[T_MOD1], false);
-            json_measure("module2", &at[T_MOD2], false);
-            json_measure("raw", &at[T_RAW], true);
-            printf("}, ");
-            json_number("module1_over_raw", ratio(&at[T_MOD1], &at[T_RAW]), false);
-            json_number("module2_over_raw", ratio(&at[T_MOD2], &at[T_RAW]), false);
-            json_number("module1_over_module2", ratio(&at[T_MOD1], &at[T_MOD2]), false);
-            json_number("scaling_module1", ratio(&at[T_MOD1], &results[i].at[0][T_MOD1]), false);
-            json_number("scaling_module2", ratio(&at[T_MOD2], &results[i].at[0][T_MOD2]), false);
-            json_number("scaling_raw", ratio(&at[T_RAW], &results[i].at[0][T_RAW]), true);
-            printf("}");
+            json_measure(f, "module1", &at[T_MOD1], false);
+            json_measure(f, "module2", &at[T_MOD2], false);
+            json_measure(f, "raw", &at[T_RAW], true);
+            fprintf(f, "}, ");
+            json_number(f, "module1_over_raw", ratio(&at[T_MOD1], &at[T_RAW]), false);
+            json_number(f, "module2_over_raw", ratio(&at[T_MOD2], &at[T_RAW]), false);
+            json_number(f, "module1_over_module2", ratio(&at[T_MOD1], &at[T_MOD2]), false);
+            json_number(f, "scaling_module1", ratio(&at[T_MOD1], &results[i].at[0][T_MOD1]), false);
+            json_number(f, "scaling_module2", ratio(&at[T_MOD2], &results[i].at[0][T_MOD2]), false);
+            json_number(f, "scaling_raw", ratio(&at[T_RAW], &results[i].at[0][T_RAW]), true);
+            fprintf(f, "}");
         }
-    printf("\n  ],\n  \"objects\": [");
+    fprintf(f, "\n  ],\n  \"objects\": [");
     first = true;
     for (size_t k = 0; k < nmodules; k++)
         for (size_t i = 0; i < opt.nobjects[k]; i++) {
             level_result *lv = &levels[k][i];
             if (!lv->count)
                 continue;
-            printf("%s\n    {\"module\": \"module%zu\", \"count\": %lu, \"reached\": %s, "
-                   "\"populated\": %lu, ",
-                   first ? "" : ",", k + 1, lv->count, lv->reached ? "true" : "false",
-                   lv->populated);
+            fprintf(f,
+                    "%s\n    {\"module\": \"module%zu\", \"count\": %lu, \"reached\": %s, "
+                    "\"populated\": %lu, ",
+                    first ? "" : ",", k + 1, lv->count, lv->reached ? "true" : "false",
+                    lv->populated);
             first = false;
-            json_number("populate_s", lv->populate_s, false);
-            json_number("find_us", lv->find.ok ? 1e6 / lv->find.median : NAN, false);
-            json_number("init_ms", lv->init.ok ? 1e3 * lv->init.median : NAN, false);
-            printf("\"note\": \"%s\"}", lv->note);
+            json_number(f, "populate_s", lv->populate_s, false);
+            json_number(f, "find_us", lv->find.ok ? 1e6 / lv->find.median : NAN, false);
+            json_number(f, "init_ms", lv->init.ok ? 1e3 * lv->init.median : NAN, false);
+            fprintf(f, "\"note\": \"%s\"}", lv->note);
         }
-    printf("\n  ]\n}\n");
+    fprintf(f, "\n  ]\n}\n");
 }
 
 /* ---- options and set-up ------------------------------------------------------------ */
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: softse-bench --module PATH [--module2 PATH] [options]\n"
-            "  --slot N / --slot2 N   slot of module 1 / 2 (default: first initialized token,\n"
-            "                         or with --init the first blank slot)\n"
-            "  --pin PIN --so-pin PIN user and SO PINs (default 1234 / 12345678)\n"
-            "  --init                 initialize a token in the blank slot first\n"
-            "  --fresh-store          temporary stores for both modules (SOFTSE_STORE,\n"
-            "                         SOFTHSM2_CONF), removed at exit; implies --init\n"
-            "  --ops LIST             rows or groups: random,digest,hmac,ecdsa,eddsa,rsa,aes,\n"
-            "                         keygen,object,login,find,init,vendor (default all)\n"
-            "  --seconds S --rounds N each rate: median of N rounds of S seconds (0.25, 5)\n"
-            "  --threads LIST         thread counts for the sign rows (default 1,2)\n"
-            "  --objects LIST         token object counts (default 1000); --objects2 LIST\n"
-            "                         for module 2 (default the same)\n"
-            "  --populate-budget S    stop populating a module after S seconds (600)\n"
-            "  --no-raw               skip the raw OpenSSL side (to profile a module alone)\n"
-            "  --json                 machine-readable output\n");
+    fprintf(f, "usage: softse-bench --module PATH [--module2 PATH] [options]\n"
+               "  --slot N / --slot2 N   slot of module 1 / 2 (default: first initialized token,\n"
+               "                         or with --init the first blank slot)\n"
+               "  --pin PIN --so-pin PIN user and SO PINs (default 1234 / 12345678)\n"
+               "  --init                 initialize a token in the blank slot first\n"
+               "  --fresh-store          temporary stores for both modules (SOFTSE_STORE,\n"
+               "                         SOFTHSM2_CONF), removed at exit; implies --init\n"
+               "  --ops LIST             rows or groups: random,digest,hmac,ecdsa,eddsa,rsa,aes,\n"
+               "                         keygen,object,login,find,init,vendor (default all)\n"
+               "  --seconds S --rounds N each rate: median of N rounds of S seconds (0.25, 5)\n"
+               "  --threads LIST         thread counts for the sign rows, from 1 (default 1,2)\n"
+               "  --objects LIST         token object counts (default 1000); --objects2 LIST\n"
+               "                         for module 2 (default the same)\n"
+               "  --populate-budget S    stop populating a module after S seconds (600)\n"
+               "  --no-raw               skip the raw OpenSSL side (to profile a module alone)\n"
+               "  --json                 machine-readable output instead of the table\n"
+               "  --json-out FILE        also write it to FILE\n");
 }
 
 static int parse_list(const char *text, unsigned long *out, size_t *n)
@@ -935,38 +938,87 @@ static int parse_list(const char *text, unsigned long *out, size_t *n)
 
 static int parse_options(int argc, char **argv)
 {
-    enum { O_MODULE2 = 256, O_SLOT2, O_SO_PIN, O_FRESH, O_ROUNDS, O_OBJECTS2, O_BUDGET, O_NO_RAW };
-    static const struct option longs[] = {
-        {"module", required_argument, NULL, 'm'},  {"module2", required_argument, NULL, O_MODULE2},
-        {"slot", required_argument, NULL, 's'},    {"slot2", required_argument, NULL, O_SLOT2},
-        {"pin", required_argument, NULL, 'p'},     {"so-pin", required_argument, NULL, O_SO_PIN},
-        {"init", no_argument, NULL, 'i'},          {"fresh-store", no_argument, NULL, O_FRESH},
-        {"json", no_argument, NULL, 'j'},          {"ops", required_argument, NULL, 'o'},
-        {"seconds", required_argument, NULL, 't'}, {"rounds", required_argument, NULL, O_ROUNDS},
-        {"threads", required_argument, NULL, 'T'}, {"objects", required_argument, NULL, 'n'},
-        {"objects2", required_argument, NULL, O_OBJECTS2},
-        {"populate-budget", required_argument, NULL, O_BUDGET},
-        {"no-raw", no_argument, NULL, O_NO_RAW},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    enum {
+        O_MODULE2 = 256,
+        O_SLOT2,
+        O_SO_PIN,
+        O_FRESH,
+        O_ROUNDS,
+        O_OBJECTS2,
+        O_BUDGET,
+        O_NO_RAW,
+        O_JSON_OUT
+    };
+    static const struct option longs[] = {{"module", required_argument, NULL, 'm'},
+                                          {"module2", required_argument, NULL, O_MODULE2},
+                                          {"slot", required_argument, NULL, 's'},
+                                          {"slot2", required_argument, NULL, O_SLOT2},
+                                          {"pin", required_argument, NULL, 'p'},
+                                          {"so-pin", required_argument, NULL, O_SO_PIN},
+                                          {"init", no_argument, NULL, 'i'},
+                                          {"fresh-store", no_argument, NULL, O_FRESH},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"ops", required_argument, NULL, 'o'},
+                                          {"seconds", required_argument, NULL, 't'},
+                                          {"rounds", required_argument, NULL, O_ROUNDS},
+                                          {"threads", required_argument, NULL, 'T'},
+                                          {"objects", required_argument, NULL, 'n'},
+                                          {"objects2", required_argument, NULL, O_OBJECTS2},
+                                          {"populate-budget", required_argument, NULL, O_BUDGET},
+                                          {"no-raw", no_argument, NULL, O_NO_RAW},
+                                          {"json-out", required_argument, NULL, O_JSON_OUT},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     unsigned long list[MAX_LIST];
     bool objects2 = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
-        case 'm': opt.module[0] = optarg; break;
-        case O_MODULE2: opt.module[1] = optarg; break;
-        case 's': opt.slot[0] = strtol(optarg, NULL, 0); break;
-        case O_SLOT2: opt.slot[1] = strtol(optarg, NULL, 0); break;
-        case 'p': opt.pin = optarg; break;
-        case O_SO_PIN: opt.so_pin = optarg; break;
-        case 'i': opt.init = true; break;
-        case O_FRESH: opt.fresh_store = opt.init = true; break;
-        case 'j': opt.json = true; break;
-        case 'o': opt.ops = optarg; break;
-        case 't': opt.seconds = strtod(optarg, NULL); break;
-        case O_ROUNDS: opt.rounds = (unsigned)strtoul(optarg, NULL, 10); break;
-        case O_BUDGET: opt.populate_budget = strtod(optarg, NULL); break;
-        case O_NO_RAW: opt.no_raw = true; break;
+        case 'm':
+            opt.module[0] = optarg;
+            break;
+        case O_MODULE2:
+            opt.module[1] = optarg;
+            break;
+        case 's':
+            opt.slot[0] = strtol(optarg, NULL, 0);
+            break;
+        case O_SLOT2:
+            opt.slot[1] = strtol(optarg, NULL, 0);
+            break;
+        case 'p':
+            opt.pin = optarg;
+            break;
+        case O_SO_PIN:
+            opt.so_pin = optarg;
+            break;
+        case 'i':
+            opt.init = true;
+            break;
+        case O_FRESH:
+            opt.fresh_store = opt.init = true;
+            break;
+        case 'j':
+            opt.json = true;
+            break;
+        case 'o':
+            opt.ops = optarg;
+            break;
+        case 't':
+            opt.seconds = strtod(optarg, NULL);
+            break;
+        case O_ROUNDS:
+            opt.rounds = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case O_BUDGET:
+            opt.populate_budget = strtod(optarg, NULL);
+            break;
+        case O_NO_RAW:
+            opt.no_raw = true;
+            break;
+        case O_JSON_OUT:
+            opt.json_out = optarg;
+            break;
         case 'T':
             if (parse_list(optarg, list, &opt.nthreads) != 0 || list[0] != 1)
                 goto bad; /* scaling is relative to one thread */
@@ -982,8 +1034,11 @@ static int parse_options(int argc, char **argv)
                 goto bad;
             objects2 = true;
             break;
-        case 'h': usage(stdout); exit(0);
-        default: goto bad;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            goto bad;
         }
     }
     if (!opt.module[0] || optind != argc || opt.seconds <= 0 || opt.rounds == 0)
@@ -1027,8 +1082,7 @@ static int make_fresh_store(void)
     FILE *f = mkdir(path, 0700) == 0 ? fopen(conf, "w") : NULL;
     if (!f)
         return -1;
-    fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
-            path);
+    fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", path);
     fclose(f);
     return setenv("SOFTHSM2_CONF", conf, 1);
 }
@@ -1067,7 +1121,16 @@ int main(int argc, char **argv)
         bool find = selected("find", "objects"), init = selected("init", "objects");
         for (size_t k = 0; k < nmodules && (find || init); k++)
             run_objects(k, find, init);
-        opt.json ? print_json() : print_table();
+        opt.json ? print_json(stdout) : print_table();
+        FILE *f = opt.json_out ? fopen(opt.json_out, "w") : NULL;
+        if (opt.json_out && !f) {
+            fprintf(stderr, "softse-bench: %s: %s\n", opt.json_out, strerror(errno));
+            status = 1;
+        }
+        if (f) {
+            print_json(f);
+            fclose(f);
+        }
     }
     for (size_t k = 0; k < nmodules; k++)
         module_close(&modules[k]);

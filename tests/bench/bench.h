@@ -36,7 +36,7 @@ typedef struct bench_module {
     void *handle;
     CK_FUNCTION_LIST *fn;
     CK_SLOT_ID slot;
-    char label[33]; /* token label, blanks trimmed */
+    char label[33];            /* token label, blanks trimmed */
     CK_SESSION_HANDLE session; /* read-write, user logged in */
     const char *pin;
     bench_keys keys;

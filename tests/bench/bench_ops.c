@@ -33,7 +33,10 @@ unsigned long bench_pin_kdf_iterations(void)
 {
     const char *env = getenv("SOFTSE_PIN_KDF_ITERATIONS");
     unsigned long n = env ? strtoul(env, NULL, 10) : 0;
-    return n ? n : 600000; /* meson option pin_kdf_iterations, default */
+#ifndef SOFTSE_DEFAULT_PIN_KDF_ITERATIONS /* meson option pin_kdf_iterations */
+#define SOFTSE_DEFAULT_PIN_KDF_ITERATIONS 600000
+#endif
+    return n ? n : SOFTSE_DEFAULT_PIN_KDF_ITERATIONS;
 }
 
 /* ---- fixed inputs ------------------------------------------------------ */
@@ -43,13 +46,17 @@ static CK_BBOOL no = CK_FALSE;
 static CK_BYTE p256_params[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 /* Ed25519: PKCS#11 3.0 §2.3.10 allows the OID or the curve name. */
 static CK_BYTE ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
-static CK_BYTE ed25519_name[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'};
+static CK_BYTE ed25519_name[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+                                 'd',  's',  '2', '5', '5', '1', '9'};
 static CK_BYTE rsa_exponent[] = {0x01, 0x00, 0x01};
 static CK_ULONG rsa_bits = 2048;
 static CK_BYTE key_label[] = "softse-bench-key";
 static CK_BYTE secret32[32] = "softse-bench fixed 32-byte key!";
 
-#define ATTR(type, var) {(type), &(var), sizeof(var)}
+#define ATTR(type, var)                                                                            \
+    {                                                                                              \
+        (type), &(var), sizeof(var)                                                                \
+    }
 
 /* ---- shared token keys ------------------------------------------------- */
 
@@ -94,11 +101,15 @@ static CK_RV need_rsa(bench_module *m)
 {
     if (m->keys.rsa_priv != CK_INVALID_HANDLE)
         return CKR_OK;
-    CK_ATTRIBUTE pub[] = {ATTR(CKA_TOKEN, yes), ATTR(CKA_VERIFY, yes), ATTR(CKA_ENCRYPT, yes),
+    CK_ATTRIBUTE pub[] = {ATTR(CKA_TOKEN, yes),
+                          ATTR(CKA_VERIFY, yes),
+                          ATTR(CKA_ENCRYPT, yes),
                           ATTR(CKA_MODULUS_BITS, rsa_bits),
-                          ATTR(CKA_PUBLIC_EXPONENT, rsa_exponent), ATTR(CKA_LABEL, key_label)};
-    CK_ATTRIBUTE priv[] = {ATTR(CKA_TOKEN, yes), ATTR(CKA_PRIVATE, yes), ATTR(CKA_SENSITIVE, yes),
-                           ATTR(CKA_SIGN, yes), ATTR(CKA_DECRYPT, yes), ATTR(CKA_LABEL, key_label)};
+                          ATTR(CKA_PUBLIC_EXPONENT, rsa_exponent),
+                          ATTR(CKA_LABEL, key_label)};
+    CK_ATTRIBUTE priv[] = {ATTR(CKA_TOKEN, yes),     ATTR(CKA_PRIVATE, yes),
+                           ATTR(CKA_SENSITIVE, yes), ATTR(CKA_SIGN, yes),
+                           ATTR(CKA_DECRYPT, yes),   ATTR(CKA_LABEL, key_label)};
     return make_pair(m, CKM_RSA_PKCS_KEY_PAIR_GEN, pub, ARRAY_SIZE(pub), priv, ARRAY_SIZE(priv),
                      &m->keys.rsa_pub, &m->keys.rsa_priv);
 }
@@ -123,9 +134,9 @@ static CK_RV make_secret(bench_module *m, CK_KEY_TYPE type, CK_OBJECT_HANDLE *ou
 
 void bench_keys_destroy(bench_module *m)
 {
-    CK_OBJECT_HANDLE *all[] = {&m->keys.ec_priv,  &m->keys.ec_pub,  &m->keys.ed_priv,
-                               &m->keys.ed_pub,   &m->keys.rsa_priv, &m->keys.rsa_pub,
-                               &m->keys.hmac,     &m->keys.aes};
+    CK_OBJECT_HANDLE *all[] = {&m->keys.ec_priv, &m->keys.ec_pub,   &m->keys.ed_priv,
+                               &m->keys.ed_pub,  &m->keys.rsa_priv, &m->keys.rsa_pub,
+                               &m->keys.hmac,    &m->keys.aes};
     for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
         if (*all[i] != CK_INVALID_HANDLE)
             m->fn->C_DestroyObject(m->session, *all[i]);
@@ -199,8 +210,8 @@ void bench_state_free(void *state)
     free(state);
 }
 
-static CK_RV p11_new(bench_module *m, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech,
-                     CK_ULONG in_len, p11_state **out)
+static CK_RV p11_new(bench_module *m, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech, CK_ULONG in_len,
+                     p11_state **out)
 {
     p11_state *st = calloc(1, sizeof(*st));
     if (!st)
@@ -274,9 +285,8 @@ static CK_RV p11_aes_keygen(void *state)
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE type = CKK_AES;
     CK_ULONG len = 32;
-    CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, cls),     ATTR(CKA_KEY_TYPE, type),
-                           ATTR(CKA_VALUE_LEN, len), ATTR(CKA_TOKEN, no),
-                           ATTR(CKA_SENSITIVE, yes), ATTR(CKA_ENCRYPT, yes)};
+    CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, cls), ATTR(CKA_KEY_TYPE, type), ATTR(CKA_VALUE_LEN, len),
+                           ATTR(CKA_TOKEN, no),  ATTR(CKA_SENSITIVE, yes), ATTR(CKA_ENCRYPT, yes)};
     CK_OBJECT_HANDLE h;
     CK_RV rv = st->fn->C_GenerateKey(st->s, &st->mech, tmpl, ARRAY_SIZE(tmpl), &h);
     return rv != CKR_OK ? rv : st->fn->C_DestroyObject(st->s, h);
@@ -287,8 +297,8 @@ static CK_RV p11_ec_keygen(void *state)
     p11_state *st = state;
     CK_ATTRIBUTE pub[] = {ATTR(CKA_TOKEN, no), ATTR(CKA_VERIFY, yes),
                           ATTR(CKA_EC_PARAMS, p256_params)};
-    CK_ATTRIBUTE priv[] = {ATTR(CKA_TOKEN, no), ATTR(CKA_PRIVATE, yes),
-                           ATTR(CKA_SENSITIVE, yes), ATTR(CKA_SIGN, yes)};
+    CK_ATTRIBUTE priv[] = {ATTR(CKA_TOKEN, no), ATTR(CKA_PRIVATE, yes), ATTR(CKA_SENSITIVE, yes),
+                           ATTR(CKA_SIGN, yes)};
     CK_OBJECT_HANDLE hpub, hpriv;
     CK_RV rv = st->fn->C_GenerateKeyPair(st->s, &st->mech, pub, ARRAY_SIZE(pub), priv,
                                          ARRAY_SIZE(priv), &hpub, &hpriv);
@@ -304,8 +314,11 @@ static CK_RV p11_object(void *state)
     p11_state *st = state;
     CK_OBJECT_CLASS cls = CKO_DATA;
     static CK_BYTE label[] = "softse-bench-tmp";
-    CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, cls), ATTR(CKA_TOKEN, yes), ATTR(CKA_PRIVATE, no),
-                           ATTR(CKA_LABEL, label), {CKA_VALUE, bench_data, 16}};
+    CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, cls),
+                           ATTR(CKA_TOKEN, yes),
+                           ATTR(CKA_PRIVATE, no),
+                           ATTR(CKA_LABEL, label),
+                           {CKA_VALUE, bench_data, 16}};
     CK_OBJECT_HANDLE h;
     CK_RV rv = st->fn->C_CreateObject(st->s, tmpl, ARRAY_SIZE(tmpl), &h);
     return rv != CKR_OK ? rv : st->fn->C_DestroyObject(st->s, h);
@@ -324,20 +337,20 @@ static CK_RV p11_login(void *state)
 
 /* ---- PKCS#11 set-ups ------------------------------------------------------ */
 
-#define P11_INIT(fname, mechanism, in_len, ...)                                    \
-    static CK_RV fname(bench_module *m, CK_SESSION_HANDLE s, void **state)         \
-    {                                                                              \
-        p11_state *st;                                                             \
-        CK_RV rv = p11_new(m, s, (mechanism), (in_len), &st);                      \
-        if (rv != CKR_OK)                                                          \
-            return rv;                                                             \
-        __VA_ARGS__;                                                               \
-        if (rv != CKR_OK) {                                                        \
-            free(st);                                                              \
-            return rv;                                                             \
-        }                                                                          \
-        *state = st;                                                               \
-        return CKR_OK;                                                             \
+#define P11_INIT(fname, mechanism, in_len, ...)                                                    \
+    static CK_RV fname(bench_module *m, CK_SESSION_HANDLE s, void **state)                         \
+    {                                                                                              \
+        p11_state *st;                                                                             \
+        CK_RV rv = p11_new(m, s, (mechanism), (in_len), &st);                                      \
+        if (rv != CKR_OK)                                                                          \
+            return rv;                                                                             \
+        __VA_ARGS__;                                                                               \
+        if (rv != CKR_OK) {                                                                        \
+            free(st);                                                                              \
+            return rv;                                                                             \
+        }                                                                                          \
+        *state = st;                                                                               \
+        return CKR_OK;                                                                             \
     }
 
 P11_INIT(p11_init_plain, 0, 32, (void)0)
@@ -550,20 +563,20 @@ static CK_RV raw_login(void *state)
                                 EVP_sha256(), 32, st->out));
 }
 
-#define RAW_INIT(fname, in_len, ...)                                               \
-    static CK_RV fname(void **state)                                               \
-    {                                                                              \
-        raw_state *st;                                                             \
-        CK_RV rv = raw_new((in_len), &st);                                         \
-        if (rv != CKR_OK)                                                          \
-            return rv;                                                             \
-        __VA_ARGS__;                                                               \
-        if (rv != CKR_OK) {                                                        \
-            bench_state_free(st);                                                  \
-            return rv;                                                             \
-        }                                                                          \
-        *state = st;                                                               \
-        return CKR_OK;                                                             \
+#define RAW_INIT(fname, in_len, ...)                                                               \
+    static CK_RV fname(void **state)                                                               \
+    {                                                                                              \
+        raw_state *st;                                                                             \
+        CK_RV rv = raw_new((in_len), &st);                                                         \
+        if (rv != CKR_OK)                                                                          \
+            return rv;                                                                             \
+        __VA_ARGS__;                                                                               \
+        if (rv != CKR_OK) {                                                                        \
+            bench_state_free(st);                                                                  \
+            return rv;                                                                             \
+        }                                                                                          \
+        *state = st;                                                                               \
+        return CKR_OK;                                                                             \
     }
 
 #define NEED(expr) rv = (expr) ? CKR_OK : CKR_FUNCTION_FAILED
@@ -608,8 +621,7 @@ RAW_INIT(raw_init_gcm_64k, 64 * 1024, {
 })
 RAW_INIT(raw_init_ec_keygen, 0, {
     NEED((st->gen = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) &&
-         EVP_PKEY_keygen_init(st->gen) > 0 &&
-         EVP_PKEY_CTX_set_group_name(st->gen, "P-256") > 0);
+         EVP_PKEY_keygen_init(st->gen) > 0 && EVP_PKEY_CTX_set_group_name(st->gen, "P-256") > 0);
 })
 
 /* ---- the catalogue ----------------------------------------------------------- */
@@ -618,8 +630,8 @@ RAW_INIT(raw_init_ec_keygen, 0, {
 #define RAW(name) raw_init_##name
 
 const bench_op bench_ops[] = {
-    {"random-32", "random", "C_GenerateRandom 32 B", 0, false, P11(plain), p11_random,
-     RAW(plain), raw_random},
+    {"random-32", "random", "C_GenerateRandom 32 B", 0, false, P11(plain), p11_random, RAW(plain),
+     raw_random},
     {"digest-sha256-64", "digest", "C_DigestInit+C_Digest SHA-256, 64 B", CKM_SHA256, false,
      P11(sha256_64), p11_digest, RAW(sha256_64), raw_digest},
     {"digest-sha256-1k", "digest", "C_DigestInit+C_Digest SHA-256, 1 KiB", CKM_SHA256, false,
@@ -630,12 +642,12 @@ const bench_op bench_ops[] = {
      P11(ecdsa), p11_sign, RAW(ecdsa), raw_sign_hash},
     {"ecdsa-sha256-sign", "ecdsa", "C_SignInit+C_Sign CKM_ECDSA_SHA256, 64 B", CKM_ECDSA_SHA256,
      true, P11(ecdsa_sha256), p11_sign, RAW(ecdsa_sha256), raw_digest_sign},
-    {"ecdsa-p256-verify", "ecdsa", "C_VerifyInit+C_Verify CKM_ECDSA, 32-B hash", CKM_ECDSA,
-     false, P11(ecdsa_verify), p11_verify, RAW(ecdsa_verify), raw_verify_hash},
+    {"ecdsa-p256-verify", "ecdsa", "C_VerifyInit+C_Verify CKM_ECDSA, 32-B hash", CKM_ECDSA, false,
+     P11(ecdsa_verify), p11_verify, RAW(ecdsa_verify), raw_verify_hash},
     {"ed25519-sign", "eddsa", "C_SignInit+C_Sign CKM_EDDSA, 64 B", CKM_EDDSA, true, P11(eddsa),
      p11_sign, RAW(eddsa), raw_digest_sign},
-    {"rsa2048-pkcs-sign", "rsa", "C_SignInit+C_Sign CKM_SHA256_RSA_PKCS, 64 B",
-     CKM_SHA256_RSA_PKCS, true, P11(rsa_pkcs), p11_sign, RAW(rsa_pkcs), raw_digest_sign},
+    {"rsa2048-pkcs-sign", "rsa", "C_SignInit+C_Sign CKM_SHA256_RSA_PKCS, 64 B", CKM_SHA256_RSA_PKCS,
+     true, P11(rsa_pkcs), p11_sign, RAW(rsa_pkcs), raw_digest_sign},
     {"rsa2048-pss-sign", "rsa", "C_SignInit+C_Sign CKM_SHA256_RSA_PKCS_PSS, 64 B",
      CKM_SHA256_RSA_PKCS_PSS, true, P11(rsa_pss), p11_sign, RAW(rsa_pss), raw_digest_sign},
     {"rsa2048-oaep-encrypt", "rsa", "C_EncryptInit+C_Encrypt CKM_RSA_PKCS_OAEP SHA-256, 32 B",
@@ -648,8 +660,8 @@ const bench_op bench_ops[] = {
      CKM_AES_KEY_GEN, false, P11(aes_keygen), p11_aes_keygen, RAW(plain), raw_aes_keygen},
     {"ec-p256-keygen", "keygen", "C_GenerateKeyPair P-256 session keys + 2 C_DestroyObject",
      CKM_EC_KEY_PAIR_GEN, false, P11(ec_keygen), p11_ec_keygen, RAW(ec_keygen), raw_ec_keygen},
-    {"object-create-destroy", "object", "C_CreateObject token CKO_DATA + C_DestroyObject", 0,
-     false, P11(object), p11_object, NULL, NULL},
+    {"object-create-destroy", "object", "C_CreateObject token CKO_DATA + C_DestroyObject", 0, false,
+     P11(object), p11_object, NULL, NULL},
     {"login-user", "login", "C_Logout + C_Login(CKU_USER); raw: PBKDF2-HMAC-SHA256", 0, false,
      P11(login), p11_login, RAW(plain), raw_login},
 
@@ -657,8 +669,7 @@ const bench_op bench_ops[] = {
      * Reserved rows: each reports "n/a" until its set-up and iteration are
      * written (p11_init/p11_run above, raw side if one makes sense).  When
      * C_GetMechanismInfo already knows the mechanism the row says so. */
-    {"se-gkea", "vendor", "C_GenerateKey CKM_SE_GKEA", CKM_SE_GKEA, false, NULL, NULL, NULL,
-     NULL},
+    {"se-gkea", "vendor", "C_GenerateKey CKM_SE_GKEA", CKM_SE_GKEA, false, NULL, NULL, NULL, NULL},
     {"se-ki-rsa-raw", "vendor", "C_GenerateKey CKM_SE_KI_RSA_RAW", CKM_SE_KI_RSA_RAW, false, NULL,
      NULL, NULL, NULL},
     {"se-ki-rsa-oaep", "vendor", "C_GenerateKey CKM_SE_KI_RSA_OAEP", CKM_SE_KI_RSA_OAEP, false,

@@ -29,6 +29,7 @@ set logscale xy
 set grid
 set key top left
 set format x '10^{%L}'
+set format y '10^{%L}'
 set xlabel 'token objects'
 set ylabel 'microseconds per search'
 set title 'C\_FindObjectsInit + C\_FindObjects + Final by a unique CKA\_LABEL'
