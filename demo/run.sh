@@ -92,3 +92,7 @@ p11 --token-label "$label" --list-mechanisms
 serial=$(pkcs11-tool --module "$module" --token-label "$label" --list-token-slots 2>/dev/null |
     sed -n "/token label *: $label\$/,/serial num/s/.*serial num *: *//p")
 say "done: token \"$label\", serial $serial, stored in $store/$serial.sqlite"
+
+say "part two: the vendor protocols (GKEA, in-card KI, SK3) as docs/protocols.md scripts them"
+ninja -C build tools/softse-tool tools/issuer/softse-issuer >/dev/null
+"$top/demo/protocols.sh"

@@ -166,8 +166,9 @@ CK_RV object_find_init(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count);
 CK_RV object_find(se_session *s, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR count);
 CK_RV object_find_final(se_session *s);
 /* Key material of a key object for an operation, checking the usage
- * attribute (CKA_SIGN…); token->lock must be held.  The returned key is
- * owned by the cache: valid until the lock is released. */
+ * attribute (CKA_SIGN…); token->lock must be held and object_sync called
+ * under it (by the lifecycle check).  The returned key is owned by the
+ * cache: valid until the lock is released. */
 CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key **key,
                  bool *always_authenticate);
 /* Drops a session's session objects (on close); token->lock held. */

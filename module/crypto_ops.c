@@ -59,6 +59,9 @@ static CK_RV check_lifecycle(se_token *t)
     return rv == CKR_OK ? lifecycle_check(t, LC_KEY_USE) : rv;
 }
 
+static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
+                        bool with_attrs, mech_key *key, attr_list *attrs, bool *always_auth);
+
 CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
     const mech_row *row;
@@ -78,17 +81,19 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
     if (kind == MECH_DIGEST) {
         rv = row->ops->init(mech, NULL, kind, &s->env, &state);
     } else {
-        se_token *t = s->token;
-        mutex_lock(t->lock);
-        const mech_key *k = NULL;
-        rv = check_lifecycle(t);
-        if (rv == CKR_OK)
-            rv = object_key(s, key, op_usage[kind], &k, &always_auth);
-        if (rv == CKR_OK && !class_fits(kind, k->cls))
+        /* The mechanism's init runs on a borrowed key, outside the token
+         * lock, so sessions of one token set up operations in parallel. */
+        mech_key borrowed;
+        attr_list attrs;
+        attr_list_init(&attrs);
+        bool vendor = (row->type & CKM_VENDOR_DEFINED) != 0; /* they read the key's attributes */
+        rv = borrow_key(s, key, op_usage[kind], vendor, &borrowed, &attrs, &always_auth);
+        if (rv == CKR_OK && !class_fits(kind, borrowed.cls))
             rv = CKR_KEY_TYPE_INCONSISTENT;
         if (rv == CKR_OK)
-            rv = row->ops->init(mech, k, kind, &s->env, &state);
-        mutex_unlock(t->lock);
+            rv = row->ops->init(mech, &borrowed, kind, &s->env, &state);
+        mech_key_free(&borrowed);
+        attr_list_free(&attrs);
     }
     if (rv == CKR_OK) {
         op->active = true;
@@ -506,18 +511,20 @@ out:
     return rv;
 }
 
-/* Resolves a key for derive/wrap/unwrap and keeps a private copy of what
- * the mechanism needs, so the token lock is not held across the crypto. */
-static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mech_key *key,
-                        attr_list *attrs)
+/* Resolves a key and keeps a private copy of what the mechanism needs
+ * (a reference to the EVP_PKEY, a copy of a secret, and the attributes
+ * when with_attrs), so the token lock is not held across the crypto. */
+static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
+                        bool with_attrs, mech_key *key, attr_list *attrs, bool *always_auth)
 {
     se_token *t = s->token;
+    memset(key, 0, sizeof(*key));
     mutex_lock(t->lock);
     const mech_key *k = NULL;
     CK_RV rv = check_lifecycle(t);
     if (rv == CKR_OK)
-        rv = object_key(s, h, usage, &k, NULL);
-    if (rv == CKR_OK)
+        rv = object_key(s, h, usage, &k, always_auth);
+    if (rv == CKR_OK && with_attrs)
         rv = attr_list_copy(attrs, k->attrs);
     if (rv == CKR_OK) {
         *key = *k;
@@ -563,7 +570,7 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
         return CKR_ARGUMENTS_BAD; /* before the mechanism writes any output parameter */
     rv = attr_list_from_template(&given, tmpl, count);
     if (rv == CKR_OK)
-        rv = borrow_key(s, base, CKA_DERIVE, &key, &base_attrs);
+        rv = borrow_key(s, base, CKA_DERIVE, true, &key, &base_attrs, NULL);
     if (rv == CKR_OK)
         rv = row->derive(mech, &key, &given, &s->env, &made);
     if (rv != CKR_OK)
@@ -661,7 +668,7 @@ CK_RV key_wrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wrapping,
     attr_list_init(&wrapper_attrs);
     unsigned char *bytes = NULL;
     size_t len = 0;
-    rv = borrow_key(s, wrapping, CKA_WRAP, &wrapper, &wrapper_attrs);
+    rv = borrow_key(s, wrapping, CKA_WRAP, true, &wrapper, &wrapper_attrs, NULL);
     if (rv == CKR_WRAPPING_KEY_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
         rv = CKR_WRAPPING_KEY_HANDLE_INVALID;
     if (rv == CKR_OK)
@@ -725,7 +732,7 @@ CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrappi
     if (rv == CKR_OK)
         rv = policy_check_template(cls, &given, ORIGIN_UNWRAP);
     if (rv == CKR_OK) {
-        rv = borrow_key(s, unwrapping, CKA_UNWRAP, &unwrapper, &unwrapper_attrs);
+        rv = borrow_key(s, unwrapping, CKA_UNWRAP, true, &unwrapper, &unwrapper_attrs, NULL);
         if (rv == CKR_KEY_HANDLE_INVALID)
             rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
     }

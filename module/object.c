@@ -227,7 +227,7 @@ static bool visible(const se_token *t, const se_object *o)
     return !o->is_private || t->login == LOGIN_USER;
 }
 
-CK_RV object_lookup(se_session *s, CK_OBJECT_HANDLE h, se_object **out)
+static CK_RV lookup(se_session *s, CK_OBJECT_HANDLE h, bool sync, se_object **out)
 {
     se_token *t = s->token;
     if (h & SESSION_OBJECT_BIT) {
@@ -241,7 +241,7 @@ CK_RV object_lookup(se_session *s, CK_OBJECT_HANDLE h, se_object **out)
     }
     if ((h >> SLOT_SHIFT) != t->slot_id + 1 || (h & ID_MASK) == 0)
         return CKR_OBJECT_HANDLE_INVALID;
-    CK_RV rv = object_sync(t);
+    CK_RV rv = sync ? object_sync(t) : CKR_OK;
     if (rv != CKR_OK)
         return rv;
     tok_id id = h & ID_MASK;
@@ -260,6 +260,11 @@ CK_RV object_lookup(se_session *s, CK_OBJECT_HANDLE h, se_object **out)
         return CKR_OBJECT_HANDLE_INVALID;
     *out = o;
     return CKR_OK;
+}
+
+CK_RV object_lookup(se_session *s, CK_OBJECT_HANDLE h, se_object **out)
+{
+    return lookup(s, h, true, out);
 }
 
 static CK_RV to_store_attrs(const attr_list *attrs, CK_OBJECT_CLASS cls, tok_attr **out)
@@ -804,7 +809,7 @@ CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, con
                  bool *always_authenticate)
 {
     se_object *o;
-    CK_RV rv = object_lookup(s, h, &o);
+    CK_RV rv = lookup(s, h, false, &o); /* the caller synced: one store check per call */
     if (rv == CKR_OBJECT_HANDLE_INVALID || (rv == CKR_OK && !is_key_class(o->cls)))
         return CKR_KEY_HANDLE_INVALID;
     if (rv != CKR_OK)
