@@ -163,6 +163,9 @@ CK_RV policy_check_template(CK_OBJECT_CLASS cls, const attr_list *tmpl, policy_o
     CK_RV rv = attr_list_check_sizes(tmpl);
     if (rv != CKR_OK)
         return rv;
+    rv = policy_check_value_len(tmpl);
+    if (rv != CKR_OK)
+        return rv;
     for (size_t i = 0; i < tmpl->count; i++) {
         const CK_ATTRIBUTE *a = &tmpl->items[i];
         const policy_row *row = find_row(cls, a->type);
@@ -185,6 +188,19 @@ CK_RV policy_check_template(CK_OBJECT_CLASS cls, const attr_list *tmpl, policy_o
             return CKR_ATTRIBUTE_READ_ONLY; /* only an SO may mark trust: C_SetAttributeValue */
     }
     return CKR_OK;
+}
+
+/* No secret key is larger than SE_MAX_SECRET_LEN: a derivation or a
+ * generation asked for a megabyte would only exhaust memory. */
+CK_RV policy_check_value_len(const attr_list *tmpl)
+{
+    CK_ULONG value_len;
+    CK_RV rv = attr_list_ulong(tmpl, CKA_VALUE_LEN, &value_len);
+    if (rv == CKR_TEMPLATE_INCOMPLETE)
+        return CKR_OK;
+    if (rv == CKR_OK && (value_len == 0 || value_len > SE_MAX_SECRET_LEN))
+        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    return rv;
 }
 
 CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin)

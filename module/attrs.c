@@ -223,6 +223,10 @@ CK_RV attr_list_check_sizes(const attr_list *list)
             continue;
         if (attr->ulValueLen != size)
             return CKR_ATTRIBUTE_VALUE_INVALID;
+        /* A CK_BBOOL is CK_TRUE or CK_FALSE: another byte would be stored
+         * and read back as neither. */
+        if (size == sizeof(CK_BBOOL) && *(const CK_BBOOL *)attr->pValue > CK_TRUE)
+            return CKR_ATTRIBUTE_VALUE_INVALID;
     }
     return CKR_OK;
 }

@@ -43,6 +43,7 @@ void config_free(se_config *cfg);
 
 #define SE_PIN_MIN 4
 #define SE_PIN_MAX 255
+#define SE_MAX_SECRET_LEN 1024 /* bytes: the largest secret key or derived value */
 
 /* ---- objects (object.c) ------------------------------------------- */
 
@@ -214,6 +215,9 @@ typedef enum policy_origin {
 /* Checks a caller's template for an object being made, before defaults
  * are merged: read-only, invalid and inconsistent attributes. */
 CK_RV policy_check_template(CK_OBJECT_CLASS cls, const attr_list *tmpl, policy_origin origin);
+/* CKR_ATTRIBUTE_VALUE_INVALID for a CKA_VALUE_LEN of 0 or above
+ * SE_MAX_SECRET_LEN, before any mechanism allocates that much. */
+CK_RV policy_check_value_len(const attr_list *tmpl);
 /* Adds the defaults of the class to a complete attribute list and sets
  * CKA_LOCAL, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE for the origin. */
 CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin);

@@ -570,6 +570,8 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
         return CKR_ARGUMENTS_BAD; /* before the mechanism writes any output parameter */
     rv = attr_list_from_template(&given, tmpl, count);
     if (rv == CKR_OK)
+        rv = policy_check_value_len(&given);
+    if (rv == CKR_OK)
         rv = borrow_key(s, base, CKA_DERIVE, true, &key, &base_attrs, NULL);
     if (rv == CKR_OK)
         rv = row->derive(mech, &key, &given, &s->env, &made);

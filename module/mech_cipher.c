@@ -361,7 +361,8 @@ static CK_RV gcm_hold(aes_op *op, const unsigned char *in, size_t in_len)
         op->held = held;
         op->held_cap = cap;
     }
-    memcpy(op->held + op->held_len, in, in_len);
+    if (in_len > 0) /* an empty part may come with a NULL pointer */
+        memcpy(op->held + op->held_len, in, in_len);
     op->held_len = need;
     return CKR_OK;
 }

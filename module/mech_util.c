@@ -140,12 +140,12 @@ static int nid_of_printable_name(const ASN1_STRING *name)
 
 CK_RV mech_curve_from_params(const void *der, size_t der_len, const mech_curve **curve)
 {
+    if (!der || der_len < 2 || der_len > 256)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
     const unsigned char *p = der;
     const unsigned char *end = p + der_len;
     int nid = NID_undef;
 
-    if (!der || der_len < 2 || der_len > 256)
-        return CKR_ATTRIBUTE_VALUE_INVALID;
     switch (p[0]) {
     case V_ASN1_OBJECT: {
         ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)der_len);

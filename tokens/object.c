@@ -242,9 +242,10 @@ static CK_RV load_attr(tok *t, const tok_keys *keys, tok_id id, bool is_private,
         a->len = len;
         return rv;
     }
-    if (is_private) {
-        /* A clear row on a private object was not written by the store. */
-        se_log(SE_LOG_ERROR, "token %s: private object %llu has an unsealed attribute 0x%lx",
+    if (is_sealed(is_private, a->flags)) {
+        /* A clear row where the store seals (a private object, a secret
+         * value) was not written by the store. */
+        se_log(SE_LOG_ERROR, "token %s: object %llu has an unsealed attribute 0x%lx",
                t->path, (unsigned long long)id, (unsigned long)a->type);
         return CKR_DEVICE_ERROR;
     }

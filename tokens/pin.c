@@ -121,7 +121,8 @@ static CK_RV pin_read(tok *t, CK_USER_TYPE user, pin_row *pin)
     if (!pin->has_pin)
         goto out;
     sqlite3_int64 iterations = sqlite3_column_int64(s, 2);
-    if (iterations <= 0 || sqlite3_column_bytes(s, 3) != TOK_SALT_LEN ||
+    if (iterations <= 0 || iterations > TOK_MAX_PIN_KDF_ITERATIONS ||
+        sqlite3_column_bytes(s, 3) != TOK_SALT_LEN ||
         sqlite3_column_bytes(s, 4) != WRAPPED_LEN) {
         se_log(SE_LOG_ERROR, "token %s: the %s PIN record is damaged", t->path, user_name(user));
         rv = CKR_DEVICE_ERROR;
@@ -271,7 +272,7 @@ static CK_RV token_iterations(tok *t, unsigned long *iterations)
         return rv;
     sqlite3_int64 value = row ? sqlite3_column_int64(s, 4) : 0;
     sqlite3_reset(s);
-    if (value <= 0) {
+    if (value <= 0 || value > TOK_MAX_PIN_KDF_ITERATIONS) {
         se_log(SE_LOG_ERROR, "token %s: the token record is missing or damaged", t->path);
         return CKR_DEVICE_ERROR;
     }

@@ -27,6 +27,9 @@
 #define TOK_SCHEMA_VERSION 1
 
 #define TOK_BUSY_TIMEOUT_MS 10000
+/* PBKDF2 costs read from a file above this are damage (or a denial of
+ * service planted in the file), not a setting: 100 × OWASP 2023's 600,000. */
+#define TOK_MAX_PIN_KDF_ITERATIONS 60000000
 #define TOK_DEFAULT_MAX_FAILURES 10
 /* PBKDF2 cost when tok_params gives none: meson's pin_kdf_iterations. */
 #ifdef SOFTSE_DEFAULT_PIN_KDF_ITERATIONS

@@ -16,8 +16,10 @@
  */
 #include "fuzz_common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,8 +226,11 @@ CK_ATTRIBUTE *fz_template(fz_input *in, CK_ULONG max, bool with_values, CK_ULONG
 
 /* ---- the module ------------------------------------------------------------------------- */
 
+static void remove_root(void);
+
 void fz_fail(const char *fmt, ...)
 {
+    remove_root(); /* abort() skips atexit */
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "fuzz invariant failed: ");
@@ -235,9 +240,38 @@ void fz_fail(const char *fmt, ...)
     abort();
 }
 
+/* Undefined behaviour stops the run like a memory error (the checks stay
+ * recoverable so that known.supp can suppress what is already reported). */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+    return "halt_on_error=1:print_stacktrace=1";
+}
+
+bool fz_skip_known(void)
+{
+    const char *v = getenv("SOFTSE_FUZZ_SKIP_KNOWN");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+CK_RV fz_trace(CK_RV rv, const char *fmt, ...)
+{
+    static int on = -1;
+    if (on < 0)
+        on = getenv("SOFTSE_FUZZ_TRACE") != NULL;
+    if (on) {
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, " -> 0x%lx\n", (unsigned long)rv);
+    }
+    return rv;
+}
+
 extern int se_log_level; /* module/log.c: silenced while fuzzing */
 
-static char cleanup_root[4096];
+static char cleanup_root[1024];
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -251,15 +285,40 @@ static void remove_root(void)
         nftw(cleanup_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Directories left by runs that crashed (a crash skips atexit): named
+ * softse-fuzz-<pid>-..., removed when that process is gone. */
+static void remove_stale(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        if (sscanf(e->d_name, "softse-fuzz-%ld-", &pid) != 1 || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
+}
+
 void fz_env(fz_module *m, const char *name)
 {
+    bool manufacture = m->manufacture;
     memset(m, 0, sizeof(*m));
+    m->manufacture = manufacture;
     const char *base = getenv("TMPDIR");
     struct stat st;
     if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
         base = "/dev/shm";
-    snprintf(m->root, sizeof(m->root), "%s/softse-fuzz-%s.XXXXXX", base && *base ? base : "/tmp",
-             name);
+    if (!base || !*base)
+        base = "/tmp";
+    remove_stale(base);
+    snprintf(m->root, sizeof(m->root), "%s/softse-fuzz-%ld-%s.XXXXXX", base, (long)getpid(), name);
     if (!mkdtemp(m->root))
         fz_fail("mkdtemp %s: %s", m->root, strerror(errno));
     snprintf(m->store, sizeof(m->store), "%s/store", m->root);
@@ -285,6 +344,19 @@ static void must(CK_RV rv, const char *what)
         fz_fail("setup: %s: 0x%lx", what, (unsigned long)rv);
 }
 
+static void manufacture(fz_module *m, CK_SESSION_HANDLE so)
+{
+    /* DER of the OID prime256v1 (1.2.840.10045.3.1.7) */
+    static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE pub[] = {{CKA_EC_PARAMS, (void *)p256, sizeof(p256)}};
+    CK_ATTRIBUTE priv[] = {{CKA_SE_ATTESTATION, &yes, sizeof(yes)}};
+    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_OBJECT_HANDLE hpub, hpriv;
+    must(m->f->C_GenerateKeyPair(so, &mech, pub, 1, priv, 1, &hpub, &hpriv),
+         "C_GenerateKeyPair (device identity)");
+}
+
 static void token_login(fz_module *m)
 {
     CK_FUNCTION_LIST_PTR f = m->f;
@@ -293,6 +365,8 @@ static void token_login(fz_module *m)
          "C_OpenSession (SO)");
     must(f->C_Login(so, CKU_SO, (CK_UTF8CHAR_PTR)FZ_SO_PIN, strlen(FZ_SO_PIN)), "C_Login SO");
     must(f->C_InitPIN(so, (CK_UTF8CHAR_PTR)FZ_USER_PIN, strlen(FZ_USER_PIN)), "C_InitPIN");
+    if (m->manufacture)
+        manufacture(m, so);
     must(f->C_CloseSession(so), "C_CloseSession");
     must(f->C_OpenSession(m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &m->session),
          "C_OpenSession");
@@ -300,10 +374,8 @@ static void token_login(fz_module *m)
          "C_Login user");
 }
 
-void fz_module_setup(fz_module *m, const char *name)
+static void token_create(fz_module *m, const char *label_text)
 {
-    fz_env(m, name);
-    must(C_GetFunctionList(&m->f), "C_GetFunctionList");
     must(m->f->C_Initialize(NULL), "C_Initialize");
     if (!getenv("SOFTSE_FUZZ_LOG"))
         se_log_level = -1;
@@ -314,20 +386,26 @@ void fz_module_setup(fz_module *m, const char *name)
         fz_fail("setup: no slot");
     m->slot = slots[count - 1]; /* the blank token comes last */
     CK_UTF8CHAR label[32];
-    pad(label, sizeof(label), name);
+    pad(label, sizeof(label), label_text);
     must(m->f->C_InitToken(m->slot, (CK_UTF8CHAR_PTR)FZ_SO_PIN, strlen(FZ_SO_PIN), label),
          "C_InitToken");
     token_login(m);
 }
 
+void fz_module_setup(fz_module *m, const char *name)
+{
+    fz_env(m, name);
+    must(C_GetFunctionList(&m->f), "C_GetFunctionList");
+    token_create(m, name);
+}
+
 void fz_module_reset(fz_module *m)
 {
-    must(m->f->C_CloseAllSessions(m->slot), "C_CloseAllSessions");
-    CK_UTF8CHAR label[32];
-    pad(label, sizeof(label), "fuzz-reset");
-    must(m->f->C_InitToken(m->slot, (CK_UTF8CHAR_PTR)FZ_SO_PIN, strlen(FZ_SO_PIN), label),
-         "C_InitToken (reset)");
-    token_login(m);
+    must(m->f->C_Finalize(NULL), "C_Finalize (reset)");
+    nftw(m->store, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (mkdir(m->store, 0700) != 0)
+        fz_fail("mkdir %s: %s", m->store, strerror(errno));
+    token_create(m, "fuzz-reset");
 }
 
 CK_SESSION_HANDLE fz_open_session(fz_module *m)

@@ -77,8 +77,9 @@ typedef struct fz_module {
     CK_FUNCTION_LIST_PTR f;
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE session; /* RW, user logged in; keeps the session objects of setup */
-    char root[4096];           /* temporary directory (removed at exit) */
-    char store[4096];          /* root/store: SOFTSE_STORE */
+    char root[1024];           /* temporary directory (removed at exit) */
+    char store[1100];          /* root/store: SOFTSE_STORE */
+    bool manufacture;          /* set before setup: give the token its device identity */
 } fz_module;
 
 /* Makes a temporary directory (under /dev/shm when it exists: SQLite's
@@ -86,11 +87,13 @@ typedef struct fz_module {
  * KDF and the module's log silenced (SOFTSE_FUZZ_LOG=1 keeps it). */
 void fz_env(fz_module *m, const char *name);
 /* fz_env, then C_Initialize, a token with FZ_SO_PIN and FZ_USER_PIN, an RW
- * session with the user logged in.  Aborts with a message on failure. */
+ * session with the user logged in (m->session).  Aborts on failure. */
 void fz_module_setup(fz_module *m, const char *name);
-/* Re-initializes the token (every object gone), opens a new session and
- * logs in again: a target calls it when objects it could not destroy
- * pile up. */
+/* The token's device key pair (SPEC.md §2), made by the SO at setup when
+ * m->manufacture is set: an SO's C_GenerateKeyPair with CKA_SE_ATTESTATION. */
+/* Starts over: C_Finalize, an empty store, a new token, a session with
+ * the user logged in.  Targets call it when objects they could not
+ * destroy, or audit records, pile up; they make their fixtures again. */
 void fz_module_reset(fz_module *m);
 /* A new RW session on the token; the caller closes it. */
 CK_SESSION_HANDLE fz_open_session(fz_module *m);
@@ -102,6 +105,15 @@ void fz_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)
         if (!(cond))                                                                               \
             fz_fail(__VA_ARGS__);                                                                  \
     } while (0)
+
+/* SOFTSE_FUZZ_SKIP_KNOWN=1: the targets step around the defects already
+ * reported (docs/reliability.md lists them), so that a long run explores
+ * past them.  The short runs and the regression replays never set it. */
+bool fz_skip_known(void);
+
+/* SOFTSE_FUZZ_TRACE=1: prints what a run called and got (for checking
+ * that a seed does what it was written for); returns rv. */
+CK_RV fz_trace(CK_RV rv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* libFuzzer's entry points, implemented by each target. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);

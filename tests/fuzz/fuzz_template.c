@@ -3,8 +3,10 @@
  * C_CreateObject, C_CopyObject, C_FindObjectsInit/C_FindObjects,
  * C_GetAttributeValue and C_SetAttributeValue on a logged-in session.
  *
- * Input: u8 ops, a create template, a get template, a set template, a copy
- * template, a find template (encoding in fuzz_common.c).  Besides memory
+ * Input: u8 ops, a create template, u8 fixed object, then as ops asks a
+ * get template (bit 1), a set template (bit 2), a copy template (bit 3)
+ * and a get template on the copy (bit 4), a find template (bit 5), in
+ * that order (encoding in fuzz_common.c; make_corpus.py writes seeds).  Besides memory
  * errors (AddressSanitizer) the run checks what PKCS#11 promises whatever
  * the template:
  *   - a sensitive or unextractable key never reveals its key material
@@ -12,6 +14,8 @@
  *     C_SetAttributeValue or C_CopyObject;
  *   - CKA_SENSITIVE never goes back to FALSE, CKA_EXTRACTABLE never to
  *     TRUE (§4.9, "can only be changed to CK_TRUE/CK_FALSE");
+ *   - every CK_BBOOL attribute reads CK_TRUE or CK_FALSE (§2.2), since
+ *     consumers and templates compare them bytewise;
  *   - C_GetAttributeValue writes no further than each ulValueLen, and a
  *     CKR_OK leaves no entry CK_UNAVAILABLE_INFORMATION (§5.7);
  *   - C_FindObjects returns at most the maximum asked, and only handles
@@ -28,6 +32,7 @@ static fz_module m;
 static CK_OBJECT_HANDLE fixed[4]; /* objects made at setup that a run may read and change */
 static size_t fixed_count;
 static unsigned leftovers;        /* objects a run could not destroy */
+static unsigned long runs;        /* since the last reset: audit records pile up too */
 
 static const CK_ATTRIBUTE_TYPE key_material[] = {
     CKA_VALUE,    CKA_PRIVATE_EXPONENT, CKA_PRIME_1,     CKA_PRIME_2,
@@ -42,14 +47,40 @@ typedef struct key_state {
     bool unextractable;
 } key_state;
 
+/* PKCS#11 3.0 §2.2 (CK_BBOOL): CK_TRUE or CK_FALSE, nothing else. */
+static const CK_ATTRIBUTE_TYPE bools[] = {
+    CKA_TOKEN,      CKA_PRIVATE,     CKA_MODIFIABLE,   CKA_COPYABLE,        CKA_DESTROYABLE,
+    CKA_SENSITIVE,  CKA_EXTRACTABLE, CKA_ENCRYPT,      CKA_DECRYPT,         CKA_SIGN,
+    CKA_VERIFY,     CKA_WRAP,        CKA_UNWRAP,       CKA_DERIVE,          CKA_LOCAL,
+    CKA_TRUSTED,    CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_ALWAYS_AUTHENTICATE,
+    CKA_WRAP_WITH_TRUSTED, CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER,
+};
+
+/* A CK_BBOOL as the module itself reads it (anything but CK_FALSE is true). */
 static bool get_bool(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, bool *out)
 {
     CK_BBOOL v = CK_FALSE;
     CK_ATTRIBUTE a = {type, &v, sizeof(v)};
     if (m.f->C_GetAttributeValue(s, h, &a, 1) != CKR_OK)
         return false;
-    *out = v == CK_TRUE;
+    *out = v != CK_FALSE;
     return true;
+}
+
+/* Every CK_BBOOL attribute of the object reads CK_TRUE or CK_FALSE. */
+static void check_bools(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, const char *when)
+{
+    if (fz_skip_known())
+        return;
+    for (size_t i = 0; i < FZ_ARRAY_SIZE(bools); i++) {
+        CK_BYTE v[8];
+        CK_ATTRIBUTE a = {bools[i], v, sizeof(v)};
+        if (m.f->C_GetAttributeValue(s, h, &a, 1) != CKR_OK)
+            continue;
+        FZ_CHECK(a.ulValueLen == sizeof(CK_BBOOL) && (v[0] == CK_TRUE || v[0] == CK_FALSE),
+                 "%s: CK_BBOOL attribute 0x%lx reads %lu byte(s), first 0x%02x", when,
+                 (unsigned long)bools[i], (unsigned long)a.ulValueLen, v[0]);
+    }
 }
 
 static key_state read_state(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
@@ -109,7 +140,7 @@ static void get_attributes(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, fz_input *in
     CK_ULONG given[16];
     for (CK_ULONG i = 0; i < count; i++)
         given[i] = t[i].pValue ? t[i].ulValueLen : 0;
-    CK_RV rv = m.f->C_GetAttributeValue(s, h, t, count);
+    CK_RV rv = fz_trace(m.f->C_GetAttributeValue(s, h, t, count), "C_GetAttributeValue");
     for (CK_ULONG i = 0; i < count; i++) {
         if (t[i].pValue && t[i].ulValueLen != CK_UNAVAILABLE_INFORMATION)
             FZ_CHECK(t[i].ulValueLen <= given[i],
@@ -133,8 +164,9 @@ static void find(CK_SESSION_HANDLE s, fz_input *in)
 {
     CK_ULONG count;
     CK_ATTRIBUTE *t = fz_template(in, 12, true, &count);
-    if (fz_u8(in) == 0xff)
-        count = fz_u8(in); /* hostile: a count with no template behind it when t is NULL */
+    uint8_t hostile = fz_u8(in);
+    if (t == NULL && hostile == 0xff)
+        count = fz_u8(in); /* a count with no template behind it */
     if (t == NULL && count > 0) {
         CK_RV rv = m.f->C_FindObjectsInit(s, NULL, count);
         FZ_CHECK(rv != CKR_OK, "C_FindObjectsInit(NULL, %lu) returned CKR_OK", (unsigned long)count);
@@ -226,29 +258,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CK_ULONG count;
     CK_ATTRIBUTE *create = fz_template(&in, 24, true, &count);
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE, copy = CK_INVALID_HANDLE;
-    bool made = m.f->C_CreateObject(s, create, count, &h) == CKR_OK;
+    bool made = fz_trace(m.f->C_CreateObject(s, create, count, &h), "C_CreateObject (%lu attributes)",
+                         (unsigned long)count) == CKR_OK;
     /* ops bit 0: work on one of the fixed objects rather than the new one */
+    uint8_t pick = fz_u8(&in);
     CK_OBJECT_HANDLE target = h;
     if ((ops & 1) || !made)
-        target = fixed[fz_u8(&in) % fixed_count];
+        target = fixed[pick % fixed_count];
 
     key_state before = read_state(s, target);
     check_protected(s, target, &before, "after C_CreateObject");
+    if (made)
+        check_bools(s, target, "after C_CreateObject");
     if (ops & 2)
         get_attributes(s, target, &in);
     if (ops & 4) {
         CK_ATTRIBUTE *set = fz_template(&in, 12, true, &count);
-        m.f->C_SetAttributeValue(s, target, set, count);
+        fz_trace(m.f->C_SetAttributeValue(s, target, set, count), "C_SetAttributeValue");
         key_state after = read_state(s, target);
         check_one_way(&before, &after, "C_SetAttributeValue");
         check_protected(s, target, &after, "after C_SetAttributeValue");
+        check_bools(s, target, "after C_SetAttributeValue");
     }
     if (ops & 8) {
         CK_ATTRIBUTE *tmpl = fz_template(&in, 8, true, &count);
-        if (m.f->C_CopyObject(s, target, tmpl, count, &copy) == CKR_OK) {
+        if (fz_trace(m.f->C_CopyObject(s, target, tmpl, count, &copy), "C_CopyObject") == CKR_OK) {
             key_state copied = read_state(s, copy);
             check_one_way(&before, &copied, "C_CopyObject");
             check_protected(s, copy, &copied, "after C_CopyObject");
+            check_bools(s, copy, "after C_CopyObject");
             if (ops & 16)
                 get_attributes(s, copy, &in);
             destroy(s, copy);
@@ -259,10 +297,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (made)
         destroy(s, h);
     fz_arena_free();
-    if (leftovers > 32) {
+    if (leftovers > 32 || ++runs > 20000) {
         fz_module_reset(&m);
         make_fixed();
         leftovers = 0;
+        runs = 0;
     }
     return 0;
 }

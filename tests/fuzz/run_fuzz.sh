@@ -4,7 +4,7 @@
 # regressions (regressions/TARGET).  New inputs go to a work corpus in the
 # build directory (the committed corpus is never written), crashes to
 # BUILD_DIR/crashes/TARGET/.  Exits non-zero when the target crashes,
-# leaks or times out, as libFuzzer does.
+# leaks or times out (1, or 70 for a timeout).
 set -euo pipefail
 exe=$1 target=$2 src=$3 build=$4
 shift 4
@@ -13,4 +13,6 @@ crashes=$build/crashes/$target
 mkdir -p "$work" "$crashes"
 seeds=("$src/corpus/$target")
 [ -d "$src/regressions/$target" ] && seeds+=("$src/regressions/$target")
-exec "$exe" -artifact_prefix="$crashes/" -print_final_stats=1 "$@" "$work" "${seeds[@]}"
+# libFuzzer's default -error_exitcode is 77, which meson reads as "skipped".
+exec "$exe" -error_exitcode=1 -artifact_prefix="$crashes/" -print_final_stats=1 "$@" "$work" \
+    "${seeds[@]}"
