@@ -2,12 +2,15 @@
 # The whole test suite, as CI runs it (.ci/run calls this):
 #   1. installs missing Debian packages (as root; tests/helpers/install-deps.sh);
 #   2. builds build/ with warnings as errors and runs every test;
-#   3. runs the black-box integration tests of build/ again under valgrind
-#      (memory errors fail the test);
+#   3. runs the valgrind suite of build/ (tests/reliability/valgrind.sh: the
+#      unit, integration and short reliability tests under memcheck; memory
+#      errors and definite leaks fail it);
 #   4. builds build-asan/ with AddressSanitizer and UBSan and runs every
 #      test again, leak checks on.  Shell tests that drive uninstrumented
 #      programs (pkcs11-tool) preload the sanitizer runtime into them
 #      (tests/helpers/sanitizer-preload.sh) or report themselves skipped.
+#   5. builds build-fuzz/ with clang, libFuzzer, ASan and UBSan and runs each
+#      fuzz target for 30 s from its seeds and saved crashes (suite fuzz).
 # Ends with meson's summary of each run; exits non-zero if any test failed.
 #
 # usage: tests/run-all.sh [extra meson test arguments, e.g. --suite integration]
@@ -64,24 +67,30 @@ verdict() {
 started=$SECONDS
 setup build -Dwerror=true -Dtests=true
 status_regular=0
-run build tests "$@" || status_regular=$?
+run build tests --no-suite valgrind "$@" || status_regular=$?
 
 status_valgrind=0
-run build valgrind --suite integration --no-suite shell --timeout-multiplier 10 \
-    --wrap 'valgrind --error-exitcode=99 --leak-check=no -q' "$@" || status_valgrind=$?
+run build valgrind --suite valgrind "$@" || status_valgrind=$?
 
 setup build-asan -Dwerror=true -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false
 status_asan=0
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:print_summary=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run build-asan tests "$@" || status_asan=$?
+    run build-asan tests --no-suite valgrind "$@" || status_asan=$?
+
+status_fuzz=0
+CC=clang setup build-fuzz -Dwerror=true -Dtests=true -Dfuzz=true -Db_sanitize=address,undefined \
+    -Db_lundef=false
+ASAN_OPTIONS=detect_leaks=1 run build-fuzz fuzz --suite fuzz "$@" || status_fuzz=$?
 
 echo
 echo "== done in $((SECONDS - started)) s"
 echo "-- build/ (warnings are errors): $(verdict $status_regular)"
 cat build/tests-summary.txt
-echo "-- build/ integration tests under valgrind: $(verdict $status_valgrind)"
+echo "-- build/ under valgrind (suite valgrind): $(verdict $status_valgrind)"
 cat build/valgrind-summary.txt
 echo "-- build-asan/ (AddressSanitizer, UBSan, leak checks): $(verdict $status_asan)"
 cat build-asan/tests-summary.txt
-[ $status_regular = 0 ] && [ $status_valgrind = 0 ] && [ $status_asan = 0 ]
+echo "-- build-fuzz/ (libFuzzer, 30 s per target): $(verdict $status_fuzz)"
+cat build-fuzz/fuzz-summary.txt
+[ $status_regular = 0 ] && [ $status_valgrind = 0 ] && [ $status_asan = 0 ] && [ $status_fuzz = 0 ]

@@ -69,7 +69,7 @@ int cmd_init(const tool_command *cmd, tool_opts *opts)
 // clang-format off: one compact table
 #define FLAG(name)                                                                                 \
     {                                                                                              \
-        name, #name + 4                                                                            \
+        name, &#name[4]                                                                            \
     } /* without "CKF_" */
 static const struct {
     CK_FLAGS flag;

@@ -11,7 +11,7 @@ SOFTSE_PACKAGES=(
     meson ninja-build pkg-config gcc clang
     libnss3-dev libssl-dev libsqlite3-dev libcmocka-dev libp11-kit-dev
     opensc p11-kit softhsm2 gnutls-bin libnss3-tools libengine-pkcs11-openssl
-    sqlite3 valgrind
+    sqlite3 valgrind libclang-rt-14-dev
 )
 
 softse_install_deps() {
