@@ -547,6 +547,40 @@ static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usa
     return rv;
 }
 
+/* CKM_HKDF_* with CKF_HKDF_SALT_KEY (PKCS#11 3.0 §2.43): rows cannot
+ * resolve handles, so the core hands them the same parameters with the
+ * salt key's value as salt data.  *salted and *salt hold what is lent. */
+static CK_RV resolve_hkdf_salt(se_session *s, CK_MECHANISM_PTR *mech, CK_MECHANISM *with_salt,
+                               CK_HKDF_PARAMS *salted, mech_key *salt)
+{
+    const CK_MECHANISM *m = *mech;
+    if ((m->mechanism != CKM_HKDF_DERIVE && m->mechanism != CKM_HKDF_DATA) || !m->pParameter ||
+        m->ulParameterLen != sizeof(CK_HKDF_PARAMS))
+        return CKR_OK;
+    const CK_HKDF_PARAMS *p = m->pParameter;
+    if (p->ulSaltType != CKF_HKDF_SALT_KEY)
+        return CKR_OK;
+    attr_list none;
+    attr_list_init(&none);
+    CK_RV rv = borrow_key(s, p->hSaltKey, 0, false, salt, &none, NULL);
+    attr_list_free(&none);
+    if (rv == CKR_OK && (salt->cls != CKO_SECRET_KEY || !salt->secret))
+        rv = CKR_MECHANISM_PARAM_INVALID;
+    if (rv == CKR_KEY_HANDLE_INVALID)
+        rv = CKR_MECHANISM_PARAM_INVALID;
+    if (rv != CKR_OK)
+        return rv;
+    *salted = *p;
+    salted->ulSaltType = CKF_HKDF_SALT_DATA;
+    salted->pSalt = salt->secret;
+    salted->ulSaltLen = salt->secret_len;
+    salted->hSaltKey = CK_INVALID_HANDLE;
+    *with_salt = *m;
+    with_salt->pParameter = salted;
+    *mech = with_salt;
+    return CKR_OK;
+}
+
 CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
                  CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR out)
 {
@@ -573,8 +607,15 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
         rv = policy_check_value_len(&given);
     if (rv == CKR_OK)
         rv = borrow_key(s, base, CKA_DERIVE, true, &key, &base_attrs, NULL);
+    CK_MECHANISM with_salt;
+    CK_HKDF_PARAMS salted;
+    mech_key salt;
+    memset(&salt, 0, sizeof(salt));
+    if (rv == CKR_OK)
+        rv = resolve_hkdf_salt(s, &mech, &with_salt, &salted, &salt);
     if (rv == CKR_OK)
         rv = row->derive(mech, &key, &given, &s->env, &made);
+    mech_key_free(&salt); /* cleanses the lent salt value */
     if (rv != CKR_OK)
         goto out;
     rv = template_class(&made, CKO_SECRET_KEY, &cls);

@@ -298,8 +298,8 @@ static CK_RV hkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const a
                 return CKR_MECHANISM_PARAM_INVALID;
             break;
         case CKF_HKDF_SALT_KEY:
-            /* TODO: the salt is the value of the key hSaltKey, which only
-             * the core can resolve; derive() has no way to receive it yet. */
+            /* Never seen here: the core resolves hSaltKey and passes the
+             * key's value as CKF_HKDF_SALT_DATA (crypto_ops.c). */
         default:
             return CKR_MECHANISM_PARAM_INVALID;
         }

@@ -134,6 +134,63 @@ static void key_sizes(void **state)
 }
 
 /* The blank slot's token already answers mechanism queries. */
+/* CKM_HKDF_DERIVE with the salt given as a key (CKF_HKDF_SALT_KEY) derives
+ * what the same salt given as data does; a salt handle that is not a
+ * secret key is a bad parameter. */
+static CK_OBJECT_HANDLE secret_key(CK_SESSION_HANDLE s, const void *value, CK_ULONG len)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)},
+                           {CKA_VALUE, (void *)value, len}, {CKA_DERIVE, &yes, sizeof(yes)}};
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    assert_rv(fx_functions()->C_CreateObject(s, tmpl, 4, &h), CKR_OK);
+    return h;
+}
+
+static CK_RV hkdf(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE base, CK_HKDF_PARAMS *p,
+                  unsigned char out[32])
+{
+    CK_MECHANISM mech = {CKM_HKDF_DERIVE, p, sizeof(*p)};
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+    CK_ULONG len = 32;
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},       {CKA_KEY_TYPE, &type, sizeof(type)},
+                           {CKA_VALUE_LEN, &len, sizeof(len)},    {CKA_SENSITIVE, &no, sizeof(no)},
+                           {CKA_EXTRACTABLE, &yes, sizeof(yes)}};
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = fx_functions()->C_DeriveKey(s, &mech, base, tmpl, 5, &h);
+    if (rv != CKR_OK)
+        return rv;
+    CK_ATTRIBUTE value = {CKA_VALUE, out, 32};
+    return fx_functions()->C_GetAttributeValue(s, h, &value, 1);
+}
+
+static void hkdf_salt_as_key(void **state)
+{
+    fx *t = *state;
+    static const unsigned char ikm[22] = {0x0b, 0x0b, 0x0b}, salt[13] = {0, 1, 2, 3, 4, 5, 6};
+    static const unsigned char info[10] = {0xf0, 0xf1, 0xf2};
+    CK_OBJECT_HANDLE base = secret_key(t->session, ikm, sizeof(ikm));
+    CK_OBJECT_HANDLE salt_key = secret_key(t->session, salt, sizeof(salt));
+    CK_HKDF_PARAMS as_data = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_DATA,
+                              (CK_BYTE_PTR)salt, sizeof(salt), CK_INVALID_HANDLE,
+                              (CK_BYTE_PTR)info, sizeof(info)};
+    CK_HKDF_PARAMS as_key = as_data;
+    as_key.ulSaltType = CKF_HKDF_SALT_KEY;
+    as_key.pSalt = NULL;
+    as_key.ulSaltLen = 0;
+    as_key.hSaltKey = salt_key;
+    unsigned char from_data[32], from_key[32];
+    assert_rv(hkdf(t->session, base, &as_data, from_data), CKR_OK);
+    assert_rv(hkdf(t->session, base, &as_key, from_key), CKR_OK);
+    assert_memory_equal(from_data, from_key, 32);
+    as_key.hSaltKey = base + 1000;
+    assert_rv(hkdf(t->session, base, &as_key, from_key), CKR_MECHANISM_PARAM_INVALID);
+}
+
 static void blank_token_lists_mechanisms(void **state)
 {
     (void)state;
@@ -152,6 +209,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(promised_mechanisms, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(key_sizes, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(blank_token_lists_mechanisms, fx_setup_token, fx_teardown),
+        cmocka_unit_test_setup_teardown(hkdf_salt_as_key, fx_setup_user, fx_teardown),
     };
     return cmocka_run_group_tests_name("mechanisms", tests, NULL, NULL);
 }
