@@ -128,6 +128,35 @@ static void q3_rejects_each_tampering(void **state)
     assert_int_equal(failures(w, SK3_J), 0);
 }
 
+/* The (α, β) the server made for another host pair, and a replayed
+ * (r_j, τ_j) under a fresh r_i: both rejected by query 3 and counted. */
+static void q3_rejects_other_pair_and_replay(void **state)
+{
+    sk3_world *w = world(state);
+    static const unsigned char host_k[SK3_ID_LEN] = "host-k (other)";
+    CK_SE_SK3_Q3_PARAMS p;
+    honest_q3_params(w, &p);
+    assert_rv(sk3_server(w->session[SK3_S], w->server, sk3_host_i, host_k, p.alpha, p.beta),
+              CKR_OK);
+    CK_OBJECT_HANDLE sigma = CK_INVALID_HANDLE;
+    assert_rv(sk3_q3(w->session[SK3_I], w->host[SK3_I], &p, SK3_SIGMA_AES, &sigma),
+              CKR_SE_PROTOCOL_REJECTED);
+    assert_true(sigma == CK_INVALID_HANDLE);
+    assert_int_equal(failures(w, SK3_I), 1);
+
+    /* An honest round, then its (r_j, τ_j) replayed with a fresh r_i. */
+    CK_SE_SK3_Q3_PARAMS first, replay;
+    honest_q3_params(w, &first);
+    assert_rv(sk3_q3(w->session[SK3_I], w->host[SK3_I], &first, SK3_SIGMA_AES, NULL), CKR_OK);
+    honest_q3_params(w, &replay); /* fresh r_i, c_i, α, β */
+    memcpy(replay.rj, first.rj, SK3_LEN);
+    memcpy(replay.tauJ, first.tauJ, SK3_LEN);
+    memset(replay.rhoI, 0, SK3_LEN);
+    assert_rv(sk3_q3(w->session[SK3_I], w->host[SK3_I], &replay, SK3_SIGMA_AES, NULL),
+              CKR_SE_PROTOCOL_REJECTED);
+    assert_int_equal(failures(w, SK3_I), 2);
+}
+
 static void q4_rejects_wrong_rho(void **state)
 {
     sk3_world *w = world(state);
@@ -747,6 +776,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(q3_rejects_each_tampering, sk3_setup_world, sk3_teardown),
+        cmocka_unit_test_setup_teardown(q3_rejects_other_pair_and_replay, sk3_setup_world, sk3_teardown),
         cmocka_unit_test_setup_teardown(q4_rejects_wrong_rho, sk3_setup_world, sk3_teardown),
         cmocka_unit_test_setup_teardown(limit_blocks_every_query, setup_limit3, sk3_teardown),
         cmocka_unit_test_setup_teardown(q4_failures_block, setup_limit3, sk3_teardown),
