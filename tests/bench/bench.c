@@ -336,6 +336,7 @@ static CK_RV module_prepare(bench_module *m, long slot)
         return rv;
     }
     m->pin = opt.pin;
+    m->so_pin = opt.so_pin;
     if (opt.init) {
         CK_UTF8CHAR label[32];
         char text[33];
@@ -373,7 +374,8 @@ static bool selected(const char *name, const char *group)
     char *copy = strdup(opt.ops), *save = NULL;
     bool hit = false;
     for (char *t = strtok_r(copy, ",", &save); t && !hit; t = strtok_r(NULL, ",", &save))
-        hit = strcmp(t, group) == 0 || strncmp(name, t, strlen(t)) == 0;
+        hit = strcmp(t, group) == 0 || strncmp(name, t, strlen(t)) == 0 ||
+              (strcmp(t, "vendor") == 0 && strncmp(name, "se-", 3) == 0);
     free(copy);
     return hit;
 }
@@ -909,7 +911,8 @@ static void usage(FILE *f)
                "  --fresh-store          temporary stores for both modules (SOFTSE_STORE,\n"
                "                         SOFTHSM2_CONF), removed at exit; implies --init\n"
                "  --ops LIST             rows or groups: random,digest,hmac,ecdsa,eddsa,rsa,aes,\n"
-               "                         keygen,object,login,find,init,vendor (default all)\n"
+               "                         keygen,object,login,find,init,gkea,ki,\n"
+               "                         sk3, vendor (= gkea,ki,sk3) (default all)\n"
                "  --seconds S --rounds N each rate: median of N rounds of S seconds (0.25, 5)\n"
                "  --threads LIST         thread counts for the sign rows, from 1 (default 1,2)\n"
                "  --objects LIST         token object counts (default 1000); --objects2 LIST\n"

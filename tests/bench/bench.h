@@ -28,6 +28,10 @@ typedef struct bench_keys {
     CK_OBJECT_HANDLE ed_priv, ed_pub;
     CK_OBJECT_HANDLE rsa_priv, rsa_pub;
     CK_OBJECT_HANDLE hmac, aes;
+    /* Vendor rows: SK3 server keys (one from CKM_SE_SK3_KEY_GEN, one of a
+     * known value) and two host keys; the attestation key once made. */
+    CK_OBJECT_HANDLE sk3_server_gen, sk3_server, sk3_host_i, sk3_host_j;
+    bool attested;
 } bench_keys;
 
 typedef struct bench_module {
@@ -38,7 +42,7 @@ typedef struct bench_module {
     CK_SLOT_ID slot;
     char label[33];            /* token label, blanks trimmed */
     CK_SESSION_HANDLE session; /* read-write, user logged in */
-    const char *pin;
+    const char *pin, *so_pin;
     bench_keys keys;
 } bench_module;
 

@@ -369,20 +369,30 @@ static EVP_PKEY *fresh_issuer_key(CK_MECHANISM_TYPE mech)
     return key;
 }
 
+/* The blank card is the last slot (softse keeps it there), so the list
+ * is walked from the end; the list is as long as the module says. */
 static CK_RV blank_slot(CK_FUNCTION_LIST_PTR p11, CK_SLOT_ID *slot)
 {
-    CK_SLOT_ID slots[256];
-    CK_ULONG count = sizeof(slots) / sizeof(slots[0]);
-    CK_RV rv = p11->C_GetSlotList(CK_TRUE, slots, &count);
-    for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
+    CK_ULONG count = 0;
+    CK_RV rv = p11->C_GetSlotList(CK_TRUE, NULL, &count);
+    CK_SLOT_ID *slots = rv == CKR_OK ? calloc(count ? count : 1, sizeof(*slots)) : NULL;
+    if (rv == CKR_OK && !slots)
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK)
+        rv = p11->C_GetSlotList(CK_TRUE, slots, &count);
+    bool found = false;
+    for (CK_ULONG i = count; rv == CKR_OK && !found && i > 0; i--) {
         CK_TOKEN_INFO info;
-        if (p11->C_GetTokenInfo(slots[i], &info) == CKR_OK &&
+        if (p11->C_GetTokenInfo(slots[i - 1], &info) == CKR_OK &&
             !(info.flags & CKF_TOKEN_INITIALIZED)) {
-            *slot = slots[i];
-            return CKR_OK;
+            *slot = slots[i - 1];
+            found = true;
         }
     }
-    return rv == CKR_OK ? CKR_TOKEN_NOT_PRESENT : rv;
+    free(slots);
+    if (rv == CKR_OK && !found)
+        rv = CKR_TOKEN_NOT_PRESENT;
+    return rv;
 }
 
 static void pad(CK_UTF8CHAR *field, size_t size, const char *text)
