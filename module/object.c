@@ -202,6 +202,17 @@ static CK_RV load_token_object(se_token *t, tok_id id, se_object **out)
     if (rv == CKR_OK)
         attr_list_ulong(&o->attrs, CKA_CLASS, &cls);
     o->cls = cls;
+    /* What the policy seals must have come back sealed: a row whose
+     * sealed mark and secret flag were both cleared in the file would
+     * otherwise hand out its ciphertext as the value. */
+    for (size_t i = 0; rv == CKR_OK && i < count; i++) {
+        if ((policy_store_flags(cls, attrs[i].type) & TOK_ATTR_SECRET) &&
+            !(attrs[i].flags & TOK_ATTR_SECRET)) {
+            se_log(SE_LOG_ERROR, "token object %llu: attribute 0x%lx is stored unsealed",
+                   (unsigned long long)id, (unsigned long)attrs[i].type);
+            rv = CKR_DEVICE_ERROR;
+        }
+    }
     if (rv == CKR_OK && attr_list_has(&o->attrs, CKA_SE_FAILURE_COUNT)) {
         unsigned long failures = 0; /* the live count is kept outside the sealed values */
         rv = tok_counter_get(t->store, id, CKA_SE_FAILURE_COUNT, &failures);

@@ -415,6 +415,42 @@ static void tampered_value_is_refused(void **state)
     assert_memory_equal(out, value, 32);
 }
 
+/* A public secret key's value is sealed because the policy says it is
+ * secret: a file whose row had both its sealed mark and its secret flag
+ * cleared must not hand out the ciphertext as the value. */
+static void unsealed_secret_row_is_refused(void **state)
+{
+    fx *t = *state;
+    CK_SESSION_HANDLE session = user_session(t->slot);
+    static const unsigned char value[16] = "0123456789abcdef";
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_AES;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},   {CKA_KEY_TYPE, &type, sizeof(type)},
+                           {CKA_VALUE, (void *)value, 16},   {CKA_TOKEN, &yes, 1},
+                           {CKA_PRIVATE, &no, 1},            {CKA_SENSITIVE, &no, 1},
+                           {CKA_EXTRACTABLE, &yes, 1}};
+    CK_OBJECT_HANDLE key;
+    assert_rv(t->f->C_CreateObject(session, tmpl, 7, &key), CKR_OK);
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+
+    char path[PATH_MAX + 64], sql[160];
+    token_file(t->store, path, sizeof(path));
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sql, sizeof(sql), "UPDATE attribute SET sealed = 0, flags = 0 WHERE object = %llu AND type = %lu",
+             (unsigned long long)(key & ((1ULL << 40) - 1)), (unsigned long)CKA_VALUE);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+
+    assert_rv(t->f->C_Initialize(NULL_PTR), CKR_OK);
+    session = user_session(t->slot);
+    unsigned char out[128];
+    CK_ATTRIBUTE attr = {CKA_VALUE, out, sizeof(out)};
+    assert_rv(t->f->C_GetAttributeValue(session, key, &attr, 1), CKR_DEVICE_ERROR);
+}
+
 /* ---- foreign files ------------------------------------------------------------------------ */
 
 static void garbage_file_harms_nothing(void **state)
@@ -482,6 +518,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(writer_sees_commits, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(no_key_bytes_in_store, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(tampered_value_is_refused, fx_setup_token, fx_teardown),
+        cmocka_unit_test_setup_teardown(unsealed_secret_row_is_refused, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(garbage_file_harms_nothing, fx_setup_token, fx_teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
