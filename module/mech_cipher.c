@@ -632,31 +632,10 @@ static CK_RV rsa_oneshot(void *state, const unsigned char *in, size_t in_len, un
     return CKR_OK;
 }
 
-/* Single-part only: the rows say multipart = false, these only guard. */
-static CK_RV rsa_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
-                        size_t *out_len)
-{
-    (void)state;
-    (void)in;
-    (void)in_len;
-    (void)out;
-    (void)out_len;
-    return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
-static CK_RV rsa_final(void *state, unsigned char *out, size_t *out_len)
-{
-    (void)state;
-    (void)out;
-    (void)out_len;
-    return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
 static const mech_ops rsa_ops = {
     .init = rsa_init,
     .out_size = rsa_out_size,
-    .update = rsa_update,
-    .final = rsa_final,
+    /* single-part: the core refuses C_*Update and C_*Final for these rows */
     .oneshot = rsa_oneshot,
     .free = rsa_free,
 };

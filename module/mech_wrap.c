@@ -215,31 +215,10 @@ static CK_RV kw_oneshot(void *state, const unsigned char *in, size_t in_len, uns
     return kw_run(state, in, in_len, out, out_len);
 }
 
-/* Single-part only: the rows say multipart = false, these only guard. */
-static CK_RV kw_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
-                       size_t *out_len)
-{
-    (void)state;
-    (void)in;
-    (void)in_len;
-    (void)out;
-    (void)out_len;
-    return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
-static CK_RV kw_final(void *state, unsigned char *out, size_t *out_len)
-{
-    (void)state;
-    (void)out;
-    (void)out_len;
-    return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
 static const mech_ops kw_ops = {
     .init = kw_init,
     .out_size = kw_out_size,
-    .update = kw_update,
-    .final = kw_final,
+    /* single-part: the core refuses C_*Update and C_*Final for these rows */
     .oneshot = kw_oneshot,
     .free = kw_free,
 };
