@@ -87,7 +87,7 @@ static CK_RV create_object(CK_SESSION_HANDLE s, const char *label, bool token, c
 static bool sign_once(worker *w, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key)
 {
     CK_FUNCTION_LIST_PTR f = fx_functions();
-    unsigned char data[48], mac[32], expected[32];
+    unsigned char data[48] = {0}, mac[32], expected[32]; /* all 48 bytes are signed */
     snprintf((char *)data, sizeof(data), "message %d/%d/%lu", w->proc, w->thread, w->ops);
     CK_MECHANISM mech = {CKM_SHA256_HMAC, NULL, 0};
     CK_RV rv = f->C_SignInit(s, &mech, key);
