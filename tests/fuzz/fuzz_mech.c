@@ -635,9 +635,18 @@ static void drop_additional(CK_SESSION_HANDLE s, const CK_MECHANISM *mech)
     const CK_SP800_108_KDF_PARAMS *p = mech->pParameter;
     if (!p->pAdditionalDerivedKeys)
         return;
-    for (CK_ULONG i = 0; i < p->ulAdditionalDerivedKeys; i++)
-        if (p->pAdditionalDerivedKeys[i].phKey)
-            drop(s, *p->pAdditionalDerivedKeys[i].phKey);
+    /* The array points into the fuzz input: copy each entry (it may be
+     * misaligned) rather than reading through a typed pointer. */
+    for (CK_ULONG i = 0; i < p->ulAdditionalDerivedKeys; i++) {
+        CK_DERIVED_KEY entry;
+        memcpy(&entry, (const unsigned char *)p->pAdditionalDerivedKeys + i * sizeof(entry),
+               sizeof(entry));
+        if (entry.phKey) {
+            CK_OBJECT_HANDLE h;
+            memcpy(&h, entry.phKey, sizeof(h));
+            drop(s, h);
+        }
+    }
 }
 
 /* The traced call of a run: mechanism, operation, key. */
@@ -714,8 +723,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rv == CKR_OK) {
             check_made(s, made, &mech, "C_DeriveKey");
             drop(s, made);
+            /* Only an accepted derivation wrote through the (fuzz-made)
+             * pointers of additional derived keys. */
+            drop_additional(s, &mech);
         }
-        drop_additional(s, &mech);
         break;
     case 7:
         if (fz_skip_known() && known_huge(tmpl, count))
