@@ -91,6 +91,12 @@ enum tok_stmt {
     STMT_COUNT
 };
 
+/* The two copies of the wal-index header at the start of the -shm
+ * mapping (https://www.sqlite.org/walformat.html, "The WAL-Index Header"):
+ * every commit by any connection rewrites them. */
+#define TOK_WAL_HEADER_LEN 96
+#define TOK_WAL_INDEX_PAGE 32768
+
 /* tok_object_find statements are cached for up to this many match
  * attributes, with and without keys. */
 #define TOK_FIND_CACHED 8
@@ -103,6 +109,12 @@ struct tok {
     sqlite3_stmt *find_stmts[2][TOK_FIND_CACHED + 1];
     EVP_CIPHER *gcm; /* AES-256-GCM, fetched once */
     EVP_MAC *hmac;   /* HMAC, fetched once */
+    /* tok_data_version's fast path: the wal-index header seen when the
+     * version was last read (see store.c). */
+    bool version_known;
+    uint64_t version;
+    unsigned char wal_header[TOK_WAL_HEADER_LEN];
+    unsigned long version_queries; /* PRAGMA data_version runs, for tests */
 };
 
 /* ---- store.c ----------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void write_file(const char *path, const void *bytes, size_t len)
@@ -325,6 +326,47 @@ static void two_connections(void **state)
     tok_close(other);
 }
 
+/* The fast path of tok_data_version: no query while nobody commits, and a
+ * commit by another process (its own connection and mapping of the -shm
+ * file) is seen on the next call. */
+static void version_fast_path(void **state)
+{
+    fixture *f = *state;
+    uint64_t first, again;
+    assert_int_equal(tok_data_version(f->t, &first), CKR_OK);
+    unsigned long queries = f->t->version_queries;
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(tok_data_version(f->t, &again), CKR_OK);
+        assert_true(again == first);
+    }
+    assert_int_equal(f->t->version_queries, queries);
+
+    for (int round = 0; round < 3; round++) {
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            tok *other = NULL;
+            int ok = tok_open(tok_path(f->t), &other) == CKR_OK &&
+                     tok_audit_append(other, "test", "from another process") == CKR_OK;
+            tok_close(other);
+            _exit(ok ? 0 : 1);
+        }
+        int status;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        assert_int_equal(tok_data_version(f->t, &again), CKR_OK);
+        assert_true(again != first);
+        assert_int_equal(f->t->version_queries, queries + 1);
+        queries = f->t->version_queries;
+        first = again;
+    }
+    /* Our own commit rewrites the header too: one more query, same version. */
+    assert_int_equal(tok_audit_append(f->t, "test", "own"), CKR_OK);
+    assert_int_equal(tok_data_version(f->t, &again), CKR_OK);
+    assert_true(again == first);
+    assert_int_equal(f->t->version_queries, queries + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +379,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(delete_token, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(lifecycle_persists, fixture_setup_token, fixture_teardown),
         cmocka_unit_test_setup_teardown(two_connections, fixture_setup_token, fixture_teardown),
+        cmocka_unit_test_setup_teardown(version_fast_path, fixture_setup_token, fixture_teardown),
     };
     return cmocka_run_group_tests_name("store files", tests, NULL, NULL);
 }
