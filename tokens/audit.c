@@ -10,16 +10,14 @@
 
 #include <openssl/crypto.h>
 
-#define AUDIT_TIME_LEN 32
-
-static void audit_now(char out[AUDIT_TIME_LEN])
+void tok_audit_now(char out[TOK_AUDIT_TIME_LEN])
 {
     struct timespec now;
     struct tm utc;
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &utc);
-    size_t n = strftime(out, AUDIT_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &utc);
-    snprintf(out + n, AUDIT_TIME_LEN - n, ".%06ldZ", now.tv_nsec / 1000);
+    size_t n = strftime(out, TOK_AUDIT_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(out + n, TOK_AUDIT_TIME_LEN - n, ".%06ldZ", now.tv_nsec / 1000);
 }
 
 static bool hash_field(EVP_MD_CTX *md, const void *data, size_t len)
@@ -65,14 +63,14 @@ static bool column_hash(sqlite3_stmt *s, int column, unsigned char out[TOK_HASH_
     return ok;
 }
 
-CK_RV tok_audit_append_locked(tok *t, const char *event, const char *detail)
+CK_RV tok_audit_append_at(tok *t, const char *when, const char *event, const char *detail)
 {
     CK_RV rv;
     sqlite3_stmt *s = NULL;
     bool row;
     uint64_t seq = 1;
     unsigned char prev_hash[TOK_HASH_LEN] = {0}, hash[TOK_HASH_LEN];
-    char time[AUDIT_TIME_LEN];
+    char time[TOK_AUDIT_TIME_LEN];
     if (detail == NULL)
         detail = "";
     rv = tok_stmt(t, STMT_AUDIT_LAST, &s);
@@ -86,7 +84,10 @@ CK_RV tok_audit_append_locked(tok *t, const char *event, const char *detail)
             se_log(SE_LOG_WARN, "token %s: the last audit record's hash is damaged", t->path);
     }
     sqlite3_reset(s);
-    audit_now(time);
+    if (when)
+        snprintf(time, sizeof(time), "%s", when);
+    else
+        tok_audit_now(time);
     rv = audit_hash(seq, time, strlen(time), event, strlen(event), detail, strlen(detail),
                     prev_hash, hash);
     if (rv != CKR_OK)
@@ -108,6 +109,14 @@ out:
     return rv;
 }
 
+/* Records of this process still in its spool go first: a process's
+ * records stay in the order it made them. */
+CK_RV tok_audit_append_locked(tok *t, const char *event, const char *detail)
+{
+    CK_RV rv = tok_spool_drain_own_locked(t);
+    return rv == CKR_OK ? tok_audit_append_at(t, NULL, event, detail) : rv;
+}
+
 CK_RV tok_audit_append(tok *t, const char *event, const char *detail)
 {
     CK_RV rv;
@@ -122,24 +131,6 @@ CK_RV tok_audit_append(tok *t, const char *event, const char *detail)
 out:
     if (rv != CKR_OK)
         tok_rollback(t);
-    return rv;
-}
-
-/* Records of events that change nothing else (a query answered, a session
- * key made) are committed without waiting for the disk: the same atomic
- * transaction and hash chain, safe against a killed process; an OS crash
- * may lose the newest of them, never break the chain, and the next
- * durable commit (any state change) makes them durable too. */
-CK_RV tok_audit_note(tok *t, const char *event, const char *detail)
-{
-    if (t == NULL || event == NULL)
-        return CKR_ARGUMENTS_BAD;
-    if (sqlite3_exec(t->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
-        return tok_db_error(t, sqlite3_errcode(t->db), "relaxing durability for a note");
-    CK_RV rv = tok_audit_append(t, event, detail);
-    int rc = sqlite3_exec(t->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
-    if (rv == CKR_OK && rc != SQLITE_OK)
-        rv = tok_db_error(t, rc, "restoring durability");
     return rv;
 }
 
@@ -166,6 +157,8 @@ CK_RV tok_audit_verify(tok *t,
         return CKR_ARGUMENTS_BAD;
     if (broken_seq)
         *broken_seq = 0;
+    if (tok_audit_flush(t) != CKR_OK) /* logged: a read-only store is still verified */
+        se_log(SE_LOG_WARN, "token %s: audit spools not drained before the check", t->path);
     rv = tok_begin(t, false);
     if (rv == CKR_OK)
         rv = tok_stmt(t, STMT_AUDIT_LIST, &s);

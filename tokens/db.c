@@ -216,11 +216,14 @@ CK_RV tok_commit(tok *t)
     CK_RV rv = run(t, STMT_COMMIT, "committing");
     if (rv != CKR_OK)
         tok_rollback(t);
+    else
+        tok_spool_committed(t, true);
     return rv;
 }
 
 void tok_rollback(tok *t)
 {
+    tok_spool_committed(t, false);
     /* Some errors (IOERR, FULL, NOMEM) have already rolled back. */
     if (sqlite3_get_autocommit(t->db))
         return;

@@ -91,6 +91,8 @@ void tok_close(tok *t)
 {
     if (t == NULL)
         return;
+    if (t->db)
+        tok_spool_close(t);
     tok_db_close(t);
     EVP_CIPHER_free(t->gcm);
     EVP_MAC_free(t->hmac);
@@ -162,6 +164,7 @@ CK_RV tok_open(const char *path, tok **out)
         rv = read_serial(t);
     if (rv != CKR_OK)
         goto out;
+    tok_spool_open(t);
     *out = t;
     t = NULL;
 out:
@@ -260,6 +263,7 @@ static void unlink_database(const char *path)
             free(file);
         }
     }
+    tok_spool_unlink_all(path);
 }
 
 static void sync_dir(const char *dir)

@@ -132,8 +132,8 @@ CK_RV tok_object_create(tok *t, const tok_keys *keys, bool is_private, const tok
  * CKR_USER_NOT_LOGGED_IN and a public one returns its encrypted attributes
  * with TOK_ATTR_LOCKED and no value.  A value that fails authentication
  * gives CKR_DEVICE_ERROR and a logged message: never wrong bytes. */
-CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private,
-                      tok_attr **attrs, size_t *count);
+CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private, tok_attr **attrs,
+                      size_t *count);
 
 /* Replaces every attribute of an object, in one transaction. */
 CK_RV tok_object_update(tok *t, const tok_keys *keys, tok_id id, bool is_private,
@@ -163,9 +163,17 @@ CK_RV tok_set_lifecycle(tok *t, unsigned char state, const char *audit);
 CK_RV tok_audit_append(tok *t, const char *event, const char *detail);
 
 /* As tok_audit_append for an event that changes no other state (an SK3
- * query, a session key): committed without an fsync of its own — safe
- * against a killed process, durable with the next durable commit. */
+ * query, a session key): written to this process's spool file (a shared
+ * mapping; no system call) and drained into the chain in batches, before
+ * this process's next transactional record and at close — safe against a
+ * killed process (the next tok_open drains its spool), like a commit
+ * without an fsync against an operating-system crash (spool.c). */
 CK_RV tok_audit_note(tok *t, const char *event, const char *detail);
+
+/* Drains every spool of the token (this process's and other processes',
+ * live or gone) into the audit table, so that it holds every record made
+ * so far.  tok_audit_verify calls it first. */
+CK_RV tok_audit_flush(tok *t);
 
 /* Walks the audit log in seq order, calling print (when not NULL) for
  * every record, and checks the chain: seq runs 1, 2, 3…; each prev_hash is

@@ -101,6 +101,8 @@ enum tok_stmt {
  * attributes, with and without keys. */
 #define TOK_FIND_CACHED 8
 
+typedef struct tok_spool tok_spool;
+
 struct tok {
     sqlite3 *db;
     char *path;
@@ -115,6 +117,8 @@ struct tok {
     uint64_t version;
     unsigned char wal_header[TOK_WAL_HEADER_LEN];
     unsigned long version_queries; /* PRAGMA data_version runs, for tests */
+    tok_spool *spool;              /* this process's audit spool (spool.c) */
+    bool spool_failed;             /* could not make one: notes are transactions */
 };
 
 /* ---- store.c ----------------------------------------------------------- */
@@ -204,8 +208,28 @@ CK_RV tok_pin_wrap(tok *t, CK_USER_TYPE user, const unsigned char master[TOK_MAS
 
 /* ---- audit.c ----------------------------------------------------------- */
 
-/* Inside a write transaction: appends one record. */
+/* Inside a write transaction: appends one record (after this process's
+ * spooled records). */
 CK_RV tok_audit_append_locked(tok *t, const char *event, const char *detail);
+/* Inside a write transaction: appends one record made at time when
+ * (tok_audit_now's format; NULL: now), spool or no spool. */
+CK_RV tok_audit_append_at(tok *t, const char *when, const char *event, const char *detail);
+#define TOK_AUDIT_TIME_LEN 32
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", UTC. */
+void tok_audit_now(char out[TOK_AUDIT_TIME_LEN]);
+
+/* ---- spool.c ----------------------------------------------------------- */
+
+/* tok_open: drains the spools of processes that are gone. */
+void tok_spool_open(tok *t);
+/* tok_close: drains and removes this process's spool. */
+void tok_spool_close(tok *t);
+/* Inside a write transaction: drains this process's spool into it;
+ * tok_commit/tok_rollback tell the spool whether that landed. */
+CK_RV tok_spool_drain_own_locked(tok *t);
+void tok_spool_committed(tok *t, bool committed);
+/* tok_delete: removes every spool file of the token at token_path. */
+void tok_spool_unlink_all(const char *token_path);
 
 /* Big-endian encoders shared by the AAD and hash encodings. */
 static inline void tok_put_u64(unsigned char *p, uint64_t v)

@@ -2,6 +2,7 @@
  * gkea_card.c — see gkea_card.h.
  */
 #include "p11_fixture.h"
+#include "store_probe.h"
 
 #include "gkea_card.h"
 
@@ -406,7 +407,8 @@ long gkea_audit_count(const char *db_path, const char *event, const char *detail
     long count = -1;
     const char *sql = detail_like ? "SELECT count(*) FROM audit WHERE event = ?1 AND detail LIKE ?2"
                                   : "SELECT count(*) FROM audit WHERE event = ?1";
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+    if (store_probe_flush_audit(db_path) == 0 &&
+        sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
         sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
         sqlite3_bind_text(stmt, 1, event, -1, SQLITE_STATIC) == SQLITE_OK &&
         (!detail_like || sqlite3_bind_text(stmt, 2, detail_like, -1, SQLITE_STATIC) == SQLITE_OK) &&

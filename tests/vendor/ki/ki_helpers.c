@@ -2,6 +2,7 @@
  * ki_helpers.c — see ki_helpers.h.
  */
 #include "ki_helpers.h"
+#include "store_probe.h"
 
 #include "issuer-ki.h"
 #include "p11_keys.h"
@@ -210,6 +211,7 @@ long kh_audit_count(const char *store, CK_SLOT_ID slot, const char *event, const
     snprintf(path, sizeof(path), "%s/%.*s.sqlite", store, (int)n, (const char *)info.serialNumber);
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
+    assert_int_equal(store_probe_flush_audit(path), 0);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT count(*) FROM audit WHERE event = ?1"

@@ -7,6 +7,7 @@
  * their precise CKR and count nothing.
  */
 #include "sk3_fixture.h"
+#include "store_probe.h"
 
 #include <setjmp.h>
 #include <sqlite3.h>
@@ -292,6 +293,7 @@ static int audit_count(fx *t, CK_SLOT_ID slot, const char *event, const char *li
     char path[PATH_MAX + 64];
     snprintf(path, sizeof(path), "%s/%.16s.sqlite", t->store, (const char *)info.serialNumber);
     sqlite3 *db = NULL;
+    assert_int_equal(store_probe_flush_audit(path), 0);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt *stmt = NULL;
@@ -776,7 +778,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(q3_rejects_each_tampering, sk3_setup_world, sk3_teardown),
-        cmocka_unit_test_setup_teardown(q3_rejects_other_pair_and_replay, sk3_setup_world, sk3_teardown),
+        cmocka_unit_test_setup_teardown(q3_rejects_other_pair_and_replay, sk3_setup_world,
+                                        sk3_teardown),
         cmocka_unit_test_setup_teardown(q4_rejects_wrong_rho, sk3_setup_world, sk3_teardown),
         cmocka_unit_test_setup_teardown(limit_blocks_every_query, setup_limit3, sk3_teardown),
         cmocka_unit_test_setup_teardown(q4_failures_block, setup_limit3, sk3_teardown),

@@ -1,0 +1,242 @@
+/* spool.c: audit notes kept in a process's spool file until drained. */
+#include "fixture.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Records in the audit table itself (what a drain has put there). */
+static long table_count(tok *t, const char *event)
+{
+    sqlite3 *db = fixture_raw(tok_path(t));
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM audit WHERE event LIKE ?1", -1, &s, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(s, 1, event, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    long n = (long)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+static size_t spool_files(const fixture *f)
+{
+    size_t n = 0;
+    DIR *d = opendir(f->dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strstr(e->d_name, "-spool-") != NULL;
+    closedir(d);
+    return n;
+}
+
+typedef struct order_log {
+    size_t count;
+    char events[600][24];
+} order_log;
+
+static void collect(void *ctx, unsigned long seq, const char *time, const char *event,
+                    const char *detail)
+{
+    (void)seq, (void)time, (void)detail;
+    order_log *log = ctx;
+    if (log->count < ARRAY_SIZE(log->events))
+        snprintf(log->events[log->count], sizeof(log->events[0]), "%s", event);
+    log->count++;
+}
+
+/* A note reaches the table only when drained; verify drains first; a
+ * transactional record of the same process comes after its notes. */
+static void notes_wait_in_spool(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tok_audit_note(f->t, "note", "spooled"), CKR_OK);
+    assert_int_equal(spool_files(f), 1);
+    assert_int_equal(table_count(f->t, "note"), 0);
+
+    assert_int_equal(tok_audit_append(f->t, "durable", "after the notes"), CKR_OK);
+    assert_int_equal(table_count(f->t, "note"), 5);
+    assert_int_equal(tok_audit_note(f->t, "late", NULL), CKR_OK);
+
+    order_log *log = calloc(1, sizeof(*log));
+    unsigned long broken;
+    assert_int_equal(tok_audit_verify(f->t, collect, log, &broken), CKR_OK);
+    size_t n = log->count;
+    assert_true(n >= 7);
+    assert_string_equal(log->events[n - 1], "late");
+    assert_string_equal(log->events[n - 2], "durable");
+    for (size_t i = n - 7; i < n - 2; i++)
+        assert_string_equal(log->events[i], "note");
+    free(log);
+
+    /* Closing drains and removes the spool. */
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", tok_path(f->t));
+    assert_int_equal(tok_audit_note(f->t, "at-close", NULL), CKR_OK);
+    tok_close(f->t);
+    f->t = NULL;
+    assert_int_equal(spool_files(f), 0);
+    assert_int_equal(tok_open(path, &f->t), CKR_OK);
+    assert_int_equal(table_count(f->t, "at-close"), 1);
+}
+
+/* Past SPOOL_FLUSH_RECORDS notes the owner drains by itself; nothing is
+ * lost or doubled across many drains and a full ring. */
+static void owner_drains_in_batches(void **state)
+{
+    fixture *f = *state;
+    char detail[1500];
+    memset(detail, 'x', sizeof(detail) - 1);
+    detail[sizeof(detail) - 1] = '\0';
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(tok_audit_note(f->t, "small", "q"), CKR_OK);
+    long drained = table_count(f->t, "small");
+    assert_true(drained >= 256 && drained < 300);
+    /* 600 records of 1.5 KB: the 256 KiB ring wraps several times. */
+    for (int i = 0; i < 600; i++)
+        assert_int_equal(tok_audit_note(f->t, "large", detail), CKR_OK);
+    assert_int_equal(tok_audit_flush(f->t), CKR_OK);
+    assert_int_equal(table_count(f->t, "small"), 300);
+    assert_int_equal(table_count(f->t, "large"), 600);
+    unsigned long broken;
+    assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
+}
+
+/* A process killed with notes in its spool loses none of them: the next
+ * tok_open drains the spool and removes it. */
+static void killed_process_spool_is_drained(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", tok_path(f->t));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        tok *t = NULL;
+        if (tok_open(path, &t) != CKR_OK)
+            _exit(1);
+        for (int i = 0; i < 17; i++)
+            if (tok_audit_note(t, "before-kill", "query answered") != CKR_OK)
+                _exit(1);
+        raise(SIGKILL);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(spool_files(f), 1);
+    assert_int_equal(table_count(f->t, "before-kill"), 0);
+
+    tok *other = NULL;
+    assert_int_equal(tok_open(path, &other), CKR_OK); /* sweeps spools whose owner is gone */
+    assert_int_equal(table_count(f->t, "before-kill"), 17);
+    assert_int_equal(spool_files(f), 0);
+    tok_close(other);
+    unsigned long broken;
+    assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
+}
+
+/* Another live process's spool: drained by tok_audit_flush without being
+ * removed, and its owner's own later drain repeats nothing. */
+static void live_spool_is_shared(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    int go[2], done[2];
+    snprintf(path, sizeof(path), "%s", tok_path(f->t));
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(done), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        tok *t = NULL;
+        char c;
+        bool ok = tok_open(path, &t) == CKR_OK;
+        for (int i = 0; ok && i < 10; i++)
+            ok = tok_audit_note(t, "live", "first ten") == CKR_OK;
+        ok = ok && write(done[1], "1", 1) == 1 && read(go[0], &c, 1) == 1;
+        for (int i = 0; ok && i < 5; i++)
+            ok = tok_audit_note(t, "live", "five more") == CKR_OK;
+        tok_close(t); /* drains the five */
+        _exit(ok ? 0 : 1);
+    }
+    char c;
+    assert_int_equal(read(done[0], &c, 1), 1);
+    assert_int_equal(tok_audit_flush(f->t), CKR_OK);
+    assert_int_equal(table_count(f->t, "live"), 10);
+    assert_int_equal(spool_files(f), 1); /* its owner is alive */
+    assert_int_equal(write(go[1], "1", 1), 1);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(table_count(f->t, "live"), 15);
+    assert_int_equal(spool_files(f), 0);
+}
+
+/* A damaged spool (a length out of range) is recorded as damaged, its
+ * good records are kept, and the chain still verifies. */
+static void damaged_spool_is_recorded(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", tok_path(f->t));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        tok *t = NULL;
+        if (tok_open(path, &t) != CKR_OK)
+            _exit(1);
+        for (int i = 0; i < 3; i++)
+            if (tok_audit_note(t, "good", "kept") != CKR_OK)
+                _exit(1);
+        raise(SIGKILL);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    /* The spool's data start at 4096; corrupt the length of record 3. */
+    DIR *d = opendir(f->dir);
+    char spool[PATH_MAX] = "";
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strstr(e->d_name, "-spool-"))
+            snprintf(spool, sizeof(spool), "%s/%s", f->dir, e->d_name);
+    closedir(d);
+    assert_true(spool[0] != '\0');
+    FILE *file = fopen(spool, "r+b");
+    assert_non_null(file);
+    uint32_t len;
+    assert_int_equal(fseek(file, 4096, SEEK_SET), 0);
+    assert_int_equal(fread(&len, sizeof(len), 1, file), 1);
+    assert_int_equal(fseek(file, 4096 + 2 * (long)(sizeof(len) + len), SEEK_SET), 0);
+    uint32_t bad = 0x7fffffff;
+    assert_int_equal(fwrite(&bad, sizeof(bad), 1, file), 1);
+    fclose(file);
+
+    assert_int_equal(tok_audit_flush(f->t), CKR_OK);
+    assert_int_equal(table_count(f->t, "good"), 2);
+    assert_int_equal(table_count(f->t, "audit-spool-damaged"), 1);
+    assert_int_equal(spool_files(f), 0);
+    unsigned long broken;
+    assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(notes_wait_in_spool, fixture_setup_token, fixture_teardown),
+        cmocka_unit_test_setup_teardown(owner_drains_in_batches, fixture_setup_token,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(killed_process_spool_is_drained, fixture_setup_token,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(live_spool_is_shared, fixture_setup_token,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(damaged_spool_is_recorded, fixture_setup_token,
+                                        fixture_teardown),
+    };
+    return cmocka_run_group_tests_name("store spool", tests, NULL, NULL);
+}
