@@ -49,16 +49,16 @@ void config_free(se_config *cfg);
 
 typedef struct se_object {
     CK_OBJECT_HANDLE handle;
-    bool on_token;            /* token object (persistent) */
-    tok_id id;                /* token objects: the store's id */
-    CK_SESSION_HANDLE owner;  /* session objects: the creating session */
+    bool on_token;           /* token object (persistent) */
+    tok_id id;               /* token objects: the store's id */
+    CK_SESSION_HANDLE owner; /* session objects: the creating session */
     bool is_private;
     CK_OBJECT_CLASS cls;
     attr_list attrs;
-    bool sealed;              /* public object whose secret values need a login */
-    mech_key key;             /* built on first use; kept while cached */
+    bool sealed;  /* public object whose secret values need a login */
+    mech_key key; /* built on first use; kept while cached */
     bool key_ready;
-    struct se_object *next;   /* hash chain / list link */
+    struct se_object *next; /* hash chain / list link */
 } se_object;
 
 typedef struct se_token se_token;
@@ -71,24 +71,26 @@ typedef enum login_state { LOGIN_NONE, LOGIN_USER, LOGIN_SO } login_state;
 struct se_token {
     se_mutex *lock;
     CK_SLOT_ID slot_id;
-    tok *store;               /* NULL: the blank (uninitialized) token */
-    tok_info info;            /* refreshed under lock */
+    tok *store;    /* NULL: the blank (uninitialized) token */
+    tok_info info; /* refreshed under lock */
     login_state login;
-    tok_keys keys;            /* valid while logged in */
-    unsigned long sessions;   /* open sessions on this token */
+    tok_keys keys;          /* valid while logged in */
+    unsigned long sessions; /* open sessions on this token */
     unsigned long rw_sessions;
     /* object cache: token objects by store id, and session objects */
     se_object **cache;
-    size_t cache_size;        /* buckets */
+    size_t cache_size; /* buckets */
     size_t cache_count;
     uint64_t data_version;
+    bool attestation_known; /* attestation_id is valid (cleared with the cache) */
+    tok_id attestation_id;
     se_object *session_objects;
     CK_ULONG next_session_object;
     se_object *lifecycle_object; /* CKH_SE_LIFECYCLE, rebuilt after a change */
 };
 
-CK_RV slot_refresh(void);                          /* rescans the store dir; module.lock held */
-se_token *slot_token(CK_SLOT_ID slot);             /* NULL: invalid slot; module.lock held */
+CK_RV slot_refresh(void);              /* rescans the store dir; module.lock held */
+se_token *slot_token(CK_SLOT_ID slot); /* NULL: invalid slot; module.lock held */
 CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count);
 CK_RV slot_info(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info);
 CK_RV token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info);
@@ -109,7 +111,7 @@ typedef struct se_operation {
     const mech_row *row;
     mech_op_kind kind;
     void *state;
-    bool updated;          /* a C_*Update was made: single-part calls are refused */
+    bool updated;             /* a C_*Update was made: single-part calls are refused */
     bool needs_context_login; /* CKA_ALWAYS_AUTHENTICATE: C_Login(CKU_CONTEXT_SPECIFIC) first */
 } se_operation;
 
@@ -125,11 +127,11 @@ struct mech_env {
 
 struct se_session {
     CK_SESSION_HANDLE handle;
-    mech_env env;          /* handed to mechanisms: lives as long as the session */
+    mech_env env; /* handed to mechanisms: lives as long as the session */
     se_token *token;
-    CK_FLAGS flags;        /* CKF_RW_SESSION | CKF_SERIAL_SESSION */
+    CK_FLAGS flags; /* CKF_RW_SESSION | CKF_SERIAL_SESSION */
     se_mutex *lock;
-    unsigned refs;         /* table + callers holding it */
+    unsigned refs; /* table + callers holding it */
     bool closed;
     se_operation ops[MECH_DECRYPT + 1];
     se_find find;
@@ -234,10 +236,10 @@ bool policy_is_key_material(CK_ATTRIBUTE_TYPE type);
 /* ---- operations (crypto_ops.c) ------------------------------------ */
 
 CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key);
-CK_RV op_single(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len,
-                CK_BYTE_PTR out, CK_ULONG_PTR out_len);
-CK_RV op_update(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len,
-                CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+CK_RV op_single(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                CK_ULONG_PTR out_len);
+CK_RV op_update(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                CK_ULONG_PTR out_len);
 CK_RV op_final(se_session *s, mech_op_kind kind, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
 CK_RV op_verify(se_session *s, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
                 CK_ULONG sig_len);
@@ -250,13 +252,12 @@ CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, 
 CK_RV key_generate_pair(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
                         CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv, CK_ULONG priv_count,
                         CK_OBJECT_HANDLE_PTR pub_out, CK_OBJECT_HANDLE_PTR priv_out);
-CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
-                 CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR out);
+CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR tmpl,
+                 CK_ULONG count, CK_OBJECT_HANDLE_PTR out);
 CK_RV key_wrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wrapping,
                CK_OBJECT_HANDLE key, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
-CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping,
-                 CK_BYTE_PTR in, CK_ULONG in_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
-                 CK_OBJECT_HANDLE_PTR out);
+CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrapping, CK_BYTE_PTR in,
+                 CK_ULONG in_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR out);
 CK_RV random_generate(CK_BYTE_PTR out, CK_ULONG len);
 CK_RV random_seed(CK_BYTE_PTR seed, CK_ULONG len);
 
@@ -264,10 +265,10 @@ CK_RV random_seed(CK_BYTE_PTR seed, CK_ULONG len);
 
 typedef struct se_module {
     bool initialized;
-    pid_t pid;             /* the process that called C_Initialize */
+    pid_t pid; /* the process that called C_Initialize */
     se_mutex *lock;
     se_config config;
-    se_token **slots;      /* slot id = index; the last is the blank token */
+    se_token **slots; /* slot id = index; the last is the blank token */
     size_t slot_count;
     se_session **sessions; /* handle = index + 1 */
     size_t session_cap;

@@ -43,16 +43,29 @@ CK_RV identity_ids(se_token *t, tok_id **ids, size_t *count)
     return find_identity(t, NULL, ids, count);
 }
 
-/* Finds the private attestation key; token->lock held, user or SO keys. */
+/* Finds the private attestation key; token->lock held, user or SO keys.
+ * Every GKEA call needs it: the answer is kept with the object cache,
+ * which object_sync drops when another process changes the store. */
 static CK_RV find_attestation(se_token *t, tok_id *id, bool *found)
 {
+    CK_RV rv = object_sync(t);
+    if (rv != CKR_OK)
+        return rv;
+    if (t->attestation_known) {
+        *id = t->attestation_id;
+        *found = true;
+        return CKR_OK;
+    }
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     tok_id *ids = NULL;
     size_t count = 0;
-    CK_RV rv = find_identity(t, &cls, &ids, &count);
+    rv = find_identity(t, &cls, &ids, &count);
     *found = rv == CKR_OK && count > 0;
-    if (*found)
+    if (*found) {
         *id = ids[0];
+        t->attestation_known = true;
+        t->attestation_id = ids[0];
+    }
     free(ids);
     return rv;
 }
@@ -86,14 +99,22 @@ CK_RV identity_finish(attr_list *pub, attr_list *priv)
         CK_ATTRIBUTE_TYPE type;
         bool pub, priv;
     } forced[] = {
-        {CKA_SE_ATTESTATION, true, true}, {CKA_TOKEN, true, true},
-        {CKA_PRIVATE, false, true},       {CKA_MODIFIABLE, false, false},
-        {CKA_DESTROYABLE, false, false},  {CKA_COPYABLE, false, false},
-        {CKA_SENSITIVE, false, true},     {CKA_EXTRACTABLE, false, false},
-        {CKA_ALWAYS_SENSITIVE, false, true}, {CKA_NEVER_EXTRACTABLE, false, true},
-        {CKA_SIGN, false, false},         {CKA_DECRYPT, false, false},
-        {CKA_UNWRAP, false, false},       {CKA_DERIVE, false, false},
-        {CKA_ENCRYPT, false, false},      {CKA_WRAP, false, false},
+        {CKA_SE_ATTESTATION, true, true},
+        {CKA_TOKEN, true, true},
+        {CKA_PRIVATE, false, true},
+        {CKA_MODIFIABLE, false, false},
+        {CKA_DESTROYABLE, false, false},
+        {CKA_COPYABLE, false, false},
+        {CKA_SENSITIVE, false, true},
+        {CKA_EXTRACTABLE, false, false},
+        {CKA_ALWAYS_SENSITIVE, false, true},
+        {CKA_NEVER_EXTRACTABLE, false, true},
+        {CKA_SIGN, false, false},
+        {CKA_DECRYPT, false, false},
+        {CKA_UNWRAP, false, false},
+        {CKA_DERIVE, false, false},
+        {CKA_ENCRYPT, false, false},
+        {CKA_WRAP, false, false},
         {CKA_VERIFY, true, false},
     };
     CK_RV rv = CKR_OK;
@@ -136,8 +157,8 @@ CK_RV env_attestation_key(const mech_env *env, CK_OBJECT_HANDLE h, EVP_PKEY **ke
         if (rv == CKR_OBJECT_HANDLE_INVALID)
             rv = CKR_KEY_HANDLE_INVALID;
     }
-    if (rv == CKR_OK && (o->cls != CKO_PRIVATE_KEY ||
-                         !attr_list_bool(&o->attrs, CKA_SE_ATTESTATION, false)))
+    if (rv == CKR_OK &&
+        (o->cls != CKO_PRIVATE_KEY || !attr_list_bool(&o->attrs, CKA_SE_ATTESTATION, false)))
         rv = CKR_KEY_HANDLE_INVALID;
     if (rv == CKR_OK && !o->key_ready) {
         rv = mech_key_from_attrs(&o->attrs, &o->key);

@@ -3,13 +3,17 @@
  */
 #include "mech_util.h"
 
+#include <limits.h>
 #include <openssl/asn1.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/x509.h>
 
 /* ---- hashes ------------------------------------------------------------- */
 
@@ -256,6 +260,69 @@ bool mech_once_run(mech_once *once)
     }
     pthread_mutex_unlock(&once->lock);
     return true;
+}
+
+/* ---- parsed public keys (mech_spki_decode) ---- */
+
+#define SPKI_CACHED 8
+
+static struct spki_entry {
+    unsigned char *der;
+    size_t len;
+    EVP_PKEY *pkey;
+} spki_cache[SPKI_CACHED];
+static unsigned spki_next;
+static pthread_mutex_t spki_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void spki_register(void) {}
+
+static void spki_empty(void)
+{
+    pthread_mutex_lock(&spki_lock);
+    for (size_t i = 0; i < SPKI_CACHED; i++) {
+        free(spki_cache[i].der);
+        EVP_PKEY_free(spki_cache[i].pkey);
+        spki_cache[i] = (struct spki_entry){NULL, 0, NULL};
+    }
+    pthread_mutex_unlock(&spki_lock);
+}
+
+static mech_once spki_once = MECH_ONCE_INIT(spki_register, spki_empty);
+
+EVP_PKEY *mech_spki_decode(const unsigned char *der, size_t len)
+{
+    EVP_PKEY *pkey = NULL;
+    if (der == NULL || len == 0 || len > LONG_MAX)
+        return NULL;
+    mech_once_run(&spki_once); /* emptied by C_Finalize */
+    pthread_mutex_lock(&spki_lock);
+    for (size_t i = 0; i < SPKI_CACHED && pkey == NULL; i++)
+        if (spki_cache[i].len == len && memcmp(spki_cache[i].der, der, len) == 0 &&
+            EVP_PKEY_up_ref(spki_cache[i].pkey))
+            pkey = spki_cache[i].pkey;
+    pthread_mutex_unlock(&spki_lock);
+    if (pkey)
+        return pkey;
+
+    const unsigned char *p = der;
+    pkey = d2i_PUBKEY(NULL, &p, (long)len);
+    if (pkey == NULL || p != der + len) {
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    unsigned char *copy = malloc(len);
+    if (copy && EVP_PKEY_up_ref(pkey)) {
+        memcpy(copy, der, len);
+        pthread_mutex_lock(&spki_lock);
+        struct spki_entry *e = &spki_cache[spki_next++ % SPKI_CACHED];
+        free(e->der);
+        EVP_PKEY_free(e->pkey);
+        *e = (struct spki_entry){copy, len, pkey};
+        pthread_mutex_unlock(&spki_lock);
+    } else {
+        free(copy);
+    }
+    return pkey;
 }
 
 void mech_caches_release(void)

@@ -69,7 +69,16 @@ typedef struct mech_once {
     struct mech_once *next;
 } mech_once;
 
-#define MECH_ONCE_INIT(fill, empty) {PTHREAD_MUTEX_INITIALIZER, false, fill, empty, NULL}
+#define MECH_ONCE_INIT(fill, empty)                                                                \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, false, fill, empty, NULL                                        \
+    }
+
+/* A DER SubjectPublicKeyInfo, whole (no trailing bytes), as a key; NULL
+ * when it does not parse.  The last few distinct keys are kept parsed
+ * (OpenSSL 3.0's decoder costs ~100 µs; an issuer sends the same server
+ * key to every card).  Free the result with EVP_PKEY_free. */
+EVP_PKEY *mech_spki_decode(const unsigned char *der, size_t len);
 
 /* Fills the cache unless it is already; true when it is filled. */
 bool mech_once_run(mech_once *once);

@@ -17,7 +17,7 @@
 #define SLOT_SHIFT 40
 #define ID_MASK ((1UL << SLOT_SHIFT) - 1)
 #define CACHE_BUCKETS 4096
-#define CACHE_MAX 16384 /* then the cache starts over */
+#define CACHE_MAX 16384      /* then the cache starts over */
 #define LIFECYCLE_ID ID_MASK /* the hardware-feature object: not a store row */
 
 static bool is_key_class(CK_OBJECT_CLASS cls)
@@ -47,6 +47,7 @@ CK_OBJECT_HANDLE object_token_handle(const se_token *t, tok_id id)
 
 void object_cache_clear(se_token *t, bool session_objects_too)
 {
+    t->attestation_known = false;
     if (t->cache) {
         for (size_t i = 0; i < t->cache_size; i++) {
             se_object *o = t->cache[i];
@@ -163,10 +164,10 @@ static const tok_keys *store_keys(const se_token *t)
 static CK_RV set_unique_id(se_token *t, se_object *o)
 {
     char id[64];
-    int n = o->on_token ? snprintf(id, sizeof(id), "%.16s:%llu", t->info.serial,
-                                   (unsigned long long)o->id)
-                        : snprintf(id, sizeof(id), "session:%llu",
-                                   (unsigned long long)(o->handle & ~SESSION_OBJECT_BIT));
+    int n = o->on_token
+                ? snprintf(id, sizeof(id), "%.16s:%llu", t->info.serial, (unsigned long long)o->id)
+                : snprintf(id, sizeof(id), "session:%llu",
+                           (unsigned long long)(o->handle & ~SESSION_OBJECT_BIT));
     return attr_list_set(&o->attrs, CKA_UNIQUE_ID, id, (CK_ULONG)n);
 }
 
@@ -334,8 +335,8 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
         tok_attr *list = NULL;
         rv = to_store_attrs(attrs, cls, &list);
         if (rv == CKR_OK)
-            rv = tok_object_create(t->store, store_keys(t), is_private, list, attrs->count,
-                                   audit, &o->id);
+            rv = tok_object_create(t->store, store_keys(t), is_private, list, attrs->count, audit,
+                                   &o->id);
         free(list);
         if (rv != CKR_OK)
             goto out;
@@ -424,12 +425,18 @@ static CK_RV complete_created(se_session *s, CK_OBJECT_CLASS cls, attr_list *att
 static const char *class_name(CK_OBJECT_CLASS cls)
 {
     switch (cls) {
-    case CKO_DATA: return "data";
-    case CKO_CERTIFICATE: return "certificate";
-    case CKO_PUBLIC_KEY: return "public key";
-    case CKO_PRIVATE_KEY: return "private key";
-    case CKO_SECRET_KEY: return "secret key";
-    default: return "object";
+    case CKO_DATA:
+        return "data";
+    case CKO_CERTIFICATE:
+        return "certificate";
+    case CKO_PUBLIC_KEY:
+        return "public key";
+    case CKO_PRIVATE_KEY:
+        return "private key";
+    case CKO_SECRET_KEY:
+        return "secret key";
+    default:
+        return "object";
     }
 }
 
@@ -664,8 +671,8 @@ CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
         tok_attr *list = NULL;
         rv = to_store_attrs(&next, o->cls, &list);
         if (rv == CKR_OK)
-            rv = tok_object_update(t->store, store_keys(t), o->id, o->is_private, list,
-                                   next.count, NULL);
+            rv = tok_object_update(t->store, store_keys(t), o->id, o->is_private, list, next.count,
+                                   NULL);
         free(list);
         if (rv != CKR_OK)
             goto out;
@@ -752,8 +759,8 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
     /* §4.3: hardware features only for a search that names their class. */
     CK_ULONG cls;
     se_object *hw;
-    if (rv == CKR_OK && attr_list_ulong(want, CKA_CLASS, &cls) == CKR_OK &&
-        cls == CKO_HW_FEATURE && (rv = lifecycle_object(t, &hw)) == CKR_OK &&
+    if (rv == CKR_OK && attr_list_ulong(want, CKA_CLASS, &cls) == CKR_OK && cls == CKO_HW_FEATURE &&
+        (rv = lifecycle_object(t, &hw)) == CKR_OK &&
         attr_list_matches(&hw->attrs, want->items, want->count))
         rv = find_push(find, cap, hw->handle);
     return rv;

@@ -28,26 +28,26 @@ static bool hash_field(EVP_MD_CTX *md, const void *data, size_t len)
            (len == 0 || EVP_DigestUpdate(md, data, len) == 1);
 }
 
-static CK_RV audit_hash(uint64_t seq, const char *time, size_t time_len, const char *event,
+static CK_RV audit_hash(tok *t, uint64_t seq, const char *time, size_t time_len, const char *event,
                         size_t event_len, const char *detail, size_t detail_len,
                         const unsigned char prev_hash[TOK_HASH_LEN],
                         unsigned char hash[TOK_HASH_LEN])
 {
-    CK_RV rv = CKR_OK;
     unsigned char seq_be[8];
     unsigned int hash_len = 0;
     tok_put_u64(seq_be, seq);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+    if (t->audit_md == NULL)
+        t->audit_md = EVP_MD_CTX_new();
+    EVP_MD_CTX *md = t->audit_md;
+    if (md == NULL || EVP_DigestInit_ex(md, t->sha256, NULL) != 1 ||
         EVP_DigestUpdate(md, seq_be, sizeof(seq_be)) != 1 || !hash_field(md, time, time_len) ||
         !hash_field(md, event, event_len) || !hash_field(md, detail, detail_len) ||
         EVP_DigestUpdate(md, prev_hash, TOK_HASH_LEN) != 1 ||
         EVP_DigestFinal_ex(md, hash, &hash_len) != 1) {
         se_log(SE_LOG_ERROR, "token store: SHA-256 failed in OpenSSL");
-        rv = CKR_FUNCTION_FAILED;
+        return CKR_FUNCTION_FAILED;
     }
-    EVP_MD_CTX_free(md);
-    return rv;
+    return CKR_OK;
 }
 
 /* A stored hash as 32 bytes: a damaged one (wrong length) reads as zeros
@@ -63,33 +63,39 @@ static bool column_hash(sqlite3_stmt *s, int column, unsigned char out[TOK_HASH_
     return ok;
 }
 
-CK_RV tok_audit_append_at(tok *t, const char *when, const char *event, const char *detail)
+CK_RV tok_audit_append_cursor(tok *t, tok_audit_cursor *cursor, const char *when, const char *event,
+                              const char *detail)
 {
     CK_RV rv;
     sqlite3_stmt *s = NULL;
     bool row;
-    uint64_t seq = 1;
-    unsigned char prev_hash[TOK_HASH_LEN] = {0}, hash[TOK_HASH_LEN];
     char time[TOK_AUDIT_TIME_LEN];
+    unsigned char hash[TOK_HASH_LEN];
     if (detail == NULL)
         detail = "";
-    rv = tok_stmt(t, STMT_AUDIT_LAST, &s);
-    if (rv == CKR_OK)
-        rv = tok_step(t, s, &row, "reading the audit log");
-    if (rv != CKR_OK)
-        goto out;
-    if (row) {
-        seq = (uint64_t)sqlite3_column_int64(s, 0) + 1;
-        if (!column_hash(s, 1, prev_hash))
-            se_log(SE_LOG_WARN, "token %s: the last audit record's hash is damaged", t->path);
+    if (!cursor->loaded) {
+        cursor->seq = 0;
+        memset(cursor->hash, 0, TOK_HASH_LEN);
+        rv = tok_stmt(t, STMT_AUDIT_LAST, &s);
+        if (rv == CKR_OK)
+            rv = tok_step(t, s, &row, "reading the audit log");
+        if (rv != CKR_OK)
+            goto out;
+        if (row) {
+            cursor->seq = (uint64_t)sqlite3_column_int64(s, 0);
+            if (!column_hash(s, 1, cursor->hash))
+                se_log(SE_LOG_WARN, "token %s: the last audit record's hash is damaged", t->path);
+        }
+        sqlite3_reset(s);
+        cursor->loaded = true;
     }
-    sqlite3_reset(s);
+    uint64_t seq = cursor->seq + 1;
     if (when)
         snprintf(time, sizeof(time), "%s", when);
     else
         tok_audit_now(time);
-    rv = audit_hash(seq, time, strlen(time), event, strlen(event), detail, strlen(detail),
-                    prev_hash, hash);
+    rv = audit_hash(t, seq, time, strlen(time), event, strlen(event), detail, strlen(detail),
+                    cursor->hash, hash);
     if (rv != CKR_OK)
         goto out;
     rv = tok_stmt(t, STMT_AUDIT_INSERT, &s);
@@ -99,14 +105,24 @@ CK_RV tok_audit_append_at(tok *t, const char *when, const char *event, const cha
     sqlite3_bind_text(s, 2, time, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, event, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, detail, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 5, prev_hash, TOK_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, cursor->hash, TOK_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(s, 6, hash, TOK_HASH_LEN, SQLITE_STATIC);
     rv = tok_step_done(t, s, "appending to the audit log");
     s = NULL;
+    if (rv == CKR_OK) {
+        cursor->seq = seq;
+        memcpy(cursor->hash, hash, TOK_HASH_LEN);
+    }
 out:
     if (s)
         sqlite3_reset(s);
     return rv;
+}
+
+CK_RV tok_audit_append_at(tok *t, const char *when, const char *event, const char *detail)
+{
+    tok_audit_cursor cursor = {.loaded = false};
+    return tok_audit_append_cursor(t, &cursor, when, event, detail);
 }
 
 /* Records of this process still in its spool go first: a process's
@@ -178,8 +194,8 @@ CK_RV tok_audit_verify(tok *t,
         if (print)
             print(ctx, (unsigned long)seq, time, event, detail);
         if (!is_broken) {
-            rv = audit_hash(seq, time, time_len, event, event_len, detail, detail_len, stored_prev,
-                            hash);
+            rv = audit_hash(t, seq, time, time_len, event, event_len, detail, detail_len,
+                            stored_prev, hash);
             if (rv != CKR_OK)
                 break;
             if (!prev_ok || !hash_ok || seq != expected ||

@@ -110,6 +110,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_AUDIT_LIST] = "SELECT seq, time, event, detail, prev_hash, hash FROM audit"
                         " ORDER BY seq",
     [STMT_DATA_VERSION] = "PRAGMA data_version",
+    [STMT_COUNTER_GET] = "SELECT value FROM counter WHERE object = ?1 AND type = ?2",
 };
 
 CK_RV tok_db_error(tok *t, int rc, const char *what)
@@ -218,6 +219,8 @@ CK_RV tok_commit(tok *t)
         tok_rollback(t);
     else
         tok_spool_committed(t, true);
+    /* Our own commits do not move the data version: cached counters go. */
+    memset(t->counters, 0, sizeof(t->counters));
     return rv;
 }
 

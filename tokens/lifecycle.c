@@ -93,26 +93,45 @@ CK_RV tok_reset(tok *t, const tok_id *keep, size_t count, const char *audit)
 static CK_RV read_counter(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned long *value)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(t->db, "SELECT value FROM counter WHERE object = ?1 AND type = ?2",
-                                -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return tok_db_error(t, rc, "reading a counter");
+    bool row;
+    CK_RV rv = tok_stmt(t, STMT_COUNTER_GET, &s);
+    if (rv != CKR_OK)
+        return rv;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)type);
-    rc = sqlite3_step(s);
-    CK_RV rv = CKR_OK;
-    *value = 0;
-    if (rc == SQLITE_ROW)
-        *value = (unsigned long)sqlite3_column_int64(s, 0);
-    else if (rc != SQLITE_DONE)
-        rv = tok_db_error(t, rc, "reading a counter");
-    sqlite3_finalize(s);
+    rv = tok_step(t, s, &row, "reading a counter");
+    *value = rv == CKR_OK && row ? (unsigned long)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
     return rv;
 }
 
+/*
+ * Every SK3 query reads its key's failure counter: the value is kept
+ * while the store's data version says no other connection committed, and
+ * forgotten at each commit of our own (tok_commit).  A counter that
+ * another process increments is re-read on the next query.
+ */
 CK_RV tok_counter_get(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned long *value)
 {
-    return read_counter(t, id, type, value);
+    uint64_t version;
+    if (t == NULL || value == NULL)
+        return CKR_ARGUMENTS_BAD;
+    CK_RV rv = tok_data_version(t, &version);
+    if (rv != CKR_OK)
+        return rv;
+    for (size_t i = 0; i < TOK_COUNTER_CACHE; i++) {
+        tok_counter_entry *e = &t->counters[i];
+        if (e->valid && e->id == id && e->type == type && e->version == version) {
+            *value = e->value;
+            return CKR_OK;
+        }
+    }
+    rv = read_counter(t, id, type, value);
+    if (rv == CKR_OK) {
+        tok_counter_entry *e = &t->counters[t->counter_next++ % TOK_COUNTER_CACHE];
+        *e = (tok_counter_entry){true, id, type, version, *value};
+    }
+    return rv;
 }
 
 CK_RV tok_counter_add(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned long delta,

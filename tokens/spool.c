@@ -168,6 +168,7 @@ static CK_RV spool_drain_locked(tok *t, const char *name, unsigned char *map, ui
     if (end < pos || end - pos > SPOOL_CAPACITY)
         damage = "its end is out of range";
     char payload[SPOOL_RECORD_MAX];
+    tok_audit_cursor cursor = {.loaded = false};
     while (rv == CKR_OK && damage == NULL && pos < end) {
         uint32_t len;
         const char *time, *event, *detail;
@@ -185,7 +186,7 @@ static CK_RV spool_drain_locked(tok *t, const char *name, unsigned char *map, ui
             damage = "a record does not parse";
             break;
         }
-        rv = tok_audit_append_at(t, time, event, detail);
+        rv = tok_audit_append_cursor(t, &cursor, time, event, detail);
         pos += sizeof(len) + len;
     }
     if (rv == CKR_OK && damage != NULL) {
@@ -193,7 +194,7 @@ static CK_RV spool_drain_locked(tok *t, const char *name, unsigned char *map, ui
         se_log(SE_LOG_ERROR, "token %s: audit spool %s: %s", t->path, name, damage);
         snprintf(note, sizeof(note), "spool %s skipped at offset %llu: %s", name,
                  (unsigned long long)pos, damage);
-        rv = tok_audit_append_at(t, NULL, "audit-spool-damaged", note);
+        rv = tok_audit_append_cursor(t, &cursor, NULL, "audit-spool-damaged", note);
         pos = end;
     }
     if (rv == CKR_OK && (!found || pos != start))

@@ -80,7 +80,8 @@ static tok *tok_new(const char *path)
     t->path = strdup(path);
     t->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     t->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (t->path == NULL || t->gcm == NULL || t->hmac == NULL) {
+    t->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (t->path == NULL || t->gcm == NULL || t->hmac == NULL || t->sha256 == NULL) {
         tok_close(t);
         return NULL;
     }
@@ -96,6 +97,8 @@ void tok_close(tok *t)
     tok_db_close(t);
     EVP_CIPHER_free(t->gcm);
     EVP_MAC_free(t->hmac);
+    EVP_MD_free(t->sha256);
+    EVP_MD_CTX_free(t->audit_md);
     free(t->path);
     free(t);
 }

@@ -88,6 +88,7 @@ enum tok_stmt {
     STMT_AUDIT_INSERT,
     STMT_AUDIT_LIST,
     STMT_DATA_VERSION,
+    STMT_COUNTER_GET,
     STMT_COUNT
 };
 
@@ -103,6 +104,16 @@ enum tok_stmt {
 
 typedef struct tok_spool tok_spool;
 
+/* Failure counters read since the last change (tok_counter_get). */
+#define TOK_COUNTER_CACHE 8
+typedef struct tok_counter_entry {
+    bool valid;
+    tok_id id;
+    CK_ATTRIBUTE_TYPE type;
+    uint64_t version;
+    unsigned long value;
+} tok_counter_entry;
+
 struct tok {
     sqlite3 *db;
     char *path;
@@ -111,6 +122,8 @@ struct tok {
     sqlite3_stmt *find_stmts[2][TOK_FIND_CACHED + 1];
     EVP_CIPHER *gcm; /* AES-256-GCM, fetched once */
     EVP_MAC *hmac;   /* HMAC, fetched once */
+    EVP_MD *sha256;  /* the audit chain's hash, fetched once */
+    EVP_MD_CTX *audit_md;
     /* tok_data_version's fast path: the wal-index header seen when the
      * version was last read (see store.c). */
     bool version_known;
@@ -119,6 +132,8 @@ struct tok {
     unsigned long version_queries; /* PRAGMA data_version runs, for tests */
     tok_spool *spool;              /* this process's audit spool (spool.c) */
     bool spool_failed;             /* could not make one: notes are transactions */
+    tok_counter_entry counters[TOK_COUNTER_CACHE];
+    unsigned counter_next;
 };
 
 /* ---- store.c ----------------------------------------------------------- */
@@ -214,6 +229,14 @@ CK_RV tok_audit_append_locked(tok *t, const char *event, const char *detail);
 /* Inside a write transaction: appends one record made at time when
  * (tok_audit_now's format; NULL: now), spool or no spool. */
 CK_RV tok_audit_append_at(tok *t, const char *when, const char *event, const char *detail);
+/* For many records in one transaction: the chain's end, read once. */
+typedef struct tok_audit_cursor {
+    bool loaded; /* false: read seq and hash from the table first */
+    uint64_t seq;
+    unsigned char hash[TOK_HASH_LEN];
+} tok_audit_cursor;
+CK_RV tok_audit_append_cursor(tok *t, tok_audit_cursor *cursor, const char *when, const char *event,
+                              const char *detail);
 #define TOK_AUDIT_TIME_LEN 32
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", UTC. */
 void tok_audit_now(char out[TOK_AUDIT_TIME_LEN]);

@@ -144,8 +144,8 @@ static CK_RV gkea_server_key(const CK_SE_GKEA_PARAMS *p, gkea_server *server)
     size_t der_len = p->ulServerPublicKeyLen;
     if (!der || der_len == 0 || der_len > GKEA_FIELD_MAX)
         return CKR_MECHANISM_PARAM_INVALID;
-    server->pkey = d2i_PUBKEY(NULL, &der, (long)der_len);
-    if (!server->pkey || der != p->pServerPublicKey + der_len)
+    server->pkey = mech_spki_decode(der, der_len);
+    if (!server->pkey)
         return mech_openssl_error("GKEA server key", CKR_MECHANISM_PARAM_INVALID);
 
     switch (EVP_PKEY_get_base_id(server->pkey)) {

@@ -29,6 +29,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,14 +43,21 @@
 #define KI_AES_SHORT 16
 #define KI_AES_LONG 32
 
+/* The issuer key and what its check found. */
+typedef struct ki_issuer {
+    EVP_PKEY *key;
+    size_t c_len;                  /* |c| */
+    unsigned char n[KI_C_MAX_LEN]; /* RSA: I2OSP(n, k), k = c_len */
+} ki_issuer;
+
 /* One encryption scheme E_PK of the table above. */
 typedef struct ki_scheme {
     const char *name; /* the row's name: the audit event */
     int key_type;     /* EVP_PKEY_RSA or EVP_PKEY_EC */
-    /* Checks the issuer key beyond its type; *c_len = |c|. */
-    CK_RV (*check_key)(EVP_PKEY *issuer, size_t *c_len);
+    /* Checks the issuer key beyond its type; fills c_len (and n). */
+    CK_RV (*check_key)(ki_issuer *issuer);
     /* Draws r, writes c (c_len bytes) and feeds H's input into hash. */
-    CK_RV (*derive)(EVP_PKEY *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t c_len);
+    CK_RV (*derive)(const ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t c_len);
 } ki_scheme;
 
 /* What the template asks of KI. */
@@ -107,25 +115,71 @@ static CK_RV ki_template(const attr_list *tmpl, size_t hash_len, ki_shape *shape
     return CKR_OK;
 }
 
+/* Issuer keys that passed their check, by the EVP_PKEY that
+ * mech_spki_decode keeps for the same DER (a bureau sends one key to
+ * every card): the EC point check is a scalar multiplication and reading
+ * n goes through OpenSSL's parameter copying, both per call otherwise.
+ * Each entry holds a reference, so its address cannot be reused by
+ * another key while it is here. */
+#define KI_CHECKED 4
+static ki_issuer checked[KI_CHECKED];
+static unsigned checked_next;
+static pthread_mutex_t checked_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void checked_register(void) {}
+
+static void checked_empty(void)
+{
+    pthread_mutex_lock(&checked_lock);
+    for (size_t i = 0; i < KI_CHECKED; i++) {
+        EVP_PKEY_free(checked[i].key);
+        memset(&checked[i], 0, sizeof(checked[i]));
+    }
+    pthread_mutex_unlock(&checked_lock);
+}
+
+static mech_once checked_once = MECH_ONCE_INIT(checked_register, checked_empty);
+
+static bool checked_find(ki_issuer *issuer)
+{
+    bool found = false;
+    pthread_mutex_lock(&checked_lock);
+    for (size_t i = 0; i < KI_CHECKED && !found; i++) {
+        if (checked[i].key == issuer->key) {
+            memcpy(issuer->n, checked[i].n, sizeof(issuer->n));
+            issuer->c_len = checked[i].c_len;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&checked_lock);
+    return found;
+}
+
+static void checked_add(const ki_issuer *issuer)
+{
+    if (!mech_once_run(&checked_once) || !EVP_PKEY_up_ref(issuer->key))
+        return;
+    pthread_mutex_lock(&checked_lock);
+    ki_issuer *e = &checked[checked_next++ % KI_CHECKED];
+    EVP_PKEY_free(e->key);
+    *e = *issuer;
+    pthread_mutex_unlock(&checked_lock);
+}
+
 /* The DER SubjectPublicKeyInfo, whole, of the scheme's type, and valid
  * as the scheme's check_key says. */
-static CK_RV ki_issuer_key(const ki_scheme *scheme, const CK_SE_KI_PARAMS *p, EVP_PKEY **issuer,
-                           size_t *c_len)
+static CK_RV ki_issuer_key(const ki_scheme *scheme, const CK_SE_KI_PARAMS *p, ki_issuer *issuer)
 {
-    const unsigned char *der = p->pIssuerPublicKey;
-    const unsigned char *end = der + p->ulIssuerPublicKeyLen;
-    EVP_PKEY *key = d2i_PUBKEY(NULL, &der, (long)p->ulIssuerPublicKeyLen);
-    if (!key || der != end) {
-        EVP_PKEY_free(key);
+    issuer->key = mech_spki_decode(p->pIssuerPublicKey, p->ulIssuerPublicKeyLen);
+    if (!issuer->key)
         return mech_openssl_error("KI issuer key DER", CKR_MECHANISM_PARAM_INVALID);
-    }
-    CK_RV rv = CKR_MECHANISM_PARAM_INVALID;
-    if (EVP_PKEY_get_base_id(key) == scheme->key_type)
-        rv = scheme->check_key(key, c_len);
+    if (EVP_PKEY_get_base_id(issuer->key) != scheme->key_type)
+        return CKR_MECHANISM_PARAM_INVALID;
+    if (checked_find(issuer))
+        return CKR_OK;
+    CK_RV rv = scheme->check_key(issuer);
     if (rv == CKR_OK)
-        *issuer = key;
-    else
-        EVP_PKEY_free(key);
+        checked_add(issuer);
     return rv;
 }
 
@@ -135,21 +189,24 @@ static CK_RV ki_issuer_key(const ki_scheme *scheme, const CK_SE_KI_PARAMS *p, EV
  * Not EVP_PKEY_public_check: its SP 800-56B test runs Miller-Rabin on n,
  * ~7 ms, nine tenths of a derivation, and guards nothing here: whoever
  * supplies PK can decrypt c anyway, a broken n only hurts that party. */
-static CK_RV rsa_check_key(EVP_PKEY *issuer, size_t *c_len)
+static CK_RV rsa_check_key(ki_issuer *issuer)
 {
     BIGNUM *n = NULL, *e = NULL;
-    int bits = EVP_PKEY_get_bits(issuer);
+    int bits = EVP_PKEY_get_bits(issuer->key);
     CK_RV rv = CKR_MECHANISM_PARAM_INVALID;
     if (bits < KI_RSA_MIN_BITS || bits > KI_RSA_MAX_BITS)
         goto out;
-    if (!EVP_PKEY_get_bn_param(issuer, OSSL_PKEY_PARAM_RSA_N, &n) ||
-        !EVP_PKEY_get_bn_param(issuer, OSSL_PKEY_PARAM_RSA_E, &e)) {
+    if (!EVP_PKEY_get_bn_param(issuer->key, OSSL_PKEY_PARAM_RSA_N, &n) ||
+        !EVP_PKEY_get_bn_param(issuer->key, OSSL_PKEY_PARAM_RSA_E, &e)) {
         rv = mech_openssl_error("KI issuer key", CKR_MECHANISM_PARAM_INVALID);
         goto out;
     }
     if (!BN_is_odd(n) || !BN_is_odd(e) || BN_cmp(e, BN_value_one()) <= 0)
         goto out;
-    *c_len = (size_t)EVP_PKEY_get_size(issuer); /* k */
+    issuer->c_len = (size_t)EVP_PKEY_get_size(issuer->key); /* k */
+    if (issuer->c_len > sizeof(issuer->n) ||
+        BN_bn2binpad(n, issuer->n, (int)issuer->c_len) != (int)issuer->c_len)
+        goto out;
     rv = CKR_OK;
 out:
     BN_free(n);
@@ -158,16 +215,11 @@ out:
 }
 
 /* I2OSP(n, k) into H. */
-static CK_RV hash_modulus(EVP_PKEY *issuer, EVP_MD_CTX *hash, size_t k)
+static CK_RV hash_modulus(const ki_issuer *issuer, EVP_MD_CTX *hash, size_t k)
 {
-    BIGNUM *n = NULL;
-    unsigned char n_octets[KI_C_MAX_LEN];
-    CK_RV rv = CKR_FUNCTION_FAILED;
-    if (EVP_PKEY_get_bn_param(issuer, OSSL_PKEY_PARAM_RSA_N, &n) &&
-        BN_bn2binpad(n, n_octets, (int)k) == (int)k && EVP_DigestUpdate(hash, n_octets, k))
-        rv = CKR_OK;
-    BN_free(n);
-    return rv == CKR_OK ? rv : mech_openssl_error("KI modulus", rv);
+    if (k != issuer->c_len || !EVP_DigestUpdate(hash, issuer->n, k))
+        return mech_openssl_error("KI modulus", CKR_FUNCTION_FAILED);
+    return CKR_OK;
 }
 
 /* c = RSA public operation on block (k bytes or the OAEP message). */
@@ -196,7 +248,7 @@ out:
 
 /* r uniform in [2, n−2]: BN_priv_rand_range draws below n−3 by rejection
  * sampling (no modulo bias), then + 2. */
-static CK_RV rsa_raw_derive(EVP_PKEY *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t k)
+static CK_RV rsa_raw_derive(const ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t k)
 {
     BIGNUM *n = NULL, *range = BN_new(), *r = BN_secure_new();
     unsigned char r_octets[KI_C_MAX_LEN];
@@ -204,13 +256,13 @@ static CK_RV rsa_raw_derive(EVP_PKEY *issuer, EVP_MD_CTX *hash, unsigned char *c
     if (!range || !r)
         goto out;
     rv = CKR_FUNCTION_FAILED;
-    if (!EVP_PKEY_get_bn_param(issuer, OSSL_PKEY_PARAM_RSA_N, &n) || !BN_copy(range, n) ||
-        !BN_sub_word(range, 3) || !BN_priv_rand_range(r, range) || !BN_add_word(r, 2) ||
+    if (!(n = BN_bin2bn(issuer->n, (int)k, NULL)) || !BN_copy(range, n) || !BN_sub_word(range, 3) ||
+        !BN_priv_rand_range(r, range) || !BN_add_word(r, 2) ||
         BN_bn2binpad(r, r_octets, (int)k) != (int)k) {
         rv = mech_openssl_error("KI random r", rv);
         goto out;
     }
-    rv = rsa_encrypt(issuer, RSA_NO_PADDING, r_octets, k, c, k);
+    rv = rsa_encrypt(issuer->key, RSA_NO_PADDING, r_octets, k, c, k);
     if (rv == CKR_OK && !EVP_DigestUpdate(hash, r_octets, k))
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
@@ -223,14 +275,14 @@ out:
     return rv;
 }
 
-static CK_RV rsa_oaep_derive(EVP_PKEY *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t k)
+static CK_RV rsa_oaep_derive(const ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t k)
 {
     unsigned char r[KI_OAEP_SECRET_LEN];
     CK_RV rv = CKR_OK;
     if (RAND_priv_bytes(r, sizeof(r)) != 1)
         rv = mech_openssl_error("KI random r", CKR_FUNCTION_FAILED);
     if (rv == CKR_OK)
-        rv = rsa_encrypt(issuer, RSA_PKCS1_OAEP_PADDING, r, sizeof(r), c, k);
+        rv = rsa_encrypt(issuer->key, RSA_PKCS1_OAEP_PADDING, r, sizeof(r), c, k);
     if (rv == CKR_OK && !EVP_DigestUpdate(hash, r, sizeof(r)))
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
@@ -243,19 +295,19 @@ static CK_RV rsa_oaep_derive(EVP_PKEY *issuer, EVP_MD_CTX *hash, unsigned char *
 
 /* P-256, P-384 or P-521, and EVP_PKEY_public_check: h on the curve, not
  * at infinity (an h of small order would leave few possible h^r). */
-static CK_RV ec_check_key(EVP_PKEY *issuer, size_t *c_len)
+static CK_RV ec_check_key(ki_issuer *issuer)
 {
-    const mech_curve *curve = mech_curve_of_pkey(issuer);
+    const mech_curve *curve = mech_curve_of_pkey(issuer->key);
     if (!curve || curve->key_type != CKK_EC)
         return CKR_MECHANISM_PARAM_INVALID;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, issuer, NULL);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, issuer->key, NULL);
     if (!ctx)
         return CKR_HOST_MEMORY;
     CK_RV rv = CKR_OK;
     if (EVP_PKEY_public_check(ctx) != 1)
         rv = mech_openssl_error("KI issuer point", CKR_MECHANISM_PARAM_INVALID);
     EVP_PKEY_CTX_free(ctx);
-    *c_len = 1 + 2 * curve->field_bytes; /* P(): 04 ‖ X ‖ Y */
+    issuer->c_len = 1 + 2 * curve->field_bytes; /* P(): 04 ‖ X ‖ Y */
     return rv;
 }
 
@@ -272,9 +324,10 @@ static CK_RV hash_point(const EC_GROUP *group, const EC_POINT *point, EVP_MD_CTX
 
 /* r uniform in [1, q−1]; g^r and h^r with EC_POINT_mul, which takes the
  * constant-time ladder for a single scalar. */
-static CK_RV ec_elgamal_derive(EVP_PKEY *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t c_len)
+static CK_RV ec_elgamal_derive(const ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c,
+                               size_t c_len)
 {
-    const EC_GROUP *group = mech_curve_group(mech_curve_of_pkey(issuer));
+    const EC_GROUP *group = mech_curve_group(mech_curve_of_pkey(issuer->key));
     unsigned char h_octets[1 + 2 * 66];
     size_t h_len = 0;
     BN_CTX *bn = BN_CTX_secure_new();
@@ -285,7 +338,7 @@ static CK_RV ec_elgamal_derive(EVP_PKEY *issuer, EVP_MD_CTX *hash, unsigned char
         !(g_r = EC_POINT_new(group)) || !(h_r = EC_POINT_new(group)))
         goto out;
     rv = CKR_FUNCTION_FAILED;
-    if (!EVP_PKEY_get_octet_string_param(issuer, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, h_octets,
+    if (!EVP_PKEY_get_octet_string_param(issuer->key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, h_octets,
                                          sizeof(h_octets), &h_len) ||
         !EC_POINT_oct2point(group, h, h_octets, h_len, bn))
         goto out;
@@ -356,11 +409,10 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
     const CK_SE_KI_PARAMS *p = NULL;
     const EVP_MD *md = NULL;
     ki_shape shape;
-    EVP_PKEY *issuer = NULL;
+    ki_issuer issuer = {NULL, 0, {0}};
     EVP_MD_CTX *hash = NULL;
     unsigned char c[KI_C_MAX_LEN];
     unsigned char ki[EVP_MAX_MD_SIZE];
-    size_t c_len = 0;
     CK_RV rv = ki_params(mech, &p);
     if (rv == CKR_OK)
         rv = env_lifecycle_allows(env, LC_KI_DERIVE); /* PERSONALIZATION only (SPEC.md §3) */
@@ -369,9 +421,10 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
     if (rv == CKR_OK)
         rv = ki_template(tmpl, (size_t)EVP_MD_get_size(md), &shape);
     if (rv == CKR_OK)
-        rv = ki_issuer_key(scheme, p, &issuer, &c_len);
+        rv = ki_issuer_key(scheme, p, &issuer);
     if (rv != CKR_OK)
         goto out;
+    size_t c_len = issuer.c_len;
     /* SPEC.md §1: a NULL or short buffer gets the size and nothing is made. */
     if (!p->pCiphertext || *p->pulCiphertextLen < c_len) {
         *p->pulCiphertextLen = c_len;
@@ -383,7 +436,7 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    rv = scheme->derive(issuer, hash, c, c_len);
+    rv = scheme->derive(&issuer, hash, c, c_len);
     if (rv == CKR_OK && !EVP_DigestFinal_ex(hash, ki, NULL))
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
@@ -397,7 +450,7 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
 out:
     OPENSSL_cleanse(ki, sizeof(ki));
     EVP_MD_CTX_free(hash); /* cleanses the hash state */
-    EVP_PKEY_free(issuer);
+    EVP_PKEY_free(issuer.key);
     return rv;
 }
 

@@ -46,16 +46,30 @@ typedef struct sk3_piece {
     size_t len;
 } sk3_piece;
 
-/* Fetched once for the life of the process, like mech_util.c's hashes. */
+/* Fetched once for the life of the process, like mech_util.c's hashes:
+ * HMAC with its digest already set, duplicated per call (setting the
+ * digest by name fetches SHA-256 again on every call). */
 static EVP_MAC *hmac_impl;
+static EVP_MAC_CTX *hmac_sha256;
 
 static void fetch_hmac(void)
 {
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
     hmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    hmac_sha256 = hmac_impl ? EVP_MAC_CTX_new(hmac_impl) : NULL;
+    if (hmac_sha256 && !EVP_MAC_CTX_set_params(hmac_sha256, params)) {
+        EVP_MAC_CTX_free(hmac_sha256);
+        hmac_sha256 = NULL;
+    }
 }
 
 static void free_hmac(void)
 {
+    EVP_MAC_CTX_free(hmac_sha256);
+    hmac_sha256 = NULL;
     EVP_MAC_free(hmac_impl);
     hmac_impl = NULL;
 }
@@ -66,16 +80,12 @@ static mech_once hmac_once = MECH_ONCE_INIT(fetch_hmac, free_hmac);
 static CK_RV sk3_prf(const unsigned char *key, const sk3_piece *pieces, size_t count,
                      unsigned char *out)
 {
-    if (!mech_once_run(&hmac_once) || !hmac_impl)
+    if (!mech_once_run(&hmac_once) || !hmac_sha256)
         return mech_openssl_error("SK3: HMAC", CKR_FUNCTION_FAILED);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end(),
-    };
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_impl);
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_sha256);
     CK_RV rv = CKR_OK;
     size_t written = 0;
-    if (!ctx || !EVP_MAC_init(ctx, key, SK3_LEN, params))
+    if (!ctx || !EVP_MAC_init(ctx, key, SK3_LEN, NULL))
         rv = CKR_FUNCTION_FAILED;
     for (size_t i = 0; rv == CKR_OK && i < count; i++)
         if (!EVP_MAC_update(ctx, pieces[i].data, pieces[i].len))
@@ -206,8 +216,7 @@ static const void *sk3_param(const CK_MECHANISM *mech, size_t size)
 /* The lifecycle permits queries, and the key is not blocked; *limit is
  * the key's CKA_SE_FAILURE_LIMIT for sk3_reject.  Called without the
  * token lock (oneshot, verify_oneshot, derive). */
-static CK_RV sk3_admit(const mech_env *env, const mech_key *key, const char *query,
-                       CK_ULONG *limit)
+static CK_RV sk3_admit(const mech_env *env, const mech_key *key, const char *query, CK_ULONG *limit)
 {
     CK_ULONG count = 0;
     CK_RV rv = env_lifecycle_allows(env, LC_SK3_QUERY);
@@ -218,7 +227,9 @@ static CK_RV sk3_admit(const mech_env *env, const mech_key *key, const char *que
     /* SPEC.md §3: every vendor mechanism call is in the audit log. */
     char detail[96];
     snprintf(detail, sizeof(detail), "%s on object 0x%lx: %s", query, (unsigned long)key->handle,
-             rv == CKR_OK ? "answered" : rv == CKR_SE_BLOCKED ? "blocked" : "refused");
+             rv == CKR_OK           ? "answered"
+             : rv == CKR_SE_BLOCKED ? "blocked"
+                                    : "refused");
     CK_RV audited = env_audit(env, "sk3", detail);
     return rv == CKR_OK ? audited : rv;
 }
