@@ -403,22 +403,29 @@ static CK_RV set_key_bignum(attr_list *out, EVP_PKEY *pkey, const bn_part *part,
     return rv;
 }
 
+/* A DER OCTET STRING around data (PKCS#11 3.0 §2.3.3 for CKA_EC_POINT):
+ * a short header written here rather than an ASN1_OCTET_STRING
+ * allocated, encoded and freed for each key. */
 static CK_RV set_octet_string(attr_list *out, CK_ATTRIBUTE_TYPE type, const unsigned char *data,
                               size_t len)
 {
-    ASN1_OCTET_STRING *octets = ASN1_OCTET_STRING_new();
-    unsigned char *der = NULL;
-    int der_len = 0;
-    CK_RV rv = CKR_HOST_MEMORY;
-    if (octets && ASN1_OCTET_STRING_set(octets, data, (int)len))
-        der_len = i2d_ASN1_OCTET_STRING(octets, &der);
-    if (der_len > 0)
-        rv = attr_list_set(out, type, der, (CK_ULONG)der_len);
-    OPENSSL_free(der);
-    ASN1_OCTET_STRING_free(octets);
-    return rv;
+    unsigned char der[4 + MAX_EC_POINT_BYTES];
+    size_t header = 2;
+    if (len > MAX_EC_POINT_BYTES)
+        return CKR_FUNCTION_FAILED;
+    der[0] = V_ASN1_OCTET_STRING;
+    if (len < 0x80) {
+        der[1] = (unsigned char)len;
+    } else { /* at most 255 bytes here: one length octet */
+        der[1] = 0x81;
+        der[2] = (unsigned char)len;
+        header = 3;
+    }
+    memcpy(der + header, data, len);
+    return attr_list_set(out, type, der, (CK_ULONG)(header + len));
 }
 
+/* Any key type: OpenSSL's encoder, found by a provider lookup on each call. */
 static CK_RV set_public_key_info(attr_list *out, EVP_PKEY *pkey)
 {
     unsigned char *der = NULL;
@@ -428,6 +435,64 @@ static CK_RV set_public_key_info(attr_list *out, EVP_PKEY *pkey)
     CK_RV rv = attr_list_set(out, CKA_PUBLIC_KEY_INFO, der, (CK_ULONG)len);
     OPENSSL_free(der);
     return rv;
+}
+
+/* The SubjectPublicKeyInfo of a named-curve EC key (RFC 5480 §2) or an
+ * Ed25519 key (RFC 8410 §4) is a constant prefix — the outer SEQUENCE
+ * header, the AlgorithmIdentifier, the BIT STRING header with no unused
+ * bits — then the uncompressed point or the raw key.  Writing that prefix
+ * gives the bytes i2d_PUBKEY gives (tests/unit/test_keyconv_spki.c
+ * compares them) without the OSSL_ENCODER lookup, which cost most of a
+ * P-256 key pair generation. */
+#define SPKI_PREFIX_MAX 26
+#define ID_EC_PUBLIC_KEY 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 /* RFC 5480 */
+static const struct spki_prefix {
+    int nid;
+    size_t public_len; /* bytes of the point or key after the prefix */
+    size_t len;
+    unsigned char der[SPKI_PREFIX_MAX];
+} spki_prefixes[] = {
+    {NID_X9_62_prime256v1,
+     1 + 2 * 32,
+     26,
+     {0x30, 0x59, 0x30, 0x13, ID_EC_PUBLIC_KEY, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03,
+      0x01, 0x07, 0x03, 0x42, 0x00}},
+    {NID_secp384r1,
+     1 + 2 * 48,
+     23,
+     {0x30, 0x76, 0x30, 0x10, ID_EC_PUBLIC_KEY, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03,
+      0x62, 0x00}},
+    {NID_secp521r1,
+     1 + 2 * 66,
+     25,
+     {0x30, 0x81, 0x9b, 0x30, 0x10, ID_EC_PUBLIC_KEY, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23,
+      0x03, 0x81, 0x86, 0x00}},
+    {NID_ED25519,
+     ED25519_KEY_BYTES,
+     12,
+     {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00}},
+};
+
+/* False when the curve has no prefix or the key is not the expected length. */
+static bool spki_prefix_of(const mech_curve *curve, size_t public_len,
+                           const struct spki_prefix **prefix)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(spki_prefixes); i++)
+        if (spki_prefixes[i].nid == curve->nid) {
+            *prefix = &spki_prefixes[i];
+            return spki_prefixes[i].public_len == public_len;
+        }
+    return false;
+}
+
+static CK_RV set_curve_public_key_info(attr_list *out, const struct spki_prefix *prefix,
+                                       const unsigned char *public_key)
+{
+    unsigned char der[SPKI_PREFIX_MAX + MAX_EC_POINT_BYTES];
+    memcpy(der, prefix->der, prefix->len);
+    memcpy(der + prefix->len, public_key, prefix->public_len);
+    return attr_list_set(out, CKA_PUBLIC_KEY_INFO, der,
+                         (CK_ULONG)(prefix->len + prefix->public_len));
 }
 
 static CK_RV rsa_attrs(EVP_PKEY *pkey, bool private_key, attr_list *out)
@@ -454,54 +519,92 @@ static CK_RV rsa_attrs(EVP_PKEY *pkey, bool private_key, attr_list *out)
     return rv;
 }
 
-/* The uncompressed encoding of an EC key's point, whatever form the key
- * keeps it in (a decoded PKCS#8 key may hold a compressed one). */
-static CK_RV ec_uncompressed_point(EVP_PKEY *pkey, const mech_curve *curve, unsigned char *point,
-                                   size_t *len)
+/* An EC or Ed25519 key's public value as the key keeps it: the encoded
+ * point (uncompressed for a generated key; a decoded PKCS#8 key may keep
+ * a compressed one) or the raw Ed25519 key.  named: its curve is encoded
+ * by name, not by explicit parameters (a decoded PKCS#8 key may have
+ * those), so that SubjectPublicKeyInfo is the constant prefix and it. */
+typedef struct curve_public {
+    unsigned char bytes[MAX_EC_POINT_BYTES];
+    size_t len;
+    bool named;
+} curve_public;
+
+static CK_RV curve_public_of(EVP_PKEY *pkey, const mech_curve *curve, curve_public *pub)
 {
-    unsigned char encoded[MAX_EC_POINT_BYTES];
-    size_t encoded_len = 0;
-    if (!EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, encoded, sizeof(encoded),
-                                         &encoded_len) ||
-        encoded_len == 0)
-        return mech_openssl_error("EC public point", CKR_KEY_TYPE_INCONSISTENT);
-    if (encoded[0] == POINT_CONVERSION_UNCOMPRESSED) {
-        memcpy(point, encoded, encoded_len);
-        *len = encoded_len;
+    pub->len = sizeof(pub->bytes);
+    pub->named = true;
+    if (curve->key_type == CKK_EC_EDWARDS)
+        return EVP_PKEY_get_raw_public_key(pkey, pub->bytes, &pub->len)
+                   ? CKR_OK
+                   : mech_openssl_error("Ed25519 public key", CKR_FUNCTION_FAILED);
+    /* Both in one provider call: each call allocates a BN_CTX. */
+    char encoding[sizeof(OSSL_PKEY_EC_ENCODING_GROUP)] = ""; /* the longer name */
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pub->bytes, sizeof(pub->bytes)),
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_EC_ENCODING, encoding, sizeof(encoding)),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_PKEY_get_params(pkey, params) && OSSL_PARAM_modified(&params[0]) &&
+        params[0].return_size != 0) {
+        pub->len = params[0].return_size;
+        pub->named =
+            OSSL_PARAM_modified(&params[1]) && strcmp(encoding, OSSL_PKEY_EC_ENCODING_GROUP) == 0;
         return CKR_OK;
     }
+    /* A key that cannot tell its encoding (a legacy EC_KEY): the point
+     * alone, and SubjectPublicKeyInfo from OpenSSL's encoder. */
+    ERR_clear_error();
+    pub->named = false;
+    if (!EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, pub->bytes,
+                                         sizeof(pub->bytes), &pub->len) ||
+        pub->len == 0)
+        return mech_openssl_error("EC public point", CKR_KEY_TYPE_INCONSISTENT);
+    return CKR_OK;
+}
+
+static bool is_uncompressed(const curve_public *pub, const mech_curve *curve)
+{
+    return curve->key_type != CKK_EC || (pub->bytes[0] == POINT_CONVERSION_UNCOMPRESSED &&
+                                         pub->len == 1 + 2 * curve->field_bytes);
+}
+
+/* CKA_EC_POINT: the uncompressed point whatever form the key keeps it in,
+ * or the Ed25519 key (PKCS#11 3.0 §2.3.3, §2.3.6), as a DER OCTET STRING. */
+static CK_RV set_ec_point(attr_list *out, const mech_curve *curve, const curve_public *pub)
+{
+    if (is_uncompressed(pub, curve))
+        return set_octet_string(out, CKA_EC_POINT, pub->bytes, pub->len);
+    unsigned char point[MAX_EC_POINT_BYTES];
+    size_t len = 0;
     CK_RV rv = CKR_HOST_MEMORY;
     const EC_GROUP *group = mech_curve_group(curve);
     EC_POINT *decoded = group ? EC_POINT_new(group) : NULL;
     if (!decoded)
         goto out;
     rv = CKR_FUNCTION_FAILED;
-    if (!EC_POINT_oct2point(group, decoded, encoded, encoded_len, NULL))
+    if (!EC_POINT_oct2point(group, decoded, pub->bytes, pub->len, NULL))
         goto out;
-    *len = EC_POINT_point2oct(group, decoded, POINT_CONVERSION_UNCOMPRESSED, point, *len, NULL);
-    if (*len != 0)
-        rv = CKR_OK;
+    len = EC_POINT_point2oct(group, decoded, POINT_CONVERSION_UNCOMPRESSED, point, sizeof(point),
+                             NULL);
+    if (len != 0)
+        rv = set_octet_string(out, CKA_EC_POINT, point, len);
 out:
-    if (rv != CKR_OK)
+    if (rv == CKR_FUNCTION_FAILED)
         mech_openssl_error("EC point conversion", rv);
     EC_POINT_free(decoded);
     return rv;
 }
 
-static CK_RV ec_public_values(EVP_PKEY *pkey, const mech_curve *curve, attr_list *out)
+/* CKA_PUBLIC_KEY_INFO from the constant prefix when the key has the form
+ * the prefix is for, else from OpenSSL's encoder (same bytes, slower). */
+static CK_RV set_ec_public_key_info(attr_list *out, EVP_PKEY *pkey, const mech_curve *curve,
+                                    const curve_public *pub)
 {
-    unsigned char point[MAX_EC_POINT_BYTES];
-    size_t len = sizeof(point);
-    CK_RV rv;
-    if (curve->key_type == CKK_EC_EDWARDS)
-        rv = EVP_PKEY_get_raw_public_key(pkey, point, &len)
-                 ? CKR_OK
-                 : mech_openssl_error("Ed25519 public key", CKR_FUNCTION_FAILED);
-    else
-        rv = ec_uncompressed_point(pkey, curve, point, &len);
-    if (rv == CKR_OK)
-        rv = set_octet_string(out, CKA_EC_POINT, point, len);
-    return rv;
+    const struct spki_prefix *prefix;
+    if (pub->named && is_uncompressed(pub, curve) && spki_prefix_of(curve, pub->len, &prefix))
+        return set_curve_public_key_info(out, prefix, pub->bytes);
+    return set_public_key_info(out, pkey);
 }
 
 static CK_RV ec_private_value(EVP_PKEY *pkey, const mech_curve *curve, attr_list *out)
@@ -526,11 +629,18 @@ static CK_RV ec_attrs(EVP_PKEY *pkey, bool private_key, attr_list *out)
     const mech_curve *curve = mech_curve_of_pkey(pkey);
     if (!curve)
         return CKR_CURVE_NOT_SUPPORTED;
+    curve_public pub;
     CK_RV rv = attr_list_set_ulong(out, CKA_KEY_TYPE, curve->key_type);
     if (rv == CKR_OK)
         rv = mech_set_ec_params(out, curve);
+    if (rv == CKR_OK && private_key)
+        rv = ec_private_value(pkey, curve, out);
     if (rv == CKR_OK)
-        rv = private_key ? ec_private_value(pkey, curve, out) : ec_public_values(pkey, curve, out);
+        rv = curve_public_of(pkey, curve, &pub);
+    if (rv == CKR_OK && !private_key)
+        rv = set_ec_point(out, curve, &pub);
+    if (rv == CKR_OK)
+        rv = set_ec_public_key_info(out, pkey, curve, &pub);
     return rv;
 }
 
@@ -540,17 +650,15 @@ static CK_RV key_attrs(EVP_PKEY *pkey, bool private_key, attr_list *out)
     switch (EVP_PKEY_get_base_id(pkey)) {
     case EVP_PKEY_RSA:
         rv = rsa_attrs(pkey, private_key, out);
-        break;
+        if (rv == CKR_OK)
+            rv = set_public_key_info(out, pkey);
+        return rv;
     case EVP_PKEY_EC:
     case EVP_PKEY_ED25519:
-        rv = ec_attrs(pkey, private_key, out);
-        break;
+        return ec_attrs(pkey, private_key, out);
     default:
         return CKR_KEY_TYPE_INCONSISTENT;
     }
-    if (rv == CKR_OK)
-        rv = set_public_key_info(out, pkey);
-    return rv;
 }
 
 CK_RV mech_public_attrs(EVP_PKEY *pkey, attr_list *out)

@@ -230,23 +230,97 @@ static CK_RV template_curve(const attr_list *pub_tmpl, CK_KEY_TYPE type,
     return rv;
 }
 
-static CK_RV curve_generate_pair(const mech_curve *curve, const CK_ATTRIBUTE *params,
-                                 attr_list *pub_out, attr_list *priv_out)
+/* Key generation contexts kept for reuse, a few per curve.  A context
+ * builds its curve's EC_GROUP from the name on its first key and keeps
+ * it; a new context for every key built it again each time (Montgomery
+ * contexts, generator), a quarter of a P-256 pair's cost.  A context serves
+ * one call at a time: taking and returning one are atomic exchanges on
+ * the slots, so no lock is held (nor left held in a forked child). */
+#define CURVE_POOLS 8
+#define POOL_SLOTS 4
+
+static struct curve_pool {
+    const mech_curve *curve; /* claimed once, NULL while unused */
+    EVP_PKEY_CTX *slots[POOL_SLOTS];
+} curve_pools[CURVE_POOLS];
+
+static void register_pools(void) {}
+
+/* C_Finalize: no call is in progress, so every context is in a slot. */
+static void empty_pools(void)
+{
+    for (size_t i = 0; i < CURVE_POOLS; i++)
+        for (size_t j = 0; j < POOL_SLOTS; j++) {
+            EVP_PKEY_CTX_free(curve_pools[i].slots[j]);
+            curve_pools[i].slots[j] = NULL;
+        }
+}
+
+static mech_once pools_once = MECH_ONCE_INIT(register_pools, empty_pools);
+
+/* The curve's pool, claimed on first use; NULL when all are taken. */
+static struct curve_pool *pool_of(const mech_curve *curve)
+{
+    if (!mech_once_run(&pools_once))
+        return NULL;
+    for (size_t i = 0; i < CURVE_POOLS; i++) {
+        const mech_curve *owner = NULL;
+        if (__atomic_compare_exchange_n(&curve_pools[i].curve, &owner, curve, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+            owner == curve)
+            return &curve_pools[i];
+    }
+    return NULL;
+}
+
+static EVP_PKEY_CTX *new_keygen_ctx(const mech_curve *curve)
 {
     /* Ed25519 has no legacy ENGINE route; EC goes by OID (mech_keytype). */
-    EVP_PKEY *pkey = NULL;
     EVP_PKEY_CTX *ctx = curve->key_type == CKK_EC
                             ? EVP_PKEY_CTX_new_from_name(NULL, mech_keytype("EC"), NULL)
                             : EVP_PKEY_CTX_new_from_name(NULL, curve->name, NULL);
-    OSSL_PARAM group[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                           (char *)curve->name, 0),
-                          OSSL_PARAM_construct_end()};
-    bool ok = ctx && EVP_PKEY_keygen_init(ctx) > 0 &&
-              (curve->key_type != CKK_EC || EVP_PKEY_CTX_set_params(ctx, group) > 0) &&
-              EVP_PKEY_generate(ctx, &pkey) > 0;
+    OSSL_PARAM group[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)curve->name, 0),
+        OSSL_PARAM_construct_end()};
+    if (ctx && EVP_PKEY_keygen_init(ctx) > 0 &&
+        (curve->key_type != CKK_EC || EVP_PKEY_CTX_set_params(ctx, group) > 0))
+        return ctx;
     EVP_PKEY_CTX_free(ctx);
-    if (!ok)
+    return NULL;
+}
+
+static EVP_PKEY_CTX *take_keygen_ctx(struct curve_pool *pool, const mech_curve *curve)
+{
+    for (size_t i = 0; pool && i < POOL_SLOTS; i++) {
+        EVP_PKEY_CTX *ctx = __atomic_exchange_n(&pool->slots[i], NULL, __ATOMIC_ACQ_REL);
+        if (ctx)
+            return ctx;
+    }
+    return new_keygen_ctx(curve);
+}
+
+static void return_keygen_ctx(struct curve_pool *pool, EVP_PKEY_CTX *ctx)
+{
+    for (size_t i = 0; pool && i < POOL_SLOTS; i++) {
+        EVP_PKEY_CTX *empty = NULL;
+        if (__atomic_compare_exchange_n(&pool->slots[i], &empty, ctx, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return;
+    }
+    EVP_PKEY_CTX_free(ctx);
+}
+
+static CK_RV curve_generate_pair(const mech_curve *curve, const CK_ATTRIBUTE *params,
+                                 attr_list *pub_out, attr_list *priv_out)
+{
+    EVP_PKEY *pkey = NULL;
+    struct curve_pool *pool = pool_of(curve);
+    EVP_PKEY_CTX *ctx = take_keygen_ctx(pool, curve);
+    if (!ctx || EVP_PKEY_generate(ctx, &pkey) <= 0) {
+        EVP_PKEY_CTX_free(ctx); /* in an unknown state */
         return mech_openssl_error("EC key generation", CKR_FUNCTION_FAILED);
+    }
+    return_keygen_ctx(pool, ctx);
     CK_RV rv = pair_outputs(pkey, params, pub_out, priv_out);
     EVP_PKEY_free(pkey);
     return rv;

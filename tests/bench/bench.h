@@ -1,11 +1,13 @@
 /*
  * bench.h — what the two halves of softse-bench share.
  *
- * bench.c is the driver: options, loading the modules, the timing loop,
- * the object-count cases (population, C_FindObjects, C_Initialize in a
- * child process) and the report.  bench_ops.c is the catalogue: one row
- * per measured operation, each with its PKCS#11 side and, where one
- * exists, the raw OpenSSL EVP side doing the same work on the same data.
+ * The driver (bench.c with bench_run.c, bench_objects.c, bench_report.c,
+ * sharing bench_driver.h) loads the modules, times the rows, runs the
+ * object-count cases and prints the report.  The rows are the catalogue
+ * (bench_ops.c): one row per measured operation, each with its PKCS#11
+ * side and, where one exists, the raw OpenSSL EVP side doing the same work
+ * on the same data; the standard mechanisms' rows are in bench_std.c, the
+ * vendor mechanisms' in bench_vendor.c (sharing bench_rows.h).
  */
 #ifndef SOFTSE_BENCH_H
 #define SOFTSE_BENCH_H
@@ -60,7 +62,7 @@ typedef struct bench_op {
     bool threaded; /* a sign operation: also measured on several threads */
 
     /* PKCS#11 side: per-thread state on its own session s.  NULL for a
-     * vendor row that is only reserved (see bench_ops.c). */
+     * vendor row that is only reserved. */
     CK_RV (*p11_init)(bench_module *m, CK_SESSION_HANDLE s, void **state);
     bench_run_fn p11_run;
     /* Raw OpenSSL side; NULL when there is no equivalent. */
@@ -71,8 +73,12 @@ typedef struct bench_op {
 /* Frees a state made by either side's init. */
 void bench_state_free(void *state);
 
-extern const bench_op bench_ops[];
-extern const size_t bench_ops_count;
+/* The catalogue, in report order: the standard rows (bench_std.c), then
+ * the vendor rows (bench_vendor.c).  bench_op_at gives row i of the whole,
+ * NULL past the end. */
+extern const bench_op bench_std_ops[], bench_vendor_ops[];
+extern const size_t bench_std_ops_count, bench_vendor_ops_count;
+const bench_op *bench_op_at(size_t i);
 
 /* The deterministic input: byte i is (i * 131 + 7) mod 256. */
 extern unsigned char bench_data[BENCH_DATA_MAX];

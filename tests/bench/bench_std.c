@@ -1,0 +1,647 @@
+/*
+ * bench_std.c — the rows of the standard mechanisms: random, digests,
+ * HMAC, ECDSA, EdDSA, RSA, AES-GCM, key generation, token objects, login.
+ *
+ * One row per operation: the PKCS#11 calls of one iteration and the raw
+ * OpenSSL EVP calls doing the same work (same key size, same data) with a
+ * key already loaded, as an application using libcrypto directly would
+ * make them.  Both sides redo their per-call setup every iteration
+ * (C_SignInit / EVP_DigestSignInit…), so the ratio module/raw is the
+ * module's overhead around the same cryptography.
+ *
+ * Keys live on the token (CKA_TOKEN TRUE, private, sensitive), as a
+ * secure element's keys would; they are made once per module.
+ */
+#include "bench_rows.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- fixed inputs ------------------------------------------------------ */
+
+CK_BBOOL yes = CK_TRUE;
+CK_BBOOL no = CK_FALSE;
+CK_BYTE p256_params[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+/* Ed25519: PKCS#11 3.0 §2.3.10 allows the OID or the curve name. */
+static CK_BYTE ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+static CK_BYTE ed25519_name[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+                                 'd',  's',  '2', '5', '5', '1', '9'};
+static CK_BYTE rsa_exponent[] = {0x01, 0x00, 0x01};
+static CK_ULONG rsa_bits = 2048;
+CK_BYTE key_label[] = "softse-bench-key";
+CK_BYTE secret32[32] = "softse-bench fixed 32-byte key!";
+
+/* ---- shared token keys ------------------------------------------------- */
+
+CK_RV make_pair(bench_module *m, CK_MECHANISM_TYPE gen, CK_ATTRIBUTE *pub, CK_ULONG npub,
+                CK_ATTRIBUTE *priv, CK_ULONG npriv, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv)
+{
+    CK_MECHANISM mech = {gen, NULL, 0};
+    return m->fn->C_GenerateKeyPair(m->session, &mech, pub, npub, priv, npriv, hpub, hpriv);
+}
+
+static CK_RV need_ec(bench_module *m)
+{
+    if (m->keys.ec_priv != CK_INVALID_HANDLE)
+        return CKR_OK;
+    CK_ATTRIBUTE pub[] = {ATTR(CKA_TOKEN, yes), ATTR(CKA_VERIFY, yes),
+                          ATTR(CKA_EC_PARAMS, p256_params), ATTR(CKA_LABEL, key_label)};
+    CK_ATTRIBUTE priv[] = {ATTR(CKA_TOKEN, yes), ATTR(CKA_PRIVATE, yes), ATTR(CKA_SENSITIVE, yes),
+                           ATTR(CKA_SIGN, yes), ATTR(CKA_LABEL, key_label)};
+    return make_pair(m, CKM_EC_KEY_PAIR_GEN, pub, ARRAY_SIZE(pub), priv, ARRAY_SIZE(priv),
+                     &m->keys.ec_pub, &m->keys.ec_priv);
+}
+
+static CK_RV need_ed(bench_module *m)
+{
+    if (m->keys.ed_priv != CK_INVALID_HANDLE)
+        return CKR_OK;
+    CK_ATTRIBUTE pub[] = {ATTR(CKA_TOKEN, yes), ATTR(CKA_VERIFY, yes),
+                          ATTR(CKA_EC_PARAMS, ed25519_oid), ATTR(CKA_LABEL, key_label)};
+    CK_ATTRIBUTE priv[] = {ATTR(CKA_TOKEN, yes), ATTR(CKA_PRIVATE, yes), ATTR(CKA_SENSITIVE, yes),
+                           ATTR(CKA_SIGN, yes), ATTR(CKA_LABEL, key_label)};
+    CK_RV rv = make_pair(m, CKM_EC_EDWARDS_KEY_PAIR_GEN, pub, ARRAY_SIZE(pub), priv,
+                         ARRAY_SIZE(priv), &m->keys.ed_pub, &m->keys.ed_priv);
+    if (rv == CKR_OK)
+        return rv;
+    pub[2] = (CK_ATTRIBUTE)ATTR(CKA_EC_PARAMS, ed25519_name);
+    return make_pair(m, CKM_EC_EDWARDS_KEY_PAIR_GEN, pub, ARRAY_SIZE(pub), priv, ARRAY_SIZE(priv),
+                     &m->keys.ed_pub, &m->keys.ed_priv);
+}
+
+static CK_RV need_rsa(bench_module *m)
+{
+    if (m->keys.rsa_priv != CK_INVALID_HANDLE)
+        return CKR_OK;
+    CK_ATTRIBUTE pub[] = {ATTR(CKA_TOKEN, yes),
+                          ATTR(CKA_VERIFY, yes),
+                          ATTR(CKA_ENCRYPT, yes),
+                          ATTR(CKA_MODULUS_BITS, rsa_bits),
+                          ATTR(CKA_PUBLIC_EXPONENT, rsa_exponent),
+                          ATTR(CKA_LABEL, key_label)};
+    CK_ATTRIBUTE priv[] = {ATTR(CKA_TOKEN, yes),     ATTR(CKA_PRIVATE, yes),
+                           ATTR(CKA_SENSITIVE, yes), ATTR(CKA_SIGN, yes),
+                           ATTR(CKA_DECRYPT, yes),   ATTR(CKA_LABEL, key_label)};
+    return make_pair(m, CKM_RSA_PKCS_KEY_PAIR_GEN, pub, ARRAY_SIZE(pub), priv, ARRAY_SIZE(priv),
+                     &m->keys.rsa_pub, &m->keys.rsa_priv);
+}
+
+static CK_RV make_secret(bench_module *m, CK_KEY_TYPE type, CK_OBJECT_HANDLE *out)
+{
+    if (*out != CK_INVALID_HANDLE)
+        return CKR_OK;
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    bool mac = type == CKK_GENERIC_SECRET;
+    CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, cls),
+                           ATTR(CKA_KEY_TYPE, type),
+                           ATTR(CKA_TOKEN, yes),
+                           ATTR(CKA_PRIVATE, yes),
+                           ATTR(CKA_SENSITIVE, yes),
+                           ATTR(CKA_VALUE, secret32),
+                           ATTR(CKA_LABEL, key_label),
+                           ATTR(mac ? CKA_SIGN : CKA_ENCRYPT, yes),
+                           ATTR(mac ? CKA_VERIFY : CKA_DECRYPT, yes)};
+    return m->fn->C_CreateObject(m->session, tmpl, ARRAY_SIZE(tmpl), out);
+}
+
+void bench_keys_destroy(bench_module *m)
+{
+    CK_OBJECT_HANDLE *all[] = {&m->keys.ec_priv,    &m->keys.ec_pub,     &m->keys.ed_priv,
+                               &m->keys.ed_pub,     &m->keys.rsa_priv,   &m->keys.rsa_pub,
+                               &m->keys.hmac,       &m->keys.aes,        &m->keys.sk3_server_gen,
+                               &m->keys.sk3_server, &m->keys.sk3_host_i, &m->keys.sk3_host_j};
+    for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+        if (*all[i] != CK_INVALID_HANDLE)
+            m->fn->C_DestroyObject(m->session, *all[i]);
+        *all[i] = CK_INVALID_HANDLE;
+    }
+}
+
+/* ---- states -------------------------------------------------------------- */
+
+typedef struct p11_state {
+    int kind;
+    bench_module *m;
+    CK_FUNCTION_LIST *fn;
+    CK_SESSION_HANDLE s;
+    CK_MECHANISM mech;
+    union {
+        CK_RSA_PKCS_PSS_PARAMS pss;
+        CK_RSA_PKCS_OAEP_PARAMS oaep;
+        CK_GCM_PARAMS gcm;
+    } param;
+    CK_OBJECT_HANDLE key;
+    CK_ULONG in_len;
+    CK_BYTE iv[12];
+    uint64_t counter;
+    CK_BYTE sig[512];
+    CK_ULONG sig_len;
+    CK_BYTE out[BENCH_DATA_MAX + 64];
+} p11_state;
+
+typedef struct raw_state {
+    int kind;
+    EVP_PKEY *pkey; /* borrowed from the shared raw keys */
+    EVP_MD *md;
+    EVP_MAC *mac;
+    EVP_CIPHER *cipher;
+    EVP_CIPHER_CTX *cctx;
+    EVP_PKEY_CTX *gen;
+    int padding; /* RSA padding for the digest-sign rows, 0 if none */
+    const char *md_name;
+    size_t in_len;
+    unsigned char iv[12];
+    uint64_t counter;
+    unsigned char sig[512];
+    size_t sig_len;
+    unsigned char out[BENCH_DATA_MAX + 64];
+} raw_state;
+
+/* A GCM IV never repeats under one key: a per-state prefix and a counter. */
+static void next_iv(unsigned char iv[12], uint32_t prefix, uint64_t *counter)
+{
+    uint64_t c = ++*counter;
+    memcpy(iv, &prefix, 4);
+    for (int i = 0; i < 8; i++)
+        iv[4 + i] = (unsigned char)(c >> (56 - 8 * i));
+}
+
+void bench_state_free(void *state)
+{
+    if (!state)
+        return;
+    if (*(int *)state == STATE_RAW) {
+        raw_state *r = state;
+        EVP_MD_free(r->md);
+        EVP_MAC_free(r->mac);
+        EVP_CIPHER_free(r->cipher);
+        EVP_CIPHER_CTX_free(r->cctx);
+        EVP_PKEY_CTX_free(r->gen);
+    } else if (*(int *)state == STATE_RAW_VENDOR) {
+        raw_vendor_free(state);
+    }
+    free(state);
+}
+
+static CK_RV p11_new(bench_module *m, CK_SESSION_HANDLE s, CK_MECHANISM_TYPE mech, CK_ULONG in_len,
+                     p11_state **out)
+{
+    p11_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return CKR_HOST_MEMORY;
+    st->kind = STATE_P11;
+    st->m = m;
+    st->fn = m->fn;
+    st->s = s;
+    st->mech.mechanism = mech;
+    st->in_len = in_len;
+    *out = st;
+    return CKR_OK;
+}
+
+static CK_RV raw_new(size_t in_len, raw_state **out)
+{
+    raw_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return CKR_HOST_MEMORY;
+    st->kind = STATE_RAW;
+    st->in_len = in_len;
+    *out = st;
+    return CKR_OK;
+}
+
+/* ---- PKCS#11 iterations --------------------------------------------------- */
+
+static CK_RV p11_random(void *state)
+{
+    p11_state *st = state;
+    return st->fn->C_GenerateRandom(st->s, st->out, 32);
+}
+
+static CK_RV p11_digest(void *state)
+{
+    p11_state *st = state;
+    CK_ULONG len = sizeof(st->out);
+    CK_RV rv = st->fn->C_DigestInit(st->s, &st->mech);
+    return rv != CKR_OK ? rv : st->fn->C_Digest(st->s, bench_data, st->in_len, st->out, &len);
+}
+
+static CK_RV p11_sign(void *state)
+{
+    p11_state *st = state;
+    CK_ULONG len = sizeof(st->out);
+    CK_RV rv = st->fn->C_SignInit(st->s, &st->mech, st->key);
+    return rv != CKR_OK ? rv : st->fn->C_Sign(st->s, bench_data, st->in_len, st->out, &len);
+}
+
+static CK_RV p11_verify(void *state)
+{
+    p11_state *st = state;
+    CK_RV rv = st->fn->C_VerifyInit(st->s, &st->mech, st->key);
+    return rv != CKR_OK ? rv
+                        : st->fn->C_Verify(st->s, bench_data, st->in_len, st->sig, st->sig_len);
+}
+
+static CK_RV p11_encrypt(void *state)
+{
+    p11_state *st = state;
+    CK_ULONG len = sizeof(st->out);
+    if (st->mech.mechanism == CKM_AES_GCM)
+        next_iv(st->iv, (uint32_t)st->s, &st->counter);
+    CK_RV rv = st->fn->C_EncryptInit(st->s, &st->mech, st->key);
+    return rv != CKR_OK ? rv : st->fn->C_Encrypt(st->s, bench_data, st->in_len, st->out, &len);
+}
+
+static CK_RV p11_aes_keygen(void *state)
+{
+    p11_state *st = state;
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_AES;
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, cls), ATTR(CKA_KEY_TYPE, type), ATTR(CKA_VALUE_LEN, len),
+                           ATTR(CKA_TOKEN, no),  ATTR(CKA_SENSITIVE, yes), ATTR(CKA_ENCRYPT, yes)};
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = st->fn->C_GenerateKey(st->s, &st->mech, tmpl, ARRAY_SIZE(tmpl), &h);
+    return rv != CKR_OK ? rv : st->fn->C_DestroyObject(st->s, h);
+}
+
+static CK_RV p11_ec_keygen(void *state)
+{
+    p11_state *st = state;
+    CK_ATTRIBUTE pub[] = {ATTR(CKA_TOKEN, no), ATTR(CKA_VERIFY, yes),
+                          ATTR(CKA_EC_PARAMS, p256_params)};
+    CK_ATTRIBUTE priv[] = {ATTR(CKA_TOKEN, no), ATTR(CKA_PRIVATE, yes), ATTR(CKA_SENSITIVE, yes),
+                           ATTR(CKA_SIGN, yes)};
+    CK_OBJECT_HANDLE hpub, hpriv;
+    CK_RV rv = st->fn->C_GenerateKeyPair(st->s, &st->mech, pub, ARRAY_SIZE(pub), priv,
+                                         ARRAY_SIZE(priv), &hpub, &hpriv);
+    if (rv != CKR_OK)
+        return rv;
+    rv = st->fn->C_DestroyObject(st->s, hpriv);
+    CK_RV rv2 = st->fn->C_DestroyObject(st->s, hpub);
+    return rv != CKR_OK ? rv : rv2;
+}
+
+static CK_RV p11_object(void *state)
+{
+    p11_state *st = state;
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    static CK_BYTE label[] = "softse-bench-tmp";
+    CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, cls),
+                           ATTR(CKA_TOKEN, yes),
+                           ATTR(CKA_PRIVATE, no),
+                           ATTR(CKA_LABEL, label),
+                           {CKA_VALUE, bench_data, 16}};
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = st->fn->C_CreateObject(st->s, tmpl, ARRAY_SIZE(tmpl), &h);
+    return rv != CKR_OK ? rv : st->fn->C_DestroyObject(st->s, h);
+}
+
+/* C_Login is per application (PKCS#11 3.0 §5.6): one iteration logs out
+ * and back in, so the session stays logged in between iterations. */
+static CK_RV p11_login(void *state)
+{
+    p11_state *st = state;
+    CK_RV rv = st->fn->C_Logout(st->s);
+    if (rv != CKR_OK)
+        return rv;
+    return st->fn->C_Login(st->s, CKU_USER, (CK_UTF8CHAR *)st->m->pin, strlen(st->m->pin));
+}
+
+/* ---- PKCS#11 set-ups ------------------------------------------------------ */
+
+#define P11_INIT(fname, mechanism, in_len, ...)                                                    \
+    static CK_RV fname(bench_module *m, CK_SESSION_HANDLE s, void **state)                         \
+    {                                                                                              \
+        p11_state *st;                                                                             \
+        CK_RV rv = p11_new(m, s, (mechanism), (in_len), &st);                                      \
+        if (rv != CKR_OK)                                                                          \
+            return rv;                                                                             \
+        __VA_ARGS__;                                                                               \
+        if (rv != CKR_OK) {                                                                        \
+            free(st);                                                                              \
+            return rv;                                                                             \
+        }                                                                                          \
+        *state = st;                                                                               \
+        return CKR_OK;                                                                             \
+    }
+
+P11_INIT(p11_init_plain, 0, 32, (void)0)
+P11_INIT(p11_init_sha256_64, CKM_SHA256, 64, (void)0)
+P11_INIT(p11_init_sha256_1k, CKM_SHA256, 1024, (void)0)
+P11_INIT(p11_init_hmac, CKM_SHA256_HMAC, 64, {
+    rv = make_secret(m, CKK_GENERIC_SECRET, &m->keys.hmac);
+    st->key = m->keys.hmac;
+})
+P11_INIT(p11_init_ecdsa, CKM_ECDSA, 32, {
+    rv = need_ec(m);
+    st->key = m->keys.ec_priv;
+})
+P11_INIT(p11_init_ecdsa_sha256, CKM_ECDSA_SHA256, 64, {
+    rv = need_ec(m);
+    st->key = m->keys.ec_priv;
+})
+P11_INIT(p11_init_ecdsa_verify, CKM_ECDSA, 32, {
+    rv = need_ec(m);
+    st->sig_len = sizeof(st->sig);
+    if (rv == CKR_OK)
+        rv = st->fn->C_SignInit(s, &st->mech, m->keys.ec_priv);
+    if (rv == CKR_OK)
+        rv = st->fn->C_Sign(s, bench_data, 32, st->sig, &st->sig_len);
+    st->key = m->keys.ec_pub;
+})
+P11_INIT(p11_init_eddsa, CKM_EDDSA, 64, {
+    rv = need_ed(m);
+    st->key = m->keys.ed_priv;
+})
+P11_INIT(p11_init_rsa_pkcs, CKM_SHA256_RSA_PKCS, 64, {
+    rv = need_rsa(m);
+    st->key = m->keys.rsa_priv;
+})
+P11_INIT(p11_init_rsa_pss, CKM_SHA256_RSA_PKCS_PSS, 64, {
+    rv = need_rsa(m);
+    st->key = m->keys.rsa_priv;
+    st->param.pss = (CK_RSA_PKCS_PSS_PARAMS){CKM_SHA256, CKG_MGF1_SHA256, 32};
+    st->mech.pParameter = &st->param.pss;
+    st->mech.ulParameterLen = sizeof(st->param.pss);
+})
+P11_INIT(p11_init_rsa_oaep, CKM_RSA_PKCS_OAEP, 32, {
+    rv = need_rsa(m);
+    st->key = m->keys.rsa_pub;
+    st->param.oaep =
+        (CK_RSA_PKCS_OAEP_PARAMS){CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
+    st->mech.pParameter = &st->param.oaep;
+    st->mech.ulParameterLen = sizeof(st->param.oaep);
+})
+
+static CK_RV gcm_setup(bench_module *m, p11_state *st)
+{
+    CK_RV rv = make_secret(m, CKK_AES, &m->keys.aes);
+    st->key = m->keys.aes;
+    st->param.gcm.pIv = st->iv;
+    st->param.gcm.ulIvLen = sizeof(st->iv);
+    st->param.gcm.ulIvBits = 8 * sizeof(st->iv);
+    st->param.gcm.ulTagBits = 128;
+    st->mech.pParameter = &st->param.gcm;
+    st->mech.ulParameterLen = sizeof(st->param.gcm);
+    return rv;
+}
+
+P11_INIT(p11_init_gcm_1k, CKM_AES_GCM, 1024, rv = gcm_setup(m, st))
+P11_INIT(p11_init_gcm_64k, CKM_AES_GCM, 64 * 1024, rv = gcm_setup(m, st))
+P11_INIT(p11_init_aes_keygen, CKM_AES_KEY_GEN, 0, (void)0)
+P11_INIT(p11_init_ec_keygen, CKM_EC_KEY_PAIR_GEN, 0, (void)0)
+P11_INIT(p11_init_object, 0, 0, (void)0)
+P11_INIT(p11_init_login, 0, 0, (void)0)
+
+/* ---- raw OpenSSL --------------------------------------------------------- */
+
+EVP_PKEY *raw_ec, *raw_rsa;
+static EVP_PKEY *raw_ed;
+
+void bench_raw_keys_free(void)
+{
+    EVP_PKEY_free(raw_ec);
+    EVP_PKEY_free(raw_ed);
+    EVP_PKEY_free(raw_rsa);
+    raw_ec = raw_ed = raw_rsa = NULL;
+    bench_vendor_raw_keys_free();
+}
+
+EVP_PKEY *raw_key(EVP_PKEY **slot, const char *type)
+{
+    if (*slot)
+        return *slot;
+    if (strcmp(type, "EC") == 0)
+        *slot = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    else if (strcmp(type, "RSA") == 0)
+        *slot = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    else
+        *slot = EVP_PKEY_Q_keygen(NULL, NULL, type);
+    return *slot;
+}
+
+static CK_RV raw_random(void *state)
+{
+    raw_state *st = state;
+    return OK(RAND_bytes(st->out, 32));
+}
+
+static CK_RV raw_digest(void *state)
+{
+    raw_state *st = state;
+    return OK(EVP_Digest(bench_data, st->in_len, st->out, NULL, st->md, NULL));
+}
+
+static CK_RV raw_hmac(void *state)
+{
+    raw_state *st = state;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    size_t len;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(st->mac);
+    CK_RV rv = OK(ctx && EVP_MAC_init(ctx, secret32, sizeof(secret32), params) &&
+                  EVP_MAC_update(ctx, bench_data, st->in_len) &&
+                  EVP_MAC_final(ctx, st->out, &len, sizeof(st->out)));
+    EVP_MAC_CTX_free(ctx);
+    return rv;
+}
+
+/* CKM_ECDSA: a signature over a hash the caller made. */
+static CK_RV raw_sign_hash(void *state)
+{
+    raw_state *st = state;
+    size_t len = sizeof(st->out);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, st->pkey, NULL);
+    CK_RV rv = OK(ctx && EVP_PKEY_sign_init(ctx) &&
+                  EVP_PKEY_sign(ctx, st->out, &len, bench_data, st->in_len));
+    EVP_PKEY_CTX_free(ctx);
+    return rv;
+}
+
+static CK_RV raw_verify_hash(void *state)
+{
+    raw_state *st = state;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, st->pkey, NULL);
+    CK_RV rv = OK(ctx && EVP_PKEY_verify_init(ctx) &&
+                  EVP_PKEY_verify(ctx, st->sig, st->sig_len, bench_data, st->in_len));
+    EVP_PKEY_CTX_free(ctx);
+    return rv;
+}
+
+/* Hash-and-sign: ECDSA-SHA256, RSA PKCS#1 v1.5 and PSS, Ed25519 (no md). */
+static CK_RV raw_digest_sign(void *state)
+{
+    raw_state *st = state;
+    size_t len = sizeof(st->out);
+    EVP_PKEY_CTX *pctx = NULL;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestSignInit_ex(ctx, &pctx, st->md_name, NULL, NULL, st->pkey, NULL);
+    if (ok && st->padding == RSA_PKCS1_PSS_PADDING)
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) > 0 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) > 0;
+    ok = ok && EVP_DigestSign(ctx, st->out, &len, bench_data, st->in_len);
+    EVP_MD_CTX_free(ctx);
+    return OK(ok);
+}
+
+static CK_RV raw_oaep(void *state)
+{
+    raw_state *st = state;
+    size_t len = sizeof(st->out);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, st->pkey, NULL);
+    CK_RV rv = OK(ctx && EVP_PKEY_encrypt_init(ctx) &&
+                  EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) > 0 &&
+                  EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, "SHA256", NULL) > 0 &&
+                  EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, "SHA256", NULL) > 0 &&
+                  EVP_PKEY_encrypt(ctx, st->out, &len, bench_data, st->in_len));
+    EVP_PKEY_CTX_free(ctx);
+    return rv;
+}
+
+static CK_RV raw_gcm(void *state)
+{
+    raw_state *st = state;
+    int len, fin;
+    next_iv(st->iv, 0, &st->counter);
+    return OK(EVP_EncryptInit_ex2(st->cctx, st->cipher, secret32, st->iv, NULL) &&
+              EVP_EncryptUpdate(st->cctx, st->out, &len, bench_data, (int)st->in_len) &&
+              EVP_EncryptFinal_ex(st->cctx, st->out + len, &fin) &&
+              EVP_CIPHER_CTX_ctrl(st->cctx, EVP_CTRL_GCM_GET_TAG, 16, st->sig));
+}
+
+static CK_RV raw_aes_keygen(void *state)
+{
+    raw_state *st = state;
+    return OK(RAND_priv_bytes(st->out, 32));
+}
+
+static CK_RV raw_ec_keygen(void *state)
+{
+    raw_state *st = state;
+    EVP_PKEY *key = NULL;
+    CK_RV rv = OK(EVP_PKEY_generate(st->gen, &key));
+    EVP_PKEY_free(key);
+    return rv;
+}
+
+/* softse derives its PIN key with PBKDF2-HMAC-SHA256 (SPEC.md §7). */
+static CK_RV raw_login(void *state)
+{
+    raw_state *st = state;
+    static const unsigned char salt[16] = "softse-bench-slt";
+    return OK(PKCS5_PBKDF2_HMAC("1234", 4, salt, sizeof(salt), (int)bench_pin_kdf_iterations(),
+                                EVP_sha256(), 32, st->out));
+}
+
+#define RAW_INIT(fname, in_len, ...)                                                               \
+    static CK_RV fname(void **state)                                                               \
+    {                                                                                              \
+        raw_state *st;                                                                             \
+        CK_RV rv = raw_new((in_len), &st);                                                         \
+        if (rv != CKR_OK)                                                                          \
+            return rv;                                                                             \
+        __VA_ARGS__;                                                                               \
+        if (rv != CKR_OK) {                                                                        \
+            bench_state_free(st);                                                                  \
+            return rv;                                                                             \
+        }                                                                                          \
+        *state = st;                                                                               \
+        return CKR_OK;                                                                             \
+    }
+
+#define NEED(expr) rv = (expr) ? CKR_OK : CKR_FUNCTION_FAILED
+
+RAW_INIT(raw_init_plain, 32, (void)0)
+RAW_INIT(raw_init_sha256_64, 64, NEED(st->md = EVP_MD_fetch(NULL, "SHA256", NULL)))
+RAW_INIT(raw_init_sha256_1k, 1024, NEED(st->md = EVP_MD_fetch(NULL, "SHA256", NULL)))
+RAW_INIT(raw_init_hmac, 64, NEED(st->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)))
+RAW_INIT(raw_init_ecdsa, 32, NEED(st->pkey = raw_key(&raw_ec, "EC")))
+RAW_INIT(raw_init_ecdsa_sha256, 64, {
+    NEED(st->pkey = raw_key(&raw_ec, "EC"));
+    st->md_name = "SHA256";
+})
+RAW_INIT(raw_init_ecdsa_verify, 32, {
+    NEED(st->pkey = raw_key(&raw_ec, "EC"));
+    if (rv == CKR_OK) {
+        st->sig_len = sizeof(st->sig);
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, st->pkey, NULL);
+        NEED(ctx && EVP_PKEY_sign_init(ctx) &&
+             EVP_PKEY_sign(ctx, st->sig, &st->sig_len, bench_data, 32));
+        EVP_PKEY_CTX_free(ctx);
+    }
+})
+RAW_INIT(raw_init_eddsa, 64, NEED(st->pkey = raw_key(&raw_ed, "ED25519")))
+RAW_INIT(raw_init_rsa_pkcs, 64, {
+    NEED(st->pkey = raw_key(&raw_rsa, "RSA"));
+    st->md_name = "SHA256";
+})
+RAW_INIT(raw_init_rsa_pss, 64, {
+    NEED(st->pkey = raw_key(&raw_rsa, "RSA"));
+    st->md_name = "SHA256";
+    st->padding = RSA_PKCS1_PSS_PADDING;
+})
+RAW_INIT(raw_init_rsa_oaep, 32, NEED(st->pkey = raw_key(&raw_rsa, "RSA")))
+RAW_INIT(raw_init_gcm_1k, 1024, {
+    NEED((st->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) &&
+         (st->cctx = EVP_CIPHER_CTX_new()));
+})
+RAW_INIT(raw_init_gcm_64k, 64 * 1024, {
+    NEED((st->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) &&
+         (st->cctx = EVP_CIPHER_CTX_new()));
+})
+RAW_INIT(raw_init_ec_keygen, 0, {
+    NEED((st->gen = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) &&
+         EVP_PKEY_keygen_init(st->gen) > 0 && EVP_PKEY_CTX_set_group_name(st->gen, "P-256") > 0);
+})
+
+/* ---- the rows ------------------------------------------------------------------ */
+
+#define P11(name) p11_init_##name
+#define RAW(name) raw_init_##name
+
+const bench_op bench_std_ops[] = {
+    {"random-32", "random", "C_GenerateRandom 32 B", 0, false, P11(plain), p11_random, RAW(plain),
+     raw_random},
+    {"digest-sha256-64", "digest", "C_DigestInit+C_Digest SHA-256, 64 B", CKM_SHA256, false,
+     P11(sha256_64), p11_digest, RAW(sha256_64), raw_digest},
+    {"digest-sha256-1k", "digest", "C_DigestInit+C_Digest SHA-256, 1 KiB", CKM_SHA256, false,
+     P11(sha256_1k), p11_digest, RAW(sha256_1k), raw_digest},
+    {"hmac-sha256-64", "hmac", "C_SignInit+C_Sign CKM_SHA256_HMAC, 64 B", CKM_SHA256_HMAC, true,
+     P11(hmac), p11_sign, RAW(hmac), raw_hmac},
+    {"ecdsa-p256-sign", "ecdsa", "C_SignInit+C_Sign CKM_ECDSA, 32-B hash", CKM_ECDSA, true,
+     P11(ecdsa), p11_sign, RAW(ecdsa), raw_sign_hash},
+    {"ecdsa-sha256-sign", "ecdsa", "C_SignInit+C_Sign CKM_ECDSA_SHA256, 64 B", CKM_ECDSA_SHA256,
+     true, P11(ecdsa_sha256), p11_sign, RAW(ecdsa_sha256), raw_digest_sign},
+    {"ecdsa-p256-verify", "ecdsa", "C_VerifyInit+C_Verify CKM_ECDSA, 32-B hash", CKM_ECDSA, false,
+     P11(ecdsa_verify), p11_verify, RAW(ecdsa_verify), raw_verify_hash},
+    {"ed25519-sign", "eddsa", "C_SignInit+C_Sign CKM_EDDSA, 64 B", CKM_EDDSA, true, P11(eddsa),
+     p11_sign, RAW(eddsa), raw_digest_sign},
+    {"rsa2048-pkcs-sign", "rsa", "C_SignInit+C_Sign CKM_SHA256_RSA_PKCS, 64 B", CKM_SHA256_RSA_PKCS,
+     true, P11(rsa_pkcs), p11_sign, RAW(rsa_pkcs), raw_digest_sign},
+    {"rsa2048-pss-sign", "rsa", "C_SignInit+C_Sign CKM_SHA256_RSA_PKCS_PSS, 64 B",
+     CKM_SHA256_RSA_PKCS_PSS, true, P11(rsa_pss), p11_sign, RAW(rsa_pss), raw_digest_sign},
+    {"rsa2048-oaep-encrypt", "rsa", "C_EncryptInit+C_Encrypt CKM_RSA_PKCS_OAEP SHA-256, 32 B",
+     CKM_RSA_PKCS_OAEP, false, P11(rsa_oaep), p11_encrypt, RAW(rsa_oaep), raw_oaep},
+    {"aes256-gcm-1k", "aes", "C_EncryptInit+C_Encrypt CKM_AES_GCM, 1 KiB", CKM_AES_GCM, false,
+     P11(gcm_1k), p11_encrypt, RAW(gcm_1k), raw_gcm},
+    {"aes256-gcm-64k", "aes", "C_EncryptInit+C_Encrypt CKM_AES_GCM, 64 KiB", CKM_AES_GCM, false,
+     P11(gcm_64k), p11_encrypt, RAW(gcm_64k), raw_gcm},
+    {"aes256-keygen", "keygen", "C_GenerateKey CKM_AES_KEY_GEN session key + C_DestroyObject",
+     CKM_AES_KEY_GEN, false, P11(aes_keygen), p11_aes_keygen, RAW(plain), raw_aes_keygen},
+    {"ec-p256-keygen", "keygen", "C_GenerateKeyPair P-256 session keys + 2 C_DestroyObject",
+     CKM_EC_KEY_PAIR_GEN, false, P11(ec_keygen), p11_ec_keygen, RAW(ec_keygen), raw_ec_keygen},
+    {"object-create-destroy", "object", "C_CreateObject token CKO_DATA + C_DestroyObject", 0, false,
+     P11(object), p11_object, NULL, NULL},
+    {"login-user", "login", "C_Logout + C_Login(CKU_USER); raw: PBKDF2-HMAC-SHA256", 0, false,
+     P11(login), p11_login, RAW(plain), raw_login},
+};
+
+const size_t bench_std_ops_count = ARRAY_SIZE(bench_std_ops);
