@@ -87,7 +87,7 @@ static void notes_wait_in_spool(void **state)
     assert_int_equal(table_count(f->t, "at-close"), 1);
 }
 
-/* Past SPOOL_FLUSH_RECORDS notes the owner drains by itself; nothing is
+/* Past SPOOL_FLUSH_RECORDS (1,024) notes the owner drains by itself; nothing is
  * lost or doubled across many drains and a full ring. */
 static void owner_drains_in_batches(void **state)
 {
@@ -95,16 +95,16 @@ static void owner_drains_in_batches(void **state)
     char detail[1500];
     memset(detail, 'x', sizeof(detail) - 1);
     detail[sizeof(detail) - 1] = '\0';
-    for (int i = 0; i < 300; i++)
+    for (int i = 0; i < 1100; i++)
         assert_int_equal(tok_audit_note(f->t, "small", "q"), CKR_OK);
     long drained = table_count(f->t, "small");
-    assert_true(drained >= 256 && drained < 300);
-    /* 600 records of 1.5 KB: the 256 KiB ring wraps several times. */
-    for (int i = 0; i < 600; i++)
+    assert_true(drained >= 1024 && drained < 1100);
+    /* 2,000 records of 1.5 KB: the 1 MiB ring wraps several times. */
+    for (int i = 0; i < 2000; i++)
         assert_int_equal(tok_audit_note(f->t, "large", detail), CKR_OK);
     assert_int_equal(tok_audit_flush(f->t), CKR_OK);
-    assert_int_equal(table_count(f->t, "small"), 300);
-    assert_int_equal(table_count(f->t, "large"), 600);
+    assert_int_equal(table_count(f->t, "small"), 1100);
+    assert_int_equal(table_count(f->t, "large"), 2000);
     unsigned long broken;
     assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
 }
