@@ -234,10 +234,10 @@ static CK_RV sign_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
         /* The _ex forms with no ENGINE: a process that made an ENGINE the
          * default for RSA/EC (openssl -engine pkcs11) must not reroute us. */
         const char *md_name = md ? EVP_MD_get0_name(md) : NULL;
-        int ok = kind == MECH_SIGN
-                     ? EVP_DigestSignInit_ex(s->md_ctx, &pctx, md_name, NULL, NULL, key->pkey, NULL)
-                     : EVP_DigestVerifyInit_ex(s->md_ctx, &pctx, md_name, NULL, NULL, key->pkey,
-                                               NULL);
+        int ok =
+            kind == MECH_SIGN
+                ? EVP_DigestSignInit_ex(s->md_ctx, &pctx, md_name, NULL, NULL, key->pkey, NULL)
+                : EVP_DigestVerifyInit_ex(s->md_ctx, &pctx, md_name, NULL, NULL, key->pkey, NULL);
         if (ok <= 0) {
             rv = mech_openssl_error("signature init", CKR_FUNCTION_FAILED);
             goto out;
@@ -461,16 +461,38 @@ typedef struct mac_state {
 
 /* Fetched once, like the digests (mech_util.c). */
 static EVP_MAC *hmac_impl, *cmac_impl;
+/* One HMAC context per row with its digest already set, duplicated by
+ * mac_init: setting the digest by name fetches it again on every call,
+ * under OpenSSL's library-wide lock (the HMAC row's main cost, and why it
+ * did not scale to two threads). */
+static EVP_MAC_CTX *hmac_templates[ARRAY_SIZE(mac_mechs)];
 
 static void fetch_macs(void)
 {
     hmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
     cmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_CMAC, NULL);
+    for (size_t i = 0; hmac_impl && i < ARRAY_SIZE(mac_mechs); i++) {
+        const EVP_MD *md = mac_mechs[i].hash ? mech_hash_md(mac_mechs[i].hash) : NULL;
+        if (!md)
+            continue;
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                                (char *)EVP_MD_get0_name(md), 0),
+                               OSSL_PARAM_construct_end()};
+        hmac_templates[i] = EVP_MAC_CTX_new(hmac_impl);
+        if (hmac_templates[i] && !EVP_MAC_CTX_set_params(hmac_templates[i], params)) {
+            EVP_MAC_CTX_free(hmac_templates[i]);
+            hmac_templates[i] = NULL;
+        }
+    }
     ERR_clear_error();
 }
 
 static void free_macs(void)
 {
+    for (size_t i = 0; i < ARRAY_SIZE(mac_mechs); i++) {
+        EVP_MAC_CTX_free(hmac_templates[i]);
+        hmac_templates[i] = NULL;
+    }
     EVP_MAC_free(hmac_impl);
     EVP_MAC_free(cmac_impl);
     hmac_impl = cmac_impl = NULL;
@@ -563,7 +585,8 @@ static CK_RV mac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_ki
         return CKR_HOST_MEMORY;
     s->kind = kind;
     rv = CKR_HOST_MEMORY;
-    s->ctx = EVP_MAC_CTX_new(impl);
+    EVP_MAC_CTX *template = mech->hash ? hmac_templates[mech - mac_mechs] : NULL;
+    s->ctx = template ? EVP_MAC_CTX_dup(template) : EVP_MAC_CTX_new(impl);
     if (!s->ctx)
         goto out;
     OSSL_PARAM params[2];
@@ -572,7 +595,7 @@ static CK_RV mac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_ki
                            : OSSL_PARAM_construct_utf8_string(
                                  OSSL_MAC_PARAM_CIPHER, (char *)cmac_cipher(key->secret_len), 0);
     params[1] = OSSL_PARAM_construct_end();
-    if (!EVP_MAC_init(s->ctx, key->secret, key->secret_len, params)) {
+    if (!EVP_MAC_init(s->ctx, key->secret, key->secret_len, template ? NULL : params)) {
         rv = mech_openssl_error("MAC init", CKR_FUNCTION_FAILED);
         goto out;
     }
