@@ -584,6 +584,7 @@ static int run_batch(const bureau *b)
     if (tty)
         putchar('\n');
     printf("per token: %.1f ms average, %.1f ms slowest\n", average, slowest);
+    printf("rate: %.1f tokens/s\n", average > 0 ? 1000.0 / average : 0.0);
     printf("%lu tokens, %lu verified, %lu failed\n", total, verified, total - verified);
     return verified == total ? 0 : 1;
 }

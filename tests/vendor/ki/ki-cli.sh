@@ -121,6 +121,7 @@ cat batch-out.txt batch-err.txt
 [ "$(tail -n 1 batch-out.txt)" = "5 tokens, 5 verified, 0 failed" ] || fail "no summary"
 [ "$(grep -c ' verified [0-9.]* ms$' batch-out.txt)" = 5 ] || fail "no per-token lines"
 grep -q '^per token: [0-9.]* ms average' batch-out.txt || fail "no per-token time"
+grep -q '^rate: [0-9.]* tokens/s' batch-out.txt || fail "no rate"
 ls store | cmp -s - store-before.txt || fail "ki-batch used SOFTSE_STORE instead of a fresh store"
 
 echo "== ki-batch with the issuer's key, its 'Id c' output through ki-recover"
