@@ -469,9 +469,42 @@ static CK_RV spool_sweep(tok *t, bool only_dead)
     return rv;
 }
 
+/* At open, only the spools that have a row: every spool gets its row
+ * before its first record, and reading the store directory instead would
+ * make opening n tokens cost n directory scans.  A row whose spool is
+ * being created or used by a live process is skipped (its lock is held). */
 void tok_spool_open(tok *t)
 {
-    spool_sweep(t, true); /* errors are logged; the next open tries again */
+    sqlite3_stmt *s = NULL;
+    char **names = NULL;
+    size_t count = 0;
+    char *dir = NULL;
+    char *prefix = spool_dir_prefix(t, &dir);
+    if (prefix == NULL)
+        return;
+    if (sqlite3_prepare_v2(t->db, "SELECT name FROM audit_spool", -1, &s, NULL) == SQLITE_OK) {
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(s, 0);
+            char **grown = realloc(names, (count + 1) * sizeof(*names));
+            if (grown)
+                names = grown;
+            if (name == NULL || grown == NULL)
+                break;
+            names = grown;
+            /* Only names of this token's spools: a row never names a path. */
+            if (strncmp(name, prefix, strlen(prefix)) == 0 && strchr(name, '/') == NULL &&
+                (names[count] = strdup(name)) != NULL)
+                count++;
+        }
+    }
+    sqlite3_finalize(s); /* no such table: no spool was ever made */
+    for (size_t i = 0; i < count; i++) {
+        spool_sweep_one(t, dir, names[i], true); /* errors are logged; the next open retries */
+        free(names[i]);
+    }
+    free(names);
+    free(prefix);
+    free(dir);
 }
 
 CK_RV tok_audit_flush(tok *t)
