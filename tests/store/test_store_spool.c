@@ -109,11 +109,10 @@ static void owner_drains_in_batches(void **state)
     assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
 }
 
-/* A process killed with notes in its spool loses none of them: the next
- * tok_open drains the spool and removes it. */
-static void killed_process_spool_is_drained(void **state)
+/* A process that opens the token, makes count notes and is killed
+ * with them in its spool. */
+static void notes_then_killed(const fixture *f, int count, const char *event, const char *detail)
 {
-    fixture *f = *state;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s", tok_path(f->t));
     pid_t child = fork();
@@ -122,14 +121,24 @@ static void killed_process_spool_is_drained(void **state)
         tok *t = NULL;
         if (tok_open(path, &t) != CKR_OK)
             _exit(1);
-        for (int i = 0; i < 17; i++)
-            if (tok_audit_note(t, "before-kill", "query answered") != CKR_OK)
+        for (int i = 0; i < count; i++)
+            if (tok_audit_note(t, event, detail) != CKR_OK)
                 _exit(1);
         raise(SIGKILL);
     }
     int status;
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* A process killed with notes in its spool loses none of them: the next
+ * tok_open drains the spool and removes it. */
+static void killed_process_spool_is_drained(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", tok_path(f->t));
+    notes_then_killed(f, 17, "before-kill", "query answered");
     assert_int_equal(spool_files(f), 1);
     assert_int_equal(table_count(f->t, "before-kill"), 0);
 
@@ -184,21 +193,7 @@ static void live_spool_is_shared(void **state)
 static void damaged_spool_is_recorded(void **state)
 {
     fixture *f = *state;
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s", tok_path(f->t));
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        tok *t = NULL;
-        if (tok_open(path, &t) != CKR_OK)
-            _exit(1);
-        for (int i = 0; i < 3; i++)
-            if (tok_audit_note(t, "good", "kept") != CKR_OK)
-                _exit(1);
-        raise(SIGKILL);
-    }
-    int status;
-    assert_int_equal(waitpid(child, &status, 0), child);
+    notes_then_killed(f, 3, "good", "kept");
     /* The spool's data start at 4096; corrupt the length of record 3. */
     DIR *d = opendir(f->dir);
     char spool[PATH_MAX] = "";
