@@ -460,42 +460,17 @@ typedef struct mac_state {
 } mac_state;
 
 /* Fetched once, like the digests (mech_util.c). */
-static EVP_MAC *hmac_impl, *cmac_impl;
-/* One HMAC context per row with its digest already set, duplicated by
- * mac_init: setting the digest by name fetches it again on every call,
- * under OpenSSL's library-wide lock (the HMAC row's main cost, and why it
- * did not scale to two threads). */
-static EVP_MAC_CTX *hmac_templates[ARRAY_SIZE(mac_mechs)];
-
+static EVP_MAC *cmac_impl;
 static void fetch_macs(void)
 {
-    hmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
     cmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_CMAC, NULL);
-    for (size_t i = 0; hmac_impl && i < ARRAY_SIZE(mac_mechs); i++) {
-        const EVP_MD *md = mac_mechs[i].hash ? mech_hash_md(mac_mechs[i].hash) : NULL;
-        if (!md)
-            continue;
-        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                                (char *)EVP_MD_get0_name(md), 0),
-                               OSSL_PARAM_construct_end()};
-        hmac_templates[i] = EVP_MAC_CTX_new(hmac_impl);
-        if (hmac_templates[i] && !EVP_MAC_CTX_set_params(hmac_templates[i], params)) {
-            EVP_MAC_CTX_free(hmac_templates[i]);
-            hmac_templates[i] = NULL;
-        }
-    }
     ERR_clear_error();
 }
 
 static void free_macs(void)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(mac_mechs); i++) {
-        EVP_MAC_CTX_free(hmac_templates[i]);
-        hmac_templates[i] = NULL;
-    }
-    EVP_MAC_free(hmac_impl);
     EVP_MAC_free(cmac_impl);
-    hmac_impl = cmac_impl = NULL;
+    cmac_impl = NULL;
 }
 
 static mech_once mac_once = MECH_ONCE_INIT(fetch_macs, free_macs);
@@ -573,11 +548,7 @@ static CK_RV mac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_ki
     CK_RV rv = check_mac_key(mech, key);
     if (rv != CKR_OK)
         return rv;
-    if (!mech_once_run(&mac_once))
-        return CKR_FUNCTION_FAILED;
-    EVP_MAC *impl = mech->hash ? hmac_impl : cmac_impl;
-    const EVP_MD *md = mech->hash ? mech_hash_md(mech->hash) : NULL;
-    if (!impl || (mech->hash && !md))
+    if (!mech->hash && (!mech_once_run(&mac_once) || !cmac_impl))
         return CKR_MECHANISM_INVALID;
 
     mac_state *s = calloc(1, sizeof(*s));
@@ -585,17 +556,16 @@ static CK_RV mac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_ki
         return CKR_HOST_MEMORY;
     s->kind = kind;
     rv = CKR_HOST_MEMORY;
-    EVP_MAC_CTX *template = mech->hash ? hmac_templates[mech - mac_mechs] : NULL;
-    s->ctx = template ? EVP_MAC_CTX_dup(template) : EVP_MAC_CTX_new(impl);
+    /* HMAC: a context with its digest set (mech_hmac_new); CMAC: the
+     * cipher follows the key's length. */
+    s->ctx = mech->hash ? mech_hmac_new(mech->hash) : EVP_MAC_CTX_new(cmac_impl);
     if (!s->ctx)
         goto out;
-    OSSL_PARAM params[2];
-    params[0] = mech->hash ? OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                              (char *)EVP_MD_get0_name(md), 0)
-                           : OSSL_PARAM_construct_utf8_string(
-                                 OSSL_MAC_PARAM_CIPHER, (char *)cmac_cipher(key->secret_len), 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (!EVP_MAC_init(s->ctx, key->secret, key->secret_len, template ? NULL : params)) {
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_end(), OSSL_PARAM_construct_end()};
+    if (!mech->hash)
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
+                                                     (char *)cmac_cipher(key->secret_len), 0);
+    if (!EVP_MAC_init(s->ctx, key->secret, key->secret_len, params)) {
         rv = mech_openssl_error("MAC init", CKR_FUNCTION_FAILED);
         goto out;
     }

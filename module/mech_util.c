@@ -78,6 +78,53 @@ const EVP_MD *mech_mgf1_md(CK_RSA_PKCS_MGF_TYPE mgf)
     return NULL;
 }
 
+/* HMAC contexts with their digest already set, one per hash, duplicated
+ * per use: setting the digest by name fetches it again on every call,
+ * under OpenSSL's library-wide lock. */
+static EVP_MAC *hmac_mac;
+static EVP_MAC_CTX *hmac_templates[ARRAY_SIZE(hash_algs)];
+
+static void fetch_hmacs(void)
+{
+    hmac_mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    for (size_t i = 0; hmac_mac && i < ARRAY_SIZE(hash_algs); i++) {
+        const EVP_MD *md = hash_md_at(i);
+        if (!md)
+            continue;
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                                (char *)EVP_MD_get0_name(md), 0),
+                               OSSL_PARAM_construct_end()};
+        hmac_templates[i] = EVP_MAC_CTX_new(hmac_mac);
+        if (hmac_templates[i] && !EVP_MAC_CTX_set_params(hmac_templates[i], params)) {
+            EVP_MAC_CTX_free(hmac_templates[i]);
+            hmac_templates[i] = NULL;
+        }
+    }
+    ERR_clear_error();
+}
+
+static void free_hmacs(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++) {
+        EVP_MAC_CTX_free(hmac_templates[i]);
+        hmac_templates[i] = NULL;
+    }
+    EVP_MAC_free(hmac_mac);
+    hmac_mac = NULL;
+}
+
+static mech_once hmac_once = MECH_ONCE_INIT(fetch_hmacs, free_hmacs);
+
+EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++)
+        if (hash_algs[i].mech == hash)
+            return mech_once_run(&hmac_once) && hmac_templates[i]
+                       ? EVP_MAC_CTX_dup(hmac_templates[i])
+                       : NULL;
+    return NULL;
+}
+
 /* ---- curves ------------------------------------------------------------- */
 
 static const mech_curve curves[] = {

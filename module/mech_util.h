@@ -16,6 +16,9 @@
  * fetched once and kept for the life of the process; NULL when the
  * mechanism is not a supported hash. */
 const EVP_MD *mech_hash_md(CK_MECHANISM_TYPE hash);
+/* A new HMAC context for that hash, digest set, to be keyed with
+ * EVP_MAC_init(ctx, key, len, NULL); NULL for an unknown hash. */
+EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash);
 /* The EVP_MD of an MGF1 type (CKG_MGF1_SHA1 …); NULL when unsupported. */
 const EVP_MD *mech_mgf1_md(CK_RSA_PKCS_MGF_TYPE mgf);
 

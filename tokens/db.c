@@ -237,7 +237,7 @@ void tok_rollback(tok *t)
     }
 }
 
-static CK_RV exec(tok *t, const char *sql, const char *what)
+CK_RV tok_exec(tok *t, const char *sql, const char *what)
 {
     int rc = sqlite3_exec(t->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? CKR_OK : tok_db_error(t, rc, what);
@@ -284,10 +284,10 @@ CK_RV tok_db_open(tok *t, bool create)
     sqlite3_db_config(t->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
     sqlite3_db_config(t->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
     /* secure_delete: freed pages (old wraps, destroyed objects) are zeroed. */
-    rv = exec(t,
-              "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-              " PRAGMA secure_delete = ON",
-              "configuring the connection");
+    rv = tok_exec(t,
+                  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                  " PRAGMA secure_delete = ON",
+                  "configuring the connection");
 out:
     return rv;
 }
@@ -297,9 +297,9 @@ CK_RV tok_db_create_schema(tok *t)
     char header[128];
     snprintf(header, sizeof(header), "PRAGMA application_id = %d; PRAGMA user_version = %d;",
              TOK_APPLICATION_ID, TOK_SCHEMA_VERSION);
-    CK_RV rv = exec(t, header, "writing the database header");
+    CK_RV rv = tok_exec(t, header, "writing the database header");
     if (rv == CKR_OK)
-        rv = exec(t, schema_sql, "creating the schema");
+        rv = tok_exec(t, schema_sql, "creating the schema");
     return rv;
 }
 

@@ -91,12 +91,6 @@ static void ring_read(const unsigned char *map, uint64_t pos, void *data, size_t
     memcpy((unsigned char *)data + first, map + SPOOL_DATA_OFFSET, len - first);
 }
 
-static CK_RV exec_sql(tok *t, const char *sql, const char *what)
-{
-    int rc = sqlite3_exec(t->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? CKR_OK : tok_db_error(t, rc, what);
-}
-
 static CK_RV row_get(tok *t, const char *name, bool *found, uint64_t *drained)
 {
     sqlite3_stmt *s = NULL;
@@ -236,7 +230,7 @@ static CK_RV spool_flush_own(tok *t)
 {
     if (header_of(t->spool->map)->end == t->spool->drained)
         return CKR_OK;
-    CK_RV rv = exec_sql(t, "PRAGMA synchronous = NORMAL", "relaxing durability for the spool");
+    CK_RV rv = tok_exec(t, "PRAGMA synchronous = NORMAL", "relaxing durability for the spool");
     if (rv != CKR_OK)
         return rv;
     rv = tok_begin(t, true);
@@ -245,16 +239,18 @@ static CK_RV spool_flush_own(tok *t)
     if (rv == CKR_OK)
         rv = tok_commit(t);
     tok_rollback(t);
-    CK_RV restored = exec_sql(t, "PRAGMA synchronous = FULL", "restoring durability");
+    CK_RV restored = tok_exec(t, "PRAGMA synchronous = FULL", "restoring durability");
     return rv == CKR_OK ? restored : rv;
 }
 
-static char *spool_dir_prefix(const tok *t, char **dir)
+/* The store directory and the spool file-name prefix of the token at
+ * token_path ("<serial>.sqlite-spool-"); NULL when out of memory. */
+static char *spool_dir_prefix(const char *token_path, char **dir)
 {
-    const char *slash = strrchr(t->path, '/');
-    *dir = slash ? strndup(t->path, (size_t)(slash - t->path)) : strdup(".");
+    const char *slash = strrchr(token_path, '/');
+    *dir = slash ? strndup(token_path, (size_t)(slash - token_path)) : strdup(".");
     char *prefix = NULL;
-    if (*dir == NULL || asprintf(&prefix, "%s" SPOOL_INFIX, slash ? slash + 1 : t->path) < 0) {
+    if (*dir == NULL || asprintf(&prefix, "%s" SPOOL_INFIX, slash ? slash + 1 : token_path) < 0) {
         free(*dir);
         *dir = NULL;
         return NULL;
@@ -280,7 +276,7 @@ static CK_RV spool_create(tok *t)
     CK_RV rv;
     unsigned char id[16];
     char hex[2 * sizeof(id) + 1], *dir = NULL, *hidden = NULL;
-    char *prefix = spool_dir_prefix(t, &dir);
+    char *prefix = spool_dir_prefix(t->path, &dir);
     tok_spool *sp = calloc(1, sizeof(*sp));
     if (prefix == NULL || sp == NULL) {
         rv = CKR_HOST_MEMORY;
@@ -321,7 +317,7 @@ static CK_RV spool_create(tok *t)
     h->capacity = SPOOL_CAPACITY;
     rv = tok_begin(t, true);
     if (rv == CKR_OK)
-        rv = exec_sql(t, CREATE_TABLE, "creating the audit spool table");
+        rv = tok_exec(t, CREATE_TABLE, "creating the audit spool table");
     if (rv == CKR_OK)
         rv = row_set(t, sp->name, 0);
     if (rv == CKR_OK)
@@ -417,7 +413,7 @@ static CK_RV spool_sweep_one(tok *t, const char *dir, const char *name, bool onl
     uint64_t drained;
     rv = tok_begin(t, true);
     if (rv == CKR_OK)
-        rv = exec_sql(t, CREATE_TABLE, "creating the audit spool table");
+        rv = tok_exec(t, CREATE_TABLE, "creating the audit spool table");
     if (rv == CKR_OK && !__atomic_load_n(&h->retired, __ATOMIC_ACQUIRE))
         rv = spool_drain_locked(t, name, map, &drained);
     if (rv == CKR_OK)
@@ -449,7 +445,7 @@ static CK_RV spool_sweep(tok *t, bool only_dead)
 {
     CK_RV rv = CKR_OK;
     char *dir = NULL;
-    char *prefix = spool_dir_prefix(t, &dir);
+    char *prefix = spool_dir_prefix(t->path, &dir);
     if (prefix == NULL)
         return CKR_HOST_MEMORY;
     DIR *d = opendir(dir);
@@ -479,7 +475,7 @@ void tok_spool_open(tok *t)
     char **names = NULL;
     size_t count = 0;
     char *dir = NULL;
-    char *prefix = spool_dir_prefix(t, &dir);
+    char *prefix = spool_dir_prefix(t->path, &dir);
     if (prefix == NULL)
         return;
     if (sqlite3_prepare_v2(t->db, "SELECT name FROM audit_spool", -1, &s, NULL) == SQLITE_OK) {
@@ -537,13 +533,10 @@ void tok_spool_close(tok *t)
 
 void tok_spool_unlink_all(const char *token_path)
 {
-    const char *slash = strrchr(token_path, '/');
-    char *dir = slash ? strndup(token_path, (size_t)(slash - token_path)) : strdup(".");
-    char *prefix = NULL;
-    if (dir == NULL || asprintf(&prefix, "%s" SPOOL_INFIX, slash ? slash + 1 : token_path) < 0) {
-        free(dir);
+    char *dir = NULL;
+    char *prefix = spool_dir_prefix(token_path, &dir);
+    if (prefix == NULL)
         return;
-    }
     DIR *d = opendir(dir);
     for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
         char *path = NULL;

@@ -157,6 +157,8 @@ CK_RV tok_step_done(tok *t, sqlite3_stmt *s, const char *what);
 /* Steps s: *row is true on SQLITE_ROW, false on SQLITE_DONE. */
 CK_RV tok_step(tok *t, sqlite3_stmt *s, bool *row, const char *what);
 CK_RV tok_bind_blob(tok *t, sqlite3_stmt *s, int index, const void *data, size_t len);
+/* Runs SQL without results (sqlite3_exec), errors mapped as above. */
+CK_RV tok_exec(tok *t, const char *sql, const char *what);
 
 /* Transactions: every change is BEGIN IMMEDIATE … COMMIT (writers queue on
  * the busy timeout instead of failing to upgrade a read lock); multi-

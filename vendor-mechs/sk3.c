@@ -46,43 +46,11 @@ typedef struct sk3_piece {
     size_t len;
 } sk3_piece;
 
-/* Fetched once for the life of the process, like mech_util.c's hashes:
- * HMAC with its digest already set, duplicated per call (setting the
- * digest by name fetches SHA-256 again on every call). */
-static EVP_MAC *hmac_impl;
-static EVP_MAC_CTX *hmac_sha256;
-
-static void fetch_hmac(void)
-{
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end(),
-    };
-    hmac_impl = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-    hmac_sha256 = hmac_impl ? EVP_MAC_CTX_new(hmac_impl) : NULL;
-    if (hmac_sha256 && !EVP_MAC_CTX_set_params(hmac_sha256, params)) {
-        EVP_MAC_CTX_free(hmac_sha256);
-        hmac_sha256 = NULL;
-    }
-}
-
-static void free_hmac(void)
-{
-    EVP_MAC_CTX_free(hmac_sha256);
-    hmac_sha256 = NULL;
-    EVP_MAC_free(hmac_impl);
-    hmac_impl = NULL;
-}
-
-static mech_once hmac_once = MECH_ONCE_INIT(fetch_hmac, free_hmac);
-
 /* out = f_key(piece ‖ piece ‖ …), SK3_LEN bytes. */
 static CK_RV sk3_prf(const unsigned char *key, const sk3_piece *pieces, size_t count,
                      unsigned char *out)
 {
-    if (!mech_once_run(&hmac_once) || !hmac_sha256)
-        return mech_openssl_error("SK3: HMAC", CKR_FUNCTION_FAILED);
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_sha256);
+    EVP_MAC_CTX *ctx = mech_hmac_new(CKM_SHA256);
     CK_RV rv = CKR_OK;
     size_t written = 0;
     if (!ctx || !EVP_MAC_init(ctx, key, SK3_LEN, NULL))
