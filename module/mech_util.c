@@ -10,6 +10,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,8 +104,23 @@ static void fetch_hmacs(void)
     ERR_clear_error();
 }
 
+/* Keyed contexts given back by mech_hmac_put, for mech_hmac_get: a
+ * context is rekeyed in place, without the copy and free per use. */
+#define HMAC_POOLED 4
+static struct {
+    EVP_MAC_CTX *ctx[HMAC_POOLED];
+    unsigned count;
+} hmac_pool[ARRAY_SIZE(hash_algs)];
+static pthread_mutex_t hmac_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void free_hmacs(void)
 {
+    pthread_mutex_lock(&hmac_pool_lock);
+    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++) {
+        while (hmac_pool[i].count)
+            EVP_MAC_CTX_free(hmac_pool[i].ctx[--hmac_pool[i].count]); /* cleansed there */
+    }
+    pthread_mutex_unlock(&hmac_pool_lock);
     for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++) {
         EVP_MAC_CTX_free(hmac_templates[i]);
         hmac_templates[i] = NULL;
@@ -115,14 +131,49 @@ static void free_hmacs(void)
 
 static mech_once hmac_once = MECH_ONCE_INIT(fetch_hmacs, free_hmacs);
 
-EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash)
+static ssize_t hash_index(CK_MECHANISM_TYPE hash)
 {
     for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++)
         if (hash_algs[i].mech == hash)
-            return mech_once_run(&hmac_once) && hmac_templates[i]
-                       ? EVP_MAC_CTX_dup(hmac_templates[i])
-                       : NULL;
-    return NULL;
+            return (ssize_t)i;
+    return -1;
+}
+
+EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash)
+{
+    ssize_t i = hash_index(hash);
+    return i >= 0 && mech_once_run(&hmac_once) && hmac_templates[i]
+               ? EVP_MAC_CTX_dup(hmac_templates[i])
+               : NULL;
+}
+
+EVP_MAC_CTX *mech_hmac_get(CK_MECHANISM_TYPE hash)
+{
+    ssize_t i = hash_index(hash);
+    EVP_MAC_CTX *ctx = NULL;
+    if (i < 0 || !mech_once_run(&hmac_once))
+        return NULL;
+    pthread_mutex_lock(&hmac_pool_lock);
+    if (hmac_pool[i].count)
+        ctx = hmac_pool[i].ctx[--hmac_pool[i].count];
+    pthread_mutex_unlock(&hmac_pool_lock);
+    return ctx ? ctx : mech_hmac_new(hash);
+}
+
+void mech_hmac_put(CK_MECHANISM_TYPE hash, EVP_MAC_CTX *ctx)
+{
+    ssize_t i = hash_index(hash);
+    if (ctx == NULL)
+        return;
+    if (i >= 0) {
+        pthread_mutex_lock(&hmac_pool_lock);
+        if (hmac_pool[i].count < HMAC_POOLED) {
+            hmac_pool[i].ctx[hmac_pool[i].count++] = ctx;
+            ctx = NULL;
+        }
+        pthread_mutex_unlock(&hmac_pool_lock);
+    }
+    EVP_MAC_CTX_free(ctx);
 }
 
 /* ---- curves ------------------------------------------------------------- */
@@ -370,6 +421,91 @@ EVP_PKEY *mech_spki_decode(const unsigned char *der, size_t len)
         free(copy);
     }
     return pkey;
+}
+
+/* ---- random bytes in blocks (mech_random) ---- */
+
+#define RANDOM_BLOCK 2048
+#define RANDOM_DIRECT (RANDOM_BLOCK / 8) /* longer draws go to the DRBG directly */
+
+static struct random_block {
+    pthread_mutex_t lock;
+    unsigned char bytes[RANDOM_BLOCK];
+    size_t used; /* bytes[0, used) were handed out and erased */
+} random_blocks[2] = {
+    {PTHREAD_MUTEX_INITIALIZER, {0}, RANDOM_BLOCK},
+    {PTHREAD_MUTEX_INITIALIZER, {0}, RANDOM_BLOCK},
+};
+static pthread_once_t random_atfork_once = PTHREAD_ONCE_INIT;
+
+static void random_lock_all(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(random_blocks); i++)
+        pthread_mutex_lock(&random_blocks[i].lock);
+}
+
+static void random_unlock_all(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(random_blocks); i++)
+        pthread_mutex_unlock(&random_blocks[i].lock);
+}
+
+/* Held across fork so that no block is copied half-handed-out; the child
+ * draws afresh: the parent's next bytes must not be the child's too. */
+static void random_erase_locked(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(random_blocks); i++) {
+        OPENSSL_cleanse(random_blocks[i].bytes, RANDOM_BLOCK);
+        random_blocks[i].used = RANDOM_BLOCK;
+    }
+}
+
+static void random_child(void)
+{
+    random_erase_locked();
+    random_unlock_all();
+}
+
+static void random_register(void)
+{
+    pthread_atfork(random_lock_all, random_unlock_all, random_child);
+}
+
+static void random_fill(void) {}
+
+static void random_empty(void)
+{
+    random_lock_all();
+    random_erase_locked();
+    random_unlock_all();
+}
+
+static mech_once random_once = MECH_ONCE_INIT(random_fill, random_empty);
+
+CK_RV mech_random(void *out, size_t len, bool secret)
+{
+    int (*draw)(unsigned char *, int) = secret ? RAND_priv_bytes : RAND_bytes;
+    if (len > RANDOM_DIRECT)
+        return draw(out, (int)len) == 1 ? CKR_OK
+                                        : mech_openssl_error("random", CKR_FUNCTION_FAILED);
+    pthread_once(&random_atfork_once, random_register);
+    mech_once_run(&random_once); /* erased by C_Finalize */
+    struct random_block *b = &random_blocks[secret];
+    CK_RV rv = CKR_OK;
+    pthread_mutex_lock(&b->lock);
+    if (RANDOM_BLOCK - b->used < len) {
+        if (draw(b->bytes, RANDOM_BLOCK) == 1)
+            b->used = 0;
+        else
+            rv = mech_openssl_error("random", CKR_FUNCTION_FAILED);
+    }
+    if (rv == CKR_OK) {
+        memcpy(out, b->bytes + b->used, len);
+        OPENSSL_cleanse(b->bytes + b->used, len);
+        b->used += len;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return rv;
 }
 
 void mech_caches_release(void)

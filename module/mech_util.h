@@ -19,6 +19,20 @@ const EVP_MD *mech_hash_md(CK_MECHANISM_TYPE hash);
 /* A new HMAC context for that hash, digest set, to be keyed with
  * EVP_MAC_init(ctx, key, len, NULL); NULL for an unknown hash. */
 EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash);
+/* For many short HMACs (SK3's queries): a context from a small pool,
+ * keyed anew with EVP_MAC_init(ctx, key, len, NULL), given back with
+ * mech_hmac_put (or freed when the pool is full).  A pooled context
+ * keeps the state of the last key it was used with until its next use
+ * or C_Finalize (freed, cleansed, by OpenSSL), as the object cache
+ * keeps the key values themselves. */
+EVP_MAC_CTX *mech_hmac_get(CK_MECHANISM_TYPE hash);
+/* len random bytes from OpenSSL's DRBG, public (RAND_bytes) or secret
+ * (RAND_priv_bytes), short draws taken from a block drawn at once: each
+ * DRBG call costs a getpid system call (OpenSSL 3.0's fork check), more
+ * than a 32-byte draw itself.  Bytes handed out are erased from the
+ * block; a forked child starts with fresh blocks, C_Finalize erases them. */
+CK_RV mech_random(void *out, size_t len, bool secret);
+void mech_hmac_put(CK_MECHANISM_TYPE hash, EVP_MAC_CTX *ctx);
 /* The EVP_MD of an MGF1 type (CKG_MGF1_SHA1 …); NULL when unsupported. */
 const EVP_MD *mech_mgf1_md(CK_RSA_PKCS_MGF_TYPE mgf);
 

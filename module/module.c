@@ -25,6 +25,7 @@ static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static CK_C_INITIALIZE_ARGS callbacks; /* used when CreateMutex != NULL */
+static bool threads_allowed;           /* no CKF_LIBRARY_CANT_CREATE_OS_THREADS */
 
 struct se_mutex {
     pthread_mutex_t os;
@@ -93,6 +94,7 @@ static void register_atfork(void)
 static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *args)
 {
     memset(&callbacks, 0, sizeof(callbacks));
+    threads_allowed = true;
     if (!args)
         return CKR_OK;
     /* NSS's header adds LibraryParameters where the standard structure
@@ -105,9 +107,7 @@ static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *args)
     bool all = args->CreateMutex && args->DestroyMutex && args->LockMutex && args->UnlockMutex;
     if (any && !all)
         return CKR_ARGUMENTS_BAD;
-    if (args->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS) {
-        /* We create no threads: nothing to do. */
-    }
+    threads_allowed = !(args->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS);
     if (all && !(args->flags & CKF_OS_LOCKING_OK)) {
         callbacks.CreateMutex = args->CreateMutex;
         callbacks.DestroyMutex = args->DestroyMutex;
@@ -133,6 +133,8 @@ CK_RV module_initialize(CK_VOID_PTR args)
     rv = config_load(&module.config);
     if (rv != CKR_OK)
         goto out;
+    /* The one thread we create chains audit records (tokens/spool.c). */
+    tok_audit_thread(threads_allowed);
     rv = mutex_create(&module.lock);
     if (rv != CKR_OK)
         goto out;
@@ -162,6 +164,7 @@ CK_RV module_finalize(CK_VOID_PTR reserved)
     if (rv == CKR_OK) {
         sessions_free();
         slots_free();
+        tok_audit_thread(false);
         mech_caches_release(); /* nothing fetched outlives the module */
         mutex_destroy(module.lock);
         config_free(&module.config);

@@ -357,6 +357,7 @@ void tok_db_close(tok *t)
     memset(t->find_stmts, 0, sizeof(t->find_stmts));
     sqlite3_close_v2(t->db);
     t->db = NULL;
+    t->db_file = NULL;
 }
 
 /*

@@ -9,9 +9,13 @@
  * which a record is complete once the header's end offset covers it.  The
  * page cache keeps a killed process's records; the hash chain gets them
  * when the spool is drained into the audit table:
- *   - by its owner every SPOOL_FLUSH_RECORDS records or SPOOL_FLUSH_BYTES,
- *     before any record appended in a transaction (so a process's records
- *     stay in order), and at tok_close;
+ *   - by this process's drain thread (when tok_audit_thread allowed one)
+ *     once SPOOL_KICK_BYTES wait, and every SPOOL_DRAIN_PERIOD_MS, over a
+ *     second connection of its own: the calling thread only copies;
+ *   - by its owner every SPOOL_FLUSH_RECORDS records or SPOOL_FLUSH_BYTES
+ *     when there is no drain thread (beyond SPOOL_BACKPRESSURE_BYTES when
+ *     there is), before any record appended in a transaction (so a
+ *     process's records stay in order), and at tok_close;
  *   - by anyone at tok_open (spools whose owner is gone) and by
  *     tok_audit_flush / tok_audit_verify (every spool, live or not).
  * The owner holds flock(LOCK_EX) on its spool for its lifetime: a spool
@@ -28,12 +32,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SPOOL_MAGIC "SEAUDSP1"
@@ -44,6 +51,14 @@
 #define SPOOL_FLUSH_BYTES (SPOOL_CAPACITY / 4)
 #define SPOOL_RECORD_MAX 2048 /* payload: time, event, detail, each ending in NUL */
 #define SPOOL_INFIX "-spool-"
+/* With a drain thread: what wakes it (large batches: each of its commits
+ * makes the owner's connection see a change and reload what it cached),
+ * how often it looks anyway, when the owner stops waiting for it, how
+ * many idle connections it keeps. */
+#define SPOOL_KICK_BYTES (SPOOL_CAPACITY / 4)
+#define SPOOL_DRAIN_PERIOD_MS 100
+#define SPOOL_BACKPRESSURE_BYTES (SPOOL_CAPACITY / 4 * 3)
+#define SPOOL_DRAIN_CONNECTIONS 4
 
 typedef struct spool_header {
     char magic[8];
@@ -51,6 +66,21 @@ typedef struct spool_header {
     uint64_t end;     /* bytes ever written; stored with release by the owner */
     uint32_t retired; /* drained for good, being removed */
 } spool_header;
+
+/* A spool the drain thread looks after.  The owner's tok_spool keeps
+ * name and map alive until it unregisters the job. */
+typedef struct spool_job {
+    struct spool_job *next;
+    char *token_path;
+    const char *name;
+    unsigned char *map;
+    tok *conn;          /* the thread's own connection, opened at its first drain */
+    uint64_t drained;   /* committed by the thread (atomic) */
+    uint64_t last_used; /* drain count at its last drain: idle connections close first */
+    bool busy;          /* being drained, outside the lock */
+    bool failed;        /* (atomic) the thread gave up on it or ended: its owner drains */
+    bool forgotten;     /* inherited over fork: the parent's, never used */
+} spool_job;
 
 struct tok_spool {
     int fd;
@@ -60,7 +90,9 @@ struct tok_spool {
     uint64_t drained;         /* committed drain position */
     uint64_t drained_pending; /* set by a drain in a transaction not yet committed */
     bool pending;
-    unsigned records; /* appended since the last drain */
+    unsigned records;  /* appended since the last drain */
+    spool_job *job;    /* NULL: no drain thread; the owner drains */
+    uint64_t kicked;   /* the drained position when the thread was last woken */
 };
 
 static spool_header *header_of(unsigned char *map)
@@ -198,11 +230,275 @@ static CK_RV spool_drain_locked(tok *t, const char *name, unsigned char *map, ui
     return rv;
 }
 
+/* ---- the drain thread ------------------------------------------------------- */
+
+/*
+ * One thread per process chains the spools of every token the process
+ * has open, each over a second connection, so that a query's audit
+ * record costs its caller a copy into the spool.  Its lock is never held
+ * across SQLite work; an owner waits for a drain of its spool in progress
+ * only when it closes the spool.
+ */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* the thread waits here: a kick or the period */
+    pthread_cond_t idle; /* owners wait here for a job to stop being busy */
+    pthread_t thread;
+    bool allowed, running, stop, kicked;
+    spool_job *jobs;
+    uint64_t drains;
+} drainer = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .idle = PTHREAD_COND_INITIALIZER,
+};
+static pthread_once_t drainer_atfork_once = PTHREAD_ONCE_INIT;
+
+/* What a spool's owner may count as drained: its own drains and the thread's. */
+static uint64_t spool_drained(const tok_spool *sp)
+{
+    uint64_t by_thread = sp->job ? __atomic_load_n(&sp->job->drained, __ATOMIC_ACQUIRE) : 0;
+    return by_thread > sp->drained ? by_thread : sp->drained;
+}
+
+static uint64_t job_waiting(const spool_job *job)
+{
+    uint64_t end = __atomic_load_n(&header_of(job->map)->end, __ATOMIC_ACQUIRE);
+    uint64_t drained = __atomic_load_n(&job->drained, __ATOMIC_RELAXED);
+    return end > drained ? end - drained : 0;
+}
+
+/* Under the lock: the job to drain next, the one with the most bytes
+ * waiting: SPOOL_KICK_BYTES, or in a sweep any number if the job was not
+ * drained since the sweep began (drains counted up to swept). */
+static spool_job *job_pick(bool sweep, uint64_t swept)
+{
+    spool_job *best = NULL;
+    uint64_t most = 0;
+    for (spool_job *job = drainer.jobs; job; job = job->next) {
+        uint64_t waiting = job_waiting(job);
+        bool due = waiting >= SPOOL_KICK_BYTES || (sweep && job->last_used <= swept);
+        if (due && waiting > most && !job->busy &&
+            !__atomic_load_n(&job->failed, __ATOMIC_RELAXED)) {
+            best = job;
+            most = waiting;
+        }
+    }
+    return best;
+}
+
+/* Outside the lock, the job busy: one drain transaction on the thread's
+ * connection.  A failure (logged where it happened) hands the spool back
+ * to its owner. */
+static void job_drain(spool_job *job)
+{
+    uint64_t drained;
+    CK_RV rv = job->conn ? CKR_OK : tok_open_drain_connection(job->token_path, &job->conn);
+    tok *c = job->conn;
+    if (rv == CKR_OK)
+        rv = tok_begin(c, true);
+    if (rv == CKR_OK)
+        rv = spool_drain_locked(c, job->name, job->map, &drained);
+    if (rv == CKR_OK)
+        rv = tok_commit(c);
+    if (c)
+        tok_rollback(c);
+    if (rv == CKR_OK)
+        __atomic_store_n(&job->drained, drained, __ATOMIC_RELEASE);
+    else
+        __atomic_store_n(&job->failed, true, __ATOMIC_RELEASE);
+}
+
+/* Under the lock: takes the connections beyond SPOOL_DRAIN_CONNECTIONS
+ * from the jobs drained longest ago, for the caller to close unlocked. */
+static size_t connections_trim(tok **closing, size_t max)
+{
+    size_t open = 0, count = 0;
+    for (spool_job *job = drainer.jobs; job; job = job->next)
+        open += job->conn != NULL && !job->busy;
+    while (open > SPOOL_DRAIN_CONNECTIONS && count < max) {
+        spool_job *oldest = NULL;
+        for (spool_job *job = drainer.jobs; job; job = job->next)
+            if (job->conn && !job->busy && (!oldest || job->last_used < oldest->last_used))
+                oldest = job;
+        closing[count++] = oldest->conn;
+        oldest->conn = NULL;
+        open--;
+    }
+    return count;
+}
+
+static void *drainer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&drainer.lock);
+    bool sweep = false; /* the period passed: every waiting record goes, once */
+    uint64_t swept = 0;
+    while (!drainer.stop) {
+        spool_job *job = job_pick(sweep, swept);
+        if (job == NULL) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += SPOOL_DRAIN_PERIOD_MS * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            drainer.kicked = false;
+            int rc = 0;
+            while (!drainer.kicked && !drainer.stop && rc == 0)
+                rc = pthread_cond_timedwait(&drainer.wake, &drainer.lock, &until);
+            sweep = rc != 0; /* timed out */
+            swept = drainer.drains;
+            continue;
+        }
+        job->busy = true;
+        pthread_mutex_unlock(&drainer.lock);
+        job_drain(job);
+        pthread_mutex_lock(&drainer.lock);
+        job->busy = false;
+        job->last_used = ++drainer.drains;
+        tok *closing[SPOOL_DRAIN_CONNECTIONS];
+        size_t count = connections_trim(closing, SPOOL_DRAIN_CONNECTIONS);
+        pthread_cond_broadcast(&drainer.idle);
+        if (count) {
+            pthread_mutex_unlock(&drainer.lock);
+            for (size_t i = 0; i < count; i++)
+                tok_close(closing[i]);
+            pthread_mutex_lock(&drainer.lock);
+        }
+    }
+    pthread_mutex_unlock(&drainer.lock);
+    return NULL;
+}
+
+/* A forked child has no drain thread and must not touch the parent's
+ * connections: every job becomes the child's owner's to drain. */
+static void drainer_after_fork(void)
+{
+    pthread_mutex_init(&drainer.lock, NULL);
+    pthread_cond_init(&drainer.wake, NULL);
+    pthread_cond_init(&drainer.idle, NULL);
+    for (spool_job *job = drainer.jobs; job; job = job->next) {
+        job->busy = false;
+        job->forgotten = true;
+        job->failed = true;
+        job->conn = NULL; /* the parent's: not closed here */
+    }
+    drainer.jobs = NULL;
+    drainer.running = drainer.stop = drainer.kicked = false;
+}
+
+static void drainer_register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, drainer_after_fork);
+}
+
+/* Under the lock: the thread runs, started with every signal blocked so
+ * that the application's handlers never run on it. */
+static bool drainer_start_locked(void)
+{
+    if (drainer.running)
+        return true;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&drainer.thread, NULL, drainer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        se_log(SE_LOG_WARN, "token store: no audit drain thread (%s): callers drain",
+               strerror(rc));
+        return false;
+    }
+    drainer.running = true;
+    return true;
+}
+
+void tok_audit_thread(bool allowed)
+{
+    pthread_once(&drainer_atfork_once, drainer_register_atfork);
+    pthread_mutex_lock(&drainer.lock);
+    drainer.allowed = allowed;
+    bool join = !allowed && drainer.running;
+    if (join) {
+        drainer.stop = true;
+        pthread_cond_signal(&drainer.wake);
+    }
+    pthread_mutex_unlock(&drainer.lock);
+    if (!join)
+        return;
+    pthread_join(drainer.thread, NULL);
+    pthread_mutex_lock(&drainer.lock);
+    drainer.running = drainer.stop = false;
+    for (spool_job *job = drainer.jobs; job; job = job->next)
+        __atomic_store_n(&job->failed, true, __ATOMIC_RELEASE); /* their owners drain */
+    pthread_mutex_unlock(&drainer.lock);
+}
+
+/* The new spool sp of token_path goes to the thread, when one may run. */
+static void job_register(tok_spool *sp, const char *token_path)
+{
+    pthread_once(&drainer_atfork_once, drainer_register_atfork);
+    spool_job *job = calloc(1, sizeof(*job));
+    if (job == NULL || (job->token_path = strdup(token_path)) == NULL) {
+        free(job);
+        return; /* the owner drains */
+    }
+    job->name = sp->name;
+    job->map = sp->map;
+    pthread_mutex_lock(&drainer.lock);
+    if (drainer.allowed && drainer_start_locked()) {
+        job->next = drainer.jobs;
+        drainer.jobs = job;
+        sp->job = job;
+        job = NULL;
+    }
+    pthread_mutex_unlock(&drainer.lock);
+    if (job) {
+        free(job->token_path);
+        free(job);
+    }
+}
+
+/* The owner takes its spool back (at close): after the drain in progress. */
+static void job_unregister(tok_spool *sp)
+{
+    spool_job *job = sp->job;
+    if (job == NULL)
+        return;
+    sp->drained = spool_drained(sp);
+    sp->job = NULL;
+    if (!job->forgotten) {
+        pthread_mutex_lock(&drainer.lock);
+        while (job->busy)
+            pthread_cond_wait(&drainer.idle, &drainer.lock);
+        for (spool_job **at = &drainer.jobs; *at; at = &(*at)->next)
+            if (*at == job) {
+                *at = job->next;
+                break;
+            }
+        pthread_mutex_unlock(&drainer.lock);
+        tok_close(job->conn);
+    }
+    free(job->token_path);
+    free(job);
+}
+
+/* The owner wakes the thread once per SPOOL_KICK_BYTES waiting. */
+static void spool_kick(tok_spool *sp, uint64_t drained, uint64_t waiting)
+{
+    if (waiting < SPOOL_KICK_BYTES || sp->kicked == drained + 1)
+        return;
+    sp->kicked = drained + 1; /* + 1: position 0 is a real position */
+    pthread_mutex_lock(&drainer.lock);
+    drainer.kicked = true;
+    pthread_cond_signal(&drainer.wake);
+    pthread_mutex_unlock(&drainer.lock);
+}
+
 CK_RV tok_spool_drain_own_locked(tok *t)
 {
     tok_spool *sp = t->spool;
     uint64_t drained;
-    if (sp == NULL || header_of(sp->map)->end == sp->drained)
+    if (sp == NULL || header_of(sp->map)->end == spool_drained(sp))
         return CKR_OK;
     CK_RV rv = spool_drain_locked(t, sp->name, sp->map, &drained);
     if (rv == CKR_OK) {
@@ -228,7 +524,7 @@ void tok_spool_committed(tok *t, bool committed)
  * fsync of its own (see the top of the file). */
 static CK_RV spool_flush_own(tok *t)
 {
-    if (header_of(t->spool->map)->end == t->spool->drained)
+    if (header_of(t->spool->map)->end == spool_drained(t->spool))
         return CKR_OK;
     CK_RV rv = tok_exec(t, "PRAGMA synchronous = NORMAL", "relaxing durability for the spool");
     if (rv != CKR_OK)
@@ -324,6 +620,7 @@ static CK_RV spool_create(tok *t)
         rv = tok_commit(t);
     tok_rollback(t);
     if (rv == CKR_OK) {
+        job_register(sp, t->path);
         t->spool = sp;
         sp = NULL;
     }
@@ -368,15 +665,23 @@ CK_RV tok_audit_note(tok *t, const char *event, const char *detail)
     spool_header *h = header_of(sp->map);
     uint64_t end = h->end; /* only this process writes it */
     size_t size = sizeof(len) + len;
-    if (end + size - sp->drained > SPOOL_CAPACITY) {
+    uint64_t drained = spool_drained(sp);
+    if (end + size - drained > SPOOL_CAPACITY) {
         CK_RV rv = spool_flush_own(t);
         if (rv != CKR_OK)
             return rv;
+        drained = spool_drained(sp);
     }
     ring_write(sp->map, end, record, size);
     __atomic_store_n(&h->end, end + size, __ATOMIC_RELEASE);
-    if (++sp->records >= SPOOL_FLUSH_RECORDS || end + size - sp->drained >= SPOOL_FLUSH_BYTES)
+    uint64_t waiting = end + size - drained;
+    if (sp->job && !__atomic_load_n(&sp->job->failed, __ATOMIC_ACQUIRE)) {
+        spool_kick(sp, drained, waiting);
+        if (waiting >= SPOOL_BACKPRESSURE_BYTES)
+            spool_flush_own(t); /* the thread falls behind: the callers help */
+    } else if (++sp->records >= SPOOL_FLUSH_RECORDS || waiting >= SPOOL_FLUSH_BYTES) {
         spool_flush_own(t); /* on failure the records wait in the spool */
+    }
     return CKR_OK;
 }
 
@@ -517,6 +822,7 @@ void tok_spool_close(tok *t)
     tok_spool *sp = t->spool;
     if (sp == NULL)
         return;
+    job_unregister(sp);
     if (spool_flush_own(t) == CKR_OK) {
         __atomic_store_n(&header_of(sp->map)->retired, 1, __ATOMIC_RELEASE);
         unlink(sp->path);

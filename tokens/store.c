@@ -138,7 +138,9 @@ static CK_RV read_serial(tok *t)
     return rv;
 }
 
-CK_RV tok_open(const char *path, tok **out)
+/* sweep: drain the spools of processes that are gone (tok_open); not
+ * for the second connection of the background drain. */
+static CK_RV open_existing(const char *path, bool sweep, tok **out)
 {
     CK_RV rv;
     tok *t = NULL;
@@ -167,12 +169,34 @@ CK_RV tok_open(const char *path, tok **out)
         rv = read_serial(t);
     if (rv != CKR_OK)
         goto out;
-    tok_spool_open(t);
+    if (sweep)
+        tok_spool_open(t);
     *out = t;
     t = NULL;
 out:
     tok_close(t);
     return rv;
+}
+
+CK_RV tok_open(const char *path, tok **out)
+{
+    return open_existing(path, true, out);
+}
+
+CK_RV tok_open_drain_connection(const char *path, tok **out)
+{
+    tok *t = NULL;
+    CK_RV rv = open_existing(path, false, &t);
+    /* It writes only spooled records, whose durability is a commit
+     * without an fsync (spool.c). */
+    if (rv == CKR_OK)
+        rv = tok_exec(t, "PRAGMA synchronous = NORMAL", "relaxing durability for the spool");
+    if (rv != CKR_OK) {
+        tok_close(t);
+        return rv;
+    }
+    *out = t;
+    return CKR_OK;
 }
 
 static sqlite3_int64 now_microseconds(void)
@@ -602,22 +626,31 @@ out:
  */
 static bool wal_header_read(tok *t, unsigned char out[TOK_WAL_HEADER_LEN])
 {
-    sqlite3_file *file = NULL;
+    /* The database file object lives as long as the connection: looked
+     * up once (by name, with string compares), mapped per call, since
+     * only the VFS knows whether its mapping still stands. */
+    sqlite3_file *file = t->db_file;
     volatile void *region = NULL;
-    if (sqlite3_file_control(t->db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
-        file == NULL || file->pMethods == NULL || file->pMethods->iVersion < 2 ||
-        file->pMethods->xShmMap == NULL)
-        return false;
+    if (file == NULL) {
+        if (sqlite3_file_control(t->db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+            file == NULL || file->pMethods == NULL || file->pMethods->iVersion < 2 ||
+            file->pMethods->xShmMap == NULL)
+            return false;
+        t->db_file = file;
+    }
     if (file->pMethods->xShmMap(file, 0, TOK_WAL_INDEX_PAGE, 0, &region) != SQLITE_OK ||
         region == NULL)
         return false;
     /* SQLite writes the second copy, then (after a barrier) the first;
      * a torn read differs from the last snapshot or equals a state from
-     * before the commit, which is when the commit was not visible yet. */
+     * before the commit, which is when the commit was not visible yet.
+     * The header is 8-byte aligned (the start of a mapping). */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    const volatile unsigned char *header = region;
-    for (size_t i = 0; i < TOK_WAL_HEADER_LEN; i++)
-        out[i] = header[i];
+    const volatile uint64_t *header = region;
+    for (size_t i = 0; i < TOK_WAL_HEADER_LEN / sizeof(uint64_t); i++) {
+        uint64_t word = header[i];
+        memcpy(out + i * sizeof(word), &word, sizeof(word));
+    }
     return true;
 }
 

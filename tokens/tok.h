@@ -170,6 +170,13 @@ CK_RV tok_audit_append(tok *t, const char *event, const char *detail);
  * without an fsync against an operating-system crash (spool.c). */
 CK_RV tok_audit_note(tok *t, const char *event, const char *detail);
 
+/* Whether this process may chain its spooled records from a thread of
+ * its own (one for all tokens, started with the first spool, each token
+ * drained over a second connection): the caller of tok_audit_note then
+ * only copies the record.  false (the default) stops and joins the
+ * thread; spools left to it go back to their owners. */
+void tok_audit_thread(bool allowed);
+
 /* Drains every spool of the token (this process's and other processes',
  * live or gone) into the audit table, so that it holds every record made
  * so far.  tok_audit_verify calls it first. */

@@ -116,6 +116,7 @@ typedef struct tok_counter_entry {
 
 struct tok {
     sqlite3 *db;
+    sqlite3_file *db_file; /* the main database file of db (store.c wal_header_read) */
     char *path;
     char serial[TOK_SERIAL_LEN];
     sqlite3_stmt *stmts[STMT_COUNT];
@@ -140,6 +141,10 @@ struct tok {
 
 /* A blank-padded label as printable text, trailing blanks removed. */
 void tok_label_text(const char label[TOK_LABEL_LEN], char out[TOK_LABEL_LEN + 1]);
+
+/* A second connection to the token at path, for the background drain of
+ * this process's spools (spool.c): no spool of its own, no sweep. */
+CK_RV tok_open_drain_connection(const char *path, tok **out);
 
 /* ---- db.c -------------------------------------------------------------- */
 

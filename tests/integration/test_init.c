@@ -4,6 +4,7 @@
  */
 #include "p11_fixture.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,6 +143,52 @@ static void initialize_with_os_locking(void **state)
     assert_rv(fx_initialize_args(NULL, NULL, NULL, NULL, CKF_LIBRARY_CANT_CREATE_OS_THREADS, NULL),
               CKR_OK);
     assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+}
+
+/* Threads of this process, from /proc/self/task. */
+static size_t thread_count(void)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* A session key: its birth is an audit record, spooled (tokens/spool.c). */
+static void make_session_key(void)
+{
+    CK_SLOT_ID slot = fx_new_token("threads");
+    CK_SESSION_HANDLE session;
+    CK_OBJECT_HANDLE key;
+    CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL_PTR, 0};
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE tmpl[] = {{CKA_VALUE_LEN, &len, sizeof(len)}};
+    assert_rv(fx_open(slot, true, &session), CKR_OK);
+    assert_rv(fx_login(session, CKU_USER, FX_USER_PIN), CKR_OK);
+    assert_rv(fx_functions()->C_GenerateKey(session, &mech, tmpl, 1, &key), CKR_OK);
+    assert_rv(fx_functions()->C_DestroyObject(session, key), CKR_OK);
+}
+
+/* The module's one thread (chaining spooled audit records) exists only
+ * when the application allows threads, and ends with C_Finalize. */
+static void threads_only_when_allowed(void **state)
+{
+    fx *t = *state;
+    size_t base = thread_count();
+    assert_rv(fx_initialize_args(NULL, NULL, NULL, NULL, CKF_LIBRARY_CANT_CREATE_OS_THREADS, NULL),
+              CKR_OK);
+    make_session_key();
+    assert_int_equal(thread_count(), base);
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+
+    assert_rv(t->f->C_Initialize(NULL_PTR), CKR_OK);
+    make_session_key();
+    assert_int_equal(thread_count(), base + 1);
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+    assert_int_equal(thread_count(), base);
 }
 
 static void initialize_bad_args(void **state)
@@ -363,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(initialize_twice, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(initialize_with_mutex_callbacks, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(initialize_with_os_locking, fx_setup_env, fx_teardown),
+        cmocka_unit_test_setup_teardown(threads_only_when_allowed, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(initialize_bad_args, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(get_info, fx_setup_module, fx_teardown),
         cmocka_unit_test_setup_teardown(function_list, fx_setup_env, fx_teardown),

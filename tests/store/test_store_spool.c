@@ -220,6 +220,133 @@ static void damaged_spool_is_recorded(void **state)
     assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
 }
 
+/* ---- the drain thread (tok_audit_thread) ---------------------------------------- */
+
+/* Waits up to 10 s for the table to hold want records of event. */
+static long table_count_reaches(tok *t, const char *event, long want)
+{
+    long n = 0;
+    for (int i = 0; i < 1000 && (n = table_count(t, event)) < want; i++)
+        usleep(10000);
+    return n;
+}
+
+static size_t thread_count(void)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static int setup_with_thread(void **state)
+{
+    tok_audit_thread(true);
+    return fixture_setup_token(state);
+}
+
+static int teardown_with_thread(void **state)
+{
+    int rc = fixture_teardown(state); /* closes the token: its spool goes back */
+    tok_audit_thread(false);
+    return rc;
+}
+
+/* Records reach the chain without the caller draining: a few by the
+ * thread's periodic look, many by its being woken; then the thread ends
+ * when it is no longer allowed. */
+static void thread_drains_for_the_caller(void **state)
+{
+    fixture *f = *state;
+    size_t before = thread_count();
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tok_audit_note(f->t, "few", "spooled"), CKR_OK);
+    assert_int_equal(thread_count(), before + 1); /* started with the first spool */
+    /* Fewer than SPOOL_FLUSH_RECORDS: without the thread they would wait. */
+    assert_int_equal(table_count_reaches(f->t, "few", 5), 5);
+
+    char detail[200];
+    memset(detail, 'd', sizeof(detail) - 1);
+    detail[sizeof(detail) - 1] = '\0';
+    for (int i = 0; i < 20000; i++) /* 4.5 MB: the 1 MiB ring wraps */
+        assert_int_equal(tok_audit_note(f->t, "many", detail), CKR_OK);
+    assert_int_equal(table_count_reaches(f->t, "many", 20000), 20000);
+    unsigned long broken;
+    assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
+    assert_int_equal(table_count(f->t, "few"), 5);
+    assert_int_equal(table_count(f->t, "many"), 20000);
+
+    tok_audit_thread(false);
+    assert_int_equal(thread_count(), before);
+    /* The owner drains again, at its own thresholds. */
+    for (int i = 0; i < 1100; i++)
+        assert_int_equal(tok_audit_note(f->t, "after", "q"), CKR_OK);
+    assert_true(table_count(f->t, "after") >= 1024);
+}
+
+typedef struct event_log {
+    size_t count, size;
+    char (*events)[16];
+} event_log;
+
+static void collect_all(void *ctx, unsigned long seq, const char *time, const char *event,
+                        const char *detail)
+{
+    (void)seq, (void)time, (void)detail;
+    event_log *log = ctx;
+    if (log->count == log->size) {
+        log->size = log->size ? 2 * log->size : 1024;
+        log->events = realloc(log->events, log->size * sizeof(*log->events));
+        assert_non_null(log->events);
+    }
+    snprintf(log->events[log->count++], sizeof(log->events[0]), "%s", event);
+}
+
+/* While the thread drains, the owner's records in transactions still
+ * come after the notes it made before them, none doubled or lost. */
+static void thread_keeps_the_owners_order(void **state)
+{
+    fixture *f = *state;
+    char event[16], detail[300];
+    memset(detail, 'o', sizeof(detail) - 1);
+    detail[sizeof(detail) - 1] = '\0';
+    for (int round = 0; round < 20; round++) {
+        snprintf(event, sizeof(event), "note-%02d", round);
+        for (int i = 0; i < 900; i++) /* 270 KB a round: the thread is woken */
+            assert_int_equal(tok_audit_note(f->t, event, detail), CKR_OK);
+        snprintf(event, sizeof(event), "txn-%02d", round);
+        assert_int_equal(tok_audit_append(f->t, event, "in a transaction"), CKR_OK);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", tok_path(f->t));
+    tok_close(f->t); /* waits for a drain in progress, then drains the rest */
+    f->t = NULL;
+    assert_int_equal(spool_files(f), 0);
+    tok *t = NULL;
+    assert_int_equal(tok_open(path, &t), CKR_OK);
+    f->t = t;
+    event_log log = {0, 0, NULL};
+    unsigned long broken;
+    assert_int_equal(tok_audit_verify(t, collect_all, &log, &broken), CKR_OK);
+    int round = 0, notes = 0;
+    for (size_t i = 0; i < log.count; i++) {
+        if (strncmp(log.events[i], "note-", 5) == 0) {
+            assert_int_equal(atoi(log.events[i] + 5), round);
+            notes++;
+        } else if (strncmp(log.events[i], "txn-", 4) == 0) {
+            assert_int_equal(atoi(log.events[i] + 4), round);
+            assert_int_equal(notes, 900);
+            round++;
+            notes = 0;
+        }
+    }
+    assert_int_equal(round, 20);
+    free(log.events);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +359,10 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(damaged_spool_is_recorded, fixture_setup_token,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(thread_drains_for_the_caller, setup_with_thread,
+                                        teardown_with_thread),
+        cmocka_unit_test_setup_teardown(thread_keeps_the_owners_order, setup_with_thread,
+                                        teardown_with_thread),
     };
     return cmocka_run_group_tests_name("store spool", tests, NULL, NULL);
 }
