@@ -59,8 +59,10 @@ static CK_RV check_lifecycle(se_token *t)
     return rv == CKR_OK ? lifecycle_check(t, LC_KEY_USE) : rv;
 }
 
+/* How many of lent_attrs (below) a borrowed key comes with. */
+enum lend { LEND_NONE = 0, LEND_VENDOR = 1, LEND_DERIVE = 3 };
 static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
-                        bool with_attrs, mech_key *key, attr_list *attrs, bool *always_auth);
+                        enum lend lend, mech_key *key, attr_list *attrs, bool *always_auth);
 
 CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
@@ -87,7 +89,8 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
         attr_list attrs;
         attr_list_init(&attrs);
         bool vendor = (row->type & CKM_VENDOR_DEFINED) != 0; /* they read the key's attributes */
-        rv = borrow_key(s, key, op_usage[kind], vendor, &borrowed, &attrs, &always_auth);
+        rv = borrow_key(s, key, op_usage[kind], vendor ? LEND_VENDOR : LEND_NONE, &borrowed, &attrs,
+                        &always_auth);
         if (rv == CKR_OK && !class_fits(kind, borrowed.cls))
             rv = CKR_KEY_TYPE_INCONSISTENT;
         if (rv == CKR_OK)
@@ -515,16 +518,16 @@ out:
  * (a reference to the EVP_PKEY, a copy of a secret, and the attributes
  * when with_attrs), so the token lock is not held across the crypto. */
 /* The key attributes anything reads from mech_key.attrs, lent with the
- * key: an SK3 host key's in-card secret, and what a derived key inherits
- * from its base (§4.9).  Copying the whole list cost a tenth of an SK3
- * query. */
-static const CK_ATTRIBUTE_TYPE lent_attrs[] = {CKA_SE_INTERNAL_SECRET, CKA_ALWAYS_SENSITIVE,
-                                               CKA_NEVER_EXTRACTABLE};
+ * key: an SK3 host key's in-card secret (LEND_VENDOR), and what a derived
+ * key inherits from its base (§4.9, LEND_DERIVE).  Copying the whole list
+ * cost a tenth of an SK3 query. */
+static const CK_ATTRIBUTE_TYPE lent_attrs[LEND_DERIVE] = {
+    CKA_SE_INTERNAL_SECRET, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE};
 
-static CK_RV lend_attrs(attr_list *attrs, const attr_list *from)
+static CK_RV lend_attrs(attr_list *attrs, const attr_list *from, enum lend lend)
 {
     CK_RV rv = CKR_OK;
-    for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(lent_attrs); i++) {
+    for (size_t i = 0; rv == CKR_OK && i < (size_t)lend; i++) {
         const CK_ATTRIBUTE *a = from ? attr_list_find(from, lent_attrs[i]) : NULL;
         if (a)
             rv = attr_list_set(attrs, a->type, a->pValue, a->ulValueLen);
@@ -533,7 +536,7 @@ static CK_RV lend_attrs(attr_list *attrs, const attr_list *from)
 }
 
 static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
-                        bool with_attrs, mech_key *key, attr_list *attrs, bool *always_auth)
+                        enum lend lend, mech_key *key, attr_list *attrs, bool *always_auth)
 {
     se_token *t = s->token;
     memset(key, 0, sizeof(*key));
@@ -542,8 +545,8 @@ static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usa
     CK_RV rv = check_lifecycle(t);
     if (rv == CKR_OK)
         rv = object_key(s, h, usage, &k, always_auth);
-    if (rv == CKR_OK && with_attrs)
-        rv = lend_attrs(attrs, k->attrs);
+    if (rv == CKR_OK)
+        rv = lend_attrs(attrs, k->attrs, lend);
     if (rv == CKR_OK) {
         *key = *k;
         key->attrs = attrs;
@@ -580,7 +583,7 @@ static CK_RV resolve_hkdf_salt(se_session *s, CK_MECHANISM_PTR *mech, CK_MECHANI
         return CKR_OK;
     attr_list none;
     attr_list_init(&none);
-    CK_RV rv = borrow_key(s, p->hSaltKey, 0, false, salt, &none, NULL);
+    CK_RV rv = borrow_key(s, p->hSaltKey, 0, LEND_NONE, salt, &none, NULL);
     attr_list_free(&none);
     if (rv == CKR_OK && (salt->cls != CKO_SECRET_KEY || !salt->secret))
         rv = CKR_MECHANISM_PARAM_INVALID;
@@ -624,7 +627,7 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
     if (rv == CKR_OK)
         rv = policy_check_value_len(&given);
     if (rv == CKR_OK)
-        rv = borrow_key(s, base, CKA_DERIVE, true, &key, &base_attrs, NULL);
+        rv = borrow_key(s, base, CKA_DERIVE, LEND_DERIVE, &key, &base_attrs, NULL);
     CK_MECHANISM with_salt;
     CK_HKDF_PARAMS salted;
     mech_key salt;
@@ -729,7 +732,7 @@ CK_RV key_wrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wrapping,
     attr_list_init(&wrapper_attrs);
     unsigned char *bytes = NULL;
     size_t len = 0;
-    rv = borrow_key(s, wrapping, CKA_WRAP, true, &wrapper, &wrapper_attrs, NULL);
+    rv = borrow_key(s, wrapping, CKA_WRAP, LEND_NONE, &wrapper, &wrapper_attrs, NULL);
     if (rv == CKR_WRAPPING_KEY_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
         rv = CKR_WRAPPING_KEY_HANDLE_INVALID;
     if (rv == CKR_OK)
@@ -793,7 +796,7 @@ CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrappi
     if (rv == CKR_OK)
         rv = policy_check_template(cls, &given, ORIGIN_UNWRAP);
     if (rv == CKR_OK) {
-        rv = borrow_key(s, unwrapping, CKA_UNWRAP, true, &unwrapper, &unwrapper_attrs, NULL);
+        rv = borrow_key(s, unwrapping, CKA_UNWRAP, LEND_NONE, &unwrapper, &unwrapper_attrs, NULL);
         if (rv == CKR_KEY_HANDLE_INVALID)
             rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
     }

@@ -7,6 +7,8 @@
  */
 #include "mech.h"
 
+#include <pthread.h>
+
 static const mech_table *const tables[] = {
     &mech_table_digest, &mech_table_sign,   &mech_table_cipher, &mech_table_keygen,
     &mech_table_wrap,   &mech_table_derive, &mech_table_gkea,   &mech_table_ki,
@@ -18,8 +20,43 @@ static const mech_table *const tables[] = {
         for (const mech_row *row = tables[t_]->rows;                \
              row < tables[t_]->rows + tables[t_]->count; row++)
 
+/* Every row sorted by type, rows of one type in table order: a dispatch
+ * is a binary search, not a walk over every table (the vendor rows come
+ * last).  Built once; the tables never change. */
+#define MECH_ROWS_MAX 256
+static const mech_row *by_type[MECH_ROWS_MAX];
+static size_t by_type_count;
+static pthread_once_t by_type_once = PTHREAD_ONCE_INIT;
+
+static void by_type_build(void)
+{
+    EACH_ROW(row)
+    {
+        if (by_type_count == MECH_ROWS_MAX)
+            return; /* mech_find falls back to the walk */
+        size_t at = by_type_count++;
+        for (; at > 0 && by_type[at - 1]->type > row->type; at--) /* stable insertion */
+            by_type[at] = by_type[at - 1];
+        by_type[at] = row;
+    }
+}
+
 const mech_row *mech_find(CK_MECHANISM_TYPE type, CK_FLAGS needed)
 {
+    pthread_once(&by_type_once, by_type_build);
+    size_t lo = 0, hi = by_type_count;
+    while (lo < hi) { /* the first row of type */
+        size_t mid = lo + (hi - lo) / 2;
+        if (by_type[mid]->type < type)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < by_type_count && by_type[lo]->type == type; lo++)
+        if ((by_type[lo]->info.flags & needed) == needed)
+            return by_type[lo];
+    if (by_type_count < MECH_ROWS_MAX)
+        return NULL;
     EACH_ROW(row)
     {
         if (row->type == type && (row->info.flags & needed) == needed)

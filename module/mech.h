@@ -44,10 +44,10 @@ typedef struct mech_key {
     EVP_PKEY *pkey;        /* RSA, EC, EdDSA keys (public or private) */
     unsigned char *secret; /* secret keys: CKA_VALUE, cleansed on free */
     size_t secret_len;
-    /* Of the key object's attributes, those a mechanism may read (the
-     * core lends CKA_SE_INTERNAL_SECRET, CKA_ALWAYS_SENSITIVE and
-     * CKA_NEVER_EXTRACTABLE; crypto_ops.c lent_attrs): valid during the
-     * call only. */
+    /* Of the key object's attributes, those a mechanism may read:
+     * CKA_SE_INTERNAL_SECRET for vendor mechanisms and derivations, with
+     * CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE for derivations
+     * (crypto_ops.c lent_attrs); valid during the call only. */
     const attr_list *attrs;
     CK_OBJECT_HANDLE handle; /* the key object (for vendor_env.h services) */
 } mech_key;

@@ -23,14 +23,16 @@ static CK_RV key_object(se_session *s, const mech_key *key, se_object **o)
     return rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv;
 }
 
-CK_RV env_failure_count(const mech_env *env, const mech_key *key, CK_ULONG *count,
-                        CK_ULONG *limit)
+CK_RV env_failure_count(const mech_env *env, const mech_key *key, lifecycle_action action,
+                        CK_ULONG *count, CK_ULONG *limit)
 {
     se_session *s = env->session;
     se_token *t = s->token;
     mutex_lock(t->lock);
     se_object *o;
-    CK_RV rv = key_object(s, key, &o);
+    CK_RV rv = key_object(s, key, &o); /* synchronizes with the store first */
+    if (rv == CKR_OK)
+        rv = lifecycle_check(t, action);
     if (rv == CKR_OK) {
         *limit = SOFTSE_DEFAULT_FAILURE_LIMIT;
         attr_list_ulong(&o->attrs, CKA_SE_FAILURE_LIMIT, limit);

@@ -41,9 +41,11 @@ CK_RV env_attestation_key(const mech_env *env, CK_OBJECT_HANDLE h, EVP_PKEY **ke
 CK_RV env_audit(const mech_env *env, const char *event, const char *detail);
 
 /* The key's persistent CKA_SE_FAILURE_COUNT and CKA_SE_FAILURE_LIMIT, read
- * from the store (another process may have counted meanwhile). */
-CK_RV env_failure_count(const mech_env *env, const mech_key *key, CK_ULONG *count,
-                        CK_ULONG *limit);
+ * from the store (another process may have counted meanwhile), after
+ * the check of env_lifecycle_allows(action) made in the same look at
+ * the store (a query's gate costs one). */
+CK_RV env_failure_count(const mech_env *env, const mech_key *key, lifecycle_action action,
+                        CK_ULONG *count, CK_ULONG *limit);
 /* Adds one failure, atomically across processes, with an audit record
  * (detail says what failed); *count is the new value. */
 CK_RV env_failure_add(const mech_env *env, const mech_key *key, const char *detail,

@@ -230,9 +230,7 @@ static void sk3_detail(char *out, size_t size, const char *query, CK_OBJECT_HAND
 static CK_RV sk3_admit(const mech_env *env, const mech_key *key, const char *query, CK_ULONG *limit)
 {
     CK_ULONG count = 0;
-    CK_RV rv = env_lifecycle_allows(env, LC_SK3_QUERY);
-    if (rv == CKR_OK)
-        rv = env_failure_count(env, key, &count, limit);
+    CK_RV rv = env_failure_count(env, key, LC_SK3_QUERY, &count, limit);
     if (rv == CKR_OK && *limit != 0 && count >= *limit)
         rv = CKR_SE_BLOCKED;
     /* SPEC.md §3: every vendor mechanism call is in the audit log. */
