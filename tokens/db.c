@@ -294,9 +294,10 @@ out:
 
 CK_RV tok_db_create_schema(tok *t)
 {
-    char header[128];
-    snprintf(header, sizeof(header), "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-             TOK_APPLICATION_ID, TOK_SCHEMA_VERSION);
+    char header[160];
+    snprintf(header, sizeof(header),
+             "PRAGMA page_size = %d; PRAGMA application_id = %d; PRAGMA user_version = %d;",
+             TOK_PAGE_SIZE, TOK_APPLICATION_ID, TOK_SCHEMA_VERSION);
     CK_RV rv = tok_exec(t, header, "writing the database header");
     if (rv == CKR_OK)
         rv = tok_exec(t, schema_sql, "creating the schema");

@@ -26,6 +26,12 @@
 #define TOK_APPLICATION_ID 0x536f5345 /* "SoSE" */
 #define TOK_SCHEMA_VERSION 1
 
+/* Pages of new token files.  Every page a commit or checkpoint moves is
+ * a system call or two, and the audit log grows by a record per query:
+ * larger pages cost the drain thread fewer calls per record (sqlite.org:
+ * 512 to 65536).  Files made with another size keep theirs. */
+#define TOK_PAGE_SIZE 65536
+
 #define TOK_BUSY_TIMEOUT_MS 10000
 /* PBKDF2 costs read from a file above this are damage (or a denial of
  * service planted in the file), not a setting: 100 × OWASP 2023's 600,000. */
