@@ -119,10 +119,13 @@ CK_RV tok_audit_append_cursor(tok *t, tok_audit_cursor *cursor, const char *when
         cursor->loaded = true;
     }
     uint64_t seq = cursor->seq + 1;
-    if (when)
-        snprintf(time, sizeof(time), "%s", when);
-    else
+    if (when) {
+        size_t len = strnlen(when, sizeof(time) - 1); /* a spooled time: not trusted to fit */
+        memcpy(time, when, len);
+        time[len] = '\0';
+    } else {
         tok_audit_now(time);
+    }
     rv = audit_hash(t, seq, time, strlen(time), event, strlen(event), detail, strlen(detail),
                     cursor->hash, hash);
     if (rv != CKR_OK)

@@ -283,6 +283,15 @@ CK_RV tok_db_open(tok *t, bool create)
     sqlite3_db_config(t->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
     sqlite3_db_config(t->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
     sqlite3_db_config(t->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+    /* A new file's page size is set before anything, transactions
+     * included, touches it. */
+    if (create) {
+        char pragma[48];
+        snprintf(pragma, sizeof(pragma), "PRAGMA page_size = %d", TOK_PAGE_SIZE);
+        rv = tok_exec(t, pragma, "setting the page size");
+        if (rv != CKR_OK)
+            goto out;
+    }
     /* secure_delete: freed pages (old wraps, destroyed objects) are zeroed. */
     rv = tok_exec(t,
                   "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
@@ -294,10 +303,9 @@ out:
 
 CK_RV tok_db_create_schema(tok *t)
 {
-    char header[160];
-    snprintf(header, sizeof(header),
-             "PRAGMA page_size = %d; PRAGMA application_id = %d; PRAGMA user_version = %d;",
-             TOK_PAGE_SIZE, TOK_APPLICATION_ID, TOK_SCHEMA_VERSION);
+    char header[128];
+    snprintf(header, sizeof(header), "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+             TOK_APPLICATION_ID, TOK_SCHEMA_VERSION);
     CK_RV rv = tok_exec(t, header, "writing the database header");
     if (rv == CKR_OK)
         rv = tok_exec(t, schema_sql, "creating the schema");
