@@ -456,6 +456,7 @@ static const mac_mech mac_mechs[] = {
 typedef struct mac_state {
     mech_op_kind kind;
     EVP_MAC_CTX *ctx;
+    mech_hmac hmac; /* HMAC: ctx comes from mech_util's pool of keyed contexts */
     size_t mac_len;
 } mac_state;
 
@@ -532,7 +533,10 @@ static void mac_free(void *state)
     mac_state *s = state;
     if (!s)
         return;
-    EVP_MAC_CTX_free(s->ctx); /* cleanses the key schedule */
+    if (s->hmac.ctx) /* reset to its keyed state by its next user */
+        mech_hmac_put(&s->hmac, true);
+    else
+        EVP_MAC_CTX_free(s->ctx); /* cleanses the key schedule */
     free(s);
 }
 
@@ -555,19 +559,25 @@ static CK_RV mac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_ki
     if (!s)
         return CKR_HOST_MEMORY;
     s->kind = kind;
-    rv = CKR_HOST_MEMORY;
-    /* HMAC: a context with its digest set (mech_hmac_new); CMAC: the
-     * cipher follows the key's length. */
-    s->ctx = mech->hash ? mech_hmac_new(mech->hash) : EVP_MAC_CTX_new(cmac_impl);
-    if (!s->ctx)
-        goto out;
-    OSSL_PARAM params[2] = {OSSL_PARAM_construct_end(), OSSL_PARAM_construct_end()};
-    if (!mech->hash)
-        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
-                                                     (char *)cmac_cipher(key->secret_len), 0);
-    if (!EVP_MAC_init(s->ctx, key->secret, key->secret_len, params)) {
-        rv = mech_openssl_error("MAC init", CKR_FUNCTION_FAILED);
-        goto out;
+    if (mech->hash) {
+        /* HMAC: a keyed context (the same key's, reset, when pooled). */
+        rv = mech_hmac_get(&s->hmac, mech->hash, key->secret, key->secret_len);
+        if (rv != CKR_OK)
+            goto out;
+        s->ctx = s->hmac.ctx;
+    } else {
+        /* CMAC: the cipher follows the key's length. */
+        rv = CKR_HOST_MEMORY;
+        s->ctx = EVP_MAC_CTX_new(cmac_impl);
+        if (!s->ctx)
+            goto out;
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(
+                                   OSSL_MAC_PARAM_CIPHER, (char *)cmac_cipher(key->secret_len), 0),
+                               OSSL_PARAM_construct_end()};
+        if (!EVP_MAC_init(s->ctx, key->secret, key->secret_len, params)) {
+            rv = mech_openssl_error("MAC init", CKR_FUNCTION_FAILED);
+            goto out;
+        }
     }
     s->mac_len = EVP_MAC_CTX_get_mac_size(s->ctx);
     rv = s->mac_len ? CKR_OK : CKR_FUNCTION_FAILED;

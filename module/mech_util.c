@@ -104,22 +104,34 @@ static void fetch_hmacs(void)
     ERR_clear_error();
 }
 
-/* Keyed contexts given back by mech_hmac_put, for mech_hmac_get: a
- * context is rekeyed in place, without the copy and free per use. */
-#define HMAC_POOLED 4
-static struct {
-    EVP_MAC_CTX *ctx[HMAC_POOLED];
-    unsigned count;
-} hmac_pool[ARRAY_SIZE(hash_algs)];
+/* Contexts kept keyed with the key they were last used with: taken
+ * again for the same key, a context is reset to its keyed state (one
+ * digest-state copy) instead of being keyed anew (two hash blocks and
+ * three digest initializations), and never copied or freed per use. */
+#define HMAC_POOLED 8
+#define HMAC_POOL_KEY_MAX 64
+static struct hmac_slot {
+    EVP_MAC_CTX *ctx;
+    size_t hash; /* index in hash_algs */
+    unsigned char key[HMAC_POOL_KEY_MAX];
+    size_t key_len;
+    bool busy;
+    uint64_t used; /* tick of its last use: the oldest is rekeyed first */
+} hmac_pool[HMAC_POOLED];
+static uint64_t hmac_tick;
 static pthread_mutex_t hmac_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void hmac_slot_clear(struct hmac_slot *slot)
+{
+    EVP_MAC_CTX_free(slot->ctx); /* cleanses its key state */
+    OPENSSL_cleanse(slot, sizeof(*slot));
+}
 
 static void free_hmacs(void)
 {
     pthread_mutex_lock(&hmac_pool_lock);
-    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++) {
-        while (hmac_pool[i].count)
-            EVP_MAC_CTX_free(hmac_pool[i].ctx[--hmac_pool[i].count]); /* cleansed there */
-    }
+    for (size_t i = 0; i < HMAC_POOLED; i++)
+        hmac_slot_clear(&hmac_pool[i]);
     pthread_mutex_unlock(&hmac_pool_lock);
     for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++) {
         EVP_MAC_CTX_free(hmac_templates[i]);
@@ -139,7 +151,8 @@ static ssize_t hash_index(CK_MECHANISM_TYPE hash)
     return -1;
 }
 
-EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash)
+/* A new HMAC context for that hash, digest set; NULL for an unknown hash. */
+static EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash)
 {
     ssize_t i = hash_index(hash);
     return i >= 0 && mech_once_run(&hmac_once) && hmac_templates[i]
@@ -147,33 +160,88 @@ EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash)
                : NULL;
 }
 
-EVP_MAC_CTX *mech_hmac_get(CK_MECHANISM_TYPE hash)
+/* Under the lock: the idle slot keyed with key, else the idle slot used
+ * longest ago (*keyed false); NULL when every slot is busy. */
+static struct hmac_slot *hmac_slot_take(size_t hash, const unsigned char *key, size_t key_len,
+                                        bool *keyed)
 {
-    ssize_t i = hash_index(hash);
-    EVP_MAC_CTX *ctx = NULL;
-    if (i < 0 || !mech_once_run(&hmac_once))
-        return NULL;
-    pthread_mutex_lock(&hmac_pool_lock);
-    if (hmac_pool[i].count)
-        ctx = hmac_pool[i].ctx[--hmac_pool[i].count];
-    pthread_mutex_unlock(&hmac_pool_lock);
-    return ctx ? ctx : mech_hmac_new(hash);
+    struct hmac_slot *oldest = NULL;
+    for (size_t i = 0; i < HMAC_POOLED; i++) {
+        struct hmac_slot *slot = &hmac_pool[i];
+        if (slot->busy)
+            continue;
+        if (slot->ctx && slot->hash == hash && slot->key_len == key_len &&
+            CRYPTO_memcmp(slot->key, key, key_len) == 0) {
+            *keyed = true;
+            return slot;
+        }
+        if (!oldest || slot->used < oldest->used)
+            oldest = slot;
+    }
+    *keyed = false;
+    return oldest;
 }
 
-void mech_hmac_put(CK_MECHANISM_TYPE hash, EVP_MAC_CTX *ctx)
+CK_RV mech_hmac_get(mech_hmac *mac, CK_MECHANISM_TYPE hash, const unsigned char *key,
+                    size_t key_len)
 {
     ssize_t i = hash_index(hash);
-    if (ctx == NULL)
-        return;
-    if (i >= 0) {
+    bool keyed = false;
+    mac->slot = NULL;
+    mac->ctx = NULL;
+    if (i < 0 || !mech_once_run(&hmac_once))
+        return CKR_MECHANISM_INVALID;
+    if (key_len <= HMAC_POOL_KEY_MAX) {
         pthread_mutex_lock(&hmac_pool_lock);
-        if (hmac_pool[i].count < HMAC_POOLED) {
-            hmac_pool[i].ctx[hmac_pool[i].count++] = ctx;
-            ctx = NULL;
+        struct hmac_slot *slot = hmac_slot_take((size_t)i, key, key_len, &keyed);
+        if (slot) {
+            slot->busy = true;
+            if (!keyed) { /* the slot is ours now: its old key goes */
+                OPENSSL_cleanse(slot->key, sizeof(slot->key));
+                slot->key_len = 0;
+            }
         }
         pthread_mutex_unlock(&hmac_pool_lock);
+        mac->slot = slot;
     }
-    EVP_MAC_CTX_free(ctx);
+    struct hmac_slot *slot = mac->slot;
+    if (slot && slot->ctx && slot->hash != (size_t)i) {
+        EVP_MAC_CTX_free(slot->ctx); /* another digest's */
+        slot->ctx = NULL;
+    }
+    if (slot && !slot->ctx) {
+        slot->ctx = mech_hmac_new(hash);
+        slot->hash = (size_t)i;
+    }
+    mac->ctx = slot ? slot->ctx : mech_hmac_new(hash);
+    bool ok = mac->ctx && (keyed ? EVP_MAC_init(mac->ctx, NULL, 0, NULL)
+                                 : EVP_MAC_init(mac->ctx, key, key_len, NULL));
+    if (ok && slot && !keyed) {
+        memcpy(slot->key, key, key_len);
+        slot->key_len = key_len;
+    }
+    if (!ok) {
+        mech_hmac_put(mac, false);
+        return mech_openssl_error("HMAC", CKR_FUNCTION_FAILED);
+    }
+    return CKR_OK;
+}
+
+void mech_hmac_put(mech_hmac *mac, bool reusable)
+{
+    struct hmac_slot *slot = mac->slot;
+    if (slot == NULL) {
+        EVP_MAC_CTX_free(mac->ctx);
+    } else {
+        pthread_mutex_lock(&hmac_pool_lock);
+        if (!reusable) /* a context in an unknown state */
+            hmac_slot_clear(slot);
+        slot->busy = false;
+        slot->used = ++hmac_tick;
+        pthread_mutex_unlock(&hmac_pool_lock);
+    }
+    mac->ctx = NULL;
+    mac->slot = NULL;
 }
 
 /* ---- curves ------------------------------------------------------------- */

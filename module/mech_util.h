@@ -16,23 +16,26 @@
  * fetched once and kept for the life of the process; NULL when the
  * mechanism is not a supported hash. */
 const EVP_MD *mech_hash_md(CK_MECHANISM_TYPE hash);
-/* A new HMAC context for that hash, digest set, to be keyed with
- * EVP_MAC_init(ctx, key, len, NULL); NULL for an unknown hash. */
-EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash);
-/* For many short HMACs (SK3's queries): a context from a small pool,
- * keyed anew with EVP_MAC_init(ctx, key, len, NULL), given back with
- * mech_hmac_put (or freed when the pool is full).  A pooled context
- * keeps the state of the last key it was used with until its next use
- * or C_Finalize (freed, cleansed, by OpenSSL), as the object cache
- * keeps the key values themselves. */
-EVP_MAC_CTX *mech_hmac_get(CK_MECHANISM_TYPE hash);
+/* For many short HMACs (SK3's queries): a context keyed with key, from a
+ * small pool of contexts that stay keyed with the key they were last used
+ * with (reset, not rekeyed, when the key comes again; keys up to 64
+ * bytes).  Give it back with mech_hmac_put; reusable false after an
+ * OpenSSL failure.  A pooled context keeps its key (and a copy to
+ * recognize it) until it is rekeyed or C_Finalize frees it, cleansed,
+ * as the object cache keeps key values while the module is loaded. */
+typedef struct mech_hmac {
+    EVP_MAC_CTX *ctx;
+    struct hmac_slot *slot; /* NULL: not pooled */
+} mech_hmac;
+CK_RV mech_hmac_get(mech_hmac *mac, CK_MECHANISM_TYPE hash, const unsigned char *key,
+                    size_t key_len);
+void mech_hmac_put(mech_hmac *mac, bool reusable);
 /* len random bytes from OpenSSL's DRBG, public (RAND_bytes) or secret
  * (RAND_priv_bytes), short draws taken from a block drawn at once: each
  * DRBG call costs a getpid system call (OpenSSL 3.0's fork check), more
  * than a 32-byte draw itself.  Bytes handed out are erased from the
  * block; a forked child starts with fresh blocks, C_Finalize erases them. */
 CK_RV mech_random(void *out, size_t len, bool secret);
-void mech_hmac_put(CK_MECHANISM_TYPE hash, EVP_MAC_CTX *ctx);
 /* The EVP_MD of an MGF1 type (CKG_MGF1_SHA1 …); NULL when unsupported. */
 const EVP_MD *mech_mgf1_md(CK_RSA_PKCS_MGF_TYPE mgf);
 

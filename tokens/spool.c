@@ -90,9 +90,9 @@ struct tok_spool {
     uint64_t drained;         /* committed drain position */
     uint64_t drained_pending; /* set by a drain in a transaction not yet committed */
     bool pending;
-    unsigned records;  /* appended since the last drain */
-    spool_job *job;    /* NULL: no drain thread; the owner drains */
-    uint64_t kicked;   /* the drained position when the thread was last woken */
+    unsigned records; /* appended since the last drain */
+    spool_job *job;   /* NULL: no drain thread; the owner drains */
+    uint64_t kicked;  /* the drained position when the thread was last woken */
 };
 
 static spool_header *header_of(unsigned char *map)
@@ -404,8 +404,7 @@ static bool drainer_start_locked(void)
     int rc = pthread_create(&drainer.thread, NULL, drainer_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        se_log(SE_LOG_WARN, "token store: no audit drain thread (%s): callers drain",
-               strerror(rc));
+        se_log(SE_LOG_WARN, "token store: no audit drain thread (%s): callers drain", strerror(rc));
         return false;
     }
     drainer.running = true;

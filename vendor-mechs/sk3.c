@@ -45,82 +45,63 @@ typedef struct sk3_piece {
     size_t len;
 } sk3_piece;
 
-/* One query's f: a pooled HMAC-SHA-256 context, rekeyed per use. */
-typedef struct sk3_f {
-    EVP_MAC_CTX *ctx;
-    bool failed; /* not given back to the pool */
-} sk3_f;
-
-static CK_RV sk3_f_get(sk3_f *f)
-{
-    f->failed = false;
-    f->ctx = mech_hmac_get(CKM_SHA256);
-    return f->ctx ? CKR_OK : mech_openssl_error("SK3: HMAC-SHA-256", CKR_HOST_MEMORY);
-}
-
-static void sk3_f_put(sk3_f *f)
-{
-    if (f->failed)
-        EVP_MAC_CTX_free(f->ctx); /* a context in an unknown state is not reused */
-    else
-        mech_hmac_put(CKM_SHA256, f->ctx);
-    f->ctx = NULL;
-}
-
-/* out = f_key(piece ‖ piece ‖ …), SK3_LEN bytes. */
-static CK_RV sk3_prf(sk3_f *f, const unsigned char *key, const sk3_piece *pieces, size_t count,
+/* out = f_key(piece ‖ piece ‖ …), SK3_LEN bytes, on a pooled context:
+ * the keys of a host key and of a peer pair recur from query to query. */
+static CK_RV sk3_prf(const unsigned char *key, const sk3_piece *pieces, size_t count,
                      unsigned char *out)
 {
+    mech_hmac mac;
     size_t written = 0;
-    bool ok = EVP_MAC_init(f->ctx, key, SK3_LEN, NULL);
+    CK_RV rv = mech_hmac_get(&mac, CKM_SHA256, key, SK3_LEN);
+    if (rv != CKR_OK)
+        return rv;
+    bool ok = true;
     for (size_t i = 0; ok && i < count; i++)
-        ok = EVP_MAC_update(f->ctx, pieces[i].data, pieces[i].len);
-    ok = ok && EVP_MAC_final(f->ctx, out, &written, SK3_LEN) && written == SK3_LEN;
-    if (ok)
-        return CKR_OK;
-    f->failed = true;
-    return mech_openssl_error("SK3: HMAC-SHA-256", CKR_FUNCTION_FAILED);
+        ok = EVP_MAC_update(mac.ctx, pieces[i].data, pieces[i].len);
+    ok = ok && EVP_MAC_final(mac.ctx, out, &written, SK3_LEN) && written == SK3_LEN;
+    mech_hmac_put(&mac, ok);
+    return ok ? CKR_OK : mech_openssl_error("SK3: HMAC-SHA-256", CKR_FUNCTION_FAILED);
 }
 
 /* f_{value part}(id): K(i) from a server key, or K(i,j) from host key i. */
-static CK_RV sk3_sub_key(sk3_f *f, const unsigned char *value, enum sk3_part part,
-                         const unsigned char *id, unsigned char *out)
+static CK_RV sk3_sub_key(const unsigned char *value, enum sk3_part part, const unsigned char *id,
+                         unsigned char *out)
 {
     sk3_piece piece = {id, SK3_ID_LEN};
-    return sk3_prf(f, value + part * SK3_LEN, &piece, 1, out);
+    return sk3_prf(value + part * SK3_LEN, &piece, 1, out);
 }
 
 /* f_κ(r_i ‖ r_j ‖ tag): τ_j, ρ_i and σ. */
-static CK_RV sk3_session_prf(sk3_f *f, const unsigned char *kappa, const unsigned char *ri,
+static CK_RV sk3_session_prf(const unsigned char *kappa, const unsigned char *ri,
                              const unsigned char *rj, const char *tag, unsigned char *out)
 {
     sk3_piece pieces[] = {{ri, SK3_LEN}, {rj, SK3_LEN}, {tag, strlen(tag)}};
-    return sk3_prf(f, kappa, pieces, ARRAY_SIZE(pieces), out);
+    return sk3_prf(kappa, pieces, ARRAY_SIZE(pieces), out);
 }
 
 /* ---- the protocol (SPEC.md §6), on plain bytes ----------------------------- */
 
 /* Server: α(i,j) = K(j,i) ⊕ K'(i,j), β(i,j) = f_{K''(i,j)}(α). */
-static CK_RV sk3_server_answer(sk3_f *f, const unsigned char *server, const unsigned char *i,
+static CK_RV sk3_server_answer(const unsigned char *server, const unsigned char *i,
                                const unsigned char *j, unsigned char *alpha, unsigned char *beta)
 {
     unsigned char host[SK3_LEN], pair[SK3_LEN], other[SK3_LEN];
-    CK_RV rv = sk3_sub_key(f, server, PART_K, j, host); /* K(j) */
+    CK_RV rv = sk3_sub_key(server, PART_K, j, host); /* K(j) */
     if (rv == CKR_OK)
-        rv = sk3_sub_key(f, host, PART_K, i, pair); /* K(j,i) */
+        rv = sk3_sub_key(host, PART_K, i, pair); /* K(j,i) */
     if (rv == CKR_OK)
-        rv = sk3_sub_key(f, server, PART_K1, i, host); /* K'(i) */
+        rv = sk3_sub_key(server, PART_K1, i, host); /* K'(i) */
     if (rv == CKR_OK)
-        rv = sk3_sub_key(f, host, PART_K, j, other); /* K'(i,j) */
+        rv = sk3_sub_key(host, PART_K, j, other); /* K'(i,j) */
     for (size_t n = 0; rv == CKR_OK && n < SK3_LEN; n++)
         alpha[n] = pair[n] ^ other[n];
     if (rv == CKR_OK)
-        rv = sk3_sub_key(f, server, PART_K2, i, host); /* K''(i) */
+        rv = sk3_sub_key(server, PART_K2, i, host); /* K''(i) */
     if (rv == CKR_OK)
-        rv = sk3_sub_key(f, host, PART_K, j, pair); /* K''(i,j) */
+        rv = sk3_sub_key(host, PART_K, j, pair); /* K''(i,j) */
     if (rv == CKR_OK) {
         sk3_piece piece = {alpha, SK3_LEN};
-        rv = sk3_prf(f, pair, &piece, 1, beta);
+        rv = sk3_prf(pair, &piece, 1, beta);
     }
     OPENSSL_cleanse(host, sizeof(host));
     OPENSSL_cleanse(pair, sizeof(pair));
@@ -134,34 +115,34 @@ enum { BAD_CI = 1 << 0, BAD_BETA = 1 << 1, BAD_TAU = 1 << 2 };
 /* Query 3 on host key i (value, K~): all three checks are always made,
  * so the time taken does not tell which one failed.  *bad = 0 and
  * ρ_i, σ_i written when all pass. */
-static CK_RV sk3_query3(sk3_f *f, const unsigned char *value, const unsigned char *internal,
+static CK_RV sk3_query3(const unsigned char *value, const unsigned char *internal,
                         const CK_SE_SK3_Q3_PARAMS *p, unsigned *bad, unsigned char *rho,
                         unsigned char *sigma)
 {
     unsigned char expect[SK3_LEN], derived[SK3_LEN], kappa[SK3_LEN];
     sk3_piece ri = {p->ri, SK3_LEN}, alpha = {p->alpha, SK3_LEN};
     *bad = 0;
-    CK_RV rv = sk3_prf(f, internal, &ri, 1, expect); /* c_i = f_K~(i)(r_i) */
+    CK_RV rv = sk3_prf(internal, &ri, 1, expect); /* c_i = f_K~(i)(r_i) */
     if (rv == CKR_OK && CRYPTO_memcmp(expect, p->ci, SK3_LEN) != 0)
         *bad |= BAD_CI;
     if (rv == CKR_OK)
-        rv = sk3_sub_key(f, value, PART_K2, p->peerId, derived); /* K''(i,j) */
+        rv = sk3_sub_key(value, PART_K2, p->peerId, derived); /* K''(i,j) */
     if (rv == CKR_OK)
-        rv = sk3_prf(f, derived, &alpha, 1, expect);
+        rv = sk3_prf(derived, &alpha, 1, expect);
     if (rv == CKR_OK && CRYPTO_memcmp(expect, p->beta, SK3_LEN) != 0)
         *bad |= BAD_BETA;
     if (rv == CKR_OK)
-        rv = sk3_sub_key(f, value, PART_K1, p->peerId, derived); /* K'(i,j) */
+        rv = sk3_sub_key(value, PART_K1, p->peerId, derived); /* K'(i,j) */
     for (size_t n = 0; rv == CKR_OK && n < SK3_LEN; n++)
         kappa[n] = p->alpha[n] ^ derived[n]; /* = K(j,i) */
     if (rv == CKR_OK)
-        rv = sk3_session_prf(f, kappa, p->ri, p->rj, TAG_TAU, expect);
+        rv = sk3_session_prf(kappa, p->ri, p->rj, TAG_TAU, expect);
     if (rv == CKR_OK && CRYPTO_memcmp(expect, p->tauJ, SK3_LEN) != 0)
         *bad |= BAD_TAU;
     if (rv == CKR_OK && *bad == 0)
-        rv = sk3_session_prf(f, kappa, p->ri, p->rj, TAG_RHO, rho);
+        rv = sk3_session_prf(kappa, p->ri, p->rj, TAG_RHO, rho);
     if (rv == CKR_OK && *bad == 0)
-        rv = sk3_session_prf(f, kappa, p->ri, p->rj, TAG_SIGMA, sigma);
+        rv = sk3_session_prf(kappa, p->ri, p->rj, TAG_SIGMA, sigma);
     OPENSSL_cleanse(expect, sizeof(expect));
     OPENSSL_cleanse(derived, sizeof(derived));
     OPENSSL_cleanse(kappa, sizeof(kappa));
@@ -335,19 +316,14 @@ static CK_RV sk3_op_sign(void *state, const unsigned char *in, size_t in_len, un
         return rv;
     if (in_len != (op->type == CKM_SE_SK3_Q1 ? 0 : 2 * SK3_ID_LEN))
         return CKR_DATA_LEN_RANGE;
-    sk3_f mac, *f = &mac;
-    rv = sk3_f_get(f);
-    if (rv != CKR_OK)
-        return rv;
     if (op->type == CKM_SE_SK3_Q1) {
         sk3_piece ri = {out, SK3_LEN};
         rv = mech_random(out, SK3_LEN, false); /* r_i */
         if (rv == CKR_OK)
-            rv = sk3_prf(f, op->internal, &ri, 1, out + SK3_LEN); /* c_i = f_K~(i)(r_i) */
+            rv = sk3_prf(op->internal, &ri, 1, out + SK3_LEN); /* c_i = f_K~(i)(r_i) */
     } else {
-        rv = sk3_server_answer(f, op->value, in, in + SK3_ID_LEN, out, out + SK3_LEN);
+        rv = sk3_server_answer(op->value, in, in + SK3_ID_LEN, out, out + SK3_LEN);
     }
-    sk3_f_put(f);
     if (rv == CKR_OK)
         *out_len = SK3_PAIR_LEN;
     else
@@ -370,14 +346,9 @@ static CK_RV sk3_op_verify(void *state, const unsigned char *in, size_t in_len,
         return CKR_DATA_LEN_RANGE;
     if (sig_len != SK3_LEN)
         return CKR_SIGNATURE_LEN_RANGE;
-    sk3_f mac, *f = &mac;
-    rv = sk3_f_get(f);
-    if (rv != CKR_OK)
-        return rv;
-    rv = sk3_sub_key(f, op->value, PART_K, op->q4.peerId, kappa); /* K(j,i) */
+    rv = sk3_sub_key(op->value, PART_K, op->q4.peerId, kappa); /* K(j,i) */
     if (rv == CKR_OK)
-        rv = sk3_session_prf(f, kappa, op->q4.ri, op->q4.rj, TAG_RHO, expect);
-    sk3_f_put(f);
+        rv = sk3_session_prf(kappa, op->q4.ri, op->q4.rj, TAG_RHO, expect);
     if (rv == CKR_OK && CRYPTO_memcmp(expect, sig, SK3_LEN) != 0)
         rv = sk3_reject(op->env, &op->key, limit, "SK3 query 4: rho_i", CKR_SIGNATURE_INVALID);
     OPENSSL_cleanse(kappa, sizeof(kappa));
@@ -441,18 +412,13 @@ static CK_RV sk3_q2_derive(const CK_MECHANISM *mech, const mech_key *base, const
     if (rv != CKR_OK)
         return rv;
     unsigned char kappa[SK3_LEN], rj[SK3_LEN], tau[SK3_LEN], sigma[SK3_LEN];
-    sk3_f mac, *f = &mac;
-    rv = sk3_f_get(f);
-    if (rv != CKR_OK)
-        return rv;
     rv = mech_random(rj, SK3_LEN, false);
     if (rv == CKR_OK)
-        rv = sk3_sub_key(f, base->secret, PART_K, p->peerId, kappa);
+        rv = sk3_sub_key(base->secret, PART_K, p->peerId, kappa);
     if (rv == CKR_OK)
-        rv = sk3_session_prf(f, kappa, p->ri, rj, TAG_TAU, tau);
+        rv = sk3_session_prf(kappa, p->ri, rj, TAG_TAU, tau);
     if (rv == CKR_OK)
-        rv = sk3_session_prf(f, kappa, p->ri, rj, TAG_SIGMA, sigma);
-    sk3_f_put(f);
+        rv = sk3_session_prf(kappa, p->ri, rj, TAG_SIGMA, sigma);
     if (rv == CKR_OK)
         rv = sk3_set_derived(out, tmpl, sigma, SK3_LEN);
     if (rv == CKR_OK) {
@@ -482,13 +448,8 @@ static CK_RV sk3_q3_derive(const CK_MECHANISM *mech, const mech_key *base, const
         rv = sk3_check_template(tmpl, SK3_LEN, true);
     if (rv == CKR_OK)
         rv = sk3_admit(env, base, "query 3", &limit);
-    sk3_f mac, *f = &mac;
     if (rv == CKR_OK)
-        rv = sk3_f_get(f);
-    if (rv == CKR_OK) {
-        rv = sk3_query3(f, base->secret, internal, &in, &bad, rho, sigma);
-        sk3_f_put(f);
-    }
+        rv = sk3_query3(base->secret, internal, &in, &bad, rho, sigma);
     if (rv == CKR_OK && bad) {
         char what[64];
         snprintf(what, sizeof(what), "SK3 query 3:%s%s%s", bad & BAD_CI ? " c_i" : "",
@@ -521,13 +482,8 @@ static CK_RV sk3_host_derive(const CK_MECHANISM *mech, const mech_key *base, con
     if (rv != CKR_OK)
         return rv;
     unsigned char value[SK3_VALUE_LEN];
-    sk3_f mac, *f = &mac;
-    rv = sk3_f_get(f);
-    if (rv != CKR_OK)
-        return rv;
     for (int part = PART_K; rv == CKR_OK && part <= PART_K2; part++)
-        rv = sk3_sub_key(f, base->secret, part, p->hostId, value + part * SK3_LEN);
-    sk3_f_put(f);
+        rv = sk3_sub_key(base->secret, part, p->hostId, value + part * SK3_LEN);
     if (rv == CKR_OK)
         rv = sk3_set_derived(out, tmpl, value, sizeof(value));
     OPENSSL_cleanse(value, sizeof(value));
