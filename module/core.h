@@ -89,7 +89,7 @@ struct se_token {
     se_object *lifecycle_object; /* CKH_SE_LIFECYCLE, rebuilt after a change */
 };
 
-CK_RV slot_refresh(void);              /* rescans the store dir; module.lock held */
+CK_RV slot_refresh(void);              /* new token files; module.lock held */
 se_token *slot_token(CK_SLOT_ID slot); /* NULL: invalid slot; module.lock held */
 CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count);
 CK_RV slot_info(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info);
@@ -270,7 +270,11 @@ typedef struct se_module {
     se_config config;
     se_token **slots; /* slot id = index; the last is the blank token */
     size_t slot_count;
-    se_session **sessions; /* handle = index + 1 */
+    const char **token_paths; /* tok_path of every open token, sorted (slot.c) */
+    size_t token_path_count, token_path_cap;
+    tok_dir_stamp store_stamp; /* the store directory when slot_refresh last read it */
+    size_t unusable_files;     /* token-named files that read could not open */
+    se_session **sessions;     /* handle = index + 1 */
     size_t session_cap;
 } se_module;
 

@@ -62,13 +62,54 @@ static void token_free(se_token *t)
     free(t);
 }
 
-static bool slot_has_path(const char *path)
+/* ---- the open tokens' files, sorted: a rescan looks each one up -------- */
+
+static int compare_paths(const void *a, const void *b)
 {
-    for (size_t i = 0; i < module.slot_count; i++)
-        if (module.slots[i]->store && strcmp(tok_path(module.slots[i]->store), path) == 0)
-            return true;
-    return false;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
+
+static bool token_path_known(void *ctx, const char *path)
+{
+    (void)ctx;
+    return bsearch(&path, module.token_paths, module.token_path_count, sizeof(*module.token_paths),
+                   compare_paths) != NULL;
+}
+
+/* Room for one more path, made before a token is opened or created: a
+ * token missing from the index would be opened again by the next rescan,
+ * into a second slot, so indexing it must not fail afterwards. */
+static CK_RV token_paths_reserve(void)
+{
+    if (module.token_path_count < module.token_path_cap)
+        return CKR_OK;
+    size_t cap = module.token_path_cap ? 2 * module.token_path_cap : 16;
+    const char **grown = realloc(module.token_paths, cap * sizeof(*grown));
+    if (!grown)
+        return CKR_HOST_MEMORY;
+    module.token_paths = grown;
+    module.token_path_cap = cap;
+    return CKR_OK;
+}
+
+/* path is the token's own tok_path: it lives as long as the slot. */
+static void token_paths_insert(const char *path)
+{
+    size_t low = 0, high = module.token_path_count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (strcmp(module.token_paths[middle], path) < 0)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    memmove(&module.token_paths[low + 1], &module.token_paths[low],
+            (module.token_path_count - low) * sizeof(*module.token_paths));
+    module.token_paths[low] = path;
+    module.token_path_count++;
+}
+
+/* ---- slots ------------------------------------------------------------- */
 
 static CK_RV slot_push(se_token *t)
 {
@@ -84,34 +125,45 @@ static CK_RV slot_push(se_token *t)
 static CK_RV slot_append(tok *store)
 {
     se_token *t;
-    CK_RV rv = token_new(module.slot_count, store, &t);
+    CK_RV rv = token_paths_reserve();
+    if (rv == CKR_OK)
+        rv = token_new(module.slot_count, store, &t);
     if (rv == CKR_OK && (rv = slot_push(t)) != CKR_OK) {
         t->store = NULL; /* the caller still owns store */
         token_free(t);
     }
+    if (rv == CKR_OK && store)
+        token_paths_insert(tok_path(store));
     return rv;
 }
 
-/* Tokens created by another process appear before the blank slot; the
- * blank slot stays last (its id moves up), like a new card in a reader. */
-CK_RV slot_refresh(void)
+static bool slot_has_blank(void)
+{
+    return module.slot_count > 0 && !module.slots[module.slot_count - 1]->store;
+}
+
+/* Opens the token files no slot holds yet, oldest first, into slots before
+ * the blank one, which stays last (its id moves up), like a new card in a
+ * reader.  A file that cannot be opened is counted and tried again at the
+ * next refresh, as it may have been completed by then. */
+static CK_RV slot_add_new_tokens(void)
 {
     char **paths = NULL;
     size_t count = 0;
-    CK_RV rv = tok_scan(module.config.store_dir, &paths, &count);
+    CK_RV rv = tok_scan_new(module.config.store_dir, token_path_known, NULL, &paths, &count);
     if (rv != CKR_OK) {
         se_log(SE_LOG_ERROR, "cannot use the store directory %s", module.config.store_dir);
         return rv;
     }
+    module.unusable_files = 0;
     se_token *blank = NULL;
-    if (module.slot_count > 0 && !module.slots[module.slot_count - 1]->store)
+    if (slot_has_blank())
         blank = module.slots[--module.slot_count];
     for (size_t i = 0; i < count && rv == CKR_OK; i++) {
-        if (slot_has_path(paths[i]))
-            continue;
         tok *store;
         if (tok_open(paths[i], &store) != CKR_OK) {
             se_log(SE_LOG_WARN, "skipping %s: not a usable softse token", paths[i]);
+            module.unusable_files++;
             continue;
         }
         rv = slot_append(store);
@@ -131,6 +183,29 @@ CK_RV slot_refresh(void)
     return rv;
 }
 
+/*
+ * Tokens created by another process appear at the next refresh.  Open
+ * tokens are never opened again, and the store directory is read only
+ * when a file may have been added since it was last read (its stamp
+ * changed, or a file could not be opened then) or the blank slot is
+ * missing.  So C_GetSlotList repeated on a quiet store costs one stat, and
+ * after a change one directory read plus the new files, however many
+ * tokens the store holds.
+ */
+CK_RV slot_refresh(void)
+{
+    tok_dir_stamp now;
+    bool stamped = tok_dir_stamp_take(module.config.store_dir, &now) == CKR_OK;
+    if (stamped && slot_has_blank() && module.unusable_files == 0 &&
+        tok_dir_unchanged(&module.store_stamp, &now))
+        return CKR_OK;
+    CK_RV rv = slot_add_new_tokens();
+    memset(&module.store_stamp, 0, sizeof(module.store_stamp)); /* read again next time */
+    if (rv == CKR_OK && stamped)
+        module.store_stamp = now;
+    return rv;
+}
+
 se_token *slot_token(CK_SLOT_ID slot)
 {
     return slot < module.slot_count ? module.slots[slot] : NULL;
@@ -143,6 +218,11 @@ void slots_free(void)
     free(module.slots);
     module.slots = NULL;
     module.slot_count = 0;
+    free(module.token_paths);
+    module.token_paths = NULL;
+    module.token_path_count = module.token_path_cap = 0;
+    memset(&module.store_stamp, 0, sizeof(module.store_stamp));
+    module.unusable_files = 0;
 }
 
 CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
@@ -302,9 +382,12 @@ CK_RV token_init(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8
         }
     } else {
         tok *store;
-        rv = tok_create(module.config.store_dir, padded, pin, pin_len, &params, &store);
+        rv = token_paths_reserve(); /* before the file exists: see token_paths_reserve */
+        if (rv == CKR_OK)
+            rv = tok_create(module.config.store_dir, padded, pin, pin_len, &params, &store);
         if (rv == CKR_OK) {
             t->store = store;
+            token_paths_insert(tok_path(store));
             rv = slot_append(NULL); /* a new blank card in the next reader */
         }
     }

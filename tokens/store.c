@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,13 +474,40 @@ static bool is_token_name(const char *name)
     return name[0] != '.' && n > suffix && strcmp(name + n - suffix, TOKEN_SUFFIX) == 0;
 }
 
-CK_RV tok_scan(const char *dir, char ***paths, size_t *count)
+/* Adds the token file path (taken) to entries, with its creation time. */
+static CK_RV scan_add(scan_entry **entries, size_t *n, size_t *capacity, char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        free(path);
+        return CKR_OK;
+    }
+    if (*n == *capacity) {
+        size_t grown = *capacity ? 2 * *capacity : 8;
+        scan_entry *bigger = realloc(*entries, grown * sizeof(*bigger));
+        if (bigger == NULL) {
+            free(path);
+            return CKR_HOST_MEMORY;
+        }
+        *entries = bigger;
+        *capacity = grown;
+    }
+    scan_entry *entry = &(*entries)[(*n)++];
+    entry->path = path;
+    entry->known = read_created(path, &entry->created);
+    if (!entry->known)
+        se_log(SE_LOG_WARN, "token %s: cannot read its creation time", path);
+    return CKR_OK;
+}
+
+CK_RV tok_scan_new(const char *dir, bool (*known)(void *ctx, const char *path), void *ctx,
+                   char ***paths, size_t *count)
 {
     CK_RV rv;
     DIR *d = NULL;
     scan_entry *entries = NULL;
     size_t n = 0, capacity = 0;
-    char **list = NULL;
+    char **list = NULL, *path = NULL;
     if (dir == NULL || paths == NULL || count == NULL)
         return CKR_ARGUMENTS_BAD;
     rv = make_dirs(dir);
@@ -491,35 +519,26 @@ CK_RV tok_scan(const char *dir, char ***paths, size_t *count)
         rv = CKR_DEVICE_ERROR;
         goto out;
     }
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        struct stat st;
+    /* One buffer for every name: a known file costs no allocation. */
+    size_t dir_len = strlen(dir);
+    path = malloc(dir_len + 1 + NAME_MAX + 1);
+    if (path == NULL) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    memcpy(path, dir, dir_len);
+    path[dir_len] = '/';
+    for (struct dirent *e; rv == CKR_OK && (e = readdir(d)) != NULL;) {
         if (!is_token_name(e->d_name))
             continue;
-        if (n == capacity) {
-            size_t grown = capacity ? 2 * capacity : 8;
-            scan_entry *bigger = realloc(entries, grown * sizeof(*entries));
-            if (bigger == NULL) {
-                rv = CKR_HOST_MEMORY;
-                goto out;
-            }
-            entries = bigger;
-            capacity = grown;
-        }
-        scan_entry *entry = &entries[n];
-        entry->path = path_join(dir, "", e->d_name, "");
-        if (entry->path == NULL) {
-            rv = CKR_HOST_MEMORY;
-            goto out;
-        }
-        if (stat(entry->path, &st) != 0 || !S_ISREG(st.st_mode)) {
-            free(entry->path);
+        snprintf(path + dir_len + 1, NAME_MAX + 1, "%s", e->d_name);
+        if (known && known(ctx, path))
             continue;
-        }
-        entry->known = read_created(entry->path, &entry->created);
-        if (!entry->known)
-            se_log(SE_LOG_WARN, "token %s: cannot read its creation time", entry->path);
-        n++;
+        char *copy = strdup(path);
+        rv = copy ? scan_add(&entries, &n, &capacity, copy) : CKR_HOST_MEMORY;
     }
+    if (rv != CKR_OK)
+        goto out;
     if (n > 1)
         qsort(entries, n, sizeof(*entries), compare_entries);
     list = calloc(n ? n : 1, sizeof(*list));
@@ -537,11 +556,58 @@ CK_RV tok_scan(const char *dir, char ***paths, size_t *count)
 out:
     if (d)
         closedir(d);
+    free(path);
     for (size_t i = 0; i < n; i++)
         free(entries[i].path);
     free(entries);
     free(list);
     return rv;
+}
+
+CK_RV tok_scan(const char *dir, char ***paths, size_t *count)
+{
+    return tok_scan_new(dir, NULL, NULL, paths, count);
+}
+
+/*
+ * File times come from a coarse clock (a tick of up to 10 ms on Linux), and
+ * some file systems keep whole or even seconds (ext4 with small inodes,
+ * FAT): a change made this soon after a stamp may leave the directory's
+ * times as they were, so only an older time proves that nothing changed.
+ */
+#define DIR_SETTLE_NS (2 * 1000000000LL)
+
+static int64_t timespec_ns(struct timespec ts)
+{
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+CK_RV tok_dir_stamp_take(const char *dir, tok_dir_stamp *stamp)
+{
+    struct stat st;
+    struct timespec now;
+    if (dir == NULL || stamp == NULL)
+        return CKR_ARGUMENTS_BAD;
+    memset(stamp, 0, sizeof(*stamp));
+    /* The clock first: a change after the stat is then later than taken_ns. */
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return CKR_DEVICE_ERROR; /* the scan that follows says why */
+    stamp->device = (uint64_t)st.st_dev;
+    stamp->inode = (uint64_t)st.st_ino;
+    stamp->modified_ns = timespec_ns(st.st_mtim);
+    stamp->changed_ns = timespec_ns(st.st_ctim); /* cannot be set back, unlike st_mtim */
+    stamp->taken_ns = timespec_ns(now);
+    return CKR_OK;
+}
+
+bool tok_dir_unchanged(const tok_dir_stamp *before, const tok_dir_stamp *now)
+{
+    int64_t newest =
+        before->modified_ns > before->changed_ns ? before->modified_ns : before->changed_ns;
+    return newest < before->taken_ns - DIR_SETTLE_NS && before->device == now->device &&
+           before->inode == now->inode && before->modified_ns == now->modified_ns &&
+           before->changed_ns == now->changed_ns;
 }
 
 void tok_free_paths(char **paths, size_t count)

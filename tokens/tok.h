@@ -56,7 +56,26 @@ typedef struct tok_params {
  * (creation time, then serial), so slot numbers are stable across restarts.
  * A missing dir is created (mode 0700).  Free with tok_free_paths(). */
 CK_RV tok_scan(const char *dir, char ***paths, size_t *count);
+/* As tok_scan, without the token files for which known(ctx, path) is true
+ * (path formed as tok_path forms it): those are neither stat'ed nor opened,
+ * so a rescan that knows the open tokens costs one directory read plus the
+ * new files. */
+CK_RV tok_scan_new(const char *dir, bool (*known)(void *ctx, const char *path), void *ctx,
+                   char ***paths, size_t *count);
 void tok_free_paths(char **paths, size_t count);
+
+/* The store directory's identity and times, from one stat: files added,
+ * removed or renamed in it change them.  A zeroed stamp is older than any. */
+typedef struct tok_dir_stamp {
+    uint64_t device, inode;
+    int64_t modified_ns, changed_ns; /* st_mtim, st_ctim */
+    int64_t taken_ns;                /* CLOCK_REALTIME when taken */
+} tok_dir_stamp;
+CK_RV tok_dir_stamp_take(const char *dir, tok_dir_stamp *stamp);
+/* True only when no file can have been added, removed or renamed in the
+ * directory between the two stamps: equal, and before was taken long
+ * enough after the directory's last change for its times to tell. */
+bool tok_dir_unchanged(const tok_dir_stamp *before, const tok_dir_stamp *now);
 
 /* Opens a token database; CKR_DEVICE_ERROR (with a message logged) when
  * it is not a softse store or is damaged; CKR_TOKEN_NOT_PRESENT when the

@@ -230,7 +230,7 @@ int cmd_hkdf(const tool_command *cmd, tool_opts *opts)
 {
     unsigned char salt[HKDF_SALT_MAX];
     size_t salt_len = 0;
-    CK_ULONG len;
+    CK_ULONG len = 0; /* set by aes_len_option; gcc -O3 cannot see that */
     if (aes_len_option(cmd, opts, &len) != TOOL_OK ||
         (opts->salt &&
          tool_hex_option(cmd, "salt", opts->salt, 1, sizeof(salt), salt, &salt_len) != TOOL_OK))

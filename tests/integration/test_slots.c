@@ -3,12 +3,15 @@
  * C_InitToken (PKCS#11 3.0 §5.5), softse's blank-slot model (one slot per
  * initialized token, oldest first, then one slot with a blank token).
  */
+#include "open_watch.h"
 #include "p11_fixture.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -293,8 +296,180 @@ static void slot_info_fields(void **state)
                  CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-int main(void)
+/* ---- refreshing the slot list ------------------------------------------------ */
+
+#define MAX_FILES 8
+
+/* The token files now in the store: "<serial>.sqlite" (SPEC.md §7). */
+static size_t token_files(const char *store, char names[MAX_FILES][64])
 {
+    DIR *dir = opendir(store);
+    assert_non_null(dir);
+    size_t count = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] != '.' && len > 7 && strcmp(e->d_name + len - 7, ".sqlite") == 0) {
+            assert_true(count < MAX_FILES && len < 64);
+            strcpy(names[count++], e->d_name);
+        }
+    }
+    closedir(dir);
+    return count;
+}
+
+static bool listed(char names[MAX_FILES][64], size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+static CK_ULONG size_query(void)
+{
+    CK_ULONG count = 0;
+    assert_rv(fx_functions()->C_GetSlotList(CK_TRUE, NULL_PTR, &count), CKR_OK);
+    return count;
+}
+
+/* `test_slots --init-token LABEL`: another process initializes the blank
+ * token of its own slot list (the last slot). */
+static int init_token_main(const char *label)
+{
+    CK_FUNCTION_LIST_PTR f = fx_functions();
+    CK_SLOT_ID list[MAX_FILES + 1];
+    CK_ULONG count = MAX_FILES + 1;
+    child_rv(f->C_Initialize(NULL_PTR), CKR_OK);
+    child_rv(f->C_GetSlotList(CK_TRUE, list, &count), CKR_OK);
+    child_rv(fx_init_token(list[count - 1], FX_SO_PIN, label), CKR_OK);
+    child_rv(f->C_Finalize(NULL_PTR), CKR_OK);
+    return 0;
+}
+
+/* This program, for the other process: argv[0] (under valgrind
+ * /proc/self/exe is valgrind itself).  A new program rather than a fork,
+ * whose child would inherit the module's state only to forget it. */
+static char self_path[PATH_MAX];
+
+static void token_from_another_process(const char *label)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(self_path, "test_slots", "--init-token", label, (char *)NULL);
+        _exit(127);
+    }
+    fx_assert_child_ok(pid);
+}
+
+/* A size query (PKCS#11 3.0 §5.5) shows tokens that another process made,
+ * and opens only their files: however many tokens the store holds, the
+ * open ones are not opened again, and the store's list is read at most
+ * once.  In a quiet store it does not even read the list. */
+static void refresh_opens_only_new_tokens(void **state)
+{
+    fx *t = *state;
+    for (int i = 0; i < 3; i++) {
+        char label[16];
+        snprintf(label, sizeof(label), "open-%d", i);
+        assert_rv(fx_init_token(fx_blank_slot(), FX_SO_PIN, label), CKR_OK);
+    }
+    CK_SLOT_ID before[8], after[8];
+    assert_int_equal(slots(CK_TRUE, before, 8), 4);
+    char open_files[MAX_FILES][64], files[MAX_FILES][64];
+    size_t open_count = token_files(t->store, open_files);
+    assert_int_equal(open_count, 3);
+    open_watch watch;
+    if (!open_watch_start(&watch, t->store))
+        skip();
+
+    assert_int_equal(size_query(), 4);
+    open_watch_collect(&watch);
+    assert_true(watch.list_reads <= 1);
+    for (size_t i = 0; i < open_count; i++)
+        assert_int_equal(open_watch_opens(&watch, open_files[i]), 0);
+
+    token_from_another_process("other process");
+    open_watch_reset(&watch); /* what the other process opened */
+    assert_int_equal(size_query(), 5);
+    open_watch_collect(&watch);
+    assert_true(watch.list_reads <= 1);
+    for (size_t i = 0; i < open_count; i++)
+        assert_int_equal(open_watch_opens(&watch, open_files[i]), 0);
+    size_t count = token_files(t->store, files);
+    assert_int_equal(count, 4);
+    for (size_t i = 0; i < count; i++)
+        if (!listed(open_files, open_count, files[i]))
+            assert_true(open_watch_opens(&watch, files[i]) > 0);
+    /* the new token comes before the blank slot; the others keep theirs */
+    assert_int_equal(slots(CK_TRUE, after, 8), 5);
+    assert_memory_equal(after, before, 3 * sizeof(CK_SLOT_ID));
+    assert_int_equal(fx_slot_by_label("other process"), after[3]);
+    assert_int_equal(fx_blank_slot(), after[4]);
+
+    /* Quiet for longer than file times can hide a change (2 s: the
+     * settle time of tokens/store.c): the next query reads the list one
+     * last time, later ones do not. */
+    struct timespec quiet = {2, 500000000};
+    while (nanosleep(&quiet, &quiet) != 0)
+        ;
+    assert_int_equal(size_query(), 5);
+    open_watch_reset(&watch);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(size_query(), 5);
+    open_watch_collect(&watch);
+    assert_int_equal(watch.list_reads, 0);
+    assert_int_equal(watch.count, 0);
+    open_watch_stop(&watch);
+}
+
+/* A file named like a token that is not one (yet: it may still be being
+ * copied in) is tried again at every size query; the tokens are not. */
+static void unusable_file_is_tried_again(void **state)
+{
+    fx *t = *state;
+    assert_rv(fx_init_token(fx_blank_slot(), FX_SO_PIN, "usable"), CKR_OK);
+    char token[MAX_FILES][64];
+    assert_int_equal(token_files(t->store, token), 1);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/0123456789ABCDEF.sqlite", t->store);
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    assert_int_equal(fwrite("not a token", 1, 11, file), 11);
+    assert_int_equal(fclose(file), 0);
+    open_watch watch;
+    if (!open_watch_start(&watch, t->store))
+        skip();
+
+    /* The module says that it skips the file: keep that out of the
+     * output, and the asserts out of the capture. */
+    CK_ULONG count[2];
+    size_t file_opens[2], token_opens[2];
+    fx_stderr_begin(t);
+    for (int round = 0; round < 2; round++) {
+        count[round] = 0;
+        fx_functions()->C_GetSlotList(CK_TRUE, NULL_PTR, &count[round]);
+        open_watch_collect(&watch);
+        file_opens[round] = open_watch_opens(&watch, "0123456789ABCDEF.sqlite");
+        token_opens[round] = open_watch_opens(&watch, token[0]);
+        open_watch_reset(&watch);
+    }
+    free(fx_stderr_end(t));
+    open_watch_stop(&watch);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(count[round], 2);
+        assert_true(file_opens[round] > 0);
+        assert_int_equal(token_opens[round], 0);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (!realpath(argv[0], self_path))
+        snprintf(self_path, sizeof(self_path), "/proc/self/exe");
+    if (argc == 3 && strcmp(argv[1], "--init-token") == 0)
+        return init_token_main(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(fresh_store_has_one_blank_slot, fx_setup_module,
                                         fx_teardown),
@@ -306,6 +481,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(init_token_pin_length, fx_setup_module, fx_teardown),
         cmocka_unit_test_setup_teardown(invalid_slot, fx_setup_module, fx_teardown),
         cmocka_unit_test_setup_teardown(slot_info_fields, fx_setup_module, fx_teardown),
+        cmocka_unit_test_setup_teardown(refresh_opens_only_new_tokens, fx_setup_module,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(unusable_file_is_tried_again, fx_setup_module, fx_teardown),
     };
     return cmocka_run_group_tests_name("slots", tests, NULL, NULL);
 }

@@ -344,7 +344,7 @@ static void write_file(const char *path, const unsigned char *data, size_t len)
 
 static void restore_file(const char *path, const unsigned char *data, size_t len)
 {
-    char side[PATH_MAX + 8];
+    char side[PATH_MAX + 64 + 8]; /* callers hold paths of PATH_MAX + 64 */
     snprintf(side, sizeof(side), "%s-wal", path);
     unlink(side);
     snprintf(side, sizeof(side), "%s-shm", path);

@@ -1,5 +1,6 @@
 /* store.c / db.c: token files, scanning, opening, schema checks, lifecycle. */
 #include "fixture.h"
+#include "open_watch.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void write_file(const char *path, const void *bytes, size_t len)
@@ -104,6 +106,99 @@ static void scan_order(void **state)
     }
     for (int i = 0; i < 3; i++)
         free(created[i]);
+}
+
+typedef struct known_files {
+    const char *paths[4];
+    size_t count;
+    size_t asked; /* calls of known_file */
+} known_files;
+
+static bool known_file(void *ctx, const char *path)
+{
+    known_files *known = ctx;
+    known->asked++;
+    for (size_t i = 0; i < known->count; i++)
+        if (strcmp(known->paths[i], path) == 0)
+            return true;
+    return false;
+}
+
+static const char *base_name(const char *path)
+{
+    return strrchr(path, '/') + 1;
+}
+
+/* A rescan that knows the open tokens opens only the new files: the known
+ * ones are not even stat'ed (a damaged known file goes unseen). */
+static void scan_new_skips_known_files(void **state)
+{
+    fixture *f = *state;
+    char *created[3];
+    for (int i = 0; i < 3; i++) {
+        tok *t = fixture_create(f, "known or new");
+        created[i] = strdup(tok_path(t));
+        tok_close(t);
+    }
+    char foreign[PATH_MAX + 32];
+    snprintf(foreign, sizeof(foreign), "%s/0000000000000000.sqlite", f->dir);
+    write_file(foreign, "not a database", 14);
+    known_files known = {{created[0], created[2], foreign}, 3, 0};
+
+    open_watch watch;
+    bool watching = open_watch_start(&watch, f->dir);
+    char **paths = NULL;
+    size_t count = 0;
+    assert_int_equal(tok_scan_new(f->dir, known_file, &known, &paths, &count), CKR_OK);
+    assert_int_equal(count, 1);
+    assert_string_equal(paths[0], created[1]);
+    assert_int_equal(known.asked, 4); /* the token-named files, no sidecar */
+    tok_free_paths(paths, count);
+    if (watching) {
+        open_watch_collect(&watch);
+        assert_int_equal(watch.list_reads, 1);
+        assert_int_equal(open_watch_opens(&watch, base_name(created[0])), 0);
+        assert_int_equal(open_watch_opens(&watch, base_name(created[2])), 0);
+        assert_int_equal(open_watch_opens(&watch, base_name(foreign)), 0);
+        assert_true(open_watch_opens(&watch, base_name(created[1])) > 0);
+        open_watch_stop(&watch);
+    }
+    for (int i = 0; i < 3; i++)
+        free(created[i]);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec wait = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&wait, &wait) != 0)
+        ;
+}
+
+/* One stat tells a quiet store directory from one whose files changed; a
+ * stamp taken just after a change proves nothing (file times are coarse). */
+static void dir_stamp(void **state)
+{
+    fixture *f = *state;
+    tok_close(fixture_create(f, "stamped"));
+    tok_dir_stamp zero, before, now;
+    memset(&zero, 0, sizeof(zero));
+    assert_int_equal(tok_dir_stamp_take(f->dir, &before), CKR_OK);
+    assert_int_equal(tok_dir_stamp_take(f->dir, &now), CKR_OK);
+    assert_false(tok_dir_unchanged(&before, &now)); /* changed a moment ago */
+    assert_false(tok_dir_unchanged(&zero, &now));
+
+    sleep_ms(2200); /* longer than the settle time of store.c (2 s) */
+    assert_int_equal(tok_dir_stamp_take(f->dir, &before), CKR_OK);
+    assert_int_equal(tok_dir_stamp_take(f->dir, &now), CKR_OK);
+    assert_true(tok_dir_unchanged(&before, &now));
+    /* any change after a settled stamp shows, however soon */
+    tok_close(fixture_create(f, "added"));
+    assert_int_equal(tok_dir_stamp_take(f->dir, &now), CKR_OK);
+    assert_false(tok_dir_unchanged(&before, &now));
+
+    char missing[PATH_MAX + 16];
+    snprintf(missing, sizeof(missing), "%s/missing", f->root);
+    assert_int_equal(tok_dir_stamp_take(missing, &now), CKR_DEVICE_ERROR);
 }
 
 static void scan_creates_and_fails(void **state)
@@ -372,6 +467,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(create_and_reopen, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(scan_order, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(scan_new_skips_known_files, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(dir_stamp, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(scan_creates_and_fails, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(open_rejects_foreign_files, fixture_setup,
                                         fixture_teardown),
