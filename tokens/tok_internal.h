@@ -30,9 +30,10 @@
  * a system call or two, and the audit log grows by a record per query:
  * larger pages cost the drain thread fewer calls per record.  But every
  * synchronous commit (an object made, a token initialized) writes whole
- * pages: 16 KiB against 4 KiB made SK3 queries 1.3x faster, against 64
- * KiB object creation 1.65x and token creation ~1.5x faster, SK3 the
- * same.  Files made with another size keep theirs. */
+ * pages.  Measured in one run each (docs/performance.md): 16 KiB against
+ * 4 KiB, SK3 queries 2-4 1.17x faster, object create+destroy 0.74x;
+ * against 64 KiB, SK3 the same, object create+destroy 1.65x.  Files made
+ * with another size keep theirs. */
 #define TOK_PAGE_SIZE 16384
 
 #define TOK_BUSY_TIMEOUT_MS 10000
