@@ -362,6 +362,8 @@ void tok_db_close(tok *t)
     for (size_t k = 0; k < 2; k++)
         for (size_t i = 0; i <= TOK_FIND_CACHED; i++)
             sqlite3_finalize(t->find_stmts[k][i]);
+    sqlite3_finalize(t->audit_batch);
+    t->audit_batch = NULL;
     memset(t->stmts, 0, sizeof(t->stmts));
     memset(t->find_stmts, 0, sizeof(t->find_stmts));
     sqlite3_close_v2(t->db);

@@ -193,11 +193,15 @@ static CK_RV spool_drain_locked(tok *t, const char *name, unsigned char *map, ui
     const char *damage = NULL;
     if (end < pos || end - pos > SPOOL_CAPACITY)
         damage = "its end is out of range";
-    char payload[SPOOL_RECORD_MAX];
+    /* Records go to the table TOK_AUDIT_BATCH at a time; pos counts the
+     * records parsed, appended is how far the table has them. */
+    char payloads[TOK_AUDIT_BATCH][SPOOL_RECORD_MAX];
+    tok_audit_entry entries[TOK_AUDIT_BATCH];
+    size_t parsed = 0;
     tok_audit_cursor cursor = {.loaded = false};
     while (rv == CKR_OK && damage == NULL && pos < end) {
         uint32_t len;
-        const char *time, *event, *detail;
+        tok_audit_entry *e = &entries[parsed];
         if (end - pos < sizeof(len)) {
             damage = "a record is cut short";
             break;
@@ -207,14 +211,19 @@ static CK_RV spool_drain_locked(tok *t, const char *name, unsigned char *map, ui
             damage = "a record length is out of range";
             break;
         }
-        ring_read(map, pos + sizeof(len), payload, len);
-        if (!record_parse(payload, len, &time, &event, &detail)) {
+        ring_read(map, pos + sizeof(len), payloads[parsed], len);
+        if (!record_parse(payloads[parsed], len, &e->time, &e->event, &e->detail)) {
             damage = "a record does not parse";
             break;
         }
-        rv = tok_audit_append_cursor(t, &cursor, time, event, detail);
         pos += sizeof(len) + len;
+        if (++parsed == TOK_AUDIT_BATCH) {
+            rv = tok_audit_append_batch(t, &cursor, entries, parsed);
+            parsed = 0;
+        }
     }
+    if (rv == CKR_OK)
+        rv = tok_audit_append_batch(t, &cursor, entries, parsed);
     if (rv == CKR_OK && damage != NULL) {
         char note[160];
         se_log(SE_LOG_ERROR, "token %s: audit spool %s: %s", t->path, name, damage);

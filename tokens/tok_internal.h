@@ -131,6 +131,7 @@ struct tok {
     char serial[TOK_SERIAL_LEN];
     sqlite3_stmt *stmts[STMT_COUNT];
     sqlite3_stmt *find_stmts[2][TOK_FIND_CACHED + 1];
+    sqlite3_stmt *audit_batch; /* audit.c tok_audit_append_batch */
     EVP_CIPHER *gcm; /* AES-256-GCM, fetched once */
     EVP_MAC *hmac;   /* HMAC, fetched once */
     EVP_MD *sha256;  /* the audit chain's hash, fetched once */
@@ -254,6 +255,14 @@ typedef struct tok_audit_cursor {
 } tok_audit_cursor;
 CK_RV tok_audit_append_cursor(tok *t, tok_audit_cursor *cursor, const char *when, const char *event,
                               const char *detail);
+/* A spool drain's records, appended TOK_AUDIT_BATCH at a time with one
+ * statement (fewer: one by one); the strings must outlive the call. */
+#define TOK_AUDIT_BATCH 16
+typedef struct tok_audit_entry {
+    const char *time, *event, *detail;
+} tok_audit_entry;
+CK_RV tok_audit_append_batch(tok *t, tok_audit_cursor *cursor, const tok_audit_entry *entries,
+                             size_t count);
 #define TOK_AUDIT_TIME_LEN 32
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", UTC. */
 void tok_audit_now(char out[TOK_AUDIT_TIME_LEN]);
