@@ -45,7 +45,9 @@
 
 #define SPOOL_MAGIC "SEAUDSP1"
 #define SPOOL_DATA_OFFSET 4096
-#define SPOOL_CAPACITY (1024 * 1024)
+/* Room for ~40,000 query records: what arrives while the drain thread
+ * waits for a checkpoint's fsync (tens of milliseconds on a busy disk). */
+#define SPOOL_CAPACITY (4 * 1024 * 1024)
 #define SPOOL_FILE_LEN (SPOOL_DATA_OFFSET + SPOOL_CAPACITY)
 #define SPOOL_FLUSH_RECORDS 1024
 #define SPOOL_FLUSH_BYTES (SPOOL_CAPACITY / 4)
@@ -55,7 +57,7 @@
  * makes the owner's connection see a change and reload what it cached),
  * how often it looks anyway, when the owner stops waiting for it, how
  * many idle connections it keeps. */
-#define SPOOL_KICK_BYTES (SPOOL_CAPACITY / 4)
+#define SPOOL_KICK_BYTES (256 * 1024)
 #define SPOOL_DRAIN_PERIOD_MS 100
 #define SPOOL_BACKPRESSURE_BYTES (SPOOL_CAPACITY / 4 * 3)
 #define SPOOL_DRAIN_CONNECTIONS 4

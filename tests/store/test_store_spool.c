@@ -99,12 +99,12 @@ static void owner_drains_in_batches(void **state)
         assert_int_equal(tok_audit_note(f->t, "small", "q"), CKR_OK);
     long drained = table_count(f->t, "small");
     assert_true(drained >= 1024 && drained < 1100);
-    /* 2,000 records of 1.5 KB: the 1 MiB ring wraps several times. */
-    for (int i = 0; i < 2000; i++)
+    /* 8,000 records of 1.5 KB: the 4 MiB ring wraps several times. */
+    for (int i = 0; i < 8000; i++)
         assert_int_equal(tok_audit_note(f->t, "large", detail), CKR_OK);
     assert_int_equal(tok_audit_flush(f->t), CKR_OK);
     assert_int_equal(table_count(f->t, "small"), 1100);
-    assert_int_equal(table_count(f->t, "large"), 2000);
+    assert_int_equal(table_count(f->t, "large"), 8000);
     unsigned long broken;
     assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
 }
@@ -271,13 +271,13 @@ static void thread_drains_for_the_caller(void **state)
     char detail[200];
     memset(detail, 'd', sizeof(detail) - 1);
     detail[sizeof(detail) - 1] = '\0';
-    for (int i = 0; i < 20000; i++) /* 4.5 MB: the 1 MiB ring wraps */
+    for (int i = 0; i < 40000; i++) /* 9 MB: the 4 MiB ring wraps */
         assert_int_equal(tok_audit_note(f->t, "many", detail), CKR_OK);
-    assert_int_equal(table_count_reaches(f->t, "many", 20000), 20000);
+    assert_int_equal(table_count_reaches(f->t, "many", 40000), 40000);
     unsigned long broken;
     assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
     assert_int_equal(table_count(f->t, "few"), 5);
-    assert_int_equal(table_count(f->t, "many"), 20000);
+    assert_int_equal(table_count(f->t, "many"), 40000);
 
     tok_audit_thread(false);
     assert_int_equal(thread_count(), before);
