@@ -125,6 +125,10 @@ static const policy_row rows[] = {
     {CKA_SE_INTERNAL_SECRET, C_SECRET, F_RO | F_HIDDEN | F_SECRET},
 };
 
+/* The most attributes policy_apply_defaults adds to one object (a
+ * secret or private key); more would only cost a reallocation. */
+#define POLICY_DEFAULTS_MAX 24
+
 static unsigned class_mask(CK_OBJECT_CLASS cls)
 {
     switch (cls) {
@@ -208,7 +212,8 @@ CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin)
     CK_OBJECT_CLASS cls = class_of(attrs);
     unsigned mask = class_mask(cls);
     bool secretish = mask & (C_PRIV | C_SECRET);
-    CK_RV rv = CKR_OK;
+    /* Room for all the defaults below at once. */
+    CK_RV rv = attr_list_reserve(attrs, attrs->count + POLICY_DEFAULTS_MAX);
 #define DEFAULT_BOOL(type, value) \
     if (rv == CKR_OK) rv = attr_list_default_bool(attrs, type, value)
 #define DEFAULT_EMPTY(type) \

@@ -7,14 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FIRST_CAP 16
+
 void attr_list_init(attr_list *list)
 {
     memset(list, 0, sizeof(*list));
 }
 
-static void free_value(CK_ATTRIBUTE *attr)
+static bool is_inline(const CK_ATTRIBUTE *attr)
 {
-    if (attr->pValue) {
+    return attr->ulValueLen > 0 && attr->ulValueLen <= ATTR_INLINE_LEN;
+}
+
+/* Cleanses and releases items[i]'s value. */
+static void free_value(attr_list *list, size_t i)
+{
+    CK_ATTRIBUTE *attr = &list->items[i];
+    if (is_inline(attr)) {
+        OPENSSL_cleanse(&list->inlined[i], sizeof(list->inlined[i]));
+    } else if (attr->pValue) {
         OPENSSL_cleanse(attr->pValue, attr->ulValueLen);
         free(attr->pValue);
     }
@@ -22,65 +33,119 @@ static void free_value(CK_ATTRIBUTE *attr)
     attr->ulValueLen = 0;
 }
 
+/* Points the inline values from index `from` on at their slots (after
+ * the slots moved). */
+static void repoint(attr_list *list, size_t from)
+{
+    for (size_t i = from; i < list->count; i++)
+        if (is_inline(&list->items[i]))
+            list->items[i].pValue = list->inlined[i].bytes;
+}
+
 void attr_list_free(attr_list *list)
 {
     if (!list)
         return;
     for (size_t i = 0; i < list->count; i++)
-        free_value(&list->items[i]);
-    free(list->items);
+        free_value(list, i);
+    free(list->items); /* the inline slots with it: each used one was cleansed above */
     attr_list_init(list);
 }
 
-static CK_ATTRIBUTE *find_mut(attr_list *list, CK_ATTRIBUTE_TYPE type)
+/* Room for want attributes.  items and the inline slots are one block
+ * (cap attributes, then cap slots); a bigger one is a new block, the old
+ * one cleansed, not realloc'd: a short value may be a secret. */
+static CK_RV reserve(attr_list *list, size_t want)
 {
-    for (size_t i = 0; i < list->count; i++)
-        if (list->items[i].type == type)
-            return &list->items[i];
-    return NULL;
+    if (want <= list->cap)
+        return CKR_OK;
+    size_t cap = list->cap ? list->cap : FIRST_CAP;
+    while (cap < want)
+        cap *= 2;
+    CK_ATTRIBUTE *items = malloc(cap * (sizeof(*items) + sizeof(attr_inline)));
+    if (!items)
+        return CKR_HOST_MEMORY;
+    attr_inline *inlined = (attr_inline *)(items + cap);
+    if (list->items) {
+        memcpy(items, list->items, list->count * sizeof(*items));
+        memcpy(inlined, list->inlined, list->count * sizeof(*inlined));
+        OPENSSL_cleanse(list->inlined, list->cap * sizeof(*inlined));
+        free(list->items);
+    }
+    list->items = items;
+    list->inlined = inlined;
+    list->cap = cap;
+    repoint(list, 0);
+    return CKR_OK;
+}
+
+CK_RV attr_list_reserve(attr_list *list, size_t count)
+{
+    return reserve(list, count);
+}
+
+/* The index of type, or count when absent. */
+static size_t index_of(const attr_list *list, CK_ATTRIBUTE_TYPE type)
+{
+    size_t i = 0;
+    while (i < list->count && list->items[i].type != type)
+        i++;
+    return i;
 }
 
 const CK_ATTRIBUTE *attr_list_find(const attr_list *list, CK_ATTRIBUTE_TYPE type)
 {
-    return find_mut((attr_list *)list, type);
+    size_t i = index_of(list, type);
+    return i < list->count ? &list->items[i] : NULL;
 }
 
 bool attr_list_has(const attr_list *list, CK_ATTRIBUTE_TYPE type)
 {
-    return attr_list_find(list, type) != NULL;
+    return index_of(list, type) < list->count;
 }
 
-CK_RV attr_list_set(attr_list *list, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len)
+/* Stores a copy of value at index i (i == count appends).  The copy is
+ * made first: value may be one of the list's own, which free_value or
+ * reserve would cleanse or move. */
+static CK_RV put(attr_list *list, size_t i, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len)
 {
+    attr_inline small;
     void *copy = NULL;
-    if (len > 0) {
-        if (!value)
-            return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (len > 0 && !value)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (len > ATTR_INLINE_LEN) {
         copy = malloc(len);
         if (!copy)
             return CKR_HOST_MEMORY;
         memcpy(copy, value, len);
+    } else if (len > 0) {
+        memcpy(small.bytes, value, len);
     }
-    CK_ATTRIBUTE *attr = find_mut(list, type);
-    if (attr) {
-        free_value(attr);
+    if (i < list->count) {
+        free_value(list, i);
     } else {
-        if (list->count == list->cap) {
-            size_t cap = list->cap ? list->cap * 2 : 16;
-            CK_ATTRIBUTE *items = realloc(list->items, cap * sizeof(*items));
-            if (!items) {
-                free(copy);
-                return CKR_HOST_MEMORY;
-            }
-            list->items = items;
-            list->cap = cap;
+        CK_RV rv = reserve(list, list->count + 1);
+        if (rv != CKR_OK) {
+            free(copy);
+            OPENSSL_cleanse(&small, sizeof(small));
+            return rv;
         }
-        attr = &list->items[list->count++];
-        attr->type = type;
+        i = list->count++;
+        list->items[i].type = type;
     }
-    attr->pValue = copy;
-    attr->ulValueLen = len;
+    if (len > 0 && len <= ATTR_INLINE_LEN) {
+        memcpy(list->inlined[i].bytes, small.bytes, len);
+        OPENSSL_cleanse(&small, sizeof(small));
+        copy = list->inlined[i].bytes;
+    }
+    list->items[i].pValue = copy;
+    list->items[i].ulValueLen = len;
     return CKR_OK;
+}
+
+CK_RV attr_list_set(attr_list *list, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len)
+{
+    return put(list, index_of(list, type), type, value, len);
 }
 
 CK_RV attr_list_set_bool(attr_list *list, CK_ATTRIBUTE_TYPE type, bool value)
@@ -96,34 +161,33 @@ CK_RV attr_list_set_ulong(attr_list *list, CK_ATTRIBUTE_TYPE type, CK_ULONG valu
 
 CK_RV attr_list_default(attr_list *list, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len)
 {
-    if (attr_list_has(list, type))
-        return CKR_OK;
-    return attr_list_set(list, type, value, len);
+    size_t i = index_of(list, type);
+    return i < list->count ? CKR_OK : put(list, i, type, value, len);
 }
 
 CK_RV attr_list_default_bool(attr_list *list, CK_ATTRIBUTE_TYPE type, bool value)
 {
-    if (attr_list_has(list, type))
-        return CKR_OK;
-    return attr_list_set_bool(list, type, value);
+    CK_BBOOL b = value ? CK_TRUE : CK_FALSE;
+    return attr_list_default(list, type, &b, sizeof(b));
 }
 
 CK_RV attr_list_default_ulong(attr_list *list, CK_ATTRIBUTE_TYPE type, CK_ULONG value)
 {
-    if (attr_list_has(list, type))
-        return CKR_OK;
-    return attr_list_set_ulong(list, type, value);
+    return attr_list_default(list, type, &value, sizeof(value));
 }
 
 void attr_list_remove(attr_list *list, CK_ATTRIBUTE_TYPE type)
 {
-    CK_ATTRIBUTE *attr = find_mut(list, type);
-    if (!attr)
+    size_t i = index_of(list, type);
+    if (i == list->count)
         return;
-    free_value(attr);
-    size_t index = (size_t)(attr - list->items);
-    memmove(attr, attr + 1, (list->count - index - 1) * sizeof(*attr));
+    free_value(list, i);
+    size_t after = list->count - i - 1;
+    memmove(&list->items[i], &list->items[i + 1], after * sizeof(*list->items));
+    memmove(&list->inlined[i], &list->inlined[i + 1], after * sizeof(*list->inlined));
     list->count--;
+    OPENSSL_cleanse(&list->inlined[list->count], sizeof(*list->inlined));
+    repoint(list, i);
 }
 
 static bool same_value(const CK_ATTRIBUTE *a, const void *value, CK_ULONG len)
@@ -144,13 +208,13 @@ CK_RV attr_list_from_template(attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULON
         if (in->type == CKA_WRAP_TEMPLATE || in->type == CKA_UNWRAP_TEMPLATE ||
             in->type == CKA_DERIVE_TEMPLATE)
             return CKR_ATTRIBUTE_TYPE_INVALID; /* nested templates hold pointers: not stored */
-        const CK_ATTRIBUTE *prev = attr_list_find(list, in->type);
-        if (prev) {
-            if (!same_value(prev, in->pValue, in->ulValueLen))
+        size_t at = index_of(list, in->type);
+        if (at < list->count) {
+            if (!same_value(&list->items[at], in->pValue, in->ulValueLen))
                 return CKR_TEMPLATE_INCONSISTENT;
             continue;
         }
-        CK_RV rv = attr_list_set(list, in->type, in->pValue, in->ulValueLen);
+        CK_RV rv = put(list, at, in->type, in->pValue, in->ulValueLen);
         if (rv != CKR_OK)
             return rv;
     }
@@ -159,13 +223,15 @@ CK_RV attr_list_from_template(attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULON
 
 CK_RV attr_list_copy(attr_list *dst, const attr_list *src)
 {
-    for (size_t i = 0; i < src->count; i++) {
-        CK_RV rv = attr_list_set(dst, src->items[i].type, src->items[i].pValue,
-                                 src->items[i].ulValueLen);
-        if (rv != CKR_OK)
-            return rv;
+    /* Into an empty list, appended as they are: a list holds each type once. */
+    bool empty = dst->count == 0;
+    CK_RV rv = reserve(dst, dst->count + src->count);
+    for (size_t i = 0; i < src->count && rv == CKR_OK; i++) {
+        const CK_ATTRIBUTE *a = &src->items[i];
+        rv = put(dst, empty ? dst->count : index_of(dst, a->type), a->type, a->pValue,
+                 a->ulValueLen);
     }
-    return CKR_OK;
+    return rv;
 }
 
 bool attr_list_bool(const attr_list *list, CK_ATTRIBUTE_TYPE type, bool dflt)

@@ -8,8 +8,20 @@
 
 #include "p11.h"
 
+/* Room for a value of up to 8 bytes (CK_BBOOL, CK_ULONG, CK_DATE): most
+ * of an object's attributes, kept without an allocation of their own.
+ * Such a value moves when the list grows or loses an attribute: a pValue
+ * read from a list is valid until the next set, default or remove on it. */
+#define ATTR_INLINE_LEN 8
+typedef union attr_inline {
+    unsigned char bytes[ATTR_INLINE_LEN];
+    CK_ULONG ulong; /* alignment for callers reading a CK_ULONG in place */
+} attr_inline;
+
 typedef struct attr_list {
-    CK_ATTRIBUTE *items; /* pValue owned (NULL when ulValueLen == 0) */
+    CK_ATTRIBUTE *items;  /* pValue owned (NULL when ulValueLen == 0) */
+    attr_inline *inlined; /* items[i]'s value when 0 < ulValueLen ≤ ATTR_INLINE_LEN;
+                             in the same allocation as items, after cap of them */
     size_t count;
     size_t cap;
 } attr_list;
@@ -22,6 +34,9 @@ void attr_list_free(attr_list *list); /* cleanses every value */
  * CKR_TEMPLATE_INCONSISTENT for a type given twice with different values. */
 CK_RV attr_list_from_template(attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 CK_RV attr_list_copy(attr_list *dst, const attr_list *src);
+/* Makes room for count attributes in all (one allocation instead of a
+ * few as they are added). */
+CK_RV attr_list_reserve(attr_list *list, size_t count);
 
 /* Sets (replacing) a copy of value; len 0 stores an empty value. */
 CK_RV attr_list_set(attr_list *list, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len);

@@ -26,7 +26,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
-#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <pthread.h>
@@ -42,22 +41,50 @@
 #define KI_C_MAX_LEN (KI_RSA_MAX_BITS / 8)
 #define KI_AES_SHORT 16
 #define KI_AES_LONG 32
+#define KI_POINT_MAX (1 + 2 * 66) /* P() of a P-521 point */
+#define KI_PRINT_LEN (2 * 32)     /* hex SHA-256 */
+#define KI_KEPT 4                 /* issuer keys kept checked */
+#define KI_IDLE_CTX 4             /* idle encryption contexts per key and padding */
+/* r of CKM_SE_KI_RSA_RAW: candidates per RAND call, and at most this many
+ * calls (a candidate is kept with probability about 1/2 at worst: n − 3 ≥
+ * 2^(bits−1) − 2). */
+#define KI_RAW_DRAWS 2
+#define KI_RAW_CALLS 64
 
-/* The issuer key and what its check found. */
+/* Which EVP_PKEY_CTX an RSA scheme encrypts with. */
+typedef enum ki_padding { KI_PAD_NONE, KI_PAD_OAEP, KI_PADDINGS } ki_padding;
+
+/* An issuer key that passed its check, with everything a derivation
+ * needs from it beyond r.  A bureau sends one key to every card, so the
+ * issuers in use are kept (see "kept issuers" below) and all this is done
+ * once per key: the EC point check is a scalar multiplication, P(g) and
+ * P(h) cost a field inversion each, and an RSA encryption context costs
+ * a provider fetch per call otherwise. */
 typedef struct ki_issuer {
-    EVP_PKEY *key;
+    unsigned refs;                 /* under issuers_lock: the calls using it, and the cache */
+    EVP_PKEY *key;                 /* a reference */
+    int key_type;                  /* EVP_PKEY_RSA or EVP_PKEY_EC */
     size_t c_len;                  /* |c| */
+    char print[KI_PRINT_LEN + 1];  /* hex SHA-256 of the SPKI: the audit's fingerprint */
     unsigned char n[KI_C_MAX_LEN]; /* RSA: I2OSP(n, k), k = c_len */
+    unsigned char n_minus_3[KI_C_MAX_LEN]; /* RSA: I2OSP(n − 3, k), the bound of r − 2 */
+    unsigned char top_mask;                /* RSA: the bits of n's first octet */
+    /* RSA, under issuers_lock: encryption contexts set up for the next calls. */
+    EVP_PKEY_CTX *idle[KI_PADDINGS][KI_IDLE_CTX];
+    const EC_GROUP *group;               /* EC: shared, read-only */
+    EC_POINT *h;                         /* EC: read-only once checked */
+    unsigned char g_h[2 * KI_POINT_MAX]; /* EC: P(g) ‖ P(h), the end of H's input */
+    size_t g_h_len;
 } ki_issuer;
 
 /* One encryption scheme E_PK of the table above. */
 typedef struct ki_scheme {
     const char *name; /* the row's name: the audit event */
     int key_type;     /* EVP_PKEY_RSA or EVP_PKEY_EC */
-    /* Checks the issuer key beyond its type; fills c_len (and n). */
+    /* Checks the issuer key beyond its type; fills c_len and what derive uses. */
     CK_RV (*check_key)(ki_issuer *issuer);
     /* Draws r, writes c (c_len bytes) and feeds H's input into hash. */
-    CK_RV (*derive)(const ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t c_len);
+    CK_RV (*derive)(ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t c_len);
 } ki_scheme;
 
 /* What the template asks of KI. */
@@ -115,71 +142,148 @@ static CK_RV ki_template(const attr_list *tmpl, size_t hash_len, ki_shape *shape
     return CKR_OK;
 }
 
-/* Issuer keys that passed their check, by the EVP_PKEY that
- * mech_spki_decode keeps for the same DER (a bureau sends one key to
- * every card): the EC point check is a scalar multiplication and reading
- * n goes through OpenSSL's parameter copying, both per call otherwise.
- * Each entry holds a reference, so its address cannot be reused by
- * another key while it is here. */
-#define KI_CHECKED 4
-static ki_issuer checked[KI_CHECKED];
-static unsigned checked_next;
-static pthread_mutex_t checked_lock = PTHREAD_MUTEX_INITIALIZER;
+/* ---- kept issuers ------------------------------------------------------------- */
 
-static void checked_register(void) {}
+/* The last KI_KEPT issuers that passed their check, by the EVP_PKEY that
+ * mech_spki_decode keeps for the same DER.  That key is only ever handed
+ * out for that one DER, and a kept issuer holds a reference to it, so its
+ * address names the same bytes (and fingerprint) for as long as the entry
+ * lives.  Calls hold references too: an entry replaced while in use is
+ * freed by its last user. */
+static ki_issuer *kept[KI_KEPT];
+static unsigned kept_next;
+static pthread_mutex_t issuers_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void checked_empty(void)
+static void issuer_free(ki_issuer *issuer)
 {
-    pthread_mutex_lock(&checked_lock);
-    for (size_t i = 0; i < KI_CHECKED; i++) {
-        EVP_PKEY_free(checked[i].key);
-        memset(&checked[i], 0, sizeof(checked[i]));
-    }
-    pthread_mutex_unlock(&checked_lock);
+    if (!issuer)
+        return;
+    for (size_t pad = 0; pad < KI_PADDINGS; pad++)
+        for (size_t i = 0; i < KI_IDLE_CTX; i++)
+            EVP_PKEY_CTX_free(issuer->idle[pad][i]);
+    EC_POINT_free(issuer->h);
+    EVP_PKEY_free(issuer->key);
+    free(issuer);
 }
 
-static mech_once checked_once = MECH_ONCE_INIT(checked_register, checked_empty);
-
-static bool checked_find(ki_issuer *issuer)
+/* Drops one reference; the last frees, outside the lock. */
+static void issuer_put(ki_issuer *issuer)
 {
-    bool found = false;
-    pthread_mutex_lock(&checked_lock);
-    for (size_t i = 0; i < KI_CHECKED && !found; i++) {
-        if (checked[i].key == issuer->key) {
-            memcpy(issuer->n, checked[i].n, sizeof(issuer->n));
-            issuer->c_len = checked[i].c_len;
-            found = true;
+    if (!issuer)
+        return;
+    pthread_mutex_lock(&issuers_lock);
+    bool last = --issuer->refs == 0;
+    pthread_mutex_unlock(&issuers_lock);
+    if (last)
+        issuer_free(issuer);
+}
+
+static void kept_register(void) {}
+
+static void kept_empty(void)
+{
+    ki_issuer *dropped[KI_KEPT];
+    pthread_mutex_lock(&issuers_lock);
+    memcpy(dropped, kept, sizeof(dropped));
+    memset(kept, 0, sizeof(kept));
+    pthread_mutex_unlock(&issuers_lock);
+    for (size_t i = 0; i < KI_KEPT; i++)
+        issuer_put(dropped[i]);
+}
+
+static mech_once kept_once = MECH_ONCE_INIT(kept_register, kept_empty);
+
+/* The kept issuer of key, with a reference for the caller; NULL when none. */
+static ki_issuer *kept_find(const EVP_PKEY *key)
+{
+    ki_issuer *found = NULL;
+    pthread_mutex_lock(&issuers_lock);
+    for (size_t i = 0; i < KI_KEPT && !found; i++) {
+        if (kept[i] && kept[i]->key == key) {
+            found = kept[i];
+            found->refs++;
         }
     }
-    pthread_mutex_unlock(&checked_lock);
+    pthread_mutex_unlock(&issuers_lock);
     return found;
 }
 
-static void checked_add(const ki_issuer *issuer)
+/* Keeps a newly checked issuer, unless another call just kept the same key. */
+static void kept_add(ki_issuer *issuer)
 {
-    if (!mech_once_run(&checked_once) || !EVP_PKEY_up_ref(issuer->key))
+    ki_issuer *replaced = NULL;
+    if (!mech_once_run(&kept_once))
         return;
-    pthread_mutex_lock(&checked_lock);
-    ki_issuer *e = &checked[checked_next++ % KI_CHECKED];
-    EVP_PKEY_free(e->key);
-    *e = *issuer;
-    pthread_mutex_unlock(&checked_lock);
+    pthread_mutex_lock(&issuers_lock);
+    bool known = false;
+    for (size_t i = 0; i < KI_KEPT; i++)
+        known = known || (kept[i] && kept[i]->key == issuer->key);
+    if (!known) {
+        ki_issuer **slot = &kept[kept_next++ % KI_KEPT];
+        replaced = *slot;
+        *slot = issuer;
+        issuer->refs++;
+    }
+    pthread_mutex_unlock(&issuers_lock);
+    issuer_put(replaced);
+}
+
+/* "sha256:" of the audit: the hex SHA-256 of the SPKI as passed. */
+static CK_RV issuer_fingerprint(const CK_SE_KI_PARAMS *p, ki_issuer *issuer)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char print[32];
+    unsigned int print_len = 0;
+    if (!EVP_Digest(p->pIssuerPublicKey, p->ulIssuerPublicKeyLen, print, &print_len,
+                    mech_hash_md(CKM_SHA256), NULL) ||
+        print_len != sizeof(print))
+        return mech_openssl_error("KI audit fingerprint", CKR_FUNCTION_FAILED);
+    for (size_t i = 0; i < sizeof(print); i++) {
+        issuer->print[2 * i] = hex[print[i] >> 4];
+        issuer->print[2 * i + 1] = hex[print[i] & 0xf];
+    }
+    issuer->print[KI_PRINT_LEN] = '\0';
+    return CKR_OK;
 }
 
 /* The DER SubjectPublicKeyInfo, whole, of the scheme's type, and valid
- * as the scheme's check_key says. */
-static CK_RV ki_issuer_key(const ki_scheme *scheme, const CK_SE_KI_PARAMS *p, ki_issuer *issuer)
+ * as the scheme's check_key says; the caller puts the issuer back. */
+static CK_RV ki_issuer_get(const ki_scheme *scheme, const CK_SE_KI_PARAMS *p, ki_issuer **out)
 {
-    issuer->key = mech_spki_decode(p->pIssuerPublicKey, p->ulIssuerPublicKeyLen);
-    if (!issuer->key)
+    ki_issuer *issuer = NULL;
+    EVP_PKEY *key = mech_spki_decode(p->pIssuerPublicKey, p->ulIssuerPublicKeyLen);
+    CK_RV rv = CKR_MECHANISM_PARAM_INVALID;
+    if (!key)
         return mech_openssl_error("KI issuer key DER", CKR_MECHANISM_PARAM_INVALID);
-    if (EVP_PKEY_get_base_id(issuer->key) != scheme->key_type)
-        return CKR_MECHANISM_PARAM_INVALID;
-    if (checked_find(issuer))
-        return CKR_OK;
-    CK_RV rv = scheme->check_key(issuer);
+    if ((issuer = kept_find(key)) != NULL) {
+        if (issuer->key_type == scheme->key_type) { /* RSA issuers serve both RSA schemes */
+            *out = issuer;
+            issuer = NULL;
+            rv = CKR_OK;
+        }
+        goto out;
+    }
+    if (EVP_PKEY_get_base_id(key) != scheme->key_type)
+        goto out;
+    if (!(issuer = calloc(1, sizeof(*issuer)))) {
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    issuer->refs = 1;
+    issuer->key = key;
+    issuer->key_type = scheme->key_type;
+    key = NULL;
+    rv = scheme->check_key(issuer);
     if (rv == CKR_OK)
-        checked_add(issuer);
+        rv = issuer_fingerprint(p, issuer);
+    if (rv != CKR_OK)
+        goto out;
+    kept_add(issuer);
+    *out = issuer;
+    issuer = NULL;
+out:
+    issuer_put(issuer);
+    EVP_PKEY_free(key);
     return rv;
 }
 
@@ -204,9 +308,12 @@ static CK_RV rsa_check_key(ki_issuer *issuer)
     if (!BN_is_odd(n) || !BN_is_odd(e) || BN_cmp(e, BN_value_one()) <= 0)
         goto out;
     issuer->c_len = (size_t)EVP_PKEY_get_size(issuer->key); /* k */
-    if (issuer->c_len > sizeof(issuer->n) ||
-        BN_bn2binpad(n, issuer->n, (int)issuer->c_len) != (int)issuer->c_len)
+    int k = (int)issuer->c_len, top_bits = BN_num_bits(n) - 8 * (k - 1);
+    if (issuer->c_len > sizeof(issuer->n) || top_bits < 1 || top_bits > 8 ||
+        BN_bn2binpad(n, issuer->n, k) != k || !BN_sub_word(n, 3) ||
+        BN_bn2binpad(n, issuer->n_minus_3, k) != k)
         goto out;
+    issuer->top_mask = (unsigned char)(0xff >> (8 - top_bits));
     rv = CKR_OK;
 out:
     BN_free(n);
@@ -222,67 +329,133 @@ static CK_RV hash_modulus(const ki_issuer *issuer, EVP_MD_CTX *hash, size_t k)
     return CKR_OK;
 }
 
-/* c = RSA public operation on block (k bytes or the OAEP message). */
-static CK_RV rsa_encrypt(EVP_PKEY *issuer, int padding, const unsigned char *block, size_t len,
-                         unsigned char *c, size_t c_len)
+/* A new encryption context: the RSA public operation without padding, or
+ * RSAES-OAEP with SHA-256, MGF1-SHA-256 and the empty label (SPEC.md §5). */
+static EVP_PKEY_CTX *rsa_context_new(EVP_PKEY *key, ki_padding padding)
 {
-    CK_RV rv = CKR_FUNCTION_FAILED;
-    size_t written = c_len;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, issuer, NULL);
-    if (!ctx)
-        return CKR_HOST_MEMORY;
-    if (EVP_PKEY_encrypt_init(ctx) <= 0 || EVP_PKEY_CTX_set_rsa_padding(ctx, padding) <= 0)
-        goto out;
-    /* RSAES-OAEP with SHA-256, MGF1-SHA-256 and the empty label (SPEC.md §5). */
-    if (padding == RSA_PKCS1_OAEP_PADDING &&
-        (EVP_PKEY_CTX_set_rsa_oaep_md(ctx, mech_hash_md(CKM_SHA256)) <= 0 ||
-         EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, mech_hash_md(CKM_SHA256)) <= 0))
-        goto out;
-    if (EVP_PKEY_encrypt(ctx, c, &written, block, len) <= 0 || written != c_len)
-        goto out;
-    rv = CKR_OK;
-out:
-    EVP_PKEY_CTX_free(ctx);
-    return rv == CKR_OK ? rv : mech_openssl_error("KI RSA encryption", rv);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    bool oaep = padding == KI_PAD_OAEP;
+    if (!ctx || EVP_PKEY_encrypt_init(ctx) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, oaep ? RSA_PKCS1_OAEP_PADDING : RSA_NO_PADDING) <= 0 ||
+        (oaep && (EVP_PKEY_CTX_set_rsa_oaep_md(ctx, mech_hash_md(CKM_SHA256)) <= 0 ||
+                  EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, mech_hash_md(CKM_SHA256)) <= 0))) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
 }
 
-/* r uniform in [2, n−2]: BN_priv_rand_range draws below n−3 by rejection
- * sampling (no modulo bias), then + 2. */
-static CK_RV rsa_raw_derive(const ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t k)
+/* An idle context of the issuer, or a new one.  Contexts hold only the
+ * public key and the padding choice, never r: one call at a time uses each. */
+static EVP_PKEY_CTX *rsa_context_take(ki_issuer *issuer, ki_padding padding)
 {
-    BIGNUM *n = NULL, *range = BN_new(), *r = BN_secure_new();
-    unsigned char r_octets[KI_C_MAX_LEN];
-    CK_RV rv = CKR_HOST_MEMORY;
-    if (!range || !r)
-        goto out;
-    rv = CKR_FUNCTION_FAILED;
-    if (!(n = BN_bin2bn(issuer->n, (int)k, NULL)) || !BN_copy(range, n) || !BN_sub_word(range, 3) ||
-        !BN_priv_rand_range(r, range) || !BN_add_word(r, 2) ||
-        BN_bn2binpad(r, r_octets, (int)k) != (int)k) {
-        rv = mech_openssl_error("KI random r", rv);
-        goto out;
+    EVP_PKEY_CTX *ctx = NULL;
+    pthread_mutex_lock(&issuers_lock);
+    for (size_t i = 0; i < KI_IDLE_CTX && !ctx; i++) {
+        ctx = issuer->idle[padding][i];
+        issuer->idle[padding][i] = NULL;
     }
-    rv = rsa_encrypt(issuer->key, RSA_NO_PADDING, r_octets, k, c, k);
-    if (rv == CKR_OK && !EVP_DigestUpdate(hash, r_octets, k))
-        rv = CKR_FUNCTION_FAILED;
-    if (rv == CKR_OK)
-        rv = hash_modulus(issuer, hash, k);
-out:
-    OPENSSL_cleanse(r_octets, sizeof(r_octets));
-    BN_clear_free(r);
-    BN_free(range);
-    BN_free(n);
+    pthread_mutex_unlock(&issuers_lock);
+    return ctx ? ctx : rsa_context_new(issuer->key, padding);
+}
+
+static void rsa_context_give(ki_issuer *issuer, ki_padding padding, EVP_PKEY_CTX *ctx)
+{
+    pthread_mutex_lock(&issuers_lock);
+    for (size_t i = 0; i < KI_IDLE_CTX && ctx; i++) {
+        if (!issuer->idle[padding][i]) {
+            issuer->idle[padding][i] = ctx;
+            ctx = NULL;
+        }
+    }
+    pthread_mutex_unlock(&issuers_lock);
+    EVP_PKEY_CTX_free(ctx); /* enough are idle */
+}
+
+/* c = RSA public operation on block (k bytes or the OAEP message). */
+static CK_RV rsa_encrypt(ki_issuer *issuer, ki_padding padding, const unsigned char *block,
+                         size_t len, unsigned char *c, size_t c_len)
+{
+    size_t written = c_len;
+    EVP_PKEY_CTX *ctx = rsa_context_take(issuer, padding);
+    if (!ctx)
+        return mech_openssl_error("KI RSA encryption", CKR_FUNCTION_FAILED);
+    if (EVP_PKEY_encrypt(ctx, c, &written, block, len) <= 0 || written != c_len) {
+        EVP_PKEY_CTX_free(ctx); /* not reused after an error */
+        return mech_openssl_error("KI RSA encryption", CKR_FUNCTION_FAILED);
+    }
+    rsa_context_give(issuer, padding, ctx);
+    return CKR_OK;
+}
+
+/* x < bound, both k octets big-endian, in constant time: the borrow of
+ * x − bound. */
+static unsigned octets_below(const unsigned char *x, const unsigned char *bound, size_t k)
+{
+    unsigned borrow = 0;
+    for (size_t i = k; i-- > 0;)
+        borrow = ((unsigned)x[i] - bound[i] - borrow) >> 8 & 1;
+    return borrow;
+}
+
+/* r uniform in [2, n−2] by rejection sampling (no modulo bias): a draw x
+ * of n's bit length is kept when x < n − 3, and r = x + 2.  Done on the
+ * octets r is used as: BN_priv_rand_range makes one RAND call per draw,
+ * and in OpenSSL 3.0 each call costs a getpid() system call (the DRBG's
+ * fork check) besides the bytes, so here one call brings KI_RAW_DRAWS
+ * candidates, which are all examined in constant time. */
+static CK_RV rsa_raw_random(const ki_issuer *issuer, unsigned char *r)
+{
+    unsigned char draws[KI_RAW_DRAWS * KI_C_MAX_LEN];
+    size_t k = issuer->c_len;
+    unsigned found = 0;
+    CK_RV rv = CKR_OK;
+    memset(r, 0, k);
+    for (int call = 0; call < KI_RAW_CALLS && !found && rv == CKR_OK; call++) {
+        rv = mech_random(draws, KI_RAW_DRAWS * k, true);
+        if (rv != CKR_OK)
+            break;
+        for (unsigned char *x = draws; x < draws + KI_RAW_DRAWS * k; x += k) {
+            x[0] &= issuer->top_mask;
+            /* keep = all ones for the first draw below n − 3, else zero */
+            unsigned char keep =
+                (unsigned char)(0u - (octets_below(x, issuer->n_minus_3, k) & ~found & 1));
+            for (size_t i = 0; i < k; i++)
+                r[i] = (unsigned char)((r[i] & ~keep) | (x[i] & keep));
+            found |= keep & 1;
+        }
+    }
+    if (rv == CKR_OK && !found)
+        rv = CKR_FUNCTION_FAILED; /* 2^-128: the DRBG is broken */
+    for (unsigned carry = 2, i = (unsigned)k; rv == CKR_OK && i-- > 0;) {
+        carry += r[i];
+        r[i] = (unsigned char)carry;
+        carry >>= 8;
+    }
+    OPENSSL_cleanse(draws, sizeof(draws));
     return rv;
 }
 
-static CK_RV rsa_oaep_derive(const ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t k)
+static CK_RV rsa_raw_derive(ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t k)
+{
+    unsigned char r[KI_C_MAX_LEN];
+    CK_RV rv = rsa_raw_random(issuer, r);
+    if (rv == CKR_OK)
+        rv = rsa_encrypt(issuer, KI_PAD_NONE, r, k, c, k);
+    if (rv == CKR_OK && !EVP_DigestUpdate(hash, r, k))
+        rv = CKR_FUNCTION_FAILED;
+    if (rv == CKR_OK)
+        rv = hash_modulus(issuer, hash, k);
+    OPENSSL_cleanse(r, sizeof(r));
+    return rv;
+}
+
+static CK_RV rsa_oaep_derive(ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t k)
 {
     unsigned char r[KI_OAEP_SECRET_LEN];
-    CK_RV rv = CKR_OK;
-    if (RAND_priv_bytes(r, sizeof(r)) != 1)
-        rv = mech_openssl_error("KI random r", CKR_FUNCTION_FAILED);
+    CK_RV rv = mech_random(r, sizeof(r), true);
     if (rv == CKR_OK)
-        rv = rsa_encrypt(issuer->key, RSA_PKCS1_OAEP_PADDING, r, sizeof(r), c, k);
+        rv = rsa_encrypt(issuer, KI_PAD_OAEP, r, sizeof(r), c, k);
     if (rv == CKR_OK && !EVP_DigestUpdate(hash, r, sizeof(r)))
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
@@ -294,10 +467,13 @@ static CK_RV rsa_oaep_derive(const ki_issuer *issuer, EVP_MD_CTX *hash, unsigned
 /* ---- EC ElGamal (paper §5.2) ---------------------------------------------------- */
 
 /* P-256, P-384 or P-521, and EVP_PKEY_public_check: h on the curve, not
- * at infinity (an h of small order would leave few possible h^r). */
+ * at infinity (an h of small order would leave few possible h^r).  Then
+ * h as a point, and P(g) ‖ P(h) (uncompressed even if the SPKI was not). */
 static CK_RV ec_check_key(ki_issuer *issuer)
 {
     const mech_curve *curve = mech_curve_of_pkey(issuer->key);
+    unsigned char h_octets[KI_POINT_MAX];
+    size_t h_len = 0;
     if (!curve || curve->key_type != CKK_EC)
         return CKR_MECHANISM_PARAM_INVALID;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, issuer->key, NULL);
@@ -307,60 +483,57 @@ static CK_RV ec_check_key(ki_issuer *issuer)
     if (EVP_PKEY_public_check(ctx) != 1)
         rv = mech_openssl_error("KI issuer point", CKR_MECHANISM_PARAM_INVALID);
     EVP_PKEY_CTX_free(ctx);
+    if (rv != CKR_OK)
+        return rv;
     issuer->c_len = 1 + 2 * curve->field_bytes; /* P(): 04 ‖ X ‖ Y */
-    return rv;
-}
-
-/* P(point) into H; buffers that held a secret point are cleansed. */
-static CK_RV hash_point(const EC_GROUP *group, const EC_POINT *point, EVP_MD_CTX *hash, BN_CTX *bn)
-{
-    unsigned char octets[1 + 2 * 66];
-    size_t len =
-        EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, octets, sizeof(octets), bn);
-    CK_RV rv = len > 0 && EVP_DigestUpdate(hash, octets, len) ? CKR_OK : CKR_FUNCTION_FAILED;
-    OPENSSL_cleanse(octets, sizeof(octets));
-    return rv;
+    const EC_GROUP *group = issuer->group = mech_curve_group(curve);
+    if (!group || !(issuer->h = EC_POINT_new(group)))
+        return CKR_HOST_MEMORY;
+    if (!EVP_PKEY_get_octet_string_param(issuer->key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, h_octets,
+                                         sizeof(h_octets), &h_len) ||
+        !EC_POINT_oct2point(group, issuer->h, h_octets, h_len, NULL) ||
+        EC_POINT_point2oct(group, EC_GROUP_get0_generator(group), POINT_CONVERSION_UNCOMPRESSED,
+                           issuer->g_h, issuer->c_len, NULL) != issuer->c_len ||
+        EC_POINT_point2oct(group, issuer->h, POINT_CONVERSION_UNCOMPRESSED,
+                           issuer->g_h + issuer->c_len, issuer->c_len, NULL) != issuer->c_len)
+        return mech_openssl_error("KI issuer point", CKR_FUNCTION_FAILED);
+    issuer->g_h_len = 2 * issuer->c_len;
+    return CKR_OK;
 }
 
 /* r uniform in [1, q−1]; g^r and h^r with EC_POINT_mul, which takes the
- * constant-time ladder for a single scalar. */
-static CK_RV ec_elgamal_derive(const ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c,
-                               size_t c_len)
+ * constant-time ladder for a single scalar; H gets P(h^r) ‖ P(g) ‖ P(h). */
+static CK_RV ec_elgamal_derive(ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *c, size_t c_len)
 {
-    const EC_GROUP *group = mech_curve_group(mech_curve_of_pkey(issuer->key));
-    unsigned char h_octets[1 + 2 * 66];
-    size_t h_len = 0;
+    const EC_GROUP *group = issuer->group;
+    unsigned char h_r_octets[KI_POINT_MAX];
     BN_CTX *bn = BN_CTX_secure_new();
     BIGNUM *range = BN_new(), *r = BN_secure_new();
-    EC_POINT *h = NULL, *g_r = NULL, *h_r = NULL;
+    EC_POINT *g_r = NULL, *h_r = NULL;
     CK_RV rv = CKR_HOST_MEMORY;
-    if (!group || !bn || !range || !r || !(h = EC_POINT_new(group)) ||
-        !(g_r = EC_POINT_new(group)) || !(h_r = EC_POINT_new(group)))
+    if (!bn || !range || !r || !(g_r = EC_POINT_new(group)) || !(h_r = EC_POINT_new(group)))
         goto out;
     rv = CKR_FUNCTION_FAILED;
-    if (!EVP_PKEY_get_octet_string_param(issuer->key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, h_octets,
-                                         sizeof(h_octets), &h_len) ||
-        !EC_POINT_oct2point(group, h, h_octets, h_len, bn))
-        goto out;
     BN_set_flags(r, BN_FLG_CONSTTIME);
     if (!BN_copy(range, EC_GROUP_get0_order(group)) || !BN_sub_word(range, 1) ||
         !BN_priv_rand_range(r, range) || !BN_add_word(r, 1))
         goto out;
-    if (!EC_POINT_mul(group, g_r, r, NULL, NULL, bn) || !EC_POINT_mul(group, h_r, NULL, h, r, bn))
+    if (!EC_POINT_mul(group, g_r, r, NULL, NULL, bn) ||
+        !EC_POINT_mul(group, h_r, NULL, issuer->h, r, bn))
         goto out;
-    if (EC_POINT_point2oct(group, g_r, POINT_CONVERSION_UNCOMPRESSED, c, c_len, bn) != c_len)
+    if (EC_POINT_point2oct(group, g_r, POINT_CONVERSION_UNCOMPRESSED, c, c_len, bn) != c_len ||
+        EC_POINT_point2oct(group, h_r, POINT_CONVERSION_UNCOMPRESSED, h_r_octets, c_len, bn) !=
+            c_len)
         goto out;
-    rv = hash_point(group, h_r, hash, bn);
-    if (rv == CKR_OK)
-        rv = hash_point(group, EC_GROUP_get0_generator(group), hash, bn);
-    if (rv == CKR_OK)
-        rv = hash_point(group, h, hash, bn); /* uncompressed even if the SPKI was not */
+    if (EVP_DigestUpdate(hash, h_r_octets, c_len) &&
+        EVP_DigestUpdate(hash, issuer->g_h, issuer->g_h_len))
+        rv = CKR_OK;
 out:
     if (rv == CKR_FUNCTION_FAILED)
         mech_openssl_error("KI ElGamal", rv);
+    OPENSSL_cleanse(h_r_octets, sizeof(h_r_octets));
     EC_POINT_clear_free(h_r);
     EC_POINT_clear_free(g_r);
-    EC_POINT_free(h);
     BN_clear_free(r);
     BN_free(range);
     BN_CTX_free(bn);
@@ -371,18 +544,16 @@ out:
 
 /* "hash SHA-256, issuer key sha256:<SHA-256 of the SPKI>": which key the
  * card was given is what tells a substituted key (paper §4.3) afterwards. */
-static CK_RV ki_audit(const ki_scheme *scheme, const mech_env *env, const CK_SE_KI_PARAMS *p)
+static CK_RV ki_audit(const ki_scheme *scheme, const mech_env *env, const CK_SE_KI_PARAMS *p,
+                      const ki_issuer *issuer)
 {
-    unsigned char print[32];
-    char detail[160];
-    unsigned int print_len = 0;
-    if (!EVP_Digest(p->pIssuerPublicKey, p->ulIssuerPublicKeyLen, print, &print_len,
-                    mech_hash_md(CKM_SHA256), NULL))
-        return mech_openssl_error("KI audit fingerprint", CKR_FUNCTION_FAILED);
-    int n = snprintf(detail, sizeof(detail),
-                     "hash %s, issuer key sha256:", p->hashAlg == CKM_SHA_1 ? "SHA-1" : "SHA-256");
-    for (unsigned int i = 0; i < print_len && n > 0 && (size_t)n + 3 < sizeof(detail); i++)
-        n += snprintf(detail + n, sizeof(detail) - (size_t)n, "%02x", print[i]);
+    static const char sha1[] = "hash SHA-1, issuer key sha256:";
+    static const char sha256[] = "hash SHA-256, issuer key sha256:";
+    const char *prefix = p->hashAlg == CKM_SHA_1 ? sha1 : sha256;
+    size_t len = strlen(prefix);
+    char detail[sizeof(sha256) + KI_PRINT_LEN];
+    memcpy(detail, prefix, len);
+    memcpy(detail + len, issuer->print, sizeof(issuer->print)); /* with its NUL */
     return env_audit(env, scheme->name, detail);
 }
 
@@ -409,7 +580,7 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
     const CK_SE_KI_PARAMS *p = NULL;
     const EVP_MD *md = NULL;
     ki_shape shape;
-    ki_issuer issuer = {NULL, 0, {0}};
+    ki_issuer *issuer = NULL;
     EVP_MD_CTX *hash = NULL;
     unsigned char c[KI_C_MAX_LEN];
     unsigned char ki[EVP_MAX_MD_SIZE];
@@ -421,10 +592,10 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
     if (rv == CKR_OK)
         rv = ki_template(tmpl, (size_t)EVP_MD_get_size(md), &shape);
     if (rv == CKR_OK)
-        rv = ki_issuer_key(scheme, p, &issuer);
+        rv = ki_issuer_get(scheme, p, &issuer);
     if (rv != CKR_OK)
         goto out;
-    size_t c_len = issuer.c_len;
+    size_t c_len = issuer->c_len;
     /* SPEC.md §1: a NULL or short buffer gets the size and nothing is made. */
     if (!p->pCiphertext || *p->pulCiphertextLen < c_len) {
         *p->pulCiphertextLen = c_len;
@@ -436,13 +607,13 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
         rv = CKR_HOST_MEMORY;
         goto out;
     }
-    rv = scheme->derive(&issuer, hash, c, c_len);
+    rv = scheme->derive(issuer, hash, c, c_len);
     if (rv == CKR_OK && !EVP_DigestFinal_ex(hash, ki, NULL))
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
         rv = ki_outputs(&shape, ki, out);
     if (rv == CKR_OK)
-        rv = ki_audit(scheme, env, p);
+        rv = ki_audit(scheme, env, p, issuer);
     if (rv != CKR_OK)
         goto out;
     memcpy(p->pCiphertext, c, c_len);
@@ -450,7 +621,7 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
 out:
     OPENSSL_cleanse(ki, sizeof(ki));
     EVP_MD_CTX_free(hash); /* cleanses the hash state */
-    EVP_PKEY_free(issuer.key);
+    issuer_put(issuer);
     return rv;
 }
 

@@ -88,6 +88,47 @@ static void matching(void **state)
     attr_list_free(&list);
 }
 
+/* Short values live in the list itself: they must follow it when it
+ * grows, when an attribute before them is removed, and when a value is
+ * set from the list's own storage. */
+static void inline_values_move(void **state)
+{
+    (void)state;
+    attr_list list, copy;
+    attr_list_init(&list);
+    attr_list_init(&copy);
+    for (CK_ULONG i = 0; i < 100; i++)
+        assert_int_equal(attr_list_set_ulong(&list, CKA_VENDOR_DEFINED + i, i * 7), CKR_OK);
+    assert_int_equal(attr_list_set(&list, CKA_LABEL, "a longer label", 14), CKR_OK);
+    attr_list_remove(&list, CKA_VENDOR_DEFINED + 3);
+    for (CK_ULONG i = 0; i < 100; i++) {
+        CK_ULONG v = 0;
+        CK_RV rv = attr_list_ulong(&list, CKA_VENDOR_DEFINED + i, &v);
+        assert_int_equal(rv, i == 3 ? CKR_TEMPLATE_INCOMPLETE : CKR_OK);
+        if (i != 3)
+            assert_int_equal(v, i * 7);
+    }
+    const CK_ATTRIBUTE *own = attr_list_find(&list, CKA_VENDOR_DEFINED + 50);
+    assert_int_equal(attr_list_set(&list, CKA_VENDOR_DEFINED + 50, own->pValue, own->ulValueLen),
+                     CKR_OK);
+    own = attr_list_find(&list, CKA_VENDOR_DEFINED + 50);
+    assert_int_equal(attr_list_set(&list, CKA_ID, own->pValue, own->ulValueLen), CKR_OK);
+    CK_ULONG v = 0;
+    assert_int_equal(attr_list_ulong(&list, CKA_ID, &v), CKR_OK);
+    assert_int_equal(v, 350);
+    assert_int_equal(attr_list_ulong(&list, CKA_VENDOR_DEFINED + 50, &v), CKR_OK);
+    assert_int_equal(v, 350);
+    assert_int_equal(attr_list_copy(&copy, &list), CKR_OK);
+    attr_list_free(&list);
+    assert_int_equal(copy.count, 101);
+    assert_int_equal(attr_list_ulong(&copy, CKA_VENDOR_DEFINED + 99, &v), CKR_OK);
+    assert_int_equal(v, 693);
+    const CK_ATTRIBUTE *label = attr_list_find(&copy, CKA_LABEL);
+    assert_non_null(label);
+    assert_memory_equal(label->pValue, "a longer label", 14);
+    attr_list_free(&copy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -95,6 +136,7 @@ int main(void)
         cmocka_unit_test(ulong_reads),
         cmocka_unit_test(template_rules),
         cmocka_unit_test(matching),
+        cmocka_unit_test(inline_values_move),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

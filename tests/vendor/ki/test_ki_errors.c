@@ -205,6 +205,24 @@ static void issuer_key_wrong_type(void **state)
     kh_key_free(&pss);
 }
 
+static void issuer_key_kept_wrong_type(void **state)
+{
+    fx *t = *state;
+    const kh_key *rsa = kh_issuer_for(CKM_SE_KI_RSA_OAEP),
+                 *ec = kh_issuer_for(CKM_SE_KI_EC_ELGAMAL);
+    attempt a;
+    for (int round = 0; round < 2; round++) {
+        attempt_key(&a, CKM_SE_KI_EC_ELGAMAL, ec);
+        expect_ok(t, &a, "EC issuer");
+        each_mech(t, ec->spki, ec->spki_len, rsa_mechs, 2, "kept EC key for an RSA mechanism");
+        attempt_key(&a, CKM_SE_KI_RSA_RAW, rsa);
+        expect_ok(t, &a, "RSA issuer raw");
+        attempt_key(&a, CKM_SE_KI_RSA_OAEP, rsa);
+        expect_ok(t, &a, "RSA issuer OAEP");
+        each_mech(t, rsa->spki, rsa->spki_len, ec_mech, 1, "kept RSA key for ElGamal");
+    }
+}
+
 static void issuer_key_rsa_invalid(void **state)
 {
     fx *t = *state;
@@ -478,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(parameter_invalid, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(issuer_key_not_der, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(issuer_key_wrong_type, fx_setup_user, fx_teardown),
+        cmocka_unit_test_setup_teardown(issuer_key_kept_wrong_type, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(issuer_key_rsa_invalid, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(issuer_key_ec_invalid, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(template_invalid, fx_setup_user, fx_teardown),
