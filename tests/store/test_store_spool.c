@@ -1,5 +1,6 @@
 /* spool.c: audit notes kept in a process's spool file until drained. */
 #include "fixture.h"
+#include "threads_probe.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -231,17 +232,6 @@ static long table_count_reaches(tok *t, const char *event, long want)
     return n;
 }
 
-static size_t thread_count(void)
-{
-    size_t n = 0;
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 static int setup_with_thread(void **state)
 {
     tok_audit_thread(true);
@@ -261,10 +251,11 @@ static int teardown_with_thread(void **state)
 static void thread_drains_for_the_caller(void **state)
 {
     fixture *f = *state;
-    size_t before = thread_count();
+    size_t before = threads_probe_count();
+    assert_true(before > 0);
     for (int i = 0; i < 5; i++)
         assert_int_equal(tok_audit_note(f->t, "few", "spooled"), CKR_OK);
-    assert_int_equal(thread_count(), before + 1); /* started with the first spool */
+    assert_int_equal(threads_probe_count(), before + 1); /* started with the first spool */
     /* Fewer than SPOOL_FLUSH_RECORDS: without the thread they would wait. */
     assert_int_equal(table_count_reaches(f->t, "few", 5), 5);
 
@@ -280,7 +271,7 @@ static void thread_drains_for_the_caller(void **state)
     assert_int_equal(table_count(f->t, "many"), 40000);
 
     tok_audit_thread(false);
-    assert_int_equal(thread_count(), before);
+    assert_int_equal(threads_probe_count(), before);
     /* The owner drains again, at its own thresholds. */
     for (int i = 0; i < 1100; i++)
         assert_int_equal(tok_audit_note(f->t, "after", "q"), CKR_OK);
