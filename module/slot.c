@@ -72,8 +72,9 @@ static int compare_paths(const void *a, const void *b)
 static bool token_path_known(void *ctx, const char *path)
 {
     (void)ctx;
-    return bsearch(&path, module.token_paths, module.token_path_count, sizeof(*module.token_paths),
-                   compare_paths) != NULL;
+    return module.token_path_count > 0 && /* bsearch wants an array, even an empty one */
+           bsearch(&path, module.token_paths, module.token_path_count,
+                   sizeof(*module.token_paths), compare_paths) != NULL;
 }
 
 /* Room for one more path, made before a token is opened or created: a
