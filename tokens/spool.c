@@ -264,6 +264,10 @@ static struct {
     .idle = PTHREAD_COND_INITIALIZER,
 };
 static pthread_once_t drainer_atfork_once = PTHREAD_ONCE_INIT;
+/* Held by the thread while it is inside SQLite, and by fork() (atfork
+ * prepare) so that a child never inherits SQLite's or OpenSSL's locks
+ * held by a thread it does not have. */
+static pthread_mutex_t drainer_sqlite = PTHREAD_MUTEX_INITIALIZER;
 
 /* What a spool's owner may count as drained: its own drains and the thread's. */
 static uint64_t spool_drained(const tok_spool *sp)
@@ -363,7 +367,9 @@ static void *drainer_main(void *arg)
         }
         job->busy = true;
         pthread_mutex_unlock(&drainer.lock);
+        pthread_mutex_lock(&drainer_sqlite);
         job_drain(job);
+        pthread_mutex_unlock(&drainer_sqlite);
         pthread_mutex_lock(&drainer.lock);
         job->busy = false;
         job->last_used = ++drainer.drains;
@@ -372,8 +378,10 @@ static void *drainer_main(void *arg)
         pthread_cond_broadcast(&drainer.idle);
         if (count) {
             pthread_mutex_unlock(&drainer.lock);
+            pthread_mutex_lock(&drainer_sqlite);
             for (size_t i = 0; i < count; i++)
                 tok_close(closing[i]);
+            pthread_mutex_unlock(&drainer_sqlite);
             pthread_mutex_lock(&drainer.lock);
         }
     }
@@ -385,6 +393,7 @@ static void *drainer_main(void *arg)
  * connections: every job becomes the child's owner's to drain. */
 static void drainer_after_fork(void)
 {
+    pthread_mutex_init(&drainer_sqlite, NULL);
     pthread_mutex_init(&drainer.lock, NULL);
     pthread_cond_init(&drainer.wake, NULL);
     pthread_cond_init(&drainer.idle, NULL);
@@ -398,9 +407,31 @@ static void drainer_after_fork(void)
     drainer.running = drainer.stop = drainer.kicked = false;
 }
 
+/* Before fork: the thread is outside SQLite and the job list is still.
+ * The order is the thread's: it never waits for drainer_sqlite holding
+ * drainer.lock. */
+static void drainer_before_fork(void)
+{
+    pthread_mutex_lock(&drainer_sqlite);
+    pthread_mutex_lock(&drainer.lock);
+}
+
+static void drainer_parent_after_fork(void)
+{
+    pthread_mutex_unlock(&drainer.lock);
+    pthread_mutex_unlock(&drainer_sqlite);
+}
+
 static void drainer_register_atfork(void)
 {
-    pthread_atfork(NULL, NULL, drainer_after_fork);
+    pthread_atfork(drainer_before_fork, drainer_parent_after_fork, drainer_after_fork);
+}
+
+/* A process that exits (or unloads the module) without C_Finalize: the
+ * thread stops first, not in the middle of the exit. */
+static void drainer_at_exit(void)
+{
+    tok_audit_thread(false);
 }
 
 /* Under the lock: the thread runs, started with every signal blocked so
@@ -414,6 +445,9 @@ static bool drainer_start_locked(void)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&drainer.thread, NULL, drainer_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    static bool at_exit_registered;
+    if (rc == 0 && !at_exit_registered)
+        at_exit_registered = atexit(drainer_at_exit) == 0;
     if (rc != 0) {
         se_log(SE_LOG_WARN, "token store: no audit drain thread (%s): callers drain", strerror(rc));
         return false;

@@ -338,6 +338,38 @@ static void thread_keeps_the_owners_order(void **state)
     free(log.events);
 }
 
+/* fork() while the thread drains: the child gets none of the locks the
+ * thread held inside SQLite, so it can open the token (a hang here is the
+ * failure: the test's timeout). */
+static void fork_while_thread_drains(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX], detail[200];
+    snprintf(path, sizeof(path), "%s", tok_path(f->t));
+    memset(detail, 'f', sizeof(detail) - 1);
+    detail[sizeof(detail) - 1] = '\0';
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 3000; i++) /* 660 KB: the thread is woken, drains */
+            assert_int_equal(tok_audit_note(f->t, "fork", detail), CKR_OK);
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            tok *t = NULL;
+            bool ok = tok_open(path, &t) == CKR_OK && tok_audit_note(t, "child", "x") == CKR_OK;
+            tok_close(t);
+            _exit(ok ? 0 : 1);
+        }
+        int status;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    assert_int_equal(tok_audit_flush(f->t), CKR_OK);
+    assert_int_equal(table_count(f->t, "fork"), 60000);
+    assert_int_equal(table_count(f->t, "child"), 20);
+    unsigned long broken;
+    assert_int_equal(tok_audit_verify(f->t, NULL, NULL, &broken), CKR_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +385,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(thread_drains_for_the_caller, setup_with_thread,
                                         teardown_with_thread),
         cmocka_unit_test_setup_teardown(thread_keeps_the_owners_order, setup_with_thread,
+                                        teardown_with_thread),
+        cmocka_unit_test_setup_teardown(fork_while_thread_drains, setup_with_thread,
                                         teardown_with_thread),
     };
     return cmocka_run_group_tests_name("store spool", tests, NULL, NULL);
