@@ -397,11 +397,18 @@ static void drainer_after_fork(void)
     pthread_mutex_init(&drainer.lock, NULL);
     pthread_cond_init(&drainer.wake, NULL);
     pthread_cond_init(&drainer.idle, NULL);
+    /* The parent's jobs and connections are neither used nor freed here;
+     * kept where a leak checker still sees them. */
+    static spool_job *inherited;
     for (spool_job *job = drainer.jobs; job; job = job->next) {
         job->busy = false;
         job->forgotten = true;
         job->failed = true;
-        job->conn = NULL; /* the parent's: not closed here */
+        if (job->next == NULL) {
+            job->next = inherited;
+            inherited = drainer.jobs;
+            break;
+        }
     }
     drainer.jobs = NULL;
     drainer.running = drainer.stop = drainer.kicked = false;
@@ -510,18 +517,18 @@ static void job_unregister(tok_spool *sp)
         return;
     sp->drained = spool_drained(sp);
     sp->job = NULL;
-    if (!job->forgotten) {
-        pthread_mutex_lock(&drainer.lock);
-        while (job->busy)
-            pthread_cond_wait(&drainer.idle, &drainer.lock);
-        for (spool_job **at = &drainer.jobs; *at; at = &(*at)->next)
-            if (*at == job) {
-                *at = job->next;
-                break;
-            }
-        pthread_mutex_unlock(&drainer.lock);
-        tok_close(job->conn);
-    }
+    if (job->forgotten) /* a parent's, kept in the child's inherited list */
+        return;
+    pthread_mutex_lock(&drainer.lock);
+    while (job->busy)
+        pthread_cond_wait(&drainer.idle, &drainer.lock);
+    for (spool_job **at = &drainer.jobs; *at; at = &(*at)->next)
+        if (*at == job) {
+            *at = job->next;
+            break;
+        }
+    pthread_mutex_unlock(&drainer.lock);
+    tok_close(job->conn);
     free(job->token_path);
     free(job);
 }
