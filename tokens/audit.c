@@ -11,23 +11,24 @@
 
 #include <openssl/crypto.h>
 
-void tok_audit_now(char out[TOK_AUDIT_TIME_LEN])
+void tok_audit_now(tok *t, char out[TOK_AUDIT_TIME_LEN])
 {
     /* Spooled records are made at query rates: the date and time of day
-     * are formatted once a second per thread, the microseconds by hand. */
-    static __thread time_t second = -1;
-    static __thread char date[TOK_AUDIT_TIME_LEN];
-    static __thread size_t date_len;
+     * are formatted once a second per token handle (not in thread-local
+     * storage: the module is loaded with dlopen, and LeakSanitizer does
+     * not survive the dynamic TLS of an unloaded library), the
+     * microseconds by hand. */
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    if (now.tv_sec != second) {
+    if (!t->audit_date_len || now.tv_sec != t->audit_second) {
         struct tm utc;
         gmtime_r(&now.tv_sec, &utc);
-        date_len = strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &utc);
-        second = now.tv_sec;
+        t->audit_date_len =
+            strftime(t->audit_date, sizeof(t->audit_date), "%Y-%m-%dT%H:%M:%S", &utc);
+        t->audit_second = now.tv_sec;
     }
-    memcpy(out, date, date_len);
-    char *p = out + date_len;
+    memcpy(out, t->audit_date, t->audit_date_len);
+    char *p = out + t->audit_date_len;
     *p++ = '.';
     long micro = now.tv_nsec / 1000;
     for (int i = 5; i >= 0; i--, micro /= 10)
@@ -134,7 +135,7 @@ CK_RV tok_audit_append_cursor(tok *t, tok_audit_cursor *cursor, const char *when
         memcpy(time, when, len);
         time[len] = '\0';
     } else {
-        tok_audit_now(time);
+        tok_audit_now(t, time);
     }
     rv = audit_hash(t, seq, time, strlen(time), event, strlen(event), detail, strlen(detail),
                     cursor->hash, hash);

@@ -698,7 +698,7 @@ CK_RV tok_audit_note(tok *t, const char *event, const char *detail)
     if (t->spool == NULL)
         return tok_audit_append(t, event, detail);
 
-    tok_audit_now(time);
+    tok_audit_now(t, time);
     size_t time_len = strlen(time) + 1, event_len = strlen(event) + 1,
            detail_len = strlen(detail) + 1;
     if (time_len + event_len + 1 > SPOOL_RECORD_MAX)

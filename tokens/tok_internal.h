@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
+#include <time.h>
 
 /* The database's identity, checked on open: PRAGMA application_id and
  * PRAGMA user_version.  Bump TOK_SCHEMA_VERSION on any schema change. */
@@ -144,6 +145,9 @@ struct tok {
     unsigned long version_queries; /* PRAGMA data_version runs, for tests */
     tok_spool *spool;              /* this process's audit spool (spool.c) */
     bool spool_failed;             /* could not make one: notes are transactions */
+    time_t audit_second; /* tok_audit_now: the second audit_date shows */
+    char audit_date[32];
+    size_t audit_date_len;
     tok_counter_entry counters[TOK_COUNTER_CACHE];
     unsigned counter_next;
 };
@@ -265,7 +269,7 @@ CK_RV tok_audit_append_batch(tok *t, tok_audit_cursor *cursor, const tok_audit_e
                              size_t count);
 #define TOK_AUDIT_TIME_LEN 32
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", UTC. */
-void tok_audit_now(char out[TOK_AUDIT_TIME_LEN]);
+void tok_audit_now(tok *t, char out[TOK_AUDIT_TIME_LEN]);
 
 /* ---- spool.c ----------------------------------------------------------- */
 
