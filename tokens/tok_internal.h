@@ -12,6 +12,8 @@
  *   pin.c     master key wraps, login, PIN changes, retry counters, reinit
  *   object.c  objects: create, load, update, destroy, find
  *   audit.c   the hash-chained audit log
+ *   spool.c   audit notes in per-process spool files, drained into the log
+ *             (shares spool.h with spool_thread.c, the drain thread)
  */
 #ifndef SOFTSE_TOK_INTERNAL_H
 #define SOFTSE_TOK_INTERNAL_H
