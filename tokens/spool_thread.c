@@ -23,6 +23,7 @@ static struct {
     pthread_cond_t idle; /* owners wait here for a job to stop being busy */
     pthread_t thread;
     bool allowed, running, stop, kicked;
+    bool started; /* the thread reached drainer_main: its runtime set it up */
     spool_job *jobs;
     uint64_t drains;
 } drainer = {
@@ -114,6 +115,8 @@ static void *drainer_main(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&drainer.lock);
+    drainer.started = true;
+    pthread_cond_broadcast(&drainer.idle);
     bool sweep = false; /* the period passed: every waiting record goes, once */
     uint64_t swept = 0;
     while (!drainer.stop) {
@@ -178,16 +181,20 @@ static void drainer_after_fork(void)
         }
     }
     drainer.jobs = NULL;
-    drainer.running = drainer.stop = drainer.kicked = false;
+    drainer.running = drainer.stop = drainer.kicked = drainer.started = false;
 }
 
 /* Before fork: the thread is outside SQLite and the job list is still.
  * The order is the thread's: it never waits for drainer_sqlite holding
- * drainer.lock. */
+ * drainer.lock.  A thread just created is first let reach drainer_main:
+ * until then it runs its runtime's set-up (a sanitizer's allocates under
+ * the allocator's lock), which a child would inherit held. */
 static void drainer_before_fork(void)
 {
     pthread_mutex_lock(&drainer_sqlite);
     pthread_mutex_lock(&drainer.lock);
+    while (drainer.running && !drainer.started)
+        pthread_cond_wait(&drainer.idle, &drainer.lock);
 }
 
 static void drainer_parent_after_fork(void)
@@ -245,7 +252,7 @@ void tok_audit_thread(bool allowed)
         return;
     pthread_join(drainer.thread, NULL);
     pthread_mutex_lock(&drainer.lock);
-    drainer.running = drainer.stop = false;
+    drainer.running = drainer.stop = drainer.started = false;
     for (spool_job *job = drainer.jobs; job; job = job->next)
         __atomic_store_n(&job->failed, true, __ATOMIC_RELEASE); /* their owners drain */
     pthread_mutex_unlock(&drainer.lock);
