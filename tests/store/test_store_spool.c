@@ -347,6 +347,34 @@ static void thread_keeps_the_owners_order(void **state)
 /* fork() while the thread drains: the child gets none of the locks the
  * thread held inside SQLite, so it can open the token (a hang here is the
  * failure: the test's timeout). */
+/* A forked child notes "child" in the token at path (starting a thread
+ * of its own) and exits; it has 20 s. */
+static void child_notes(const char *path, int round)
+{
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        tok *t = NULL;
+        bool ok = tok_open(path, &t) == CKR_OK && tok_audit_note(t, "child", "x") == CKR_OK;
+        tok_close(t);
+        tok_audit_thread(false);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    pid_t done = 0;
+    for (int waited = 0; waited < 2000 && done == 0; waited++) {
+        done = waitpid(child, &status, WNOHANG);
+        if (done == 0)
+            usleep(10000);
+    }
+    if (done == 0) {
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+        fail_msg("round %d: the child hung", round);
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void fork_while_thread_drains(void **state)
 {
     fixture *f = *state;
@@ -357,17 +385,7 @@ static void fork_while_thread_drains(void **state)
     for (int round = 0; round < 20; round++) {
         for (int i = 0; i < 3000; i++) /* 660 KB: the thread is woken, drains */
             assert_int_equal(tok_audit_note(f->t, "fork", detail), CKR_OK);
-        pid_t child = fork();
-        assert_true(child >= 0);
-        if (child == 0) {
-            tok *t = NULL;
-            bool ok = tok_open(path, &t) == CKR_OK && tok_audit_note(t, "child", "x") == CKR_OK;
-            tok_close(t);
-            _exit(ok ? 0 : 1);
-        }
-        int status;
-        assert_int_equal(waitpid(child, &status, 0), child);
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        child_notes(path, round);
     }
     assert_int_equal(tok_audit_flush(f->t), CKR_OK);
     assert_int_equal(table_count(f->t, "fork"), 60000);
@@ -379,8 +397,8 @@ static void fork_while_thread_drains(void **state)
 /* fork() just after the first spool started the thread, while the thread
  * may still be starting (a sanitizer runtime registers a new thread under
  * its own locks): the child, which starts a thread of its own, must not
- * inherit them held (it did at the 63rd round under ASan).  Each child
- * has 20 s.  Under valgrind, which has no such runtime, a few rounds. */
+ * inherit them held (it did at the 63rd round under ASan).  Under
+ * valgrind, which has no such runtime, a few rounds. */
 static void fork_as_thread_starts(void **state)
 {
     fixture *f = *state;
@@ -394,28 +412,7 @@ static void fork_as_thread_starts(void **state)
         tok_audit_thread(true);
         assert_int_equal(tok_open(path, &f->t), CKR_OK);
         assert_int_equal(tok_audit_note(f->t, "parent", "x"), CKR_OK); /* the thread starts */
-        pid_t child = fork();
-        assert_true(child >= 0);
-        if (child == 0) {
-            tok *t = NULL;
-            bool ok = tok_open(path, &t) == CKR_OK && tok_audit_note(t, "child", "x") == CKR_OK;
-            tok_close(t);
-            tok_audit_thread(false);
-            _exit(ok ? 0 : 1);
-        }
-        int status = 0;
-        pid_t done = 0;
-        for (int waited = 0; waited < 2000 && done == 0; waited++) {
-            done = waitpid(child, &status, WNOHANG);
-            if (done == 0)
-                usleep(10000);
-        }
-        if (done == 0) {
-            kill(child, SIGKILL);
-            waitpid(child, &status, 0);
-            fail_msg("round %d: the child hung", round);
-        }
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        child_notes(path, round);
     }
     assert_int_equal(tok_audit_flush(f->t), CKR_OK);
     assert_int_equal(table_count(f->t, "parent"), rounds);
