@@ -65,6 +65,10 @@ CK_RV session_open(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR out)
         rv = CKR_TOKEN_NOT_RECOGNIZED; /* a blank card: C_InitToken first */
         goto out;
     }
+    if (tok_file_removed(t->store)) {
+        rv = CKR_TOKEN_NOT_PRESENT; /* its file was deleted: a pulled card */
+        goto out;
+    }
     size_t index = 0;
     while (index < module.session_cap && module.sessions[index])
         index++;

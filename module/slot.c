@@ -73,8 +73,8 @@ static bool token_path_known(void *ctx, const char *path)
 {
     (void)ctx;
     return module.token_path_count > 0 && /* bsearch wants an array, even an empty one */
-           bsearch(&path, module.token_paths, module.token_path_count,
-                   sizeof(*module.token_paths), compare_paths) != NULL;
+           bsearch(&path, module.token_paths, module.token_path_count, sizeof(*module.token_paths),
+                   compare_paths) != NULL;
 }
 
 /* Room for one more path, made before a token is opened or created: a
@@ -136,6 +136,14 @@ static CK_RV slot_append(tok *store)
     if (rv == CKR_OK && store)
         token_paths_insert(tok_path(store));
     return rv;
+}
+
+/* A blank card is present; a token whose file was deleted or replaced
+ * while open is a pulled card.  Either lock may be held (both guard
+ * t->store). */
+static bool slot_present(se_token *t)
+{
+    return !t->store || !tok_file_removed(t->store);
 }
 
 static bool slot_has_blank(void)
@@ -226,9 +234,10 @@ void slots_free(void)
     module.unusable_files = 0;
 }
 
+/* Every slot holds a card, initialized or blank, unless its token's file
+ * was deleted (slot_present): with present TRUE that slot is left out. */
 CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
-    (void)present; /* every slot holds a token, initialized or blank */
     if (!count)
         return CKR_ARGUMENTS_BAD;
     mutex_lock(module.lock);
@@ -236,12 +245,16 @@ CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
     if (!list) /* PKCS#11 3.0 §5.5: a size query may refresh the list */
         rv = slot_refresh();
     if (rv == CKR_OK) {
-        CK_ULONG n = module.slot_count;
+        CK_ULONG n = 0;
+        for (CK_SLOT_ID i = 0; i < module.slot_count; i++) {
+            if (present && !slot_present(module.slots[i]))
+                continue;
+            if (list && n < *count)
+                list[n] = i;
+            n++;
+        }
         if (list && *count < n)
             rv = CKR_BUFFER_TOO_SMALL;
-        else if (list)
-            for (CK_ULONG i = 0; i < n; i++)
-                list[i] = i;
         *count = n;
     }
     mutex_unlock(module.lock);
@@ -254,13 +267,14 @@ CK_RV slot_info(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
         return CKR_ARGUMENTS_BAD;
     mutex_lock(module.lock);
     se_token *t = slot_token(slot);
+    bool present = t && slot_present(t);
     mutex_unlock(module.lock);
     if (!t)
         return CKR_SLOT_ID_INVALID;
     memset(info, 0, sizeof(*info));
     pad(info->slotDescription, sizeof(info->slotDescription), "softse virtual card reader");
     pad(info->manufacturerID, sizeof(info->manufacturerID), MANUFACTURER);
-    info->flags = CKF_TOKEN_PRESENT;
+    info->flags = present ? CKF_TOKEN_PRESENT : 0;
     info->hardwareVersion.major = 1;
     info->firmwareVersion.major = 0;
     info->firmwareVersion.minor = 1;
@@ -309,6 +323,10 @@ CK_RV token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     if (!t->store) {
         pad(info->label, sizeof(info->label), "");
         pad(info->serialNumber, sizeof(info->serialNumber), "");
+        goto out;
+    }
+    if (tok_file_removed(t->store)) {
+        rv = CKR_TOKEN_NOT_PRESENT;
         goto out;
     }
     rv = tok_get_info(t->store, &t->info);

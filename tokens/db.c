@@ -116,6 +116,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
 CK_RV tok_db_error(tok *t, int rc, const char *what)
 {
     const char *message = t->db ? sqlite3_errmsg(t->db) : sqlite3_errstr(rc);
+    if (t->db && sqlite3_extended_errcode(t->db) == SQLITE_READONLY_DBMOVED) {
+        se_log(SE_LOG_ERROR, "token %s: %s: the file was deleted or replaced while open", t->path,
+               what);
+        return CKR_DEVICE_REMOVED;
+    }
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -209,6 +214,13 @@ static CK_RV run(tok *t, enum tok_stmt id, const char *what)
 
 CK_RV tok_begin(tok *t, bool immediate)
 {
+    /* SQLite in WAL mode goes on writing to a file deleted under it, and
+     * the writes would be lost without a word: a write transaction first
+     * checks that the file is still there (one stat beside a commit). */
+    if (immediate && t->file_ino != 0 && tok_file_removed(t)) {
+        se_log(SE_LOG_ERROR, "token %s: the file was deleted or replaced while open", t->path);
+        return CKR_DEVICE_REMOVED;
+    }
     return run(t, immediate ? STMT_BEGIN_IMMEDIATE : STMT_BEGIN, "starting a transaction");
 }
 

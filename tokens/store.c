@@ -168,8 +168,12 @@ static CK_RV open_existing(const char *path, bool sweep, tok **out)
         rv = tok_db_check_schema(t);
     if (rv == CKR_OK)
         rv = read_serial(t);
+    if (rv == CKR_OK && stat(path, &st) != 0) /* the file SQLite has open */
+        rv = errno == ENOENT ? CKR_TOKEN_NOT_PRESENT : CKR_DEVICE_ERROR;
     if (rv != CKR_OK)
         goto out;
+    t->file_dev = st.st_dev;
+    t->file_ino = st.st_ino;
     if (sweep)
         tok_spool_open(t);
     *out = t;
@@ -177,6 +181,14 @@ static CK_RV open_existing(const char *path, bool sweep, tok **out)
 out:
     tok_close(t);
     return rv;
+}
+
+bool tok_file_removed(const tok *t)
+{
+    struct stat st;
+    if (stat(t->path, &st) != 0)
+        return errno == ENOENT || errno == ENOTDIR;
+    return st.st_dev != t->file_dev || st.st_ino != t->file_ino;
 }
 
 CK_RV tok_open(const char *path, tok **out)

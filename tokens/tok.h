@@ -83,6 +83,9 @@ bool tok_dir_unchanged(const tok_dir_stamp *before, const tok_dir_stamp *now);
 CK_RV tok_open(const char *path, tok **out);
 void tok_close(tok *t);
 const char *tok_path(const tok *t);
+/* Whether the token's file was deleted or replaced since it was opened:
+ * the card was pulled.  One stat(); any thread. */
+bool tok_file_removed(const tok *t);
 
 /* Creates a new token file in dir with a fresh serial, a fresh master key
  * wrapped under the SO PIN, no user PIN, lifecycle PERSONALIZATION. */

@@ -22,6 +22,7 @@
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* The database's identity, checked on open: PRAGMA application_id and
@@ -131,13 +132,15 @@ struct tok {
     sqlite3 *db;
     sqlite3_file *db_file; /* the main database file of db (store.c wal_header_read) */
     char *path;
+    dev_t file_dev; /* the file opened at path (tok_file_removed), */
+    ino_t file_ino; /* 0 for a file being created */
     char serial[TOK_SERIAL_LEN];
     sqlite3_stmt *stmts[STMT_COUNT];
     sqlite3_stmt *find_stmts[2][TOK_FIND_CACHED + 1];
     sqlite3_stmt *audit_batch; /* audit.c tok_audit_append_batch */
-    EVP_CIPHER *gcm; /* AES-256-GCM, fetched once */
-    EVP_MAC *hmac;   /* HMAC, fetched once */
-    EVP_MD *sha256;  /* the audit chain's hash, fetched once */
+    EVP_CIPHER *gcm;           /* AES-256-GCM, fetched once */
+    EVP_MAC *hmac;             /* HMAC, fetched once */
+    EVP_MD *sha256;            /* the audit chain's hash, fetched once */
     EVP_MD_CTX *audit_md;
     /* tok_data_version's fast path: the wal-index header seen when the
      * version was last read (see store.c). */
@@ -147,7 +150,7 @@ struct tok {
     unsigned long version_queries; /* PRAGMA data_version runs, for tests */
     tok_spool *spool;              /* this process's audit spool (spool.c) */
     bool spool_failed;             /* could not make one: notes are transactions */
-    time_t audit_second; /* tok_audit_now: the second audit_date shows */
+    time_t audit_second;           /* tok_audit_now: the second audit_date shows */
     char audit_date[32];
     size_t audit_date_len;
     tok_counter_entry counters[TOK_COUNTER_CACHE];

@@ -508,6 +508,57 @@ static void garbage_file_harms_nothing(void **state)
     free(after);
 }
 
+/* The token's file deleted while the module uses it: like a card pulled
+ * from its reader.  The slot stays (its id is an index) without
+ * CKF_TOKEN_PRESENT; nothing more is written to the unlinked file;
+ * another token is not affected. */
+static void deleted_file_is_a_removed_card(void **state)
+{
+    fx *t = *state;
+    CK_SESSION_HANDLE session = user_session(t->slot);
+    CK_OBJECT_HANDLE object;
+    assert_rv(fx_create_data(session, "before", true, true, "b", 1, &object), CKR_OK);
+    CK_SLOT_ID other = fx_new_token("other");
+    char path[PATH_MAX + 32];
+    CK_TOKEN_INFO info;
+    assert_rv(t->f->C_GetTokenInfo(t->slot, &info), CKR_OK);
+    char serial[17];
+    memcpy(serial, info.serialNumber, 16);
+    serial[16] = '\0';
+    snprintf(path, sizeof(path), "%s/%s.sqlite", t->store, serial);
+    assert_int_equal(unlink(path), 0);
+
+    CK_SLOT_INFO slot_info;
+    assert_rv(t->f->C_GetSlotInfo(t->slot, &slot_info), CKR_OK);
+    assert_false(slot_info.flags & CKF_TOKEN_PRESENT);
+    assert_rv(t->f->C_GetTokenInfo(t->slot, &info), CKR_TOKEN_NOT_PRESENT);
+    CK_SESSION_HANDLE second;
+    assert_rv(t->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL, &second),
+              CKR_TOKEN_NOT_PRESENT);
+    CK_SLOT_ID slots[8];
+    CK_ULONG count = 8;
+    assert_rv(t->f->C_GetSlotList(CK_TRUE, slots, &count), CKR_OK);
+    for (CK_ULONG i = 0; i < count; i++)
+        assert_int_not_equal(slots[i], t->slot);
+    count = 8;
+    assert_rv(t->f->C_GetSlotList(CK_FALSE, slots, &count), CKR_OK);
+    assert_true(count > t->slot);
+
+    /* the open session: a write is refused, the file is not recreated */
+    CK_OBJECT_HANDLE after;
+    assert_rv(fx_create_data(session, "after", true, true, "a", 1, &after), CKR_DEVICE_REMOVED);
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_rv(t->f->C_CloseSession(session), CKR_OK);
+
+    /* the other token works */
+    CK_SLOT_INFO other_info;
+    assert_rv(t->f->C_GetSlotInfo(other, &other_info), CKR_OK);
+    assert_true(other_info.flags & CKF_TOKEN_PRESENT);
+    assert_rv(fx_open(other, true, &second), CKR_OK);
+    assert_rv(fx_create_data(second, "elsewhere", true, false, "e", 1, &after), CKR_OK);
+}
+
 int main(int argc, char **argv)
 {
     if (!realpath(argv[0], self_path))
@@ -520,6 +571,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(tampered_value_is_refused, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(unsealed_secret_row_is_refused, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(garbage_file_harms_nothing, fx_setup_token, fx_teardown),
+        cmocka_unit_test_setup_teardown(deleted_file_is_a_removed_card, fx_setup_token,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
