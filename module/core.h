@@ -72,6 +72,7 @@ struct se_token {
     se_mutex *lock;
     CK_SLOT_ID slot_id;
     tok *store;    /* NULL: the blank (uninitialized) token */
+    bool pulled;   /* store's file was deleted or replaced: for good (module.lock) */
     tok_info info; /* refreshed under lock */
     login_state login;
     tok_keys keys;          /* valid while logged in */
@@ -89,7 +90,10 @@ struct se_token {
     se_object *lifecycle_object; /* CKH_SE_LIFECYCLE, rebuilt after a change */
 };
 
-CK_RV slot_refresh(void);              /* new token files; module.lock held */
+CK_RV slot_refresh(void); /* new token files; module.lock held */
+/* A blank card is present; a token whose file was deleted or replaced
+ * while open is a pulled card, for good.  module.lock held. */
+bool token_present(se_token *t);
 se_token *slot_token(CK_SLOT_ID slot); /* NULL: invalid slot; module.lock held */
 CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count);
 CK_RV slot_info(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info);
@@ -274,6 +278,7 @@ typedef struct se_module {
     size_t token_path_count, token_path_cap;
     tok_dir_stamp store_stamp; /* the store directory when slot_refresh last read it */
     size_t unusable_files;     /* token-named files that read could not open */
+    size_t files_seen;         /* open tokens' files the last read found */
     se_session **sessions;     /* handle = index + 1 */
     size_t session_cap;
 } se_module;

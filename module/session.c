@@ -65,7 +65,7 @@ CK_RV session_open(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR out)
         rv = CKR_TOKEN_NOT_RECOGNIZED; /* a blank card: C_InitToken first */
         goto out;
     }
-    if (tok_file_removed(t->store)) {
+    if (!token_present(t)) {
         rv = CKR_TOKEN_NOT_PRESENT; /* its file was deleted: a pulled card */
         goto out;
     }

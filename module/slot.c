@@ -72,9 +72,11 @@ static int compare_paths(const void *a, const void *b)
 static bool token_path_known(void *ctx, const char *path)
 {
     (void)ctx;
-    return module.token_path_count > 0 && /* bsearch wants an array, even an empty one */
-           bsearch(&path, module.token_paths, module.token_path_count, sizeof(*module.token_paths),
-                   compare_paths) != NULL;
+    bool known = module.token_path_count > 0 && /* bsearch wants an array, even an empty one */
+                 bsearch(&path, module.token_paths, module.token_path_count,
+                         sizeof(*module.token_paths), compare_paths) != NULL;
+    module.files_seen += known;
+    return known;
 }
 
 /* Room for one more path, made before a token is opened or created: a
@@ -138,12 +140,25 @@ static CK_RV slot_append(tok *store)
     return rv;
 }
 
-/* A blank card is present; a token whose file was deleted or replaced
- * while open is a pulled card.  Either lock may be held (both guard
- * t->store). */
-static bool slot_present(se_token *t)
+bool token_present(se_token *t)
 {
-    return !t->store || !tok_file_removed(t->store);
+    if (t->store && !t->pulled)
+        t->pulled = tok_file_removed(t->store);
+    return !t->pulled;
+}
+
+/* After a read of the store directory: when it found fewer of the open
+ * tokens' files than there are, the missing ones are pulled cards.  So
+ * C_GetSlotList(CK_TRUE) costs no stat per token. */
+static void slots_mark_pulled(void)
+{
+    size_t expected = 0;
+    for (size_t i = 0; i < module.slot_count; i++)
+        expected += module.slots[i]->store && !module.slots[i]->pulled;
+    if (module.files_seen >= expected)
+        return;
+    for (size_t i = 0; i < module.slot_count; i++)
+        token_present(module.slots[i]);
 }
 
 static bool slot_has_blank(void)
@@ -159,11 +174,13 @@ static CK_RV slot_add_new_tokens(void)
 {
     char **paths = NULL;
     size_t count = 0;
+    module.files_seen = 0;
     CK_RV rv = tok_scan_new(module.config.store_dir, token_path_known, NULL, &paths, &count);
     if (rv != CKR_OK) {
         se_log(SE_LOG_ERROR, "cannot use the store directory %s", module.config.store_dir);
         return rv;
     }
+    slots_mark_pulled();
     module.unusable_files = 0;
     se_token *blank = NULL;
     if (slot_has_blank())
@@ -235,7 +252,8 @@ void slots_free(void)
 }
 
 /* Every slot holds a card, initialized or blank, unless its token's file
- * was deleted (slot_present): with present TRUE that slot is left out. */
+ * was deleted (seen by a refresh or by another call on the slot): with
+ * present TRUE that slot is left out. */
 CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
     if (!count)
@@ -247,7 +265,7 @@ CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
     if (rv == CKR_OK) {
         CK_ULONG n = 0;
         for (CK_SLOT_ID i = 0; i < module.slot_count; i++) {
-            if (present && !slot_present(module.slots[i]))
+            if (present && module.slots[i]->pulled)
                 continue;
             if (list && n < *count)
                 list[n] = i;
@@ -267,7 +285,7 @@ CK_RV slot_info(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
         return CKR_ARGUMENTS_BAD;
     mutex_lock(module.lock);
     se_token *t = slot_token(slot);
-    bool present = t && slot_present(t);
+    bool present = t && token_present(t);
     mutex_unlock(module.lock);
     if (!t)
         return CKR_SLOT_ID_INVALID;

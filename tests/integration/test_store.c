@@ -526,8 +526,13 @@ static void deleted_file_is_a_removed_card(void **state)
     memcpy(serial, info.serialNumber, 16);
     serial[16] = '\0';
     snprintf(path, sizeof(path), "%s/%s.sqlite", t->store, serial);
+    CK_ULONG before = 0, after_count = 0;
+    assert_rv(t->f->C_GetSlotList(CK_TRUE, NULL, &before), CKR_OK);
     assert_int_equal(unlink(path), 0);
 
+    /* a size query reads the changed directory: the slot is missing */
+    assert_rv(t->f->C_GetSlotList(CK_TRUE, NULL, &after_count), CKR_OK);
+    assert_int_equal(after_count, before - 1);
     CK_SLOT_INFO slot_info;
     assert_rv(t->f->C_GetSlotInfo(t->slot, &slot_info), CKR_OK);
     assert_false(slot_info.flags & CKF_TOKEN_PRESENT);
