@@ -55,7 +55,7 @@ void attr_list_free(attr_list *list)
 /* Room for want attributes.  items and the inline slots are one block
  * (cap attributes, then cap slots); a bigger one is a new block, the old
  * one cleansed, not realloc'd: a short value may be a secret. */
-static CK_RV reserve(attr_list *list, size_t want)
+CK_RV attr_list_reserve(attr_list *list, size_t want)
 {
     if (want <= list->cap)
         return CKR_OK;
@@ -77,11 +77,6 @@ static CK_RV reserve(attr_list *list, size_t want)
     list->cap = cap;
     repoint(list, 0);
     return CKR_OK;
-}
-
-CK_RV attr_list_reserve(attr_list *list, size_t count)
-{
-    return reserve(list, count);
 }
 
 /* The index of type, or count when absent. */
@@ -106,7 +101,7 @@ bool attr_list_has(const attr_list *list, CK_ATTRIBUTE_TYPE type)
 
 /* Stores a copy of value at index i (i == count appends).  The copy is
  * made first: value may be one of the list's own, which free_value or
- * reserve would cleanse or move. */
+ * attr_list_reserve would cleanse or move. */
 static CK_RV put(attr_list *list, size_t i, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len)
 {
     attr_inline small;
@@ -124,7 +119,7 @@ static CK_RV put(attr_list *list, size_t i, CK_ATTRIBUTE_TYPE type, const void *
     if (i < list->count) {
         free_value(list, i);
     } else {
-        CK_RV rv = reserve(list, list->count + 1);
+        CK_RV rv = attr_list_reserve(list, list->count + 1);
         if (rv != CKR_OK) {
             free(copy);
             OPENSSL_cleanse(&small, sizeof(small));
@@ -225,7 +220,7 @@ CK_RV attr_list_copy(attr_list *dst, const attr_list *src)
 {
     /* Into an empty list, appended as they are: a list holds each type once. */
     bool empty = dst->count == 0;
-    CK_RV rv = reserve(dst, dst->count + src->count);
+    CK_RV rv = attr_list_reserve(dst, dst->count + src->count);
     for (size_t i = 0; i < src->count && rv == CKR_OK; i++) {
         const CK_ATTRIBUTE *a = &src->items[i];
         rv = put(dst, empty ? dst->count : index_of(dst, a->type), a->type, a->pValue,

@@ -278,7 +278,6 @@ typedef struct se_module {
     size_t token_path_count, token_path_cap;
     tok_dir_stamp store_stamp; /* the store directory when slot_refresh last read it */
     size_t unusable_files;     /* token-named files that read could not open */
-    size_t files_seen;         /* open tokens' files the last read found */
     se_session **sessions;     /* handle = index + 1 */
     size_t session_cap;
 } se_module;

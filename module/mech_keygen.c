@@ -244,8 +244,6 @@ static struct curve_pool {
     EVP_PKEY_CTX *slots[POOL_SLOTS];
 } curve_pools[CURVE_POOLS];
 
-static void register_pools(void) {}
-
 /* C_Finalize: no call is in progress, so every context is in a slot. */
 static void empty_pools(void)
 {
@@ -256,7 +254,7 @@ static void empty_pools(void)
         }
 }
 
-static mech_once pools_once = MECH_ONCE_INIT(register_pools, empty_pools);
+static mech_once pools_once = MECH_ONCE_INIT(NULL, empty_pools);
 
 /* The curve's pool, claimed on first use; NULL when all are taken. */
 static struct curve_pool *pool_of(const mech_curve *curve)

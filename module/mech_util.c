@@ -417,7 +417,8 @@ bool mech_once_run(mech_once *once)
         return true;
     pthread_mutex_lock(&once->lock);
     if (!once->done) {
-        once->fill();
+        if (once->fill)
+            once->fill();
         pthread_mutex_lock(&caches_lock);
         once->next = caches;
         caches = once;
@@ -440,8 +441,6 @@ static struct spki_entry {
 static unsigned spki_next;
 static pthread_mutex_t spki_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void spki_register(void) {}
-
 static void spki_empty(void)
 {
     pthread_mutex_lock(&spki_lock);
@@ -453,7 +452,7 @@ static void spki_empty(void)
     pthread_mutex_unlock(&spki_lock);
 }
 
-static mech_once spki_once = MECH_ONCE_INIT(spki_register, spki_empty);
+static mech_once spki_once = MECH_ONCE_INIT(NULL, spki_empty);
 
 EVP_PKEY *mech_spki_decode(const unsigned char *der, size_t len)
 {
@@ -539,8 +538,6 @@ static void random_register(void)
     pthread_atfork(random_lock_all, random_unlock_all, random_child);
 }
 
-static void random_fill(void) {}
-
 static void random_empty(void)
 {
     random_lock_all();
@@ -548,7 +545,7 @@ static void random_empty(void)
     random_unlock_all();
 }
 
-static mech_once random_once = MECH_ONCE_INIT(random_fill, random_empty);
+static mech_once random_once = MECH_ONCE_INIT(NULL, random_empty);
 
 CK_RV mech_random(void *out, size_t len, bool secret)
 {

@@ -84,7 +84,7 @@ const char *mech_keytype(const char *name);
 typedef struct mech_once {
     pthread_mutex_t lock;
     bool done;
-    void (*fill)(void);
+    void (*fill)(void); /* NULL: a cache filled by its users, only emptied here */
     void (*empty)(void);
     struct mech_once *next;
 } mech_once;

@@ -69,13 +69,13 @@ static int compare_paths(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* ctx counts the open tokens' files found (size_t). */
 static bool token_path_known(void *ctx, const char *path)
 {
-    (void)ctx;
     bool known = module.token_path_count > 0 && /* bsearch wants an array, even an empty one */
                  bsearch(&path, module.token_paths, module.token_path_count,
                          sizeof(*module.token_paths), compare_paths) != NULL;
-    module.files_seen += known;
+    *(size_t *)ctx += known;
     return known;
 }
 
@@ -150,12 +150,12 @@ bool token_present(se_token *t)
 /* After a read of the store directory: when it found fewer of the open
  * tokens' files than there are, the missing ones are pulled cards.  So
  * C_GetSlotList(CK_TRUE) costs no stat per token. */
-static void slots_mark_pulled(void)
+static void slots_mark_pulled(size_t files_seen)
 {
     size_t expected = 0;
     for (size_t i = 0; i < module.slot_count; i++)
         expected += module.slots[i]->store && !module.slots[i]->pulled;
-    if (module.files_seen >= expected)
+    if (files_seen >= expected)
         return;
     for (size_t i = 0; i < module.slot_count; i++)
         token_present(module.slots[i]);
@@ -173,14 +173,13 @@ static bool slot_has_blank(void)
 static CK_RV slot_add_new_tokens(void)
 {
     char **paths = NULL;
-    size_t count = 0;
-    module.files_seen = 0;
-    CK_RV rv = tok_scan_new(module.config.store_dir, token_path_known, NULL, &paths, &count);
+    size_t count = 0, files_seen = 0;
+    CK_RV rv = tok_scan_new(module.config.store_dir, token_path_known, &files_seen, &paths, &count);
     if (rv != CKR_OK) {
         se_log(SE_LOG_ERROR, "cannot use the store directory %s", module.config.store_dir);
         return rv;
     }
-    slots_mark_pulled();
+    slots_mark_pulled(files_seen);
     module.unusable_files = 0;
     se_token *blank = NULL;
     if (slot_has_blank())
@@ -315,9 +314,12 @@ CK_RV token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
         return CKR_ARGUMENTS_BAD;
     mutex_lock(module.lock);
     se_token *t = slot_token(slot);
+    bool present = t && token_present(t);
     mutex_unlock(module.lock);
     if (!t)
         return CKR_SLOT_ID_INVALID;
+    if (!present)
+        return CKR_TOKEN_NOT_PRESENT;
     memset(info, 0, sizeof(*info));
     pad(info->manufacturerID, sizeof(info->manufacturerID), MANUFACTURER);
     pad(info->model, sizeof(info->model), MODEL);
@@ -341,10 +343,6 @@ CK_RV token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     if (!t->store) {
         pad(info->label, sizeof(info->label), "");
         pad(info->serialNumber, sizeof(info->serialNumber), "");
-        goto out;
-    }
-    if (tok_file_removed(t->store)) {
-        rv = CKR_TOKEN_NOT_PRESENT;
         goto out;
     }
     rv = tok_get_info(t->store, &t->info);

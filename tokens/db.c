@@ -116,11 +116,6 @@ static const char *const stmt_sql[STMT_COUNT] = {
 CK_RV tok_db_error(tok *t, int rc, const char *what)
 {
     const char *message = t->db ? sqlite3_errmsg(t->db) : sqlite3_errstr(rc);
-    if (t->db && sqlite3_extended_errcode(t->db) == SQLITE_READONLY_DBMOVED) {
-        se_log(SE_LOG_ERROR, "token %s: %s: the file was deleted or replaced while open", t->path,
-               what);
-        return CKR_DEVICE_REMOVED;
-    }
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:

@@ -219,8 +219,6 @@ static struct oaep_slot {
 static unsigned oaep_next;
 static pthread_mutex_t oaep_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void oaep_register(void) {}
-
 static void oaep_empty(void)
 {
     struct oaep_slot dropped[GKEA_KEPT];
@@ -234,7 +232,7 @@ static void oaep_empty(void)
     }
 }
 
-static mech_once oaep_once = MECH_ONCE_INIT(oaep_register, oaep_empty);
+static mech_once oaep_once = MECH_ONCE_INIT(NULL, oaep_empty);
 
 /* RSAES-OAEP(SHA-256, MGF1-SHA-256, no label) to key: the kept context
  * or a new one. */

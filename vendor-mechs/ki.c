@@ -178,8 +178,6 @@ static void issuer_put(ki_issuer *issuer)
         issuer_free(issuer);
 }
 
-static void kept_register(void) {}
-
 static void kept_empty(void)
 {
     ki_issuer *dropped[KI_KEPT];
@@ -191,7 +189,7 @@ static void kept_empty(void)
         issuer_put(dropped[i]);
 }
 
-static mech_once kept_once = MECH_ONCE_INIT(kept_register, kept_empty);
+static mech_once kept_once = MECH_ONCE_INIT(NULL, kept_empty);
 
 /* The kept issuer of key, with a reference for the caller; NULL when none. */
 static ki_issuer *kept_find(const EVP_PKEY *key)
