@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -488,6 +489,88 @@ EVP_PKEY *mech_spki_decode(const unsigned char *der, size_t len)
         free(copy);
     }
     return pkey;
+}
+
+/* ---- RSA encryption contexts (mech_rsa_enc_take) ---- */
+
+/* Idle contexts, each with a reference to its key, so that the key's
+ * address cannot name another key while it is here; when every slot is
+ * full, one is replaced in turn. */
+#define RSA_ENC_KEPT 16
+
+static struct rsa_enc_slot {
+    EVP_PKEY *key;
+    mech_rsa_enc kind;
+    EVP_PKEY_CTX *ctx;
+} rsa_enc_kept[RSA_ENC_KEPT];
+static unsigned rsa_enc_next;
+static pthread_mutex_t rsa_enc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void rsa_enc_empty(void)
+{
+    struct rsa_enc_slot dropped[RSA_ENC_KEPT];
+    pthread_mutex_lock(&rsa_enc_lock);
+    memcpy(dropped, rsa_enc_kept, sizeof(dropped));
+    memset(rsa_enc_kept, 0, sizeof(rsa_enc_kept));
+    pthread_mutex_unlock(&rsa_enc_lock);
+    for (size_t i = 0; i < RSA_ENC_KEPT; i++) {
+        EVP_PKEY_CTX_free(dropped[i].ctx);
+        EVP_PKEY_free(dropped[i].key);
+    }
+}
+
+static mech_once rsa_enc_once = MECH_ONCE_INIT(NULL, rsa_enc_empty);
+
+EVP_PKEY_CTX *mech_rsa_enc_take(EVP_PKEY *key, mech_rsa_enc kind)
+{
+    struct rsa_enc_slot taken = {NULL, kind, NULL};
+    pthread_mutex_lock(&rsa_enc_lock);
+    for (size_t i = 0; i < RSA_ENC_KEPT && !taken.ctx; i++) {
+        struct rsa_enc_slot *slot = &rsa_enc_kept[i];
+        if (slot->ctx && slot->key == key && slot->kind == kind) {
+            taken = *slot;
+            *slot = (struct rsa_enc_slot){NULL, kind, NULL};
+        }
+    }
+    pthread_mutex_unlock(&rsa_enc_lock);
+    if (taken.ctx) {
+        EVP_PKEY_free(taken.key); /* the caller holds its own reference */
+        return taken.ctx;
+    }
+    const EVP_MD *sha256 = mech_hash_md(CKM_SHA256);
+    bool oaep = kind == MECH_RSA_ENC_OAEP_SHA256;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    if (!ctx || EVP_PKEY_encrypt_init(ctx) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, oaep ? RSA_PKCS1_OAEP_PADDING : RSA_NO_PADDING) <= 0 ||
+        (oaep && (!sha256 || EVP_PKEY_CTX_set_rsa_oaep_md(ctx, sha256) <= 0 ||
+                  EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, sha256) <= 0))) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void mech_rsa_enc_give(EVP_PKEY *key, mech_rsa_enc kind, EVP_PKEY_CTX *ctx)
+{
+    struct rsa_enc_slot old = {NULL, kind, NULL};
+    if (!ctx)
+        return;
+    if (!mech_once_run(&rsa_enc_once) || !EVP_PKEY_up_ref(key)) { /* C_Finalize empties */
+        EVP_PKEY_CTX_free(ctx);
+        return;
+    }
+    pthread_mutex_lock(&rsa_enc_lock);
+    struct rsa_enc_slot *slot = NULL;
+    for (size_t i = 0; i < RSA_ENC_KEPT && !slot; i++)
+        if (!rsa_enc_kept[i].ctx)
+            slot = &rsa_enc_kept[i];
+    if (!slot)
+        slot = &rsa_enc_kept[rsa_enc_next++ % RSA_ENC_KEPT];
+    old = *slot;
+    *slot = (struct rsa_enc_slot){key, kind, ctx};
+    pthread_mutex_unlock(&rsa_enc_lock);
+    EVP_PKEY_CTX_free(old.ctx);
+    EVP_PKEY_free(old.key);
 }
 
 /* ---- random bytes in blocks (mech_random) ---- */

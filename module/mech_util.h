@@ -100,6 +100,17 @@ typedef struct mech_once {
  * key to every card).  Free the result with EVP_PKEY_free. */
 EVP_PKEY *mech_spki_decode(const unsigned char *der, size_t len);
 
+/* RSA public-key encryption contexts set up for a key: the raw RSA
+ * operation, or RSAES-OAEP with SHA-256, MGF1-SHA-256 and the empty label.
+ * Issuers and servers send the same key (mech_spki_decode's EVP_PKEY) to
+ * every card, and setting a context up costs a tenth of an RSA call, so
+ * contexts given back are kept for the next call with that key.  A
+ * context holds only the public key and the padding; one call at a time
+ * uses it.  NULL on failure; a context that failed is freed, not given. */
+typedef enum mech_rsa_enc { MECH_RSA_ENC_RAW, MECH_RSA_ENC_OAEP_SHA256 } mech_rsa_enc;
+EVP_PKEY_CTX *mech_rsa_enc_take(EVP_PKEY *key, mech_rsa_enc kind);
+void mech_rsa_enc_give(EVP_PKEY *key, mech_rsa_enc kind, EVP_PKEY_CTX *ctx);
+
 /* Fills the cache unless it is already; true when it is filled. */
 bool mech_once_run(mech_once *once);
 /* Empties every cache filled so far (C_Finalize: no call is in progress). */

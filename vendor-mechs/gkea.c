@@ -26,7 +26,6 @@
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +48,6 @@
 #define GKEA_K_MIN 16
 #define GKEA_K_MAX 64
 #define GKEA_K_DEFAULT 32
-#define GKEA_KEPT 4 /* RSA server keys whose OAEP context is kept */
 
 typedef enum gkea_server_kind { GKEA_SERVER_RSA, GKEA_SERVER_EC } gkea_server_kind;
 
@@ -203,91 +201,6 @@ static CK_RV gkea_check_buffers(const CK_SE_GKEA_PARAMS *p, size_t ek_len, size_
     return CKR_BUFFER_TOO_SMALL;
 }
 
-/* ---- RSA-OAEP contexts ------------------------------------------------------ */
-
-/* One ready RSA-OAEP context for each of the last GKEA_KEPT server keys,
- * by the EVP_PKEY mech_spki_decode keeps for the key's DER: a server
- * sends the same key to every card, and setting a context up (the cipher
- * and both digests fetched by name) is a tenth of an RSA call.  A context
- * holds only the public key and the padding choice; a call takes it out
- * of its slot, so one call at a time uses it.  Each slot holds a
- * reference to its key: the address cannot name another key meanwhile. */
-static struct oaep_slot {
-    EVP_PKEY *key;
-    EVP_PKEY_CTX *ctx; /* NULL while a call uses it */
-} oaep_kept[GKEA_KEPT];
-static unsigned oaep_next;
-static pthread_mutex_t oaep_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void oaep_empty(void)
-{
-    struct oaep_slot dropped[GKEA_KEPT];
-    pthread_mutex_lock(&oaep_lock);
-    memcpy(dropped, oaep_kept, sizeof(dropped));
-    memset(oaep_kept, 0, sizeof(oaep_kept));
-    pthread_mutex_unlock(&oaep_lock);
-    for (size_t i = 0; i < GKEA_KEPT; i++) {
-        EVP_PKEY_CTX_free(dropped[i].ctx);
-        EVP_PKEY_free(dropped[i].key);
-    }
-}
-
-static mech_once oaep_once = MECH_ONCE_INIT(NULL, oaep_empty);
-
-/* RSAES-OAEP(SHA-256, MGF1-SHA-256, no label) to key: the kept context
- * or a new one. */
-static EVP_PKEY_CTX *oaep_take(EVP_PKEY *key)
-{
-    EVP_PKEY_CTX *ctx = NULL;
-    pthread_mutex_lock(&oaep_lock);
-    for (size_t i = 0; i < GKEA_KEPT && !ctx; i++) {
-        if (oaep_kept[i].key == key) {
-            ctx = oaep_kept[i].ctx;
-            oaep_kept[i].ctx = NULL;
-        }
-    }
-    pthread_mutex_unlock(&oaep_lock);
-    if (ctx)
-        return ctx;
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-    if (!ctx || EVP_PKEY_encrypt_init(ctx) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, GKEA_KDF_DIGEST, NULL) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, GKEA_KDF_DIGEST, NULL) <= 0) {
-        EVP_PKEY_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-/* Keeps a context that worked for the next call to key. */
-static void oaep_give(EVP_PKEY *key, EVP_PKEY_CTX *ctx)
-{
-    struct oaep_slot old = {NULL, NULL};
-    struct oaep_slot *slot = NULL;
-    if (!mech_once_run(&oaep_once)) { /* so that C_Finalize empties the slots */
-        EVP_PKEY_CTX_free(ctx);
-        return;
-    }
-    pthread_mutex_lock(&oaep_lock);
-    for (size_t i = 0; i < GKEA_KEPT && !slot; i++)
-        if (oaep_kept[i].key == key)
-            slot = &oaep_kept[i];
-    if (!slot && EVP_PKEY_up_ref(key)) {
-        slot = &oaep_kept[oaep_next++ % GKEA_KEPT];
-        old = *slot;
-        *slot = (struct oaep_slot){key, NULL};
-    }
-    if (slot && !slot->ctx) {
-        slot->ctx = ctx;
-        ctx = NULL;
-    }
-    pthread_mutex_unlock(&oaep_lock);
-    EVP_PKEY_CTX_free(ctx); /* another call's context is kept already */
-    EVP_PKEY_CTX_free(old.ctx);
-    EVP_PKEY_free(old.key);
-}
-
 /* ---- the protocol ------------------------------------------------------------ */
 
 /* §4 step 1, RSA: K random, EK = RSAES-OAEP(SHA-256, MGF1-SHA-256, no label). */
@@ -297,13 +210,13 @@ static CK_RV gkea_encrypt_rsa(const gkea_server *server, gkea_result *r)
     CK_RV rv = mech_random(r->k, r->k_len, true);
     if (rv != CKR_OK)
         return rv;
-    EVP_PKEY_CTX *ctx = oaep_take(server->pkey);
+    EVP_PKEY_CTX *ctx = mech_rsa_enc_take(server->pkey, MECH_RSA_ENC_OAEP_SHA256);
     if (!ctx || EVP_PKEY_encrypt(ctx, r->ek, &written, r->k, r->k_len) <= 0 ||
         written != r->ek_len) {
         EVP_PKEY_CTX_free(ctx); /* not reused after an error */
         return mech_openssl_error("GKEA RSA-OAEP", CKR_FUNCTION_FAILED);
     }
-    oaep_give(server->pkey, ctx);
+    mech_rsa_enc_give(server->pkey, MECH_RSA_ENC_OAEP_SHA256, ctx);
     return CKR_OK;
 }
 

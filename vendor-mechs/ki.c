@@ -26,7 +26,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
-#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,22 +43,18 @@
 #define KI_POINT_MAX (1 + 2 * 66) /* P() of a P-521 point */
 #define KI_PRINT_LEN (2 * 32)     /* hex SHA-256 */
 #define KI_KEPT 4                 /* issuer keys kept checked */
-#define KI_IDLE_CTX 4             /* idle encryption contexts per key and padding */
 /* r of CKM_SE_KI_RSA_RAW: candidates per RAND call, and at most this many
  * calls (a candidate is kept with probability about 1/2 at worst: n − 3 ≥
  * 2^(bits−1) − 2). */
 #define KI_RAW_DRAWS 2
 #define KI_RAW_CALLS 64
 
-/* Which EVP_PKEY_CTX an RSA scheme encrypts with. */
-typedef enum ki_padding { KI_PAD_NONE, KI_PAD_OAEP, KI_PADDINGS } ki_padding;
-
 /* An issuer key that passed its check, with everything a derivation
  * needs from it beyond r.  A bureau sends one key to every card, so the
  * issuers in use are kept (see "kept issuers" below) and all this is done
- * once per key: the EC point check is a scalar multiplication, P(g) and
- * P(h) cost a field inversion each, and an RSA encryption context costs
- * a provider fetch per call otherwise. */
+ * once per key: the EC point check is a scalar multiplication, and P(g)
+ * and P(h) cost a field inversion each.  (RSA encryption contexts are
+ * kept by mech_rsa_enc_take.) */
 typedef struct ki_issuer {
     unsigned refs;                 /* under issuers_lock: the calls using it, and the cache */
     EVP_PKEY *key;                 /* a reference */
@@ -69,11 +64,9 @@ typedef struct ki_issuer {
     unsigned char n[KI_C_MAX_LEN]; /* RSA: I2OSP(n, k), k = c_len */
     unsigned char n_minus_3[KI_C_MAX_LEN]; /* RSA: I2OSP(n − 3, k), the bound of r − 2 */
     unsigned char top_mask;                /* RSA: the bits of n's first octet */
-    /* RSA, under issuers_lock: encryption contexts set up for the next calls. */
-    EVP_PKEY_CTX *idle[KI_PADDINGS][KI_IDLE_CTX];
-    const EC_GROUP *group;               /* EC: shared, read-only */
-    EC_POINT *h;                         /* EC: read-only once checked */
-    unsigned char g_h[2 * KI_POINT_MAX]; /* EC: P(g) ‖ P(h), the end of H's input */
+    const EC_GROUP *group;                 /* EC: shared, read-only */
+    EC_POINT *h;                           /* EC: read-only once checked */
+    unsigned char g_h[2 * KI_POINT_MAX];   /* EC: P(g) ‖ P(h), the end of H's input */
     size_t g_h_len;
 } ki_issuer;
 
@@ -158,9 +151,6 @@ static void issuer_free(ki_issuer *issuer)
 {
     if (!issuer)
         return;
-    for (size_t pad = 0; pad < KI_PADDINGS; pad++)
-        for (size_t i = 0; i < KI_IDLE_CTX; i++)
-            EVP_PKEY_CTX_free(issuer->idle[pad][i]);
     EC_POINT_free(issuer->h);
     EVP_PKEY_free(issuer->key);
     free(issuer);
@@ -327,62 +317,19 @@ static CK_RV hash_modulus(const ki_issuer *issuer, EVP_MD_CTX *hash, size_t k)
     return CKR_OK;
 }
 
-/* A new encryption context: the RSA public operation without padding, or
- * RSAES-OAEP with SHA-256, MGF1-SHA-256 and the empty label (SPEC.md §5). */
-static EVP_PKEY_CTX *rsa_context_new(EVP_PKEY *key, ki_padding padding)
-{
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-    bool oaep = padding == KI_PAD_OAEP;
-    if (!ctx || EVP_PKEY_encrypt_init(ctx) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_padding(ctx, oaep ? RSA_PKCS1_OAEP_PADDING : RSA_NO_PADDING) <= 0 ||
-        (oaep && (EVP_PKEY_CTX_set_rsa_oaep_md(ctx, mech_hash_md(CKM_SHA256)) <= 0 ||
-                  EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, mech_hash_md(CKM_SHA256)) <= 0))) {
-        EVP_PKEY_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-/* An idle context of the issuer, or a new one.  Contexts hold only the
- * public key and the padding choice, never r: one call at a time uses each. */
-static EVP_PKEY_CTX *rsa_context_take(ki_issuer *issuer, ki_padding padding)
-{
-    EVP_PKEY_CTX *ctx = NULL;
-    pthread_mutex_lock(&issuers_lock);
-    for (size_t i = 0; i < KI_IDLE_CTX && !ctx; i++) {
-        ctx = issuer->idle[padding][i];
-        issuer->idle[padding][i] = NULL;
-    }
-    pthread_mutex_unlock(&issuers_lock);
-    return ctx ? ctx : rsa_context_new(issuer->key, padding);
-}
-
-static void rsa_context_give(ki_issuer *issuer, ki_padding padding, EVP_PKEY_CTX *ctx)
-{
-    pthread_mutex_lock(&issuers_lock);
-    for (size_t i = 0; i < KI_IDLE_CTX && ctx; i++) {
-        if (!issuer->idle[padding][i]) {
-            issuer->idle[padding][i] = ctx;
-            ctx = NULL;
-        }
-    }
-    pthread_mutex_unlock(&issuers_lock);
-    EVP_PKEY_CTX_free(ctx); /* enough are idle */
-}
-
 /* c = RSA public operation on block (k bytes or the OAEP message). */
-static CK_RV rsa_encrypt(ki_issuer *issuer, ki_padding padding, const unsigned char *block,
+static CK_RV rsa_encrypt(ki_issuer *issuer, mech_rsa_enc padding, const unsigned char *block,
                          size_t len, unsigned char *c, size_t c_len)
 {
     size_t written = c_len;
-    EVP_PKEY_CTX *ctx = rsa_context_take(issuer, padding);
+    EVP_PKEY_CTX *ctx = mech_rsa_enc_take(issuer->key, padding);
     if (!ctx)
         return mech_openssl_error("KI RSA encryption", CKR_FUNCTION_FAILED);
     if (EVP_PKEY_encrypt(ctx, c, &written, block, len) <= 0 || written != c_len) {
         EVP_PKEY_CTX_free(ctx); /* not reused after an error */
         return mech_openssl_error("KI RSA encryption", CKR_FUNCTION_FAILED);
     }
-    rsa_context_give(issuer, padding, ctx);
+    mech_rsa_enc_give(issuer->key, padding, ctx);
     return CKR_OK;
 }
 
@@ -439,7 +386,7 @@ static CK_RV rsa_raw_derive(ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char *
     unsigned char r[KI_C_MAX_LEN];
     CK_RV rv = rsa_raw_random(issuer, r);
     if (rv == CKR_OK)
-        rv = rsa_encrypt(issuer, KI_PAD_NONE, r, k, c, k);
+        rv = rsa_encrypt(issuer, MECH_RSA_ENC_RAW, r, k, c, k);
     if (rv == CKR_OK && !EVP_DigestUpdate(hash, r, k))
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
@@ -453,7 +400,7 @@ static CK_RV rsa_oaep_derive(ki_issuer *issuer, EVP_MD_CTX *hash, unsigned char 
     unsigned char r[KI_OAEP_SECRET_LEN];
     CK_RV rv = mech_random(r, sizeof(r), true);
     if (rv == CKR_OK)
-        rv = rsa_encrypt(issuer, KI_PAD_OAEP, r, sizeof(r), c, k);
+        rv = rsa_encrypt(issuer, MECH_RSA_ENC_OAEP_SHA256, r, sizeof(r), c, k);
     if (rv == CKR_OK && !EVP_DigestUpdate(hash, r, sizeof(r)))
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
