@@ -4,7 +4,8 @@
  * No configuration is needed: the store is $XDG_DATA_HOME/softse, else
  * ~/.local/share/softse.  SOFTSE_CONF names a file of "key = value" lines
  * (store_dir, pin_kdf_iterations, user_max_failures, so_max_failures,
- * log_level, syslog); SOFTSE_STORE and SOFTSE_PIN_KDF_ITERATIONS override.
+ * log_level, syslog, rot_provider, rot_dir, rot_tcti); SOFTSE_STORE,
+ * SOFTSE_PIN_KDF_ITERATIONS and SOFTSE_ROT_* override.
  */
 #include "core.h"
 
@@ -98,6 +99,15 @@ static CK_RV apply(se_config *cfg, const char *key, const char *value, const cha
         cfg->so_max_failures = n;
         return CKR_OK;
     }
+    static const char *const rot_keys[] = {"rot_provider", "rot_dir", "rot_tcti"};
+    char **rot_values[] = {&cfg->rot_provider, &cfg->rot_dir, &cfg->rot_tcti};
+    for (size_t i = 0; i < ARRAY_SIZE(rot_keys); i++) {
+        if (strcmp(key, rot_keys[i]) == 0) {
+            free(*rot_values[i]);
+            *rot_values[i] = strdup(value);
+            return *rot_values[i] ? CKR_OK : CKR_HOST_MEMORY;
+        }
+    }
     if (strcmp(key, "log_level") == 0 && parse_level(value) >= 0) {
         se_log_level = parse_level(value);
         return CKR_OK;
@@ -163,6 +173,14 @@ CK_RV config_load(se_config *cfg)
     const char *store = getenv("SOFTSE_STORE");
     if (store && *store)
         rv = apply(cfg, "store_dir", store, "SOFTSE_STORE");
+    static const char *const rot_env[][2] = {{"SOFTSE_ROT_PROVIDER", "rot_provider"},
+                                             {"SOFTSE_ROT_DIR", "rot_dir"},
+                                             {"SOFTSE_ROT_TCTI", "rot_tcti"}};
+    for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(rot_env); i++) {
+        const char *value = getenv(rot_env[i][0]);
+        if (value && *value)
+            rv = apply(cfg, rot_env[i][1], value, rot_env[i][0]);
+    }
     const char *iterations = getenv("SOFTSE_PIN_KDF_ITERATIONS");
     if (rv == CKR_OK && iterations && *iterations)
         rv = apply(cfg, "pin_kdf_iterations", iterations, "SOFTSE_PIN_KDF_ITERATIONS");
@@ -184,5 +202,8 @@ out:
 void config_free(se_config *cfg)
 {
     free(cfg->store_dir);
+    free(cfg->rot_provider);
+    free(cfg->rot_dir);
+    free(cfg->rot_tcti);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -36,6 +36,7 @@ typedef struct se_config {
     unsigned long pin_kdf_iterations;
     unsigned long user_max_failures;
     unsigned long so_max_failures;
+    char *rot_provider, *rot_dir, *rot_tcti; /* the device root of trust; NULL: default */
 } se_config;
 
 CK_RV config_load(se_config *cfg);

@@ -131,6 +131,9 @@ CK_RV module_initialize(CK_VOID_PTR args)
     if (rv != CKR_OK)
         goto out;
     rv = config_load(&module.config);
+    if (rv == CKR_OK)
+        rv = tok_rot_configure(module.config.rot_provider, module.config.rot_dir,
+                               module.config.rot_tcti);
     if (rv != CKR_OK)
         goto out;
     /* The one thread we create chains audit records (tokens/spool.c). */
@@ -165,6 +168,7 @@ CK_RV module_finalize(CK_VOID_PTR reserved)
         sessions_free();
         slots_free();
         tok_audit_thread(false);
+        tok_rot_release(); /* after the last token closed */
         mech_caches_release(); /* nothing fetched outlives the module */
         mutex_destroy(module.lock);
         config_free(&module.config);

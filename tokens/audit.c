@@ -126,7 +126,9 @@ CK_RV tok_audit_append_cursor(tok *t, tok_audit_cursor *cursor, const char *when
     unsigned char hash[TOK_HASH_LEN];
     if (detail == NULL)
         detail = "";
-    rv = cursor_load(t, cursor);
+    rv = tok_state_touch(t); /* the log's head is part of the state */
+    if (rv == CKR_OK)
+        rv = cursor_load(t, cursor);
     if (rv != CKR_OK)
         return rv;
     uint64_t seq = cursor->seq + 1;
@@ -196,7 +198,9 @@ CK_RV tok_audit_append_batch(tok *t, tok_audit_cursor *cursor, const tok_audit_e
     unsigned char hashes[TOK_AUDIT_BATCH + 1][TOK_HASH_LEN];
     size_t time_len[TOK_AUDIT_BATCH];
     sqlite3_stmt *s = NULL;
-    CK_RV rv = cursor_load(t, cursor);
+    CK_RV rv = tok_state_touch(t);
+    if (rv == CKR_OK)
+        rv = cursor_load(t, cursor);
     if (rv == CKR_OK)
         rv = batch_stmt(t, &s);
     memcpy(hashes[0], cursor->hash, TOK_HASH_LEN);

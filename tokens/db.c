@@ -28,7 +28,16 @@ static const char schema_sql[] =
     " created INTEGER NOT NULL," /* microseconds since the epoch */
     " lifecycle INTEGER NOT NULL,"
     " pin_kdf_iterations INTEGER NOT NULL,"
-    " key_check BLOB NOT NULL);"
+    " key_check BLOB NOT NULL,"
+    /* the root of trust (state.c) */
+    " rot TEXT,"
+    " rot_id BLOB,"
+    " counter_id INTEGER NOT NULL DEFAULT 0,"
+    " counter_base INTEGER NOT NULL DEFAULT 0,"
+    " version INTEGER NOT NULL DEFAULT 0,"
+    " audit_seq INTEGER NOT NULL DEFAULT 0,"
+    " counters_total INTEGER NOT NULL DEFAULT 0,"
+    " mac BLOB);"
     "CREATE TABLE pin ("
     " user INTEGER PRIMARY KEY,"
     " failures INTEGER NOT NULL DEFAULT 0,"
@@ -38,7 +47,9 @@ static const char schema_sql[] =
     " wrapped BLOB);"
     "CREATE TABLE object ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " private INTEGER NOT NULL);"
+    " private INTEGER NOT NULL,"
+    " version INTEGER NOT NULL DEFAULT 0,"
+    " mac BLOB);"
     "CREATE INDEX object_by_private ON object (private);"
     "CREATE TABLE attribute ("
     " object INTEGER NOT NULL REFERENCES object (id),"
@@ -57,6 +68,7 @@ static const char schema_sql[] =
     " object INTEGER NOT NULL REFERENCES object (id) ON DELETE CASCADE,"
     " type INTEGER NOT NULL,"
     " value INTEGER NOT NULL,"
+    " mac BLOB,"
     " PRIMARY KEY (object, type)) WITHOUT ROWID;"
     "CREATE TABLE audit ("
     " seq INTEGER PRIMARY KEY,"
@@ -87,7 +99,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
                        " max_failures = excluded.max_failures,"
                        " kdf_iterations = NULL, salt = NULL, wrapped = NULL",
     [STMT_OBJECT_INSERT] = "INSERT INTO object (private) VALUES (?1)",
-    [STMT_OBJECT_GET] = "SELECT private FROM object WHERE id = ?1",
+    [STMT_OBJECT_GET] = "SELECT private, version, mac FROM object WHERE id = ?1",
     [STMT_OBJECT_SET_PRIVATE] = "UPDATE object SET private = ?2 WHERE id = ?1",
     [STMT_OBJECT_DELETE] = "DELETE FROM object WHERE id = ?1",
     [STMT_OBJECT_DELETE_ALL] = "DELETE FROM object",
@@ -110,7 +122,19 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_AUDIT_LIST] = "SELECT seq, time, event, detail, prev_hash, hash FROM audit"
                         " ORDER BY seq",
     [STMT_DATA_VERSION] = "PRAGMA data_version",
-    [STMT_COUNTER_GET] = "SELECT value FROM counter WHERE object = ?1 AND type = ?2",
+    [STMT_COUNTER_GET] = "SELECT value, mac FROM counter WHERE object = ?1 AND type = ?2",
+    [STMT_STATE_TOKEN] = "SELECT serial, label, created, lifecycle, pin_kdf_iterations, key_check,"
+                         " id, rot, rot_id, counter_id, counter_base, version, audit_seq,"
+                         " counters_total, mac FROM token WHERE id = 1",
+    [STMT_STATE_PINS] = "SELECT user, failures, max_failures, kdf_iterations, salt, wrapped"
+                        " FROM pin ORDER BY user",
+    [STMT_STATE_BUMP] = "UPDATE token SET version = version + 1 WHERE id = 1",
+    [STMT_STATE_DERIVED] = "UPDATE token SET audit_seq = ?1, counters_total = ?2 WHERE id = 1",
+    [STMT_STATE_SET_MAC] = "UPDATE token SET mac = ?1 WHERE id = 1",
+    [STMT_OBJECT_SET_MAC] = "UPDATE object SET version = ?2, mac = ?3 WHERE id = ?1",
+    [STMT_COUNTER_SET] = "INSERT INTO counter (object, type, value, mac) VALUES (?1, ?2, ?3, ?4)"
+                         " ON CONFLICT (object, type) DO UPDATE SET value = excluded.value,"
+                         " mac = excluded.mac",
 };
 
 CK_RV tok_db_error(tok *t, int rc, const char *what)
@@ -216,16 +240,22 @@ CK_RV tok_begin(tok *t, bool immediate)
         se_log(SE_LOG_ERROR, "token %s: the file was deleted or replaced while open", t->path);
         return CKR_DEVICE_REMOVED;
     }
+    t->state_checked = t->state_dirty = t->anchor_pending = false;
     return run(t, immediate ? STMT_BEGIN_IMMEDIATE : STMT_BEGIN, "starting a transaction");
 }
 
 CK_RV tok_commit(tok *t)
 {
-    CK_RV rv = run(t, STMT_COMMIT, "committing");
-    if (rv != CKR_OK)
+    /* The state is sealed last, over everything this transaction wrote. */
+    CK_RV rv = t->state_dirty ? tok_state_seal(t) : CKR_OK;
+    if (rv == CKR_OK)
+        rv = run(t, STMT_COMMIT, "committing");
+    if (rv != CKR_OK) {
         tok_rollback(t);
-    else
+    } else {
         tok_spool_committed(t, true);
+        tok_state_end(t, true);
+    }
     /* Our own commits do not move the data version: cached counters go. */
     memset(t->counters, 0, sizeof(t->counters));
     return rv;
@@ -234,6 +264,7 @@ CK_RV tok_commit(tok *t)
 void tok_rollback(tok *t)
 {
     tok_spool_committed(t, false);
+    tok_state_end(t, false);
     /* Some errors (IOERR, FULL, NOMEM) have already rolled back. */
     if (sqlite3_get_autocommit(t->db))
         return;
@@ -339,6 +370,15 @@ CK_RV tok_db_check_schema(tok *t)
     rv = pragma_int(t, "PRAGMA user_version", &version);
     if (rv != CKR_OK)
         goto out;
+    if (version == TOK_SCHEMA_VERSION_NO_ROT) {
+        se_log(SE_LOG_ERROR,
+               "token %s was written by an earlier softse (store format 1, before the device "
+               "root of trust); migrate it with: softse-tool migrate --serial %.16s --so-pin … "
+               "[--pin …]",
+               t->path, strrchr(t->path, '/') ? strrchr(t->path, '/') + 1 : t->path);
+        rv = CKR_DEVICE_ERROR;
+        goto out;
+    }
     if (version != TOK_SCHEMA_VERSION) {
         se_log(SE_LOG_ERROR, "token %s has store schema version %lld; this softse reads %d",
                t->path, (long long)version, TOK_SCHEMA_VERSION);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 /* Runs one ad-hoc statement with up to two integer bindings. */
 static CK_RV run(tok *t, const char *sql, sqlite3_int64 a, sqlite3_int64 b, const char *what)
 {
@@ -46,8 +48,12 @@ CK_RV tok_terminate(tok *t, const char *audit)
 {
     CK_RV rv = tok_begin(t, true);
     if (rv == CKR_OK)
+        rv = tok_state_event(t);
+    if (rv == CKR_OK)
         rv = run(t, "DELETE FROM attribute WHERE (flags & ?1) != 0", TOK_ATTR_SECRET, 0,
                  "erasing key values");
+    if (rv == CKR_OK)
+        rv = tok_object_seal_all(t);
     if (rv == CKR_OK)
         rv = set_state(t, SOFTSE_LIFECYCLE_TERMINATED);
     if (rv == CKR_OK)
@@ -63,6 +69,8 @@ CK_RV tok_terminate(tok *t, const char *audit)
 CK_RV tok_reset(tok *t, const tok_id *keep, size_t count, const char *audit)
 {
     CK_RV rv = tok_begin(t, true);
+    if (rv == CKR_OK)
+        rv = tok_state_event(t);
     if (rv == CKR_OK)
         rv = run(t, "CREATE TEMP TABLE IF NOT EXISTS keep_ids (id INTEGER PRIMARY KEY)", 0, 0,
                  "preparing a reset");
@@ -90,10 +98,28 @@ CK_RV tok_reset(tok *t, const tok_id *keep, size_t count, const char *audit)
     return rv;
 }
 
+/* A counter row's MAC binds its value to its object and type (a count
+ * moved to another key is refused); the state's total of all counters
+ * (state.c) catches a row put back to an older value. */
+static CK_RV counter_mac(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned long value,
+                         unsigned char mac[TOK_HASH_LEN])
+{
+    EVP_MAC_CTX *ctx;
+    CK_RV rv = tok_mac_begin(t, "softse counter v2", &ctx);
+    if (rv != CKR_OK)
+        return rv;
+    tok_mac_u64(ctx, id);
+    tok_mac_u64(ctx, type);
+    tok_mac_u64(ctx, value);
+    return tok_mac_end(ctx, mac);
+}
+
+/* Inside a transaction that has checked the state. */
 static CK_RV read_counter(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned long *value)
 {
     sqlite3_stmt *s = NULL;
     bool row;
+    unsigned char mac[TOK_HASH_LEN];
     CK_RV rv = tok_stmt(t, STMT_COUNTER_GET, &s);
     if (rv != CKR_OK)
         return rv;
@@ -101,7 +127,29 @@ static CK_RV read_counter(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned lo
     sqlite3_bind_int64(s, 2, (sqlite3_int64)type);
     rv = tok_step(t, s, &row, "reading a counter");
     *value = rv == CKR_OK && row ? (unsigned long)sqlite3_column_int64(s, 0) : 0;
+    if (rv == CKR_OK && row) {
+        rv = counter_mac(t, id, type, *value, mac);
+        if (rv == CKR_OK && (sqlite3_column_bytes(s, 1) != TOK_HASH_LEN ||
+                             CRYPTO_memcmp(sqlite3_column_blob(s, 1), mac, TOK_HASH_LEN) != 0)) {
+            se_log(SE_LOG_ERROR, "token %s: the counter 0x%lx of object %llu fails "
+                   "authentication: refused", t->path, (unsigned long)type,
+                   (unsigned long long)id);
+            rv = CKR_DEVICE_ERROR;
+        }
+    }
     sqlite3_reset(s);
+    return rv;
+}
+
+static CK_RV read_counter_checked(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type,
+                                  unsigned long *value)
+{
+    CK_RV rv = tok_begin(t, false);
+    if (rv == CKR_OK)
+        rv = tok_state_check(t);
+    if (rv == CKR_OK)
+        rv = read_counter(t, id, type, value);
+    tok_rollback(t);
     return rv;
 }
 
@@ -126,7 +174,7 @@ CK_RV tok_counter_get(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned long *
             return CKR_OK;
         }
     }
-    rv = read_counter(t, id, type, value);
+    rv = read_counter_checked(t, id, type, value);
     if (rv == CKR_OK) {
         tok_counter_entry *e = &t->counters[t->counter_next++ % TOK_COUNTER_CACHE];
         *e = (tok_counter_entry){true, id, type, version, *value};
@@ -138,30 +186,26 @@ CK_RV tok_counter_add(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned long d
                       unsigned long *value, const char *audit)
 {
     char detail[160];
+    unsigned long old = 0;
+    unsigned char mac[TOK_HASH_LEN];
+    sqlite3_stmt *s;
     CK_RV rv = tok_begin(t, true);
     if (rv == CKR_OK)
-        rv = run(t,
-                 "INSERT INTO counter (object, type, value) VALUES (?1, ?2, 0)"
-                 " ON CONFLICT (object, type) DO NOTHING",
-                 (sqlite3_int64)id, (sqlite3_int64)type, "creating a counter");
-    if (rv == CKR_OK) {
-        sqlite3_stmt *s = NULL;
-        int rc = sqlite3_prepare_v2(t->db,
-                                    "UPDATE counter SET value = value + ?3"
-                                    " WHERE object = ?1 AND type = ?2",
-                                    -1, &s, NULL);
-        if (rc == SQLITE_OK) {
-            sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
-            sqlite3_bind_int64(s, 2, (sqlite3_int64)type);
-            sqlite3_bind_int64(s, 3, (sqlite3_int64)delta);
-            rc = sqlite3_step(s);
-        }
-        if (rc != SQLITE_DONE)
-            rv = tok_db_error(t, rc, "counting");
-        sqlite3_finalize(s);
-    }
+        rv = tok_state_event(t); /* an older file must not give a try back */
     if (rv == CKR_OK)
-        rv = read_counter(t, id, type, value);
+        rv = read_counter(t, id, type, &old);
+    *value = old + delta;
+    if (rv == CKR_OK)
+        rv = counter_mac(t, id, type, *value, mac);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_COUNTER_SET, &s);
+    if (rv == CKR_OK) {
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)type);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)*value);
+        sqlite3_bind_blob(s, 4, mac, TOK_HASH_LEN, SQLITE_STATIC);
+        rv = tok_step_done(t, s, "counting");
+    }
     if (rv == CKR_OK) {
         snprintf(detail, sizeof(detail), "object %llu count %lu%s%s", (unsigned long long)id,
                  *value, audit ? ": " : "", audit ? audit : "");

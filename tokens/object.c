@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #define STORED_FLAGS (TOK_ATTR_SECRET | TOK_ATTR_LOOKUP)
+#define OBJECT_DOMAIN "softse object v2"
 
 static bool is_sealed(bool is_private, unsigned flags)
 {
@@ -134,6 +135,73 @@ static CK_RV delete_rows(tok *t, tok_id id, bool with_object)
     return rv;
 }
 
+/* An object's MAC (docs/spec.md, "The device root of trust", property 2):
+ * under the DRK-derived state key, over the object's id, privacy and
+ * version and every stored attribute row (type, flags, sealed, value) in
+ * type order, so that no row can be edited, added, removed, swapped from
+ * another object or token, or replayed from an earlier version. */
+static CK_RV object_mac_begin(tok *t, tok_id id, bool is_private, uint64_t version,
+                              EVP_MAC_CTX **ctx)
+{
+    CK_RV rv = tok_mac_begin(t, OBJECT_DOMAIN, ctx);
+    if (rv == CKR_OK) {
+        tok_mac_u64(*ctx, id);
+        tok_mac_u64(*ctx, is_private);
+        tok_mac_u64(*ctx, version);
+    }
+    return rv;
+}
+
+/* Inside a write transaction, after the attribute rows are written. */
+static CK_RV object_seal(tok *t, tok_id id, bool is_private, uint64_t version)
+{
+    EVP_MAC_CTX *ctx = NULL;
+    sqlite3_stmt *s = NULL;
+    bool row;
+    unsigned char mac[TOK_HASH_LEN];
+    CK_RV rv = object_mac_begin(t, id, is_private, version, &ctx);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_ATTR_LIST, &s);
+    if (rv != CKR_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+    while ((rv = tok_step(t, s, &row, "sealing an object")) == CKR_OK && row)
+        tok_mac_columns(ctx, s, 0, 4);
+    if (rv != CKR_OK)
+        goto out;
+    rv = tok_mac_end(ctx, mac);
+    ctx = NULL;
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_OBJECT_SET_MAC, &s);
+    if (rv == CKR_OK) {
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)version);
+        sqlite3_bind_blob(s, 3, mac, sizeof(mac), SQLITE_STATIC);
+        rv = tok_step_done(t, s, "sealing an object");
+        s = NULL;
+    }
+out:
+    EVP_MAC_CTX_free(ctx);
+    if (s)
+        sqlite3_reset(s);
+    return rv;
+}
+
+/* tok_terminate: every object again, after its key values were erased. */
+CK_RV tok_object_seal_all(tok *t)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(t->db, "SELECT id, private, version FROM object", -1, &s, NULL);
+    CK_RV rv = rc == SQLITE_OK ? CKR_OK : tok_db_error(t, rc, "sealing objects");
+    while (rv == CKR_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        rv = object_seal(t, (tok_id)sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1) != 0,
+                         (uint64_t)sqlite3_column_int64(s, 2) + 1);
+    if (rv == CKR_OK && rc != SQLITE_DONE)
+        rv = tok_db_error(t, rc, "sealing objects");
+    sqlite3_finalize(s);
+    return rv;
+}
+
 CK_RV tok_object_create(tok *t, const tok_keys *keys, bool is_private, const tok_attr *attrs,
                         size_t count, const char *audit, tok_id *id)
 {
@@ -159,6 +227,8 @@ CK_RV tok_object_create(tok *t, const tok_keys *keys, bool is_private, const tok
     new_id = (tok_id)sqlite3_last_insert_rowid(t->db);
     rv = store_attrs(t, keys, new_id, is_private, attrs, count);
     if (rv == CKR_OK)
+        rv = object_seal(t, new_id, is_private, 0);
+    if (rv == CKR_OK)
         rv = audit_object(t, "object-created", new_id, audit);
     if (rv == CKR_OK)
         rv = tok_commit(t);
@@ -166,6 +236,24 @@ CK_RV tok_object_create(tok *t, const tok_keys *keys, bool is_private, const tok
         *id = new_id;
 out:
     tok_rollback(t);
+    return rv;
+}
+
+/* CKR_OBJECT_HANDLE_INVALID when there is no such object. */
+static CK_RV object_version(tok *t, tok_id id, uint64_t *version)
+{
+    sqlite3_stmt *s;
+    bool row;
+    CK_RV rv = tok_stmt(t, STMT_OBJECT_GET, &s);
+    if (rv != CKR_OK)
+        return rv;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+    rv = tok_step(t, s, &row, "reading an object");
+    if (rv == CKR_OK && !row)
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    if (rv == CKR_OK)
+        *version = (uint64_t)sqlite3_column_int64(s, 1);
+    sqlite3_reset(s);
     return rv;
 }
 
@@ -179,9 +267,16 @@ CK_RV tok_object_update(tok *t, const tok_keys *keys, tok_id id, bool is_private
     bool sealing = needs_keys(is_private, attrs, count);
     if (sealing && keys == NULL)
         return CKR_USER_NOT_LOGGED_IN;
+    uint64_t version = 0;
     rv = tok_begin(t, true);
     if (rv == CKR_OK && sealing)
         rv = tok_keys_current(t, keys);
+    /* One-way attribute changes (CKA_SENSITIVE, CKA_EXTRACTABLE…) must not
+     * be undone by an older copy of the file. */
+    if (rv == CKR_OK)
+        rv = tok_state_event(t);
+    if (rv == CKR_OK)
+        rv = object_version(t, id, &version);
     if (rv == CKR_OK)
         rv = tok_stmt(t, STMT_OBJECT_SET_PRIVATE, &s);
     if (rv != CKR_OK)
@@ -195,6 +290,8 @@ CK_RV tok_object_update(tok *t, const tok_keys *keys, tok_id id, bool is_private
         rv = delete_rows(t, id, false);
     if (rv == CKR_OK)
         rv = store_attrs(t, keys, id, is_private, attrs, count);
+    if (rv == CKR_OK)
+        rv = object_seal(t, id, is_private, version + 1);
     if (rv == CKR_OK)
         rv = audit_object(t, "object-updated", id, audit);
     if (rv == CKR_OK)
@@ -210,6 +307,8 @@ CK_RV tok_object_destroy(tok *t, tok_id id, const char *audit)
     if (t == NULL)
         return CKR_ARGUMENTS_BAD;
     rv = tok_begin(t, true);
+    if (rv == CKR_OK)
+        rv = tok_state_event(t); /* an older file must not bring the object back */
     if (rv == CKR_OK)
         rv = delete_rows(t, id, true);
     if (rv == CKR_OK && sqlite3_changes(t->db) == 0)
@@ -266,6 +365,8 @@ CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private,
     bool row, private_object, keys_checked = false;
     tok_attr *list = NULL;
     size_t n = 0, capacity = 0;
+    EVP_MAC_CTX *ctx = NULL;
+    unsigned char mac[TOK_HASH_LEN], stored_mac[TOK_HASH_LEN];
     if (t == NULL || is_private == NULL || attrs == NULL || count == NULL)
         return CKR_ARGUMENTS_BAD;
     rv = tok_begin(t, false);
@@ -282,11 +383,18 @@ CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private,
         goto out;
     }
     private_object = sqlite3_column_int(s, 0) != 0;
+    uint64_t version = (uint64_t)sqlite3_column_int64(s, 1);
+    bool has_mac = sqlite3_column_bytes(s, 2) == TOK_HASH_LEN;
+    if (has_mac)
+        memcpy(stored_mac, sqlite3_column_blob(s, 2), TOK_HASH_LEN);
     sqlite3_reset(s);
     if (private_object && keys == NULL) {
         rv = CKR_USER_NOT_LOGGED_IN;
         goto out;
     }
+    rv = object_mac_begin(t, id, private_object, version, &ctx);
+    if (rv != CKR_OK)
+        goto out;
     rv = tok_stmt(t, STMT_ATTR_LIST, &s);
     if (rv != CKR_OK)
         goto out;
@@ -312,10 +420,22 @@ CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private,
                 break;
         }
         memset(&list[n], 0, sizeof(list[n]));
+        tok_mac_columns(ctx, s, 0, 4);
         rv = load_attr(t, keys, id, private_object, s, &list[n]);
         n++;
         if (rv != CKR_OK)
             break;
+    }
+    if (rv == CKR_OK) {
+        rv = tok_mac_end(ctx, mac);
+        ctx = NULL;
+    }
+    if (rv == CKR_OK && (!has_mac || CRYPTO_memcmp(mac, stored_mac, TOK_HASH_LEN) != 0)) {
+        se_log(SE_LOG_ERROR,
+               "token %s: object %llu fails authentication (an attribute row edited, added, "
+               "removed, swapped or replayed): refused",
+               t->path, (unsigned long long)id);
+        rv = CKR_DEVICE_ERROR;
     }
     if (rv != CKR_OK)
         goto out;
@@ -324,6 +444,7 @@ CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private,
     *count = n;
     list = NULL;
 out:
+    EVP_MAC_CTX_free(ctx);
     if (s)
         sqlite3_reset(s);
     tok_rollback(t);

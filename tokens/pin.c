@@ -18,6 +18,7 @@
 #define INFO_ENC "softse attribute encryption v1"
 #define INFO_INDEX "softse lookup index v1"
 #define INFO_CHECK "softse key check v1"
+#define INFO_KEK "softse pin kek v2"
 #define PIN_AAD_LABEL "softse-pin-v1"
 #define PIN_AAD_LEN (sizeof(PIN_AAD_LABEL) - 1 + TOK_SERIAL_LEN + 1)
 #define WRAPPED_LEN (TOK_MASTER_KEY_LEN + TOK_SEAL_OVERHEAD)
@@ -103,7 +104,9 @@ static CK_RV pin_read(tok *t, CK_USER_TYPE user, pin_row *pin)
     sqlite3_stmt *s = NULL;
     bool row;
     memset(pin, 0, sizeof(*pin));
-    rv = tok_stmt(t, STMT_PIN_GET, &s);
+    rv = tok_state_check(t);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_PIN_GET, &s);
     if (rv != CKR_OK)
         goto out;
     sqlite3_bind_int64(s, 1, TOK_PIN_ROW(user));
@@ -137,13 +140,29 @@ out:
     return rv;
 }
 
+/* A PIN's KEK needs the PIN and the device root key (docs/spec.md, "The
+ * device root of trust", property 1): PBKDF2 of the PIN, then HKDF with
+ * the token's DRK-derived wrap key.  Without the DRK a copied store
+ * allows no offline guessing. */
+static CK_RV pin_kek(tok *t, const CK_UTF8CHAR *pin, CK_ULONG pin_len, const unsigned char *salt,
+                     unsigned long iterations, unsigned char kek[32])
+{
+    unsigned char stretched[32];
+    CK_RV rv = tok_pbkdf2(pin, pin_len, salt, iterations, stretched);
+    if (rv == CKR_OK)
+        rv = tok_hkdf(stretched, sizeof(stretched), t->wrap_key, sizeof(t->wrap_key), INFO_KEK,
+                      kek, 32);
+    OPENSSL_cleanse(stretched, sizeof(stretched));
+    return rv;
+}
+
 /* CKR_PIN_INCORRECT when the GCM tag does not verify under the PIN's KEK. */
 static CK_RV pin_unwrap(tok *t, CK_USER_TYPE user, const pin_row *pin, const CK_UTF8CHAR *pin_value,
                         CK_ULONG pin_len, unsigned char master[TOK_MASTER_KEY_LEN])
 {
     unsigned char kek[32], aad[PIN_AAD_LEN];
     pin_aad(t, user, aad);
-    CK_RV rv = tok_pbkdf2(pin_value, pin_len, pin->salt, pin->iterations, kek);
+    CK_RV rv = pin_kek(t, pin_value, pin_len, pin->salt, pin->iterations, kek);
     if (rv == CKR_OK)
         rv = tok_gcm_open(t, kek, aad, sizeof(aad), pin->wrapped, WRAPPED_LEN, master);
     if (rv == CKR_ENCRYPTED_DATA_INVALID)
@@ -159,9 +178,11 @@ CK_RV tok_pin_wrap(tok *t, CK_USER_TYPE user, const unsigned char master[TOK_MAS
     sqlite3_stmt *s = NULL;
     unsigned char kek[32], aad[PIN_AAD_LEN], salt[TOK_SALT_LEN], wrapped[WRAPPED_LEN];
     pin_aad(t, user, aad);
-    rv = tok_random(salt, sizeof(salt));
+    rv = tok_state_event(t); /* a PIN set or changed: an older file must not come back */
     if (rv == CKR_OK)
-        rv = tok_pbkdf2(pin, pin_len, salt, iterations, kek);
+        rv = tok_random(salt, sizeof(salt));
+    if (rv == CKR_OK)
+        rv = pin_kek(t, pin, pin_len, salt, iterations, kek);
     if (rv == CKR_OK)
         rv = tok_gcm_seal(t, kek, aad, sizeof(aad), master, TOK_MASTER_KEY_LEN, wrapped);
     if (rv == CKR_OK)
@@ -182,10 +203,14 @@ out:
     return rv;
 }
 
+/* A failure is an event (an older file would give the try back); a reset
+ * after a good PIN is not. */
 static CK_RV pin_set_failures(tok *t, CK_USER_TYPE user, unsigned long failures)
 {
     sqlite3_stmt *s;
-    CK_RV rv = tok_stmt(t, STMT_PIN_SET_FAILURES, &s);
+    CK_RV rv = failures > 0 ? tok_state_event(t) : tok_state_touch(t);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_PIN_SET_FAILURES, &s);
     if (rv != CKR_OK)
         return rv;
     sqlite3_bind_int64(s, 1, TOK_PIN_ROW(user));
@@ -265,7 +290,9 @@ static CK_RV token_iterations(tok *t, unsigned long *iterations)
 {
     sqlite3_stmt *s;
     bool row;
-    CK_RV rv = tok_stmt(t, STMT_TOKEN_GET, &s);
+    CK_RV rv = tok_state_check(t);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_TOKEN_GET, &s);
     if (rv == CKR_OK)
         rv = tok_step(t, s, &row, "reading the token record");
     if (rv != CKR_OK)
@@ -426,6 +453,8 @@ CK_RV tok_reinit(tok *t, const char label[TOK_LABEL_LEN], const CK_UTF8CHAR *so_
      * with the objects, and old wraps are overwritten (secure_delete). */
     if (resolved.pin_kdf_iterations == 0)
         rv = token_iterations(t, &resolved.pin_kdf_iterations);
+    if (rv == CKR_OK)
+        rv = tok_state_event(t);
     if (rv == CKR_OK)
         rv = erase_objects(t);
     if (rv == CKR_OK)

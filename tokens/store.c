@@ -100,6 +100,9 @@ void tok_close(tok *t)
     EVP_MAC_free(t->hmac);
     EVP_MD_free(t->sha256);
     EVP_MD_CTX_free(t->audit_md);
+    EVP_MAC_CTX_free(t->state_mac);
+    OPENSSL_cleanse(t->state_key, sizeof(t->state_key));
+    OPENSSL_cleanse(t->wrap_key, sizeof(t->wrap_key));
     free(t->path);
     free(t);
 }
@@ -168,6 +171,8 @@ static CK_RV open_existing(const char *path, bool sweep, tok **out)
         rv = tok_db_check_schema(t);
     if (rv == CKR_OK)
         rv = read_serial(t);
+    if (rv == CKR_OK)
+        rv = tok_state_open(t);
     if (rv == CKR_OK && stat(path, &st) != 0) /* the file SQLite has open */
         rv = errno == ENOENT ? CKR_TOKEN_NOT_PRESENT : CKR_DEVICE_ERROR;
     if (rv != CKR_OK)
@@ -277,6 +282,8 @@ static CK_RV populate(tok *t, const char label[TOK_LABEL_LEN], const CK_UTF8CHAR
         rv = insert_pin_row(t, CKU_SO, params->so_max_failures);
     if (rv == CKR_OK)
         rv = insert_pin_row(t, CKU_USER, params->user_max_failures);
+    if (rv == CKR_OK)
+        rv = tok_state_init(t);
     if (rv == CKR_OK)
         rv = tok_pin_wrap(t, CKU_SO, master, so_pin, so_pin_len, params->pin_kdf_iterations);
     tok_label_text(label, label_text);
@@ -424,6 +431,8 @@ CK_RV tok_delete(tok *t)
     if (t == NULL)
         return CKR_ARGUMENTS_BAD;
     char *path = strdup(t->path);
+    if (tok_state_forget(t) != CKR_OK)
+        se_log(SE_LOG_WARN, "token %s: its root-of-trust counter could not be released", t->path);
     tok_close(t);
     if (path == NULL)
         return CKR_HOST_MEMORY;
@@ -667,6 +676,8 @@ CK_RV tok_get_info(tok *t, tok_info *info)
     memset(info, 0, sizeof(*info));
     rv = tok_begin(t, false);
     if (rv == CKR_OK)
+        rv = tok_state_check(t);
+    if (rv == CKR_OK)
         rv = tok_stmt(t, STMT_TOKEN_GET, &s);
     if (rv == CKR_OK)
         rv = tok_step(t, s, &row, "reading the token record");
@@ -776,6 +787,8 @@ CK_RV tok_set_lifecycle(tok *t, unsigned char state, const char *audit)
                  audit ? audit : "") < 0)
         return CKR_HOST_MEMORY;
     rv = tok_begin(t, true);
+    if (rv == CKR_OK)
+        rv = tok_state_event(t);
     if (rv == CKR_OK)
         rv = tok_stmt(t, STMT_TOKEN_SET_LIFECYCLE, &s);
     if (rv != CKR_OK)

@@ -50,6 +50,17 @@ typedef struct tok_params {
     unsigned long so_max_failures;    /* 0: default 10 */
 } tok_params;
 
+/* ---- the device root of trust (tokens/rot.h, state.c) ---------------- */
+
+/* The root of trust that tok_create and tok_open use from now on: provider
+ * "file" or "tpm" (NULL: file), its directory (NULL: SOFTSE_ROT_DIR, else
+ * $XDG_CONFIG_HOME/softse/rot or ~/.config/softse/rot), the TPM's TCTI
+ * (NULL: device:/dev/tpmrm0).  NULL settings fall back to SOFTSE_ROT_PROVIDER,
+ * SOFTSE_ROT_DIR and SOFTSE_ROT_TCTI.  Opened on first use. */
+CK_RV tok_rot_configure(const char *provider, const char *dir, const char *tcti);
+/* Closes it (C_Finalize, after every token is closed). */
+void tok_rot_release(void);
+
 /* ---- token files ---------------------------------------------------- */
 
 /* Lists the token databases of dir ("<serial>.sqlite"), oldest token first

@@ -18,6 +18,7 @@
 #ifndef SOFTSE_TOK_INTERNAL_H
 #define SOFTSE_TOK_INTERNAL_H
 
+#include "rot.h"
 #include "tok.h"
 
 #include <openssl/evp.h>
@@ -28,7 +29,9 @@
 /* The database's identity, checked on open: PRAGMA application_id and
  * PRAGMA user_version.  Bump TOK_SCHEMA_VERSION on any schema change. */
 #define TOK_APPLICATION_ID 0x536f5345 /* "SoSE" */
-#define TOK_SCHEMA_VERSION 1
+#define TOK_SCHEMA_VERSION 2
+/* Format 1: before the device root of trust (softse-tool migrate). */
+#define TOK_SCHEMA_VERSION_NO_ROT 1
 
 /* Pages of new token files.  Every page a commit or checkpoint moves is
  * a system call or two, and the audit log grows by a record per query:
@@ -103,6 +106,13 @@ enum tok_stmt {
     STMT_AUDIT_LIST,
     STMT_DATA_VERSION,
     STMT_COUNTER_GET,
+    STMT_STATE_TOKEN,
+    STMT_STATE_PINS,
+    STMT_STATE_BUMP,
+    STMT_STATE_DERIVED,
+    STMT_STATE_SET_MAC,
+    STMT_OBJECT_SET_MAC,
+    STMT_COUNTER_SET,
     STMT_COUNT
 };
 
@@ -155,6 +165,22 @@ struct tok {
     size_t audit_date_len;
     tok_counter_entry counters[TOK_COUNTER_CACHE];
     unsigned counter_next;
+    /* The root of trust (state.c): keys derived from the DRK for this
+     * token, and the state read by the current transaction. */
+    rot *rot;
+    const char *rot_provider;
+    unsigned char rot_id[ROT_ID_LEN];
+    unsigned char state_key[32]; /* MACs of the state, objects, counters */
+    unsigned char wrap_key[32];  /* mixed into every PIN's KEK */
+    EVP_MAC_CTX *state_mac;      /* keyed with state_key, duplicated per MAC */
+    struct {
+        unsigned char lifecycle;
+        uint32_t counter_id;
+        uint64_t counter_base, version, audit_seq, counters_total;
+    } state;
+    bool state_checked; /* in this transaction */
+    bool state_dirty;   /* sealed again at commit */
+    bool anchor_pending; /* raise the counter after the commit */
 };
 
 /* ---- store.c ----------------------------------------------------------- */
@@ -275,6 +301,46 @@ CK_RV tok_audit_append_batch(tok *t, tok_audit_cursor *cursor, const tok_audit_e
 #define TOK_AUDIT_TIME_LEN 32
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", UTC. */
 void tok_audit_now(tok *t, char out[TOK_AUDIT_TIME_LEN]);
+
+/* object.c: every object MACed again (tok_terminate). */
+CK_RV tok_object_seal_all(tok *t);
+
+/* ---- state.c ----------------------------------------------------------- */
+
+/* The process's root of trust, opened on first use from the configured
+ * settings (tok_rot_configure), else SOFTSE_ROT_PROVIDER / SOFTSE_ROT_DIR /
+ * SOFTSE_ROT_TCTI, else the file provider in $XDG_CONFIG_HOME/softse/rot. */
+CK_RV tok_rot_get(rot **out);
+/* Derives the token's keys from the DRK (t->serial set). */
+CK_RV tok_state_keys(tok *t);
+/* tok_open: keys, the state checked, the version against the counter. */
+CK_RV tok_state_open(tok *t);
+/* A new token's first transaction: binds it to the root of trust and a
+ * fresh counter. */
+CK_RV tok_state_init(tok *t);
+/* tok_delete: releases the token's counter. */
+CK_RV tok_state_forget(tok *t);
+/* Inside a transaction: CKR_DEVICE_ERROR (logged) unless the state is
+ * authentic; once per transaction.  Fills t->state. */
+CK_RV tok_state_check(tok *t);
+/* Before a write changes the token record, a PIN record, a counter or the
+ * audit log: checks, and marks the state to be sealed at commit. */
+CK_RV tok_state_touch(tok *t);
+/* As touch, for an event a rollback must not undo: refuses a file older
+ * than the counter, raises the version (the counter follows the commit). */
+CK_RV tok_state_event(tok *t);
+/* tok_commit, before COMMIT when the state was touched. */
+CK_RV tok_state_seal(tok *t);
+/* After COMMIT or ROLLBACK. */
+void tok_state_end(tok *t, bool committed);
+
+/* MACs under the state key: domain and serial first, then fields, each
+ * tagged with its type and length. */
+CK_RV tok_mac_begin(tok *t, const char *domain, EVP_MAC_CTX **out);
+void tok_mac_bytes(EVP_MAC_CTX *ctx, const void *data, size_t len);
+void tok_mac_u64(EVP_MAC_CTX *ctx, uint64_t value);
+void tok_mac_columns(EVP_MAC_CTX *ctx, sqlite3_stmt *s, int first, int count);
+CK_RV tok_mac_end(EVP_MAC_CTX *ctx, unsigned char out[TOK_HASH_LEN]);
 
 /* ---- spool.c ----------------------------------------------------------- */
 

@@ -1,0 +1,488 @@
+/*
+ * state.c — the token's authenticated state (docs/spec.md, "The device
+ * root of trust"): the token record, both PIN records, the failure
+ * counters' total and the audit log's head, MACed together under a key
+ * derived from the device root key (DRK), and the token's version tied to
+ * a monotonic counter of the root-of-trust provider.
+ *
+ * The rule that keeps an edit from being laundered into a valid MAC: a
+ * write transaction checks the state before it changes any of it
+ * (tok_state_touch), and tok_commit seals the new state.  Events that a
+ * rollback would undo (tok_state_event: a failed login, a PIN change, an
+ * object destroyed or updated, a lifecycle move, a counted failure) raise
+ * the version; after the commit the provider's counter is raised to it.
+ * A file whose version is below the counter is an older copy: refused.
+ * A file above the counter is a process killed between the commit and
+ * the raise: the counter catches up.
+ */
+#include "tok_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+
+#define TOKEN_KEY_LABEL "softse token key v2"
+#define INFO_STATE "softse state mac v2"
+#define INFO_WRAP "softse pin wrap v2"
+#define STATE_DOMAIN "softse token state v2"
+
+/* ---- the process's root of trust ---------------------------------------- */
+
+static pthread_mutex_t rot_lock = PTHREAD_MUTEX_INITIALIZER;
+static rot *rot_instance;
+static pid_t rot_pid;
+static char *rot_settings[3]; /* provider, dir, tcti as configured (NULL: default) */
+
+static char *default_rot_dir(void)
+{
+    char *dir = NULL;
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg) {
+        if (asprintf(&dir, "%s/softse/rot", xdg) < 0)
+            dir = NULL;
+    } else if (home && *home) {
+        if (asprintf(&dir, "%s/.config/softse/rot", home) < 0)
+            dir = NULL;
+    }
+    return dir;
+}
+
+static const char *setting(int i, const char *env)
+{
+    if (rot_settings[i])
+        return rot_settings[i];
+    const char *value = getenv(env);
+    return value && *value ? value : NULL;
+}
+
+CK_RV tok_rot_configure(const char *provider, const char *dir, const char *tcti)
+{
+    const char *values[3] = {provider, dir, tcti};
+    pthread_mutex_lock(&rot_lock);
+    for (int i = 0; i < 3; i++) {
+        free(rot_settings[i]);
+        rot_settings[i] = values[i] ? strdup(values[i]) : NULL;
+    }
+    /* The next use opens the provider as now configured. */
+    if (rot_instance && rot_pid == getpid())
+        rot_close(rot_instance);
+    rot_instance = NULL;
+    pthread_mutex_unlock(&rot_lock);
+    return CKR_OK;
+}
+
+void tok_rot_release(void)
+{
+    pthread_mutex_lock(&rot_lock);
+    /* A forked child does not close its parent's provider: a TPM
+     * connection is the parent's to end. */
+    if (rot_instance && rot_pid == getpid())
+        rot_close(rot_instance);
+    rot_instance = NULL;
+    pthread_mutex_unlock(&rot_lock);
+}
+
+CK_RV tok_rot_get(rot **out)
+{
+    CK_RV rv = CKR_OK;
+    pthread_mutex_lock(&rot_lock);
+    if (rot_instance && rot_pid != getpid())
+        rot_instance = NULL; /* the parent's (see tok_rot_release) */
+    if (!rot_instance) {
+        char *fallback = NULL;
+        rot_config cfg = {
+            .provider = setting(0, "SOFTSE_ROT_PROVIDER"),
+            .dir = setting(1, "SOFTSE_ROT_DIR"),
+            .tcti = setting(2, "SOFTSE_ROT_TCTI"),
+        };
+        if (!cfg.dir)
+            cfg.dir = fallback = default_rot_dir();
+        if (!cfg.dir) {
+            se_log(SE_LOG_ERROR, "no root-of-trust directory: set rot_dir, HOME or "
+                                 "XDG_CONFIG_HOME");
+            rv = CKR_DEVICE_ERROR;
+        } else {
+            rv = rot_open(&cfg, &rot_instance);
+            rot_pid = getpid();
+        }
+        free(fallback);
+    }
+    *out = rot_instance;
+    pthread_mutex_unlock(&rot_lock);
+    return rv;
+}
+
+/* ---- keys ------------------------------------------------------------ */
+
+CK_RV tok_state_keys(tok *t)
+{
+    rot *r;
+    unsigned char input[sizeof(TOKEN_KEY_LABEL) - 1 + TOK_SERIAL_LEN], token_key[ROT_MAC_LEN];
+    CK_RV rv = tok_rot_get(&r);
+    if (rv != CKR_OK)
+        return rv;
+    memcpy(input, TOKEN_KEY_LABEL, sizeof(TOKEN_KEY_LABEL) - 1);
+    memcpy(input + sizeof(TOKEN_KEY_LABEL) - 1, t->serial, TOK_SERIAL_LEN);
+    rv = rot_mac(r, input, sizeof(input), token_key);
+    if (rv == CKR_OK)
+        rv = rot_id(r, t->rot_id);
+    if (rv == CKR_OK)
+        rv = tok_hkdf(token_key, sizeof(token_key), t->serial, TOK_SERIAL_LEN, INFO_STATE,
+                      t->state_key, sizeof(t->state_key));
+    if (rv == CKR_OK)
+        rv = tok_hkdf(token_key, sizeof(token_key), t->serial, TOK_SERIAL_LEN, INFO_WRAP,
+                      t->wrap_key, sizeof(t->wrap_key));
+    OPENSSL_cleanse(token_key, sizeof(token_key));
+    if (rv == CKR_OK) {
+        t->rot_provider = rot_provider(r);
+        t->rot = r;
+        EVP_MAC_CTX_free(t->state_mac);
+        t->state_mac = EVP_MAC_CTX_new(t->hmac);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+            OSSL_PARAM_construct_end(),
+        };
+        if (!t->state_mac || !EVP_MAC_init(t->state_mac, t->state_key, 32, params))
+            rv = CKR_FUNCTION_FAILED;
+    }
+    return rv;
+}
+
+/* ---- MACs of rows ------------------------------------------------------ */
+
+CK_RV tok_mac_begin(tok *t, const char *domain, EVP_MAC_CTX **out)
+{
+    EVP_MAC_CTX *ctx = t->state_mac ? EVP_MAC_CTX_dup(t->state_mac) : NULL;
+    if (!ctx) {
+        se_log(SE_LOG_ERROR, "token %s: no state key (MAC context)", t->path);
+        return CKR_FUNCTION_FAILED;
+    }
+    tok_mac_bytes(ctx, domain, strlen(domain));
+    tok_mac_bytes(ctx, t->serial, TOK_SERIAL_LEN);
+    *out = ctx;
+    return CKR_OK;
+}
+
+void tok_mac_bytes(EVP_MAC_CTX *ctx, const void *data, size_t len)
+{
+    unsigned char head[5] = {'b'};
+    tok_put_u32(head + 1, (uint32_t)len);
+    EVP_MAC_update(ctx, head, sizeof(head));
+    if (len)
+        EVP_MAC_update(ctx, data, len);
+}
+
+void tok_mac_u64(EVP_MAC_CTX *ctx, uint64_t value)
+{
+    unsigned char buf[9] = {'i'};
+    tok_put_u64(buf + 1, value);
+    EVP_MAC_update(ctx, buf, sizeof(buf));
+}
+
+/* Every column of the current row, each tagged with its type. */
+void tok_mac_columns(EVP_MAC_CTX *ctx, sqlite3_stmt *s, int first, int count)
+{
+    for (int i = first; i < first + count; i++) {
+        switch (sqlite3_column_type(s, i)) {
+        case SQLITE_INTEGER:
+            tok_mac_u64(ctx, (uint64_t)sqlite3_column_int64(s, i));
+            break;
+        case SQLITE_NULL:
+            EVP_MAC_update(ctx, (const unsigned char *)"n", 1);
+            break;
+        default: {
+            const void *blob = sqlite3_column_blob(s, i);
+            tok_mac_bytes(ctx, blob, (size_t)sqlite3_column_bytes(s, i));
+        }
+        }
+    }
+}
+
+CK_RV tok_mac_end(EVP_MAC_CTX *ctx, unsigned char out[TOK_HASH_LEN])
+{
+    size_t len = 0;
+    int ok = EVP_MAC_final(ctx, out, &len, TOK_HASH_LEN);
+    EVP_MAC_CTX_free(ctx);
+    return ok && len == TOK_HASH_LEN ? CKR_OK : CKR_FUNCTION_FAILED;
+}
+
+/* ---- the state --------------------------------------------------------- */
+
+/* Columns of STMT_STATE_TOKEN: the MAC covers 0..STATE_MACED-1. */
+enum {
+    COL_ROT = 7,
+    COL_ROT_ID,
+    COL_COUNTER_ID,
+    COL_COUNTER_BASE,
+    COL_VERSION,
+    COL_AUDIT_SEQ,
+    COL_COUNTERS_TOTAL,
+    STATE_MACED,
+    COL_MAC = STATE_MACED
+};
+
+static CK_RV damaged(tok *t, const char *what)
+{
+    se_log(SE_LOG_ERROR, "token %s: %s; the token is refused", t->path, what);
+    return CKR_DEVICE_ERROR;
+}
+
+/* The MAC of the state as it is in the file now; the token row's
+ * columns are left in t->state. */
+static CK_RV state_compute(tok *t, unsigned char mac[TOK_HASH_LEN], unsigned char stored[TOK_HASH_LEN],
+                           bool *has_stored)
+{
+    sqlite3_stmt *s = NULL;
+    EVP_MAC_CTX *ctx = NULL;
+    bool row;
+    CK_RV rv = tok_stmt(t, STMT_STATE_TOKEN, &s);
+    if (rv == CKR_OK)
+        rv = tok_step(t, s, &row, "reading the token state");
+    if (rv != CKR_OK)
+        goto out;
+    if (!row) {
+        rv = damaged(t, "the token record is missing");
+        goto out;
+    }
+    const char *provider = (const char *)sqlite3_column_text(s, COL_ROT);
+    if (!provider || strcmp(provider, t->rot_provider) != 0) {
+        se_log(SE_LOG_ERROR,
+               "token %s was made under the root of trust \"%s\"; this configuration uses "
+               "\"%s\" (set rot_provider): refused",
+               t->path, provider ? provider : "(none)", t->rot_provider);
+        rv = CKR_DEVICE_ERROR;
+        goto out;
+    }
+    if (sqlite3_column_bytes(s, COL_ROT_ID) != ROT_ID_LEN ||
+        CRYPTO_memcmp(sqlite3_column_blob(s, COL_ROT_ID), t->rot_id, ROT_ID_LEN) != 0) {
+        se_log(SE_LOG_ERROR,
+               "token %s belongs to another device root key (a copy from another machine or "
+               "root-of-trust configuration): refused",
+               t->path);
+        rv = CKR_DEVICE_ERROR;
+        goto out;
+    }
+    t->state.lifecycle = (unsigned char)sqlite3_column_int(s, 3);
+    t->state.counter_id = (uint32_t)sqlite3_column_int64(s, COL_COUNTER_ID);
+    t->state.counter_base = (uint64_t)sqlite3_column_int64(s, COL_COUNTER_BASE);
+    t->state.version = (uint64_t)sqlite3_column_int64(s, COL_VERSION);
+    t->state.audit_seq = (uint64_t)sqlite3_column_int64(s, COL_AUDIT_SEQ);
+    t->state.counters_total = (uint64_t)sqlite3_column_int64(s, COL_COUNTERS_TOTAL);
+    *has_stored = sqlite3_column_bytes(s, COL_MAC) == TOK_HASH_LEN;
+    if (*has_stored)
+        memcpy(stored, sqlite3_column_blob(s, COL_MAC), TOK_HASH_LEN);
+    rv = tok_mac_begin(t, STATE_DOMAIN, &ctx);
+    if (rv != CKR_OK)
+        goto out;
+    tok_mac_columns(ctx, s, 0, STATE_MACED);
+    sqlite3_reset(s);
+    rv = tok_stmt(t, STMT_STATE_PINS, &s);
+    while (rv == CKR_OK && (rv = tok_step(t, s, &row, "reading the PIN records")) == CKR_OK && row)
+        tok_mac_columns(ctx, s, 0, 6);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_AUDIT_LAST, &s);
+    if (rv == CKR_OK)
+        rv = tok_step(t, s, &row, "reading the audit log");
+    if (rv == CKR_OK && row)
+        tok_mac_columns(ctx, s, 0, 2);
+    if (rv == CKR_OK) {
+        rv = tok_mac_end(ctx, mac);
+        ctx = NULL;
+    }
+out:
+    EVP_MAC_CTX_free(ctx);
+    if (s)
+        sqlite3_reset(s);
+    return rv;
+}
+
+static CK_RV scalar(tok *t, const char *sql, sqlite3_int64 *value)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    *value = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    CK_RV rv = rc == SQLITE_ROW ? CKR_OK : tok_db_error(t, rc, sql);
+    sqlite3_finalize(s);
+    return rv;
+}
+
+/* The audit head and the counters' total as the file holds them. */
+static CK_RV state_derived(tok *t, sqlite3_int64 *audit_seq, sqlite3_int64 *counters)
+{
+    CK_RV rv = scalar(t, "SELECT coalesce(max(seq), 0) FROM audit", audit_seq);
+    if (rv == CKR_OK)
+        rv = scalar(t, "SELECT coalesce(sum(value), 0) FROM counter", counters);
+    return rv;
+}
+
+CK_RV tok_state_check(tok *t)
+{
+    unsigned char mac[TOK_HASH_LEN], stored[TOK_HASH_LEN];
+    bool has_stored = false;
+    sqlite3_int64 audit_seq, counters;
+    if (t->state_checked)
+        return CKR_OK;
+    CK_RV rv = state_compute(t, mac, stored, &has_stored);
+    if (rv == CKR_OK)
+        rv = state_derived(t, &audit_seq, &counters);
+    if (rv != CKR_OK)
+        return rv;
+    if (!has_stored || CRYPTO_memcmp(mac, stored, TOK_HASH_LEN) != 0)
+        return damaged(t, "the token state (lifecycle, PIN records and counters, audit head) "
+                          "fails authentication: edited, or from another token");
+    if ((uint64_t)audit_seq != t->state.audit_seq)
+        return damaged(t, "the audit log was cut or extended outside softse");
+    if ((uint64_t)counters != t->state.counters_total)
+        return damaged(t, "a failure counter was edited or rolled back");
+    t->state_checked = true;
+    return CKR_OK;
+}
+
+CK_RV tok_state_touch(tok *t)
+{
+    CK_RV rv = tok_state_check(t);
+    if (rv == CKR_OK)
+        t->state_dirty = true;
+    return rv;
+}
+
+/* The version against the provider's counter: below it, the file is an
+ * older copy (refused); above it, the counter catches up. */
+static CK_RV state_fresh(tok *t, bool catch_up)
+{
+    uint64_t counter = 0, expected = t->state.counter_base + t->state.version;
+    CK_RV rv = rot_counter_read(t->rot, t->state.counter_id, &counter);
+    if (rv != CKR_OK)
+        return damaged(t, "its root-of-trust counter cannot be read");
+    if (counter > expected) {
+        se_log(SE_LOG_ERROR,
+               "token %s: the file is older than its device counter (version %llu, counter "
+               "says %llu): a restored copy; the token is refused",
+               t->path, (unsigned long long)t->state.version,
+               (unsigned long long)(counter - t->state.counter_base));
+        return CKR_DEVICE_ERROR;
+    }
+    if (counter < expected && catch_up) {
+        se_log(SE_LOG_INFO, "token %s: the device counter catches up with the file (%llu -> %llu)",
+               t->path, (unsigned long long)counter, (unsigned long long)expected);
+        rv = rot_counter_raise(t->rot, t->state.counter_id, expected, NULL);
+    }
+    return rv;
+}
+
+CK_RV tok_state_event(tok *t)
+{
+    sqlite3_stmt *s;
+    CK_RV rv = tok_state_touch(t);
+    if (rv == CKR_OK)
+        rv = state_fresh(t, false);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_STATE_BUMP, &s);
+    if (rv == CKR_OK)
+        rv = tok_step_done(t, s, "raising the token version");
+    if (rv == CKR_OK) {
+        t->state.version++;
+        t->anchor_pending = true;
+    }
+    return rv;
+}
+
+CK_RV tok_state_seal(tok *t)
+{
+    unsigned char mac[TOK_HASH_LEN], ignored[TOK_HASH_LEN];
+    bool has_stored;
+    sqlite3_int64 audit_seq, counters;
+    sqlite3_stmt *s;
+    CK_RV rv = state_derived(t, &audit_seq, &counters);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_STATE_DERIVED, &s);
+    if (rv == CKR_OK) {
+        sqlite3_bind_int64(s, 1, audit_seq);
+        sqlite3_bind_int64(s, 2, counters);
+        rv = tok_step_done(t, s, "updating the token state");
+    }
+    if (rv == CKR_OK)
+        rv = state_compute(t, mac, ignored, &has_stored);
+    if (rv == CKR_OK)
+        rv = tok_stmt(t, STMT_STATE_SET_MAC, &s);
+    if (rv == CKR_OK) {
+        sqlite3_bind_blob(s, 1, mac, TOK_HASH_LEN, SQLITE_STATIC);
+        rv = tok_step_done(t, s, "sealing the token state");
+    }
+    return rv;
+}
+
+void tok_state_end(tok *t, bool committed)
+{
+    if (committed && t->anchor_pending) {
+        /* The file is ahead of the counter until this returns; a process
+         * killed here leaves a token that tok_open accepts and catches
+         * up (state_fresh). */
+        if (rot_counter_raise(t->rot, t->state.counter_id,
+                              t->state.counter_base + t->state.version, NULL) != CKR_OK)
+            se_log(SE_LOG_ERROR, "token %s: the device counter could not be raised", t->path);
+    }
+    t->anchor_pending = false;
+    t->state_dirty = false;
+    t->state_checked = false;
+}
+
+CK_RV tok_state_open(tok *t)
+{
+    CK_RV rv = tok_state_keys(t);
+    if (rv == CKR_OK)
+        rv = tok_begin(t, false);
+    if (rv == CKR_OK)
+        rv = tok_state_check(t);
+    if (rv == CKR_OK)
+        rv = state_fresh(t, true);
+    tok_rollback(t);
+    return rv;
+}
+
+/* The state columns of a new token (inside its first transaction). */
+CK_RV tok_state_init(tok *t)
+{
+    uint32_t id;
+    uint64_t value;
+    sqlite3_stmt *s = NULL;
+    CK_RV rv = tok_state_keys(t);
+    if (rv == CKR_OK)
+        rv = rot_counter_new(t->rot, &id, &value);
+    if (rv != CKR_OK)
+        return rv;
+    int rc = sqlite3_prepare_v2(t->db,
+                                "UPDATE token SET rot = ?1, rot_id = ?2, counter_id = ?3,"
+                                " counter_base = ?4, version = 0 WHERE id = 1",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, t->rot_provider, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, t->rot_id, ROT_ID_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, id);
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)value);
+        rc = sqlite3_step(s);
+    }
+    rv = rc == SQLITE_DONE ? CKR_OK : tok_db_error(t, rc, "binding the token to its root of trust");
+    sqlite3_finalize(s);
+    if (rv != CKR_OK)
+        rot_counter_free(t->rot, id);
+    t->state.counter_id = id;
+    t->state.counter_base = value;
+    t->state.version = 0;
+    t->state_checked = true; /* new: nothing to check */
+    t->state_dirty = true;
+    return rv;
+}
+
+CK_RV tok_state_forget(tok *t)
+{
+    return t->rot ? rot_counter_free(t->rot, t->state.counter_id) : CKR_OK;
+}
