@@ -56,6 +56,13 @@ static CK_RV tpm_fail(const char *what, TSS2_RC rc)
     return CKR_DEVICE_ERROR;
 }
 
+static CK_RV counter_fail(uint32_t id, const char *what, TSS2_RC rc)
+{
+    se_log(SE_LOG_ERROR, "root of trust tpm: %s of NV counter 0x%08x failed: %s (0x%x)", what, id,
+           Tss2_RC_Decode(rc), (unsigned)rc);
+    return CKR_DEVICE_ERROR;
+}
+
 /* The DRK's template: an HMAC-SHA256 signing key made inside the TPM
  * (sensitiveDataOrigin), bound to it (fixedTPM, fixedParent), usable with
  * its empty auth, never for decryption. */
@@ -223,11 +230,11 @@ static CK_RV counter_open(tpm_state *st, uint32_t id, ESYS_TR *tr)
     }
     rc = Esys_TR_FromTPMPublic(st->esys, id, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, tr);
     if (rc != TSS2_RC_SUCCESS)
-        return tpm_fail("finding the NV counter", rc);
+        return counter_fail(id, "NV_ReadPublic (finding it)", rc);
     rc = Esys_NV_ReadPublic(st->esys, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
     if (rc != TSS2_RC_SUCCESS) {
         Esys_TR_Close(st->esys, tr);
-        return tpm_fail("NV_ReadPublic of the counter", rc);
+        return counter_fail(id, "NV_ReadPublic", rc);
     }
     ours = (pub->nvPublic.attributes & COUNTER_ATTRIBUTES_MASK) == COUNTER_ATTRIBUTES &&
            pub->nvPublic.dataSize == COUNTER_SIZE;
@@ -239,17 +246,17 @@ static CK_RV counter_open(tpm_state *st, uint32_t id, ESYS_TR *tr)
     return CKR_DEVICE_ERROR;
 }
 
-static CK_RV counter_value(tpm_state *st, ESYS_TR tr, uint64_t *value)
+static CK_RV counter_value(tpm_state *st, uint32_t id, ESYS_TR tr, uint64_t *value)
 {
     TPM2B_MAX_NV_BUFFER *data = NULL;
     TSS2_RC rc = Esys_NV_Read(st->esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                               COUNTER_SIZE, 0, &data);
     uint64_t v = 0;
     if (rc != TSS2_RC_SUCCESS)
-        return tpm_fail("NV_Read of the counter", rc);
+        return counter_fail(id, "NV_Read", rc);
     if (data->size != COUNTER_SIZE) {
         Esys_Free(data);
-        return tpm_fail("NV_Read of the counter (length)", TSS2_ESYS_RC_MALFORMED_RESPONSE);
+        return counter_fail(id, "NV_Read (length)", TSS2_ESYS_RC_MALFORMED_RESPONSE);
     }
     for (int i = 0; i < COUNTER_SIZE; i++) /* a TPM counter is big-endian */
         v = v << 8 | data->buffer[i];
@@ -258,13 +265,13 @@ static CK_RV counter_value(tpm_state *st, ESYS_TR tr, uint64_t *value)
     return CKR_OK;
 }
 
-static CK_RV counter_bump(tpm_state *st, ESYS_TR tr, uint64_t *value)
+static CK_RV counter_bump(tpm_state *st, uint32_t id, ESYS_TR tr, uint64_t *value)
 {
     TSS2_RC rc =
         Esys_NV_Increment(st->esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
     if (rc != TSS2_RC_SUCCESS)
-        return tpm_fail("NV_Increment of the counter", rc);
-    return counter_value(st, tr, value);
+        return counter_fail(id, "NV_Increment", rc);
+    return counter_value(st, id, tr, value);
 }
 
 /* Under the lock: undefines the counter, which releases tr in ESYS too;
@@ -357,7 +364,7 @@ static CK_RV tpm_counter_new(void *state, uint32_t *id, uint64_t *value)
     pthread_mutex_lock(&st->lock);
     rv = counter_allocate(st, &index, &tr);
     if (rv == CKR_OK) {
-        rv = counter_bump(st, tr, value);
+        rv = counter_bump(st, index, tr, value);
         if (rv != CKR_OK) /* not handed out: do not leave it defined */
             counter_undefine(st, &tr);
         else
@@ -377,7 +384,7 @@ static CK_RV tpm_counter_read(void *state, uint32_t id, uint64_t *value)
     pthread_mutex_lock(&st->lock);
     rv = counter_open(st, id, &tr);
     if (rv == CKR_OK) {
-        rv = counter_value(st, tr, value);
+        rv = counter_value(st, id, tr, value);
         Esys_TR_Close(st->esys, &tr);
     }
     pthread_mutex_unlock(&st->lock);
@@ -392,7 +399,7 @@ static CK_RV tpm_counter_increment(void *state, uint32_t id, uint64_t *value)
     pthread_mutex_lock(&st->lock);
     rv = counter_open(st, id, &tr);
     if (rv == CKR_OK) {
-        rv = counter_bump(st, tr, value);
+        rv = counter_bump(st, id, tr, value);
         Esys_TR_Close(st->esys, &tr);
     }
     pthread_mutex_unlock(&st->lock);
@@ -409,7 +416,7 @@ static CK_RV tpm_counter_free(void *state, uint32_t id)
     if (rv == CKR_OK) {
         TSS2_RC rc = counter_undefine(st, &tr);
         if (rc != TSS2_RC_SUCCESS)
-            rv = tpm_fail("NV_UndefineSpace of the counter", rc);
+            rv = counter_fail(id, "NV_UndefineSpace", rc);
     }
     pthread_mutex_unlock(&st->lock);
     return rv;
