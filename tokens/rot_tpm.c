@@ -47,6 +47,7 @@ typedef struct tpm_state {
     TSS2_TCTI_CONTEXT *tcti;
     ESYS_CONTEXT *esys;
     ESYS_TR drk;
+    ESYS_TR session; /* encrypts the MACs on their way (session_start) */
 } tpm_state;
 
 static CK_RV tpm_fail(const char *what, TSS2_RC rc)
@@ -98,6 +99,67 @@ static CK_RV drk_load(tpm_state *st)
     return rc == TSS2_RC_SUCCESS ? CKR_OK : tpm_fail("CreatePrimary of the DRK", rc);
 }
 
+/* The salt key of the MAC session: an ECC P-256 storage primary. */
+static TPM2B_PUBLIC salt_template(void)
+{
+    TPM2B_PUBLIC pub = {
+        .publicArea = {
+            .type = TPM2_ALG_ECC,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
+                                TPMA_OBJECT_NODA,
+            .parameters.eccDetail = {
+                .symmetric = {.algorithm = TPM2_ALG_AES,
+                              .keyBits.aes = 128,
+                              .mode.aes = TPM2_ALG_CFB},
+                .scheme.scheme = TPM2_ALG_NULL,
+                .curveID = TPM2_ECC_NIST_P256,
+                .kdf.scheme = TPM2_ALG_NULL,
+            },
+        },
+    };
+    return pub;
+}
+
+/*
+ * The MACs are key material and would cross the TPM's bus (or the TCTI's
+ * socket) in the clear under a password session.  A salted HMAC session
+ * with parameter encryption (AES-128-CFB both ways) hides them, and the
+ * data, from a passive observer; the salt key is used only to start it.
+ * (An active interposer could answer with its own salt key: we do not
+ * pin the salt key's name.)
+ */
+static CK_RV session_start(tpm_state *st)
+{
+    static const TPM2B_SENSITIVE_CREATE sensitive = {0};
+    static const TPM2B_DATA outside = {0};
+    static const TPML_PCR_SELECTION pcrs = {0};
+    static const TPMT_SYM_DEF symmetric = {
+        .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
+    TPM2B_PUBLIC pub = salt_template();
+    ESYS_TR salt = ESYS_TR_NONE;
+    TSS2_RC rc = Esys_CreatePrimary(st->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                    ESYS_TR_NONE, &sensitive, &pub, &outside, &pcrs, &salt, NULL,
+                                    NULL, NULL, NULL);
+    if (rc != TSS2_RC_SUCCESS)
+        return tpm_fail("CreatePrimary of the session salt key", rc);
+    rc = Esys_StartAuthSession(st->esys, salt, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                               ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &symmetric, TPM2_ALG_SHA256,
+                               &st->session);
+    Esys_FlushContext(st->esys, salt);
+    if (rc != TSS2_RC_SUCCESS) {
+        st->session = ESYS_TR_NONE;
+        return tpm_fail("StartAuthSession", rc);
+    }
+    rc = Esys_TRSess_SetAttributes(st->esys, st->session,
+                                   TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT |
+                                       TPMA_SESSION_ENCRYPT,
+                                   0xff);
+    return rc == TSS2_RC_SUCCESS ? CKR_OK : tpm_fail("TRSess_SetAttributes", rc);
+}
+
 static void tpm_close(void *state)
 {
     tpm_state *st = state;
@@ -105,6 +167,8 @@ static void tpm_close(void *state)
         return;
     if (st->esys && st->drk != ESYS_TR_NONE)
         Esys_FlushContext(st->esys, st->drk);
+    if (st->esys && st->session != ESYS_TR_NONE)
+        Esys_FlushContext(st->esys, st->session);
     if (st->esys)
         Esys_Finalize(&st->esys);
     if (st->tcti)
@@ -133,6 +197,7 @@ static CK_RV tpm_open(const rot_config *cfg, void **state)
     if (!st)
         return CKR_HOST_MEMORY;
     st->drk = ESYS_TR_NONE;
+    st->session = ESYS_TR_NONE;
     if (pthread_mutex_init(&st->lock, NULL) != 0) {
         free(st);
         return CKR_CANT_LOCK;
@@ -140,6 +205,8 @@ static CK_RV tpm_open(const rot_config *cfg, void **state)
     rv = tpm_connect(st, tcti);
     if (rv == CKR_OK)
         rv = drk_load(st);
+    if (rv == CKR_OK)
+        rv = session_start(st);
     if (rv != CKR_OK) {
         tpm_close(st);
         return rv;
@@ -155,12 +222,12 @@ static TSS2_RC mac_sequence(tpm_state *st, const unsigned char *data, size_t len
     static const TPM2B_AUTH no_auth = {0};
     TPM2B_MAX_BUFFER chunk;
     ESYS_TR seq = ESYS_TR_NONE;
-    TSS2_RC rc = Esys_HMAC_Start(st->esys, st->drk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+    TSS2_RC rc = Esys_HMAC_Start(st->esys, st->drk, st->session, ESYS_TR_NONE, ESYS_TR_NONE,
                                  &no_auth, TPM2_ALG_SHA256, &seq);
     while (rc == TSS2_RC_SUCCESS && len > sizeof(chunk.buffer)) {
         chunk.size = sizeof(chunk.buffer);
         memcpy(chunk.buffer, data, chunk.size);
-        rc = Esys_SequenceUpdate(st->esys, seq, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+        rc = Esys_SequenceUpdate(st->esys, seq, st->session, ESYS_TR_NONE, ESYS_TR_NONE,
                                  &chunk);
         data += chunk.size;
         len -= chunk.size;
@@ -169,7 +236,7 @@ static TSS2_RC mac_sequence(tpm_state *st, const unsigned char *data, size_t len
         chunk.size = (UINT16)len;
         memcpy(chunk.buffer, data, len);
         /* Completing the sequence frees it in the TPM and in ESYS. */
-        rc = Esys_SequenceComplete(st->esys, seq, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+        rc = Esys_SequenceComplete(st->esys, seq, st->session, ESYS_TR_NONE, ESYS_TR_NONE,
                                    &chunk, ESYS_TR_RH_NULL, result, NULL);
     } else if (seq != ESYS_TR_NONE) {
         Esys_FlushContext(st->esys, seq);
@@ -184,7 +251,7 @@ static TSS2_RC mac_once(tpm_state *st, const void *data, size_t len, TPM2B_DIGES
     TSS2_RC rc;
     if (len)
         memcpy(buffer.buffer, data, len);
-    rc = Esys_HMAC(st->esys, st->drk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &buffer,
+    rc = Esys_HMAC(st->esys, st->drk, st->session, ESYS_TR_NONE, ESYS_TR_NONE, &buffer,
                    TPM2_ALG_SHA256, result);
     OPENSSL_cleanse(&buffer, sizeof(buffer));
     return rc;
