@@ -70,17 +70,19 @@ static CK_RV counter_fail(uint32_t id, const char *what, TSS2_RC rc)
 static TPM2B_PUBLIC drk_template(void)
 {
     TPM2B_PUBLIC pub = {
-        .publicArea = {
-            .type = TPM2_ALG_KEYEDHASH,
-            .nameAlg = TPM2_ALG_SHA256,
-            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                                TPMA_OBJECT_SIGN_ENCRYPT,
-            .parameters.keyedHashDetail.scheme = {
-                .scheme = TPM2_ALG_HMAC,
-                .details.hmac.hashAlg = TPM2_ALG_SHA256,
+        .publicArea =
+            {
+                .type = TPM2_ALG_KEYEDHASH,
+                .nameAlg = TPM2_ALG_SHA256,
+                .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                    TPMA_OBJECT_SIGN_ENCRYPT,
+                .parameters.keyedHashDetail.scheme =
+                    {
+                        .scheme = TPM2_ALG_HMAC,
+                        .details.hmac.hashAlg = TPM2_ALG_SHA256,
+                    },
             },
-        },
     };
     pub.publicArea.unique.keyedHash.size = sizeof(DRK_UNIQUE) - 1;
     memcpy(pub.publicArea.unique.keyedHash.buffer, DRK_UNIQUE, sizeof(DRK_UNIQUE) - 1);
@@ -93,9 +95,9 @@ static CK_RV drk_load(tpm_state *st)
     static const TPM2B_DATA outside = {0};
     static const TPML_PCR_SELECTION pcrs = {0};
     TPM2B_PUBLIC pub = drk_template();
-    TSS2_RC rc = Esys_CreatePrimary(st->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                    ESYS_TR_NONE, &sensitive, &pub, &outside, &pcrs, &st->drk,
-                                    NULL, NULL, NULL, NULL);
+    TSS2_RC rc =
+        Esys_CreatePrimary(st->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                           &sensitive, &pub, &outside, &pcrs, &st->drk, NULL, NULL, NULL, NULL);
     return rc == TSS2_RC_SUCCESS ? CKR_OK : tpm_fail("CreatePrimary of the DRK", rc);
 }
 
@@ -103,22 +105,23 @@ static CK_RV drk_load(tpm_state *st)
 static TPM2B_PUBLIC salt_template(void)
 {
     TPM2B_PUBLIC pub = {
-        .publicArea = {
-            .type = TPM2_ALG_ECC,
-            .nameAlg = TPM2_ALG_SHA256,
-            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                                TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
-                                TPMA_OBJECT_NODA,
-            .parameters.eccDetail = {
-                .symmetric = {.algorithm = TPM2_ALG_AES,
-                              .keyBits.aes = 128,
-                              .mode.aes = TPM2_ALG_CFB},
-                .scheme.scheme = TPM2_ALG_NULL,
-                .curveID = TPM2_ECC_NIST_P256,
-                .kdf.scheme = TPM2_ALG_NULL,
+        .publicArea =
+            {
+                .type = TPM2_ALG_ECC,
+                .nameAlg = TPM2_ALG_SHA256,
+                .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                                    TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA,
+                .parameters.eccDetail =
+                    {
+                        .symmetric = {.algorithm = TPM2_ALG_AES,
+                                      .keyBits.aes = 128,
+                                      .mode.aes = TPM2_ALG_CFB},
+                        .scheme.scheme = TPM2_ALG_NULL,
+                        .curveID = TPM2_ECC_NIST_P256,
+                        .kdf.scheme = TPM2_ALG_NULL,
+                    },
             },
-        },
     };
     return pub;
 }
@@ -140,9 +143,9 @@ static CK_RV session_start(tpm_state *st)
         .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB};
     TPM2B_PUBLIC pub = salt_template();
     ESYS_TR salt = ESYS_TR_NONE;
-    TSS2_RC rc = Esys_CreatePrimary(st->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                    ESYS_TR_NONE, &sensitive, &pub, &outside, &pcrs, &salt, NULL,
-                                    NULL, NULL, NULL);
+    TSS2_RC rc =
+        Esys_CreatePrimary(st->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                           &sensitive, &pub, &outside, &pcrs, &salt, NULL, NULL, NULL, NULL);
     if (rc != TSS2_RC_SUCCESS)
         return tpm_fail("CreatePrimary of the session salt key", rc);
     rc = Esys_StartAuthSession(st->esys, salt, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -153,10 +156,9 @@ static CK_RV session_start(tpm_state *st)
         st->session = ESYS_TR_NONE;
         return tpm_fail("StartAuthSession", rc);
     }
-    rc = Esys_TRSess_SetAttributes(st->esys, st->session,
-                                   TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT |
-                                       TPMA_SESSION_ENCRYPT,
-                                   0xff);
+    rc = Esys_TRSess_SetAttributes(
+        st->esys, st->session,
+        TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT, 0xff);
     return rc == TSS2_RC_SUCCESS ? CKR_OK : tpm_fail("TRSess_SetAttributes", rc);
 }
 
@@ -227,8 +229,7 @@ static TSS2_RC mac_sequence(tpm_state *st, const unsigned char *data, size_t len
     while (rc == TSS2_RC_SUCCESS && len > sizeof(chunk.buffer)) {
         chunk.size = sizeof(chunk.buffer);
         memcpy(chunk.buffer, data, chunk.size);
-        rc = Esys_SequenceUpdate(st->esys, seq, st->session, ESYS_TR_NONE, ESYS_TR_NONE,
-                                 &chunk);
+        rc = Esys_SequenceUpdate(st->esys, seq, st->session, ESYS_TR_NONE, ESYS_TR_NONE, &chunk);
         data += chunk.size;
         len -= chunk.size;
     }
@@ -236,8 +237,8 @@ static TSS2_RC mac_sequence(tpm_state *st, const unsigned char *data, size_t len
         chunk.size = (UINT16)len;
         memcpy(chunk.buffer, data, len);
         /* Completing the sequence frees it in the TPM and in ESYS. */
-        rc = Esys_SequenceComplete(st->esys, seq, st->session, ESYS_TR_NONE, ESYS_TR_NONE,
-                                   &chunk, ESYS_TR_RH_NULL, result, NULL);
+        rc = Esys_SequenceComplete(st->esys, seq, st->session, ESYS_TR_NONE, ESYS_TR_NONE, &chunk,
+                                   ESYS_TR_RH_NULL, result, NULL);
     } else if (seq != ESYS_TR_NONE) {
         Esys_FlushContext(st->esys, seq);
     }
@@ -334,8 +335,7 @@ static CK_RV counter_value(tpm_state *st, uint32_t id, ESYS_TR tr, uint64_t *val
 
 static CK_RV counter_bump(tpm_state *st, uint32_t id, ESYS_TR tr, uint64_t *value)
 {
-    TSS2_RC rc =
-        Esys_NV_Increment(st->esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+    TSS2_RC rc = Esys_NV_Increment(st->esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
     if (rc != TSS2_RC_SUCCESS)
         return counter_fail(id, "NV_Increment", rc);
     return counter_value(st, id, tr, value);
@@ -383,12 +383,13 @@ static TSS2_RC counter_define(tpm_state *st, uint32_t id, ESYS_TR *tr)
 {
     static const TPM2B_AUTH no_auth = {0};
     TPM2B_NV_PUBLIC pub = {
-        .nvPublic = {
-            .nvIndex = id,
-            .nameAlg = TPM2_ALG_SHA256,
-            .attributes = COUNTER_ATTRIBUTES,
-            .dataSize = COUNTER_SIZE,
-        },
+        .nvPublic =
+            {
+                .nvIndex = id,
+                .nameAlg = TPM2_ALG_SHA256,
+                .attributes = COUNTER_ATTRIBUTES,
+                .dataSize = COUNTER_SIZE,
+            },
     };
     return Esys_NV_DefineSpace(st->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                ESYS_TR_NONE, &no_auth, &pub, tr);

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define START_TRIES 20 /* ports taken between our probe and swtpm's bind */
+#define START_TRIES 20      /* ports taken between our probe and swtpm's bind */
 #define START_WAIT_MS 10000 /* swtpm under a loaded machine can be slow */
 
 bool swtpm_available(void)

@@ -180,10 +180,10 @@ static void state_survives_a_power_cycle(void **state)
  * range (defined by someone else) must not be taken for a counter. */
 static void ordinary_index_is_not_a_counter(void **state)
 {
-    TPM2B_NV_PUBLIC pub = {.nvPublic = {.nameAlg = TPM2_ALG_SHA256,
-                                        .attributes = TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE |
-                                                      TPMA_NV_NO_DA,
-                                        .dataSize = 8}};
+    TPM2B_NV_PUBLIC pub = {
+        .nvPublic = {.nameAlg = TPM2_ALG_SHA256,
+                     .attributes = TPMA_NV_AUTHREAD | TPMA_NV_AUTHWRITE | TPMA_NV_NO_DA,
+                     .dataSize = 8}};
     TPM2B_MAX_NV_BUFFER data = {.size = 8};
     TPM2B_AUTH no_auth = {0};
     TSS2_TCTI_CONTEXT *tcti = NULL;
@@ -204,9 +204,9 @@ static void ordinary_index_is_not_a_counter(void **state)
     assert_int_equal(Esys_NV_DefineSpace(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                          ESYS_TR_NONE, &no_auth, &pub, &tr),
                      TSS2_RC_SUCCESS);
-    assert_int_equal(Esys_NV_Write(esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                                   &data, 0),
-                     TSS2_RC_SUCCESS);
+    assert_int_equal(
+        Esys_NV_Write(esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, 0),
+        TSS2_RC_SUCCESS);
     assert_int_equal(rot_tpm_ops.counter_read(st, id, &v), CKR_DEVICE_ERROR);
     assert_int_equal(rot_tpm_ops.counter_free(st, id), CKR_DEVICE_ERROR);
     /* counter_new steps over it. */
@@ -281,7 +281,8 @@ static double ms_since(const struct timespec *start)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - start->tv_sec) * 1e3 + (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+    return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
 /* Prints what open, mac and increment cost against swtpm; asserts nothing
