@@ -12,6 +12,7 @@ SOFTSE_PACKAGES=(
     libnss3-dev libssl-dev libsqlite3-dev libcmocka-dev libp11-kit-dev
     opensc p11-kit softhsm2 gnutls-bin libnss3-tools libengine-pkcs11-openssl
     sqlite3 valgrind libclang-rt-14-dev
+    libtss2-dev swtpm swtpm-tools libtss2-tcti-swtpm0
 )
 
 softse_install_deps() {
