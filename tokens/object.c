@@ -153,7 +153,7 @@ static CK_RV object_mac_begin(tok *t, tok_id id, bool is_private, uint64_t versi
 }
 
 /* Inside a write transaction, after the attribute rows are written. */
-static CK_RV object_seal(tok *t, tok_id id, bool is_private, uint64_t version)
+CK_RV tok_object_seal(tok *t, tok_id id, bool is_private, uint64_t version)
 {
     EVP_MAC_CTX *ctx = NULL;
     sqlite3_stmt *s = NULL;
@@ -194,7 +194,7 @@ CK_RV tok_object_seal_all(tok *t)
     int rc = sqlite3_prepare_v2(t->db, "SELECT id, private, version FROM object", -1, &s, NULL);
     CK_RV rv = rc == SQLITE_OK ? CKR_OK : tok_db_error(t, rc, "sealing objects");
     while (rv == CKR_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        rv = object_seal(t, (tok_id)sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1) != 0,
+        rv = tok_object_seal(t, (tok_id)sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1) != 0,
                          (uint64_t)sqlite3_column_int64(s, 2) + 1);
     if (rv == CKR_OK && rc != SQLITE_DONE)
         rv = tok_db_error(t, rc, "sealing objects");
@@ -227,7 +227,7 @@ CK_RV tok_object_create(tok *t, const tok_keys *keys, bool is_private, const tok
     new_id = (tok_id)sqlite3_last_insert_rowid(t->db);
     rv = store_attrs(t, keys, new_id, is_private, attrs, count);
     if (rv == CKR_OK)
-        rv = object_seal(t, new_id, is_private, 0);
+        rv = tok_object_seal(t, new_id, is_private, 0);
     if (rv == CKR_OK)
         rv = audit_object(t, "object-created", new_id, audit);
     if (rv == CKR_OK)
@@ -291,7 +291,7 @@ CK_RV tok_object_update(tok *t, const tok_keys *keys, tok_id id, bool is_private
     if (rv == CKR_OK)
         rv = store_attrs(t, keys, id, is_private, attrs, count);
     if (rv == CKR_OK)
-        rv = object_seal(t, id, is_private, version + 1);
+        rv = tok_object_seal(t, id, is_private, version + 1);
     if (rv == CKR_OK)
         rv = audit_object(t, "object-updated", id, audit);
     if (rv == CKR_OK)

@@ -335,11 +335,16 @@ CK_RV tok_state_check(tok *t)
         rv = state_derived(t, &audit_seq, &counters);
     if (rv != CKR_OK)
         return rv;
+    if ((uint64_t)audit_seq != t->state.audit_seq) {
+        se_log(SE_LOG_ERROR,
+               "token %s: the audit log ends at record %lld but the token state says %llu: "
+               "records cut or added outside softse; the token is refused",
+               t->path, (long long)audit_seq, (unsigned long long)t->state.audit_seq);
+        return CKR_DEVICE_ERROR;
+    }
     if (!has_stored || CRYPTO_memcmp(mac, stored, TOK_HASH_LEN) != 0)
         return damaged(t, "the token state (lifecycle, PIN records and counters, audit head) "
                           "fails authentication: edited, or from another token");
-    if ((uint64_t)audit_seq != t->state.audit_seq)
-        return damaged(t, "the audit log was cut or extended outside softse");
     if ((uint64_t)counters != t->state.counters_total)
         return damaged(t, "a failure counter was edited or rolled back");
     t->state_checked = true;

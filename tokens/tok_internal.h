@@ -302,7 +302,10 @@ CK_RV tok_audit_append_batch(tok *t, tok_audit_cursor *cursor, const tok_audit_e
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", UTC. */
 void tok_audit_now(tok *t, char out[TOK_AUDIT_TIME_LEN]);
 
-/* object.c: every object MACed again (tok_terminate). */
+/* object.c, inside a write transaction: an object's MAC over its stored
+ * attribute rows, with its version (after the rows are written); every
+ * object again (tok_terminate). */
+CK_RV tok_object_seal(tok *t, tok_id id, bool is_private, uint64_t version);
 CK_RV tok_object_seal_all(tok *t);
 
 /* ---- state.c ----------------------------------------------------------- */

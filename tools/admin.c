@@ -21,14 +21,14 @@
 
 /* ---- the store directory ------------------------------------------------------- */
 
-/* store_dir from a "key = value" configuration file, or NULL. */
-static char *conf_store_dir(const char *path)
+/* A key's value in a "key = value" configuration file, or NULL. */
+static char *conf_value(const char *path, const char *wanted)
 {
     FILE *file = fopen(path, "r");
     if (!file)
         return NULL;
-    char line[4096], *dir = NULL;
-    while (!dir && fgets(line, sizeof(line), file)) {
+    char line[4096], *found = NULL;
+    while (!found && fgets(line, sizeof(line), file)) {
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
@@ -45,11 +45,32 @@ static char *conf_store_dir(const char *path)
             *--end = '\0';
         for (char *end = value + strlen(value); end > value && isspace((unsigned char)end[-1]);)
             *--end = '\0';
-        if (strcmp(key, "store_dir") == 0 && *value)
-            dir = strdup(value);
+        if (strcmp(key, wanted) == 0 && *value)
+            found = strdup(value);
     }
     fclose(file);
-    return dir;
+    return found;
+}
+
+/* The device root of trust as the module finds it: SOFTSE_ROT_* over the
+ * rot_* keys of $SOFTSE_CONF over the defaults (tokens/tok.h). */
+static void configure_rot(void)
+{
+    static const char *const keys[][2] = {{"SOFTSE_ROT_PROVIDER", "rot_provider"},
+                                          {"SOFTSE_ROT_DIR", "rot_dir"},
+                                          {"SOFTSE_ROT_TCTI", "rot_tcti"}};
+    char *values[3] = {NULL, NULL, NULL};
+    const char *conf = getenv("SOFTSE_CONF");
+    for (size_t i = 0; i < 3; i++) {
+        const char *env = getenv(keys[i][0]);
+        if (env && *env)
+            values[i] = strdup(env);
+        else if (conf && *conf)
+            values[i] = conf_value(conf, keys[i][1]);
+    }
+    tok_rot_configure(values[0], values[1], values[2]);
+    for (size_t i = 0; i < 3; i++)
+        free(values[i]);
 }
 
 static char *store_dir(void)
@@ -59,7 +80,7 @@ static char *store_dir(void)
     if (env && *env)
         return strdup(env);
     const char *conf = getenv("SOFTSE_CONF");
-    if (conf && *conf && (dir = conf_store_dir(conf)) != NULL)
+    if (conf && *conf && (dir = conf_value(conf, "store_dir")) != NULL)
         return dir;
     const char *xdg = getenv("XDG_DATA_HOME");
     if (xdg && *xdg)
@@ -103,6 +124,7 @@ static bool store_matches(const p11_selector *sel, size_t index, const store_tok
 static int open_selected(const tool_opts *opts, store_token *out)
 {
     memset(out, 0, sizeof(*out));
+    configure_rot();
     char *dir = store_dir();
     if (!dir)
         return tool_fail("no store directory: set SOFTSE_STORE, XDG_DATA_HOME or HOME");

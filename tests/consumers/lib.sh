@@ -24,6 +24,9 @@ SPY_LIB=/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/softse-consumers.XXXXXX")
 export SOFTSE_STORE="$WORK/store"
+# The device root key beside the store, the same for every program of the
+# test whatever its HOME (p11-kit.sh runs some with another one).
+export SOFTSE_ROT_DIR="$WORK/rot"
 mkdir -p "$SOFTSE_STORE"
 export SOFTSE_PIN_KDF_ITERATIONS=1000
 # A system-wide openssl.cnf that loads engines must not leak into a test.

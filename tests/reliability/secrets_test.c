@@ -34,6 +34,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,14 +490,59 @@ static bool gcm_opens(const unsigned char kek[32], const unsigned char *aad, siz
     return ok;
 }
 
-static bool pin_opens(const char *pin, const unsigned char *salt, int salt_len,
-                      unsigned long iterations, const unsigned char *aad, size_t aad_len,
-                      const unsigned char *wrapped, size_t wrapped_len)
+static void hkdf_sha256(const unsigned char *ikm, size_t ikm_len, const void *salt,
+                        size_t salt_len, const char *info, unsigned char out[32])
 {
-    unsigned char kek[32];
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+    size_t out_len = 32;
+    rel_check(ctx && EVP_PKEY_derive_init(ctx) == 1 &&
+                  EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&
+                  EVP_PKEY_CTX_set1_hkdf_salt(ctx, salt, (int)salt_len) == 1 &&
+                  EVP_PKEY_CTX_set1_hkdf_key(ctx, ikm, (int)ikm_len) == 1 &&
+                  EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)info,
+                                              (int)strlen(info)) == 1 &&
+                  EVP_PKEY_derive(ctx, out, &out_len) == 1,
+              "HKDF");
+    EVP_PKEY_CTX_free(ctx);
+}
+
+/* The token's PIN wrap key from the file provider's device root key, as
+ * docs/spec.md ("The device root of trust") defines it, computed here
+ * with plain OpenSSL: HMAC-SHA256(DRK, "softse token key v2" ‖ serial),
+ * then HKDF(salt = serial, info "softse pin wrap v2"). */
+static void wrap_key(const char serial[16], unsigned char out[32])
+{
+    char path[PATH_MAX + 16];
+    unsigned char drk[32], input[19 + 16], token_key[32];
+    unsigned int len = 0;
+    snprintf(path, sizeof(path), "%s/rot/drk", env.root);
+    FILE *file = fopen(path, "rb");
+    rel_check(file && fread(drk, 1, sizeof(drk), file) == sizeof(drk), "reading %s", path);
+    fclose(file);
+    memcpy(input, "softse token key v2", 19);
+    memcpy(input + 19, serial, 16);
+    rel_check(HMAC(EVP_sha256(), drk, sizeof(drk), input, sizeof(input), token_key, &len) &&
+                  len == 32,
+              "HMAC");
+    hkdf_sha256(token_key, sizeof(token_key), serial, 16, "softse pin wrap v2", out);
+}
+
+/* The KEK: PBKDF2-HMAC-SHA256 of the PIN, then HKDF with the wrap key as
+ * salt (info "softse pin kek v2"); with_drk false tries the recipe of a
+ * store without a root of trust (PBKDF2 alone), which must not open. */
+static bool pin_opens(const char *pin, const unsigned char *salt, int salt_len,
+                      unsigned long iterations, const char serial[16], bool with_drk,
+                      const unsigned char *aad, size_t aad_len, const unsigned char *wrapped,
+                      size_t wrapped_len)
+{
+    unsigned char stretched[32], kek[32], wrap[32];
     rel_check(PKCS5_PBKDF2_HMAC(pin, (int)strlen(pin), salt, salt_len, (int)iterations,
-                                EVP_sha256(), sizeof(kek), kek) == 1,
+                                EVP_sha256(), sizeof(stretched), stretched) == 1,
               "PBKDF2");
+    if (!with_drk)
+        return gcm_opens(stretched, aad, aad_len, wrapped, wrapped_len);
+    wrap_key(serial, wrap);
+    hkdf_sha256(stretched, sizeof(stretched), wrap, sizeof(wrap), "softse pin kek v2", kek);
     return gcm_opens(kek, aad, aad_len, wrapped, wrapped_len);
 }
 
@@ -546,15 +593,19 @@ static void check_default_kdf(void)
             int salt_len = sqlite3_column_bytes(st, 2);
             const unsigned char *wrapped = sqlite3_column_blob(st, 3);
             size_t wrapped_len = (size_t)sqlite3_column_bytes(st, 3);
-            rel_check(pin_opens(pin, salt, salt_len, iterations, aad, sizeof(aad), wrapped,
-                                wrapped_len),
-                      "pin row %lu: PBKDF2-HMAC-SHA256 with %lu iterations does not open the "
-                      "wrapped master key",
+            rel_check(pin_opens(pin, salt, salt_len, iterations, serial, true, aad, sizeof(aad),
+                                wrapped, wrapped_len),
+                      "pin row %lu: PBKDF2-HMAC-SHA256 with %lu iterations and the DRK does not "
+                      "open the wrapped master key",
                       (unsigned long)user, iterations);
-            rel_check(!pin_opens(pin, salt, salt_len, iterations - 1, aad, sizeof(aad), wrapped,
-                                 wrapped_len),
+            rel_check(!pin_opens(pin, salt, salt_len, iterations - 1, serial, true, aad,
+                                 sizeof(aad), wrapped, wrapped_len),
                       "pin row %lu opens with %lu iterations too", (unsigned long)user,
                       iterations - 1);
+            rel_check(!pin_opens(pin, salt, salt_len, iterations, serial, false, aad, sizeof(aad),
+                                 wrapped, wrapped_len),
+                      "pin row %lu opens with the PIN alone, without the device root key",
+                      (unsigned long)user);
             printf("secrets_test: default PIN KDF of the %s PIN: PBKDF2-HMAC-SHA256, %lu "
                    "iterations (recorded and verified by unwrapping), minimum %lu\n",
                    user == CKU_SO ? "SO" : "user", iterations, MIN_ITERATIONS);
@@ -573,6 +624,10 @@ int main(void)
 {
     memset(&env, 0, sizeof(env));
     fx_env_fresh(&env);
+    /* The device root key where check_default_kdf reads it. */
+    char rot_dir[PATH_MAX + 8];
+    snprintf(rot_dir, sizeof(rot_dir), "%s/rot", env.root);
+    setenv("SOFTSE_ROT_DIR", rot_dir, 1);
     fx_rsa_key_new(&rsa);
     rel_bytes_for("aes-sensitive value", aes_sensitive, sizeof(aes_sensitive));
     rel_bytes_for("aes-private value", aes_private, sizeof(aes_private));
