@@ -141,6 +141,34 @@ static CK_RV read_counter(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type, unsigned lo
     return rv;
 }
 
+CK_RV tok_counter_seal_all(tok *t)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(t->db, "SELECT object, type, value FROM counter", -1, &s, NULL);
+    CK_RV rv = rc == SQLITE_OK ? CKR_OK : tok_db_error(t, rc, "sealing counters");
+    while (rv == CKR_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        tok_id id = (tok_id)sqlite3_column_int64(s, 0);
+        CK_ATTRIBUTE_TYPE type = (CK_ATTRIBUTE_TYPE)sqlite3_column_int64(s, 1);
+        unsigned long value = (unsigned long)sqlite3_column_int64(s, 2);
+        unsigned char mac[TOK_HASH_LEN];
+        sqlite3_stmt *set;
+        rv = counter_mac(t, id, type, value, mac);
+        if (rv == CKR_OK)
+            rv = tok_stmt(t, STMT_COUNTER_SET, &set);
+        if (rv == CKR_OK) {
+            sqlite3_bind_int64(set, 1, (sqlite3_int64)id);
+            sqlite3_bind_int64(set, 2, (sqlite3_int64)type);
+            sqlite3_bind_int64(set, 3, (sqlite3_int64)value);
+            sqlite3_bind_blob(set, 4, mac, TOK_HASH_LEN, SQLITE_STATIC);
+            rv = tok_step_done(t, set, "sealing counters");
+        }
+    }
+    if (rv == CKR_OK && rc != SQLITE_DONE)
+        rv = tok_db_error(t, rc, "sealing counters");
+    sqlite3_finalize(s);
+    return rv;
+}
+
 static CK_RV read_counter_checked(tok *t, tok_id id, CK_ATTRIBUTE_TYPE type,
                                   unsigned long *value)
 {

@@ -73,7 +73,7 @@ static char *path_join(const char *dir, const char *prefix, const char *name, co
     return path;
 }
 
-static tok *tok_new(const char *path)
+tok *tok_new(const char *path)
 {
     tok *t = calloc(1, sizeof(*t));
     if (t == NULL)

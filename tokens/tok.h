@@ -61,6 +61,14 @@ CK_RV tok_rot_configure(const char *provider, const char *dir, const char *tcti)
 /* Closes it (C_Finalize, after every token is closed). */
 void tok_rot_release(void);
 
+/* A token file of store format 1 (before the root of trust) made format 2
+ * under the configured root of trust: needs the SO PIN, and the user PIN
+ * when one is set (CKR_PIN_INCORRECT otherwise; no retry is counted, the
+ * old format has no protected counter).  CKR_FUNCTION_REJECTED when the
+ * file is not format 1. */
+CK_RV tok_migrate(const char *path, const CK_UTF8CHAR *so_pin, CK_ULONG so_len,
+                  const CK_UTF8CHAR *user_pin, CK_ULONG user_len);
+
 /* ---- token files ---------------------------------------------------- */
 
 /* Lists the token databases of dir ("<serial>.sqlite"), oldest token first

@@ -185,6 +185,9 @@ struct tok {
 
 /* ---- store.c ----------------------------------------------------------- */
 
+/* A handle for path with its OpenSSL objects fetched and no connection. */
+tok *tok_new(const char *path);
+
 /* A blank-padded label as printable text, trailing blanks removed. */
 void tok_label_text(const char label[TOK_LABEL_LEN], char out[TOK_LABEL_LEN + 1]);
 
@@ -307,6 +310,8 @@ void tok_audit_now(tok *t, char out[TOK_AUDIT_TIME_LEN]);
  * object again (tok_terminate). */
 CK_RV tok_object_seal(tok *t, tok_id id, bool is_private, uint64_t version);
 CK_RV tok_object_seal_all(tok *t);
+/* lifecycle.c, inside a write transaction: every counter row MACed (tok_migrate). */
+CK_RV tok_counter_seal_all(tok *t);
 
 /* ---- state.c ----------------------------------------------------------- */
 

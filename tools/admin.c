@@ -271,3 +271,32 @@ int cmd_delete(const tool_command *cmd, tool_opts *opts)
     free(path);
     return TOOL_OK;
 }
+
+/* ---- migrate ------------------------------------------------------------------------ */
+
+int cmd_migrate(const tool_command *cmd, tool_opts *opts)
+{
+    const char *so_pin = tool_pin(cmd, opts, CKU_SO);
+    if (!so_pin)
+        return TOOL_USAGE;
+    const char *pin = opts->pin && *opts->pin ? opts->pin : getenv("SOFTSE_PIN");
+    configure_rot();
+    char *dir = store_dir(), *path = NULL;
+    if (!dir)
+        return tool_fail("no store directory: set SOFTSE_STORE, XDG_DATA_HOME or HOME");
+    char serial[TOK_SERIAL_LEN + 1] = {0};
+    for (size_t i = 0; i < TOK_SERIAL_LEN && opts->select.serial[i]; i++)
+        serial[i] = (char)toupper((unsigned char)opts->select.serial[i]);
+    if (asprintf(&path, "%s/%s.sqlite", dir, serial) < 0) {
+        free(dir);
+        return tool_fail("out of memory");
+    }
+    free(dir);
+    CK_RV rv = tok_migrate(path, (const CK_UTF8CHAR *)so_pin, strlen(so_pin),
+                           (const CK_UTF8CHAR *)pin, pin ? strlen(pin) : 0);
+    int rc = rv == CKR_OK ? TOOL_OK : tool_ck_fail(rv, "migrating the token %s", path);
+    if (rv == CKR_OK)
+        printf("migrated token %s to store format 2 (bound to the device root of trust)\n", serial);
+    free(path);
+    return rc;
+}

@@ -151,6 +151,12 @@ static const tool_command commands[] = {
      "Reads the token file in the store directory without the module: $SOFTSE_STORE,\n"
      "else store_dir of $SOFTSE_CONF, else $XDG_DATA_HOME/softse, else\n"
      "~/.local/share/softse (as the module).  Exits 1 naming the first broken record."},
+    {"migrate", cmd_migrate, OPT_SERIAL | OPT_SO_PIN | OPT_PIN, OPT_SERIAL,
+     "bind a token of store format 1 to the device root of trust",
+     "Tokens written before the device root of trust are refused until migrated:\n"
+     "with the SO PIN (and the user PIN when one is set) the master key is wrapped\n"
+     "again under keys that need the root of trust configured now (rot_provider,\n"
+     "rot_dir, rot_tcti or SOFTSE_ROT_*), and every record gets its MAC."},
     {"delete", cmd_delete, OPT_SELECT | OPT_FORCE, OPT_SELECT, "delete a token's file",
      "Deletes the token from the store directory.  A manufactured token is refused\n"
      "without --force: its device identity cannot be made again."},

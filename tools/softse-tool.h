@@ -206,6 +206,7 @@ int cmd_lifecycle(const tool_command *cmd, tool_opts *opts);
 int cmd_manufacture(const tool_command *cmd, tool_opts *opts);
 int cmd_ca_create(const tool_command *cmd, tool_opts *opts);
 int cmd_audit(const tool_command *cmd, tool_opts *opts);
+int cmd_migrate(const tool_command *cmd, tool_opts *opts);
 int cmd_delete(const tool_command *cmd, tool_opts *opts);
 /* gkea.c */
 int cmd_gkea(const tool_command *cmd, tool_opts *opts);
