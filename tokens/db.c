@@ -37,6 +37,7 @@ static const char schema_sql[] =
     " version INTEGER NOT NULL DEFAULT 0,"
     " audit_seq INTEGER NOT NULL DEFAULT 0,"
     " counters_total INTEGER NOT NULL DEFAULT 0,"
+    " objects_sum BLOB,"
     " mac BLOB);"
     "CREATE TABLE pin ("
     " user INTEGER PRIMARY KEY,"
@@ -125,12 +126,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_COUNTER_GET] = "SELECT value, mac FROM counter WHERE object = ?1 AND type = ?2",
     [STMT_STATE_TOKEN] = "SELECT serial, label, created, lifecycle, pin_kdf_iterations, key_check,"
                          " id, rot, rot_id, counter_id, counter_base, version, audit_seq,"
-                         " counters_total, mac FROM token WHERE id = 1",
+                         " counters_total, objects_sum, mac FROM token WHERE id = 1",
     [STMT_STATE_PINS] = "SELECT user, failures, max_failures, kdf_iterations, salt, wrapped"
                         " FROM pin ORDER BY user",
     [STMT_STATE_BUMP] = "UPDATE token SET version = version + 1 WHERE id = 1",
     [STMT_STATE_DERIVED] = "UPDATE token SET audit_seq = ?1, counters_total = ?2 WHERE id = 1",
     [STMT_STATE_SET_MAC] = "UPDATE token SET mac = ?1 WHERE id = 1",
+    [STMT_STATE_SET_OBJECTS] = "UPDATE token SET objects_sum = ?1 WHERE id = 1",
+    [STMT_OBJECT_VERSIONS] = "SELECT id, version FROM object",
     [STMT_OBJECT_SET_MAC] = "UPDATE object SET version = ?2, mac = ?3 WHERE id = ?1",
     [STMT_COUNTER_SET] = "INSERT INTO counter (object, type, value, mac) VALUES (?1, ?2, ?3, ?4)"
                          " ON CONFLICT (object, type) DO UPDATE SET value = excluded.value,"

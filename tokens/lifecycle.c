@@ -55,6 +55,8 @@ CK_RV tok_terminate(tok *t, const char *audit)
     if (rv == CKR_OK)
         rv = tok_object_seal_all(t);
     if (rv == CKR_OK)
+        rv = tok_objset_reset(t);
+    if (rv == CKR_OK)
         rv = set_state(t, SOFTSE_LIFECYCLE_TERMINATED);
     if (rv == CKR_OK)
         rv = tok_audit_append_locked(t, "lifecycle", audit ? audit : "terminated");
@@ -86,6 +88,8 @@ CK_RV tok_reset(tok *t, const tok_id *keep, size_t count, const char *audit)
     };
     for (size_t i = 0; rv == CKR_OK && i < sizeof(erase) / sizeof(erase[0]); i++)
         rv = run(t, erase[i], 0, 0, "erasing objects on reset");
+    if (rv == CKR_OK)
+        rv = tok_objset_reset(t);
     if (rv == CKR_OK)
         rv = set_state(t, SOFTSE_LIFECYCLE_PERSONALIZATION);
     if (rv == CKR_OK)

@@ -22,6 +22,7 @@ static const char *const add_columns[] = {
     "ALTER TABLE token ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE token ADD COLUMN audit_seq INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE token ADD COLUMN counters_total INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE token ADD COLUMN objects_sum BLOB",
     "ALTER TABLE token ADD COLUMN mac BLOB",
     "ALTER TABLE object ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE object ADD COLUMN mac BLOB",
@@ -139,6 +140,8 @@ static CK_RV migrate_locked(tok *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_len,
         rv = tok_object_seal_all(t);
     if (rv == CKR_OK)
         rv = tok_counter_seal_all(t);
+    if (rv == CKR_OK)
+        rv = tok_objset_reset(t);
     if (rv == CKR_OK)
         rv = tok_exec(t, "PRAGMA user_version = 2", "marking the store format");
     if (rv == CKR_OK)

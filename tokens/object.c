@@ -229,6 +229,8 @@ CK_RV tok_object_create(tok *t, const tok_keys *keys, bool is_private, const tok
     if (rv == CKR_OK)
         rv = tok_object_seal(t, new_id, is_private, 0);
     if (rv == CKR_OK)
+        rv = tok_objset_change(t, new_id, false, 0, true, 0);
+    if (rv == CKR_OK)
         rv = audit_object(t, "object-created", new_id, audit);
     if (rv == CKR_OK)
         rv = tok_commit(t);
@@ -293,6 +295,8 @@ CK_RV tok_object_update(tok *t, const tok_keys *keys, tok_id id, bool is_private
     if (rv == CKR_OK)
         rv = tok_object_seal(t, id, is_private, version + 1);
     if (rv == CKR_OK)
+        rv = tok_objset_change(t, id, true, version, true, version + 1);
+    if (rv == CKR_OK)
         rv = audit_object(t, "object-updated", id, audit);
     if (rv == CKR_OK)
         rv = tok_commit(t);
@@ -306,9 +310,14 @@ CK_RV tok_object_destroy(tok *t, tok_id id, const char *audit)
     CK_RV rv;
     if (t == NULL)
         return CKR_ARGUMENTS_BAD;
+    uint64_t version = 0;
     rv = tok_begin(t, true);
     if (rv == CKR_OK)
+        rv = object_version(t, id, &version);
+    if (rv == CKR_OK)
         rv = tok_state_event(t); /* an older file must not bring the object back */
+    if (rv == CKR_OK)
+        rv = tok_objset_change(t, id, true, version, false, 0);
     if (rv == CKR_OK)
         rv = delete_rows(t, id, true);
     if (rv == CKR_OK && sqlite3_changes(t->db) == 0)
@@ -369,7 +378,9 @@ CK_RV tok_object_load(tok *t, const tok_keys *keys, tok_id id, bool *is_private,
     unsigned char mac[TOK_HASH_LEN], stored_mac[TOK_HASH_LEN];
     if (t == NULL || is_private == NULL || attrs == NULL || count == NULL)
         return CKR_ARGUMENTS_BAD;
-    rv = tok_begin(t, false);
+    rv = tok_objset_verify(t);
+    if (rv == CKR_OK)
+        rv = tok_begin(t, false);
     if (rv == CKR_OK)
         rv = tok_stmt(t, STMT_OBJECT_GET, &s);
     if (rv != CKR_OK)
@@ -549,6 +560,9 @@ CK_RV tok_object_find(tok *t, const tok_keys *keys, const tok_attr *match, size_
     size_t n = 0, capacity = 0;
     if (t == NULL || ids == NULL || found == NULL || check_attrs(match, count) != CKR_OK)
         return CKR_ARGUMENTS_BAD;
+    rv = tok_objset_verify(t);
+    if (rv != CKR_OK)
+        return rv;
     if (count == 0) {
         rv = tok_stmt(t, with_keys ? STMT_OBJECT_ALL : STMT_OBJECT_ALL_PUBLIC, &s);
         if (rv != CKR_OK)

@@ -101,6 +101,8 @@ void tok_close(tok *t)
     EVP_MD_free(t->sha256);
     EVP_MD_CTX_free(t->audit_md);
     EVP_MAC_CTX_free(t->state_mac);
+    EVP_CIPHER_CTX_free(t->set_cipher);
+    OPENSSL_cleanse(t->set_key, sizeof(t->set_key));
     OPENSSL_cleanse(t->state_key, sizeof(t->state_key));
     OPENSSL_cleanse(t->wrap_key, sizeof(t->wrap_key));
     free(t->path);

@@ -61,6 +61,7 @@
 #define TOK_SEAL_OVERHEAD (TOK_NONCE_LEN + TOK_TAG_LEN) /* nonce ‖ ciphertext ‖ tag */
 #define TOK_HASH_LEN 32
 #define TOK_KEY_CHECK_LEN 32
+#define TOK_OBJSET_LEN 16 /* the object set's sum, mod 2^128 */
 
 /* Lookup keys (table lookup): a tag byte, then the value itself (public,
  * short), SHA-256 of the value (public, long) or a truncated
@@ -111,6 +112,8 @@ enum tok_stmt {
     STMT_STATE_BUMP,
     STMT_STATE_DERIVED,
     STMT_STATE_SET_MAC,
+    STMT_STATE_SET_OBJECTS,
+    STMT_OBJECT_VERSIONS,
     STMT_OBJECT_SET_MAC,
     STMT_COUNTER_SET,
     STMT_COUNT
@@ -177,7 +180,11 @@ struct tok {
         unsigned char lifecycle;
         uint32_t counter_id;
         uint64_t counter_base, version, audit_seq, counters_total;
+        unsigned char objects_sum[TOK_OBJSET_LEN];
     } state;
+    unsigned char set_key[32];    /* the object set's PRF key */
+    EVP_CIPHER_CTX *set_cipher;   /* AES-256-ECB under set_key */
+    bool objects_verified;        /* the object set was checked once by this handle */
     bool state_checked; /* in this transaction */
     bool state_dirty;   /* sealed again at commit */
     bool anchor_pending; /* raise the counter after the commit */
@@ -341,6 +348,18 @@ CK_RV tok_state_event(tok *t);
 CK_RV tok_state_seal(tok *t);
 /* After COMMIT or ROLLBACK. */
 void tok_state_end(tok *t, bool committed);
+
+/* The set of current (object, version) pairs, anchored in the state
+ * (docs/spec.md, "The device root of trust"): a sum mod 2^128 of
+ * AES-256(set_key, u64be(id) ‖ u64be(version)) over every object.  Writes
+ * keep it (tok_objset_change: had/has say whether the object existed
+ * before/after); tok_objset_reset recomputes it inside a write transaction
+ * after bulk changes; tok_objset_verify compares it with the objects in
+ * the file, once per handle, before the first object is loaded or found. */
+CK_RV tok_objset_change(tok *t, tok_id id, bool had, uint64_t old_version, bool has,
+                        uint64_t new_version);
+CK_RV tok_objset_reset(tok *t);
+CK_RV tok_objset_verify(tok *t);
 
 /* MACs under the state key: domain and serial first, then fields, each
  * tagged with its type and length. */

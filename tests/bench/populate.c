@@ -195,6 +195,8 @@ static CK_RV insert_object(tok *t, const tok_attr *attrs, size_t count)
     }
     if (rv == CKR_OK)
         rv = tok_object_seal(t, id, false, 0);
+    if (rv == CKR_OK)
+        rv = tok_objset_change(t, id, false, 0, true, 0);
     /* module/object.c audits "create data"; tokens/object.c prefixes the id. */
     snprintf(detail, sizeof(detail), "object %llu: create data", (unsigned long long)id);
     if (rv == CKR_OK)
