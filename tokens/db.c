@@ -38,6 +38,7 @@ static const char schema_sql[] =
     " audit_seq INTEGER NOT NULL DEFAULT 0,"
     " counters_total INTEGER NOT NULL DEFAULT 0,"
     " objects_sum BLOB,"
+    " anchored_seq INTEGER NOT NULL DEFAULT 0,"
     " mac BLOB);"
     "CREATE TABLE pin ("
     " user INTEGER PRIMARY KEY,"
@@ -126,11 +127,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_COUNTER_GET] = "SELECT value, mac FROM counter WHERE object = ?1 AND type = ?2",
     [STMT_STATE_TOKEN] = "SELECT serial, label, created, lifecycle, pin_kdf_iterations, key_check,"
                          " id, rot, rot_id, counter_id, counter_base, version, audit_seq,"
-                         " counters_total, objects_sum, mac FROM token WHERE id = 1",
+                         " counters_total, objects_sum, anchored_seq, mac FROM token"
+                         " WHERE id = 1",
     [STMT_STATE_PINS] = "SELECT user, failures, max_failures, kdf_iterations, salt, wrapped"
                         " FROM pin ORDER BY user",
     [STMT_STATE_BUMP] = "UPDATE token SET version = version + 1 WHERE id = 1",
-    [STMT_STATE_DERIVED] = "UPDATE token SET audit_seq = ?1, counters_total = ?2 WHERE id = 1",
+    [STMT_STATE_DERIVED] = "UPDATE token SET audit_seq = ?1, counters_total = ?2,"
+                           " anchored_seq = CASE WHEN ?3 THEN ?1 ELSE anchored_seq END"
+                           " WHERE id = 1",
     [STMT_STATE_SET_MAC] = "UPDATE token SET mac = ?1 WHERE id = 1",
     [STMT_STATE_SET_OBJECTS] = "UPDATE token SET objects_sum = ?1 WHERE id = 1",
     [STMT_OBJECT_VERSIONS] = "SELECT id, version FROM object",

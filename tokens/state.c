@@ -236,6 +236,7 @@ enum {
     COL_AUDIT_SEQ,
     COL_COUNTERS_TOTAL,
     COL_OBJECTS_SUM,
+    COL_ANCHORED_SEQ,
     STATE_MACED,
     COL_MAC = STATE_MACED
 };
@@ -287,6 +288,7 @@ static CK_RV state_compute(tok *t, unsigned char mac[TOK_HASH_LEN], unsigned cha
     t->state.version = (uint64_t)sqlite3_column_int64(s, COL_VERSION);
     t->state.audit_seq = (uint64_t)sqlite3_column_int64(s, COL_AUDIT_SEQ);
     t->state.counters_total = (uint64_t)sqlite3_column_int64(s, COL_COUNTERS_TOTAL);
+    t->state.anchored_seq = (uint64_t)sqlite3_column_int64(s, COL_ANCHORED_SEQ);
     memset(t->state.objects_sum, 0, TOK_OBJSET_LEN);
     if (sqlite3_column_bytes(s, COL_OBJECTS_SUM) == TOK_OBJSET_LEN)
         memcpy(t->state.objects_sum, sqlite3_column_blob(s, COL_OBJECTS_SUM), TOK_OBJSET_LEN);
@@ -428,6 +430,7 @@ CK_RV tok_state_seal(tok *t)
     if (rv == CKR_OK) {
         sqlite3_bind_int64(s, 1, audit_seq);
         sqlite3_bind_int64(s, 2, counters);
+        sqlite3_bind_int(s, 3, t->anchor_pending);
         rv = tok_step_done(t, s, "updating the token state");
     }
     if (rv == CKR_OK)
@@ -454,6 +457,22 @@ void tok_state_end(tok *t, bool committed)
     t->anchor_pending = false;
     t->state_dirty = false;
     t->state_checked = false;
+}
+
+void tok_state_anchor_audit(tok *t)
+{
+    if (!t->anchor_at_close || tok_begin(t, true) != CKR_OK)
+        return;
+    CK_RV rv = tok_state_check(t);
+    if (rv == CKR_OK && t->state.audit_seq != t->state.anchored_seq) {
+        rv = tok_state_event(t);
+        if (rv == CKR_OK)
+            rv = tok_commit(t);
+        if (rv != CKR_OK)
+            se_log(SE_LOG_WARN, "token %s: the audit log's head could not be anchored at close",
+                   t->path);
+    }
+    tok_rollback(t);
 }
 
 CK_RV tok_state_open(tok *t)

@@ -93,8 +93,10 @@ void tok_close(tok *t)
 {
     if (t == NULL)
         return;
-    if (t->db)
+    if (t->db) {
         tok_spool_close(t);
+        tok_state_anchor_audit(t);
+    }
     tok_db_close(t);
     EVP_CIPHER_free(t->gcm);
     EVP_MAC_free(t->hmac);
@@ -181,6 +183,7 @@ static CK_RV open_existing(const char *path, bool sweep, tok **out)
         goto out;
     t->file_dev = st.st_dev;
     t->file_ino = st.st_ino;
+    t->anchor_at_close = sweep;
     if (sweep)
         tok_spool_open(t);
     *out = t;
@@ -433,6 +436,7 @@ CK_RV tok_delete(tok *t)
     if (t == NULL)
         return CKR_ARGUMENTS_BAD;
     char *path = strdup(t->path);
+    t->anchor_at_close = false; /* its counter goes now */
     if (tok_state_forget(t) != CKR_OK)
         se_log(SE_LOG_WARN, "token %s: its root-of-trust counter could not be released", t->path);
     tok_close(t);

@@ -181,7 +181,9 @@ struct tok {
         uint32_t counter_id;
         uint64_t counter_base, version, audit_seq, counters_total;
         unsigned char objects_sum[TOK_OBJSET_LEN];
+        uint64_t anchored_seq; /* the audit head at the last raise of the version */
     } state;
+    bool anchor_at_close; /* tok_open's handles, not the drain's */
     unsigned char set_key[32];    /* the object set's PRF key */
     EVP_CIPHER_CTX *set_cipher;   /* AES-256-ECB under set_key */
     bool objects_verified;        /* the object set was checked once by this handle */
@@ -348,6 +350,10 @@ CK_RV tok_state_event(tok *t);
 CK_RV tok_state_seal(tok *t);
 /* After COMMIT or ROLLBACK. */
 void tok_state_end(tok *t, bool committed);
+/* tok_close: when audit records were chained since the version was last
+ * raised, raises it (an event), so that a restored older file cannot drop
+ * them once the process that made them is done. */
+void tok_state_anchor_audit(tok *t);
 
 /* The set of current (object, version) pairs, anchored in the state
  * (docs/spec.md, "The device root of trust"): a sum mod 2^128 of

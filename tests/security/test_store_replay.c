@@ -3,7 +3,9 @@
  * file (issue 14; docs/spec.md, "The device root of trust", property 2):
  * each object's MAC binds its rows to its version, and the token state
  * anchors the set of current (object, version) pairs, so an older version
- * of an object, or a destroyed one, put back row by row is refused.
+ * of an object, or a destroyed one, put back row by row is refused; and a
+ * whole file restored from before audit records that raised no version is
+ * refused once the process that made them has closed the token.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -127,12 +129,39 @@ static void destroyed_object_rows_reinserted(void **state)
     assert_rv(t->f->C_GetAttributeValue(s, k, &a, 1), CKR_DEVICE_ERROR);
 }
 
+/* Audit records that raised no version (an object created), cut by
+ * restoring the whole file as it was before them: the process that made
+ * them anchored the log's head when it closed the token (C_Finalize), so
+ * the older file is refused as rolled back. */
+static void audit_cut_by_restoring_same_version_file(void **state)
+{
+    fx *t = *state;
+    char path[PATH_MAX + 64], old[PATH_MAX + 64];
+    sec_token_path(t, t->slot, path, sizeof(path));
+    snprintf(old, sizeof(old), "%s/old.sqlite", t->root);
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+    sec_snapshot(path, old);
+    sqlite3_int64 old_head = sec_sql_int(path, "SELECT max(seq) FROM audit");
+    CK_SESSION_HANDLE s = sec_assert_usable(FX_TOKEN_LABEL, FX_USER_PIN);
+    (void)make_key(s, "created-and-audited", true);
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+    assert_true(sec_sql_int(path, "SELECT max(seq) FROM audit") > old_head);
+    sec_restore(old, path);
+    fx_stderr_begin(t);
+    assert_rv(t->f->C_Initialize(NULL_PTR), CKR_OK);
+    bool listed = sec_token_listed(FX_TOKEN_LABEL);
+    free(fx_stderr_end(t));
+    assert_false(listed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(object_rows_replayed_with_their_version, sec_setup_user,
                                         sec_teardown),
         cmocka_unit_test_setup_teardown(destroyed_object_rows_reinserted, sec_setup_user,
+                                        sec_teardown),
+        cmocka_unit_test_setup_teardown(audit_cut_by_restoring_same_version_file, sec_setup_user,
                                         sec_teardown),
     };
     return cmocka_run_group_tests_name("security-store-replay", tests, NULL, NULL);
