@@ -178,8 +178,8 @@ CK_RV policy_check_template(CK_OBJECT_CLASS cls, const attr_list *tmpl, policy_o
         if (a->type == CKA_CLASS) {
             CK_ULONG given;
             memcpy(&given, a->pValue, sizeof(given));
-            if (given != cls)
-                return CKR_TEMPLATE_INCONSISTENT;
+            if (given != cls) /* §5.8: a copy cannot change what the token fixed */
+                return origin == ORIGIN_COPY ? CKR_ATTRIBUTE_READ_ONLY : CKR_TEMPLATE_INCONSISTENT;
             continue;
         }
         if (row->flags & F_RO)
@@ -356,4 +356,14 @@ bool policy_is_key_material(CK_ATTRIBUTE_TYPE type)
         if (rows[i].type == type && (rows[i].flags & F_MATERIAL))
             return true;
     return false;
+}
+
+bool policy_matches(const attr_list *attrs, const attr_list *want)
+{
+    /* docs/spec.md §7.2: a value C_GetAttributeValue would not reveal
+     * matches nothing, or C_FindObjects would test guesses of it. */
+    for (size_t i = 0; i < want->count; i++)
+        if (policy_check_read(attrs, want->items[i].type) != CKR_OK)
+            return false;
+    return attr_list_matches(attrs, want->items, want->count);
 }

@@ -232,6 +232,9 @@ CK_RV policy_check_set(const attr_list *current, const CK_ATTRIBUTE *change, boo
 /* Whether C_GetAttributeValue may reveal the attribute:
  * CKR_OK, CKR_ATTRIBUTE_SENSITIVE or CKR_ATTRIBUTE_TYPE_INVALID. */
 CK_RV policy_check_read(const attr_list *attrs, CK_ATTRIBUTE_TYPE type);
+/* Whether every attribute of want is readable in attrs with the same
+ * value: C_FindObjects never matches on what it could not return. */
+bool policy_matches(const attr_list *attrs, const attr_list *want);
 /* Store flags (TOK_ATTR_SECRET / TOK_ATTR_LOOKUP) for an attribute. */
 unsigned policy_store_flags(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type);
 /* Whether the attribute is key material (not given by C_GenerateKey templates). */

@@ -332,6 +332,10 @@ CK_RV op_digest_key(se_session *s, CK_OBJECT_HANDLE key)
     rv = object_key(s, key, 0, &k, NULL);
     if (rv == CKR_OK && (k->cls != CKO_SECRET_KEY || !k->secret))
         rv = CKR_KEY_INDIGESTIBLE;
+    /* docs/spec.md §7.2: a digest of a value no one may read would be a
+     * way to test guesses of it. */
+    if (rv == CKR_OK && policy_check_read(k->attrs, CKA_VALUE) != CKR_OK)
+        rv = CKR_KEY_INDIGESTIBLE;
     if (rv == CKR_OK) {
         size_t none = 0;
         rv = op->row->ops->update(op->state, k->secret, k->secret_len, NULL, &none);

@@ -750,7 +750,7 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
                 rv = lrv;
                 break;
             }
-            if (!attr_list_matches(&o->attrs, want->items, want->count))
+            if (!policy_matches(&o->attrs, want))
                 continue;
         }
         rv = find_push(find, cap, h);
@@ -761,7 +761,7 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
     se_object *hw;
     if (rv == CKR_OK && attr_list_ulong(want, CKA_CLASS, &cls) == CKR_OK && cls == CKO_HW_FEATURE &&
         (rv = lifecycle_object(t, &hw)) == CKR_OK &&
-        attr_list_matches(&hw->attrs, want->items, want->count))
+        policy_matches(&hw->attrs, want))
         rv = find_push(find, cap, hw->handle);
     return rv;
 }
@@ -788,7 +788,7 @@ CK_RV object_find_init(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
     mutex_lock(t->lock);
     rv = find_token_objects(s, &want, &find, &cap);
     for (se_object *o = t->session_objects; rv == CKR_OK && o; o = o->next)
-        if (visible(t, o) && attr_list_matches(&o->attrs, want.items, want.count))
+        if (visible(t, o) && policy_matches(&o->attrs, &want))
             rv = find_push(&find, &cap, o->handle);
     mutex_unlock(t->lock);
     attr_list_free(&want);
