@@ -308,6 +308,8 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
     CK_ULONG cls = CK_UNAVAILABLE_INFORMATION;
     attr_list_ulong(attrs, CKA_CLASS, &cls);
     CK_RV rv = lifecycle_check(t, LC_OBJECT_WRITE);
+    if (rv == CKR_OK)
+        rv = policy_check_separation(attrs);
     if (rv != CKR_OK)
         return rv;
     /* The certificates of the device identity are those the SO stores
@@ -605,7 +607,11 @@ CK_RV object_get_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
             continue;
         }
         const CK_ATTRIBUTE *have = attr_list_find(&o->attrs, want->type);
-        if (!want->pValue) {
+        if (attr_is_template(want->type)) { /* kept flattened: handed back as an array */
+            CK_RV nested = attr_nested_get(have, want);
+            if (nested != CKR_OK)
+                rv = nested;
+        } else if (!want->pValue) {
             want->ulValueLen = have->ulValueLen;
         } else if (want->ulValueLen < have->ulValueLen) {
             want->ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -664,6 +670,8 @@ CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
         rv = attr_list_copy(&next, &o->attrs);
     if (rv == CKR_OK)
         rv = attr_list_copy(&next, &changes);
+    if (rv == CKR_OK)
+        rv = policy_check_separation(&next);
     if (rv != CKR_OK)
         goto out;
     if (o->on_token) {
@@ -835,8 +843,9 @@ CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, con
     /* SPEC.md §2: the attestation key signs only inside vendor mechanisms. */
     if (attr_list_bool(&o->attrs, CKA_SE_ATTESTATION, false))
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    if (usage && !attr_list_bool(&o->attrs, usage, false))
-        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    rv = policy_check_usage(&o->attrs, usage);
+    if (rv != CKR_OK)
+        return rv;
     if (o->sealed)
         return CKR_USER_NOT_LOGGED_IN;
     if (!o->key_ready) {

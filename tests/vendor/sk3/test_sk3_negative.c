@@ -489,7 +489,7 @@ static void wrap_carries_value_only(void **state)
     unsigned char transport[32];
     memset(transport, 0x17, sizeof(transport));
     CK_OBJECT_HANDLE kek;
-    assert_rv(fx_create_aes(si, "kek", false, true, false, transport, sizeof(transport), &kek),
+    assert_rv(fx_create_kek(si, "kek", transport, sizeof(transport), &kek),
               CKR_OK);
     assert_rv(f->C_SetAttributeValue(si, kek, &(CK_ATTRIBUTE){CKA_WRAP, &yes, sizeof(yes)}, 1),
               CKR_OK);
@@ -751,7 +751,7 @@ static void key_creation_checks(void **state)
     /* an unwrapped value of the wrong size */
     unsigned char transport[32] = {9};
     CK_OBJECT_HANDLE kek;
-    assert_rv(fx_create_aes(si, "kek", false, true, false, transport, 32, &kek), CKR_OK);
+    assert_rv(fx_create_kek(si, "kek", transport, 32, &kek), CKR_OK);
     CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_KWP, NULL, 0};
     CK_KEY_TYPE generic = CKK_GENERIC_SECRET;
     CK_BBOOL yes_ = CK_TRUE;
