@@ -127,9 +127,19 @@ CK_RV object_sync(se_token *t)
     if (rv != CKR_OK)
         return rv;
     if (version != t->data_version) {
+        unsigned char seen = t->info.lifecycle;
         object_cache_clear(t, false);
         t->data_version = version;
         rv = tok_get_info(t->store, &t->info);
+        /* docs/spec.md §7.2: a reset or termination by another process
+         * erased every key; this process's session objects (copies of
+         * them among them) end with it, as they do in that process. */
+        bool erased = (seen == SOFTSE_LIFECYCLE_OPERATIONAL &&
+                       t->info.lifecycle == SOFTSE_LIFECYCLE_PERSONALIZATION) ||
+                      (seen != SOFTSE_LIFECYCLE_TERMINATED &&
+                       t->info.lifecycle == SOFTSE_LIFECYCLE_TERMINATED);
+        if (rv == CKR_OK && erased)
+            object_cache_clear(t, true);
     }
     return rv;
 }

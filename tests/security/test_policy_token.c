@@ -94,11 +94,61 @@ static void init_token_keeps_the_identity(void **state)
     assert_int_equal(fx_find(session, identity, 1, NULL, 0), 1); /* the public key */
 }
 
+/* Issue 15: after another process reset the token (OPERATIONAL →
+ * PERSONALIZATION), this process's session copy of an erased token key
+ * still encrypted. */
+static void reset_elsewhere_ends_session_copies(void **state)
+{
+    fx *t = *state;
+    static const unsigned char value[16] = "erased token key";
+    CK_OBJECT_HANDLE token_key, session_copy;
+    assert_rv(fx_create_aes(t->session, "k", true, true, false, value, 16, &token_key), CKR_OK);
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE session_only = {CKA_TOKEN, &no, 1};
+    assert_rv(t->f->C_CloseSession(t->session), CKR_OK);
+    assert_rv(set_lifecycle(t->slot, SOFTSE_LIFECYCLE_OPERATIONAL), CKR_OK);
+    t->session = session_as(t->slot, CKU_USER);
+    assert_rv(t->f->C_CopyObject(t->session, token_key, &session_only, 1, &session_copy), CKR_OK);
+    CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
+    unsigned char block[16] = {0};
+    CK_ULONG block_len = sizeof(block);
+    assert_rv(t->f->C_EncryptInit(t->session, &ecb, session_copy), CKR_OK);
+    assert_rv(t->f->C_Encrypt(t->session, block, 16, block, &block_len), CKR_OK);
+
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        CK_FUNCTION_LIST_PTR f = fx_functions();
+        CK_SESSION_HANDLE so;
+        child_rv(f->C_Initialize(NULL_PTR), CKR_OK);
+        child_rv(fx_open(t->slot, true, &so), CKR_OK);
+        child_rv(fx_login(so, CKU_SO, FX_SO_PIN), CKR_OK);
+        CK_OBJECT_CLASS hw = CKO_HW_FEATURE;
+        CK_HW_FEATURE_TYPE type = CKH_SE_LIFECYCLE;
+        CK_ATTRIBUTE find[] = {{CKA_CLASS, &hw, sizeof(hw)}, {CKA_HW_FEATURE_TYPE, &type, sizeof(type)}};
+        CK_OBJECT_HANDLE lc;
+        CK_ULONG n = 0;
+        child_rv(f->C_FindObjectsInit(so, find, 2), CKR_OK);
+        child_rv(f->C_FindObjects(so, &lc, 1, &n), CKR_OK);
+        child_check(n == 1);
+        unsigned char perso = SOFTSE_LIFECYCLE_PERSONALIZATION;
+        CK_ATTRIBUTE reset = {CKA_VALUE, &perso, 1};
+        child_rv(f->C_SetAttributeValue(so, lc, &reset, 1), CKR_OK);
+        _exit(0);
+    }
+    fx_assert_child_ok(pid);
+    assert_rv(t->f->C_EncryptInit(t->session, &ecb, session_copy), CKR_KEY_HANDLE_INVALID);
+    assert_rv(t->f->C_EncryptInit(t->session, &ecb, token_key), CKR_KEY_HANDLE_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(terminated_is_final, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(init_token_keeps_the_identity, fx_setup_user, fx_teardown),
+        cmocka_unit_test_setup_teardown(reset_elsewhere_ends_session_copies, fx_setup_user,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests_name("policy-token", tests, NULL, NULL);
 }
