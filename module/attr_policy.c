@@ -95,6 +95,9 @@ static const policy_row rows[] = {
     {CKA_ALWAYS_SENSITIVE, C_PRIV | C_SECRET, F_RO},
     {CKA_NEVER_EXTRACTABLE, C_PRIV | C_SECRET, F_RO},
     {CKA_WRAP_WITH_TRUSTED, C_PRIV | C_SECRET, F_SET},
+    {CKA_WRAP_TEMPLATE, C_PUB | C_SECRET, 0},
+    {CKA_UNWRAP_TEMPLATE, C_PRIV | C_SECRET, 0},
+    {CKA_DERIVE_TEMPLATE, C_PRIV | C_SECRET, 0},
     {CKA_ALWAYS_AUTHENTICATE, C_PRIV, F_SET},
     /* key material */
     {CKA_MODULUS, C_PUB | C_PRIV, F_MATERIAL},
@@ -178,8 +181,8 @@ CK_RV policy_check_template(CK_OBJECT_CLASS cls, const attr_list *tmpl, policy_o
         if (a->type == CKA_CLASS) {
             CK_ULONG given;
             memcpy(&given, a->pValue, sizeof(given));
-            if (given != cls)
-                return CKR_TEMPLATE_INCONSISTENT;
+            if (given != cls) /* §5.8: a copy cannot change what the token fixed */
+                return origin == ORIGIN_COPY ? CKR_ATTRIBUTE_READ_ONLY : CKR_TEMPLATE_INCONSISTENT;
             continue;
         }
         if (row->flags & F_RO)
@@ -255,18 +258,22 @@ CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin)
         DEFAULT_EMPTY(CKA_SUBJECT);
     if (mask & (C_CERT | C_PUB | C_PRIV))
         DEFAULT_BOOL(CKA_SE_ATTESTATION, false); /* the device identity only (SPEC.md §2) */
+    /* docs/spec.md §7.2: a key wraps only when asked to, and then (with
+     * strict separation) does not also encrypt unless asked. */
+    bool transport = !module.config.key_separation_relaxed &&
+                     (attr_list_bool(attrs, CKA_WRAP, false) || attr_list_bool(attrs, CKA_UNWRAP, false));
     if (mask & (C_PUB | C_SECRET)) {
-        DEFAULT_BOOL(CKA_ENCRYPT, true);
+        DEFAULT_BOOL(CKA_ENCRYPT, !transport);
         DEFAULT_BOOL(CKA_VERIFY, true);
-        DEFAULT_BOOL(CKA_WRAP, true);
+        DEFAULT_BOOL(CKA_WRAP, false);
         DEFAULT_BOOL(CKA_TRUSTED, false);
     }
     if (mask & C_PUB)
         DEFAULT_BOOL(CKA_VERIFY_RECOVER, true);
     if (mask & (C_PRIV | C_SECRET)) {
-        DEFAULT_BOOL(CKA_DECRYPT, true);
+        DEFAULT_BOOL(CKA_DECRYPT, !transport);
         DEFAULT_BOOL(CKA_SIGN, true);
-        DEFAULT_BOOL(CKA_UNWRAP, true);
+        DEFAULT_BOOL(CKA_UNWRAP, false);
         DEFAULT_BOOL(CKA_SENSITIVE, true);
         DEFAULT_BOOL(CKA_EXTRACTABLE, false);
         DEFAULT_BOOL(CKA_WRAP_WITH_TRUSTED, false);
@@ -356,4 +363,96 @@ bool policy_is_key_material(CK_ATTRIBUTE_TYPE type)
         if (rows[i].type == type && (rows[i].flags & F_MATERIAL))
             return true;
     return false;
+}
+
+bool policy_matches(const attr_list *attrs, const attr_list *want)
+{
+    /* docs/spec.md §7.2: a value C_GetAttributeValue would not reveal
+     * matches nothing, or C_FindObjects would test guesses of it. */
+    for (size_t i = 0; i < want->count; i++)
+        if (policy_check_read(attrs, want->items[i].type) != CKR_OK)
+            return false;
+    return attr_list_matches(attrs, want->items, want->count);
+}
+
+/* ---- docs/spec.md §7.2: the key-management policy ------------------------ */
+
+static bool any_true(const attr_list *attrs, CK_ATTRIBUTE_TYPE a, CK_ATTRIBUTE_TYPE b)
+{
+    return attr_list_bool(attrs, a, false) || attr_list_bool(attrs, b, false);
+}
+
+/* Wrap-then-decrypt and encrypt-then-unwrap (Clulow 2003): with strict
+ * separation no key both wraps/unwraps and encrypts/decrypts. */
+static bool separation_broken(const attr_list *attrs)
+{
+    return !module.config.key_separation_relaxed && any_true(attrs, CKA_WRAP, CKA_UNWRAP) &&
+           any_true(attrs, CKA_ENCRYPT, CKA_DECRYPT);
+}
+
+CK_RV policy_check_separation(const attr_list *attrs)
+{
+    return separation_broken(attrs) ? CKR_TEMPLATE_INCONSISTENT : CKR_OK;
+}
+
+CK_RV policy_check_usage(const attr_list *attrs, CK_ATTRIBUTE_TYPE usage)
+{
+    if (usage && !attr_list_bool(attrs, usage, false))
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    /* A key stored before the rule, or under the relaxed setting. */
+    bool separated = usage == CKA_ENCRYPT || usage == CKA_DECRYPT || usage == CKA_WRAP ||
+                     usage == CKA_UNWRAP;
+    if (separated && separation_broken(attrs))
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    return CKR_OK;
+}
+
+static bool value_unreadable(const attr_list *key)
+{
+    return attr_list_bool(key, CKA_SENSITIVE, true) || !attr_list_bool(key, CKA_EXTRACTABLE, false);
+}
+
+CK_RV policy_check_wrap(const attr_list *wrapping, const attr_list *key)
+{
+    if (attr_list_bool(key, CKA_WRAP_WITH_TRUSTED, false) &&
+        !attr_list_bool(wrapping, CKA_TRUSTED, false))
+        return CKR_KEY_NOT_WRAPPABLE;
+    const CK_ATTRIBUTE *tmpl = attr_list_find(wrapping, CKA_WRAP_TEMPLATE);
+    if (!tmpl)
+        return CKR_OK;
+    attr_list want;
+    attr_list_init(&want);
+    CK_RV rv = attr_list_from_nested(&want, tmpl);
+    if (rv == CKR_OK && !attr_list_matches(key, want.items, want.count))
+        rv = CKR_KEY_NOT_WRAPPABLE; /* PKCS#11 3.0 §4.8: keys that do not match cannot be wrapped */
+    attr_list_free(&want);
+    return rv;
+}
+
+CK_RV policy_apply_key_template(attr_list *given, const attr_list *key, CK_ATTRIBUTE_TYPE which)
+{
+    const CK_ATTRIBUTE *tmpl = attr_list_find(key, which);
+    if (!tmpl)
+        return CKR_OK;
+    attr_list forced;
+    attr_list_init(&forced);
+    CK_RV rv = attr_list_from_nested(&forced, tmpl);
+    if (rv == CKR_OK)
+        rv = attr_list_merge(given, &forced);
+    attr_list_free(&forced);
+    return rv;
+}
+
+CK_RV policy_check_derived(const attr_list *input, CK_OBJECT_CLASS cls, const attr_list *made)
+{
+    if (!value_unreadable(input))
+        return CKR_OK;
+    if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY)
+        return CKR_KEY_FUNCTION_NOT_PERMITTED; /* data out of a secret no one may read */
+    if (attr_list_bool(input, CKA_SENSITIVE, true) && !attr_list_bool(made, CKA_SENSITIVE, true))
+        return CKR_TEMPLATE_INCONSISTENT;
+    if (!attr_list_bool(input, CKA_EXTRACTABLE, false) &&
+        attr_list_bool(made, CKA_EXTRACTABLE, false))
+        return CKR_TEMPLATE_INCONSISTENT;
+    return CKR_OK;
 }

@@ -185,9 +185,139 @@ void attr_list_remove(attr_list *list, CK_ATTRIBUTE_TYPE type)
     repoint(list, i);
 }
 
+static CK_RV add_given(attr_list *list, const CK_ATTRIBUTE *in);
+
 static bool same_value(const CK_ATTRIBUTE *a, const void *value, CK_ULONG len)
 {
     return a->ulValueLen == len && (len == 0 || memcmp(a->pValue, value, len) == 0);
+}
+
+bool attr_is_template(CK_ATTRIBUTE_TYPE type)
+{
+    return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE || type == CKA_DERIVE_TEMPLATE;
+}
+
+/* A nested template is kept as one byte string: for each attribute its
+ * type and length (CK_ULONG each) and its value, so a list (and the
+ * store) holds it like any other value, without pointers. */
+#define NESTED_HEAD (2 * sizeof(CK_ULONG))
+#define NESTED_MAX 4096 /* bytes of one flattened template */
+
+static CK_RV flatten(const CK_ATTRIBUTE *nested, CK_ULONG len, unsigned char **out, size_t *out_len)
+{
+    if (len % sizeof(CK_ATTRIBUTE) != 0)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    const CK_ATTRIBUTE *items = nested;
+    size_t count = len / sizeof(CK_ATTRIBUTE), total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (attr_is_template(items[i].type) || (items[i].ulValueLen > 0 && !items[i].pValue) ||
+            items[i].ulValueLen > NESTED_MAX)
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        total += NESTED_HEAD + items[i].ulValueLen;
+        if (total > NESTED_MAX)
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    unsigned char *flat = malloc(total ? total : 1), *at = flat;
+    if (!flat)
+        return CKR_HOST_MEMORY;
+    for (size_t i = 0; i < count; i++) {
+        CK_ULONG head[2] = {items[i].type, items[i].ulValueLen};
+        memcpy(at, head, sizeof(head));
+        if (items[i].ulValueLen)
+            memcpy(at + NESTED_HEAD, items[i].pValue, items[i].ulValueLen);
+        at += NESTED_HEAD + items[i].ulValueLen;
+    }
+    *out = flat;
+    *out_len = total;
+    return CKR_OK;
+}
+
+/* Calls each(ctx, attribute) for the attributes of a flattened template;
+ * stops at the first error. */
+static CK_RV each_nested(const CK_ATTRIBUTE *flat, CK_RV (*each)(void *, const CK_ATTRIBUTE *),
+                         void *ctx)
+{
+    const unsigned char *at = flat->pValue, *end = at + flat->ulValueLen;
+    CK_RV rv = CKR_OK;
+    while (rv == CKR_OK && at < end) {
+        CK_ULONG head[2];
+        if ((size_t)(end - at) < NESTED_HEAD)
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        memcpy(head, at, sizeof(head));
+        at += NESTED_HEAD;
+        if (head[1] > (size_t)(end - at))
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        CK_ATTRIBUTE a = {head[0], (void *)at, head[1]};
+        rv = each(ctx, &a);
+        at += head[1];
+    }
+    return rv;
+}
+
+static CK_RV add_nested(void *ctx, const CK_ATTRIBUTE *a)
+{
+    return attr_list_set(ctx, a->type, a->pValue, a->ulValueLen);
+}
+
+CK_RV attr_list_from_nested(attr_list *list, const CK_ATTRIBUTE *flat)
+{
+    return each_nested(flat, add_nested, list);
+}
+
+typedef struct nested_out {
+    CK_ATTRIBUTE *items;
+    size_t count, next;
+    CK_RV rv;
+} nested_out;
+
+static CK_RV put_nested(void *ctx, const CK_ATTRIBUTE *a)
+{
+    nested_out *out = ctx;
+    if (out->next == out->count)
+        return CKR_BUFFER_TOO_SMALL;
+    CK_ATTRIBUTE *want = &out->items[out->next++];
+    want->type = a->type;
+    if (!want->pValue) {
+        want->ulValueLen = a->ulValueLen;
+    } else if (want->ulValueLen < a->ulValueLen) {
+        want->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        out->rv = CKR_BUFFER_TOO_SMALL;
+    } else {
+        if (a->ulValueLen)
+            memcpy(want->pValue, a->pValue, a->ulValueLen);
+        want->ulValueLen = a->ulValueLen;
+    }
+    return CKR_OK;
+}
+
+static CK_RV count_nested(void *ctx, const CK_ATTRIBUTE *a)
+{
+    (void)a;
+    ++*(size_t *)ctx;
+    return CKR_OK;
+}
+
+/* PKCS#11 3.0 §5.7 for an attribute array: NULL asks for the number of
+ * attributes (as a length), then each element's pValue NULL asks for
+ * that value's length. */
+CK_RV attr_nested_get(const CK_ATTRIBUTE *flat, CK_ATTRIBUTE *want)
+{
+    size_t count = 0;
+    CK_RV rv = each_nested(flat, count_nested, &count);
+    if (rv != CKR_OK)
+        return rv;
+    if (!want->pValue) {
+        want->ulValueLen = count * sizeof(CK_ATTRIBUTE);
+        return CKR_OK;
+    }
+    if (want->ulValueLen < count * sizeof(CK_ATTRIBUTE)) {
+        want->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    nested_out out = {want->pValue, count, 0, CKR_OK};
+    rv = each_nested(flat, put_nested, &out);
+    want->ulValueLen = count * sizeof(CK_ATTRIBUTE);
+    return rv == CKR_OK ? out.rv : rv;
 }
 
 CK_RV attr_list_from_template(attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
@@ -200,20 +330,40 @@ CK_RV attr_list_from_template(attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULON
             return CKR_ATTRIBUTE_VALUE_INVALID;
         if (in->ulValueLen > 0 && !in->pValue)
             return CKR_ATTRIBUTE_VALUE_INVALID;
-        if (in->type == CKA_WRAP_TEMPLATE || in->type == CKA_UNWRAP_TEMPLATE ||
-            in->type == CKA_DERIVE_TEMPLATE)
-            return CKR_ATTRIBUTE_TYPE_INVALID; /* nested templates hold pointers: not stored */
-        size_t at = index_of(list, in->type);
-        if (at < list->count) {
-            if (!same_value(&list->items[at], in->pValue, in->ulValueLen))
-                return CKR_TEMPLATE_INCONSISTENT;
-            continue;
+        CK_ATTRIBUTE value = *in;
+        unsigned char *flat = NULL;
+        if (attr_is_template(in->type)) {
+            size_t flat_len = 0;
+            CK_RV rv = flatten(in->pValue, in->ulValueLen, &flat, &flat_len);
+            if (rv != CKR_OK)
+                return rv;
+            value.pValue = flat;
+            value.ulValueLen = flat_len;
         }
-        CK_RV rv = put(list, at, in->type, in->pValue, in->ulValueLen);
+        CK_RV rv = add_given(list, &value);
+        free(flat);
         if (rv != CKR_OK)
             return rv;
     }
     return CKR_OK;
+}
+
+/* One attribute of a caller's template: a type given twice must agree. */
+static CK_RV add_given(attr_list *list, const CK_ATTRIBUTE *in)
+{
+    size_t at = index_of(list, in->type);
+    if (at == list->count)
+        return put(list, at, in->type, in->pValue, in->ulValueLen);
+    return same_value(&list->items[at], in->pValue, in->ulValueLen) ? CKR_OK
+                                                                     : CKR_TEMPLATE_INCONSISTENT;
+}
+
+CK_RV attr_list_merge(attr_list *list, const attr_list *more)
+{
+    CK_RV rv = CKR_OK;
+    for (size_t i = 0; rv == CKR_OK && i < more->count; i++)
+        rv = add_given(list, &more->items[i]);
+    return rv;
 }
 
 CK_RV attr_list_copy(attr_list *dst, const attr_list *src)

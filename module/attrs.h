@@ -34,6 +34,17 @@ void attr_list_free(attr_list *list); /* cleanses every value */
  * CKR_TEMPLATE_INCONSISTENT for a type given twice with different values. */
 CK_RV attr_list_from_template(attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULONG count);
 CK_RV attr_list_copy(attr_list *dst, const attr_list *src);
+/* Adds more's attributes to list as a caller's template would:
+ * CKR_TEMPLATE_INCONSISTENT when list has one of them with another value. */
+CK_RV attr_list_merge(attr_list *list, const attr_list *more);
+
+/* CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE: attribute
+ * arrays, which a list keeps flattened (attr_list_from_template does it). */
+bool attr_is_template(CK_ATTRIBUTE_TYPE type);
+/* The attributes of a flattened template, added to list. */
+CK_RV attr_list_from_nested(attr_list *list, const CK_ATTRIBUTE *flat);
+/* C_GetAttributeValue of a flattened template into the caller's want. */
+CK_RV attr_nested_get(const CK_ATTRIBUTE *flat, CK_ATTRIBUTE *want);
 /* Makes room for count attributes in all (one allocation instead of a
  * few as they are added). */
 CK_RV attr_list_reserve(attr_list *list, size_t count);

@@ -4,8 +4,9 @@
  * No configuration is needed: the store is $XDG_DATA_HOME/softse, else
  * ~/.local/share/softse.  SOFTSE_CONF names a file of "key = value" lines
  * (store_dir, pin_kdf_iterations, user_max_failures, so_max_failures,
- * log_level, syslog, rot_provider, rot_dir, rot_tcti); SOFTSE_STORE,
- * SOFTSE_PIN_KDF_ITERATIONS and SOFTSE_ROT_* override.
+ * log_level, syslog, key_separation = strict|relaxed, rot_provider, rot_dir,
+ * rot_tcti); SOFTSE_STORE, SOFTSE_PIN_KDF_ITERATIONS, SOFTSE_KEY_SEPARATION
+ * and SOFTSE_ROT_* override.
  */
 #include "core.h"
 
@@ -112,6 +113,11 @@ static CK_RV apply(se_config *cfg, const char *key, const char *value, const cha
         se_log_level = parse_level(value);
         return CKR_OK;
     }
+    if (strcmp(key, "key_separation") == 0 &&
+        (strcmp(value, "strict") == 0 || strcmp(value, "relaxed") == 0)) {
+        cfg->key_separation_relaxed = strcmp(value, "relaxed") == 0; /* docs/spec.md §7.2 */
+        return CKR_OK;
+    }
     if (strcmp(key, "syslog") == 0) {
         se_log_syslog = strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0;
         return CKR_OK;
@@ -184,6 +190,9 @@ CK_RV config_load(se_config *cfg)
     const char *iterations = getenv("SOFTSE_PIN_KDF_ITERATIONS");
     if (rv == CKR_OK && iterations && *iterations)
         rv = apply(cfg, "pin_kdf_iterations", iterations, "SOFTSE_PIN_KDF_ITERATIONS");
+    const char *separation = getenv("SOFTSE_KEY_SEPARATION");
+    if (rv == CKR_OK && separation && *separation)
+        rv = apply(cfg, "key_separation", separation, "SOFTSE_KEY_SEPARATION");
     if (rv != CKR_OK)
         goto out;
     if (!cfg->store_dir) {

@@ -37,6 +37,7 @@ typedef struct se_config {
     unsigned long user_max_failures;
     unsigned long so_max_failures;
     char *rot_provider, *rot_dir, *rot_tcti; /* the device root of trust; NULL: default */
+    bool key_separation_relaxed; /* one key may wrap and encrypt (docs/spec.md §7.2) */
 } se_config;
 
 CK_RV config_load(se_config *cfg);
@@ -233,6 +234,26 @@ CK_RV policy_check_set(const attr_list *current, const CK_ATTRIBUTE *change, boo
 /* Whether C_GetAttributeValue may reveal the attribute:
  * CKR_OK, CKR_ATTRIBUTE_SENSITIVE or CKR_ATTRIBUTE_TYPE_INVALID. */
 CK_RV policy_check_read(const attr_list *attrs, CK_ATTRIBUTE_TYPE type);
+/* Whether every attribute of want is readable in attrs with the same
+ * value: C_FindObjects never matches on what it could not return. */
+bool policy_matches(const attr_list *attrs, const attr_list *want);
+/* docs/spec.md §7.2.  A new or changed key that both wraps/unwraps and
+ * encrypts/decrypts under strict separation: CKR_TEMPLATE_INCONSISTENT. */
+CK_RV policy_check_separation(const attr_list *attrs);
+/* A key used for usage (CKA_SIGN…, 0: none): the attribute is TRUE and
+ * separation holds, else CKR_KEY_FUNCTION_NOT_PERMITTED. */
+CK_RV policy_check_usage(const attr_list *attrs, CK_ATTRIBUTE_TYPE usage);
+/* A key about to be wrapped by wrapping: CKA_WRAP_WITH_TRUSTED needs a
+ * CKA_TRUSTED wrapping key, CKA_WRAP_TEMPLATE must match; else
+ * CKR_KEY_NOT_WRAPPABLE. */
+CK_RV policy_check_wrap(const attr_list *wrapping, const attr_list *key);
+/* Merges key's CKA_UNWRAP_TEMPLATE or CKA_DERIVE_TEMPLATE (which) into the
+ * caller's template: CKR_TEMPLATE_INCONSISTENT when they disagree. */
+CK_RV policy_apply_key_template(attr_list *given, const attr_list *key, CK_ATTRIBUTE_TYPE which);
+/* Derivation never lowers protection: made (class cls) from an input key
+ * whose value is unreadable must be a key at least as protected
+ * (CKR_TEMPLATE_INCONSISTENT), never data (CKR_KEY_FUNCTION_NOT_PERMITTED). */
+CK_RV policy_check_derived(const attr_list *input, CK_OBJECT_CLASS cls, const attr_list *made);
 /* Store flags (TOK_ATTR_SECRET / TOK_ATTR_LOOKUP) for an attribute. */
 unsigned policy_store_flags(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type);
 /* Whether the attribute is key material (not given by C_GenerateKey templates). */

@@ -60,7 +60,7 @@ static CK_RV check_lifecycle(se_token *t)
 }
 
 /* How many of lent_attrs (below) a borrowed key comes with. */
-enum lend { LEND_NONE = 0, LEND_VENDOR = 1, LEND_DERIVE = 3 };
+enum lend { LEND_NONE = 0, LEND_VENDOR = 1, LEND_POLICY = 9 };
 static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
                         enum lend lend, mech_key *key, attr_list *attrs, bool *always_auth);
 
@@ -332,6 +332,10 @@ CK_RV op_digest_key(se_session *s, CK_OBJECT_HANDLE key)
     rv = object_key(s, key, 0, &k, NULL);
     if (rv == CKR_OK && (k->cls != CKO_SECRET_KEY || !k->secret))
         rv = CKR_KEY_INDIGESTIBLE;
+    /* docs/spec.md §7.2: a digest of a value no one may read would be a
+     * way to test guesses of it. */
+    if (rv == CKR_OK && policy_check_read(k->attrs, CKA_VALUE) != CKR_OK)
+        rv = CKR_KEY_INDIGESTIBLE;
     if (rv == CKR_OK) {
         size_t none = 0;
         rv = op->row->ops->update(op->state, k->secret, k->secret_len, NULL, &none);
@@ -518,11 +522,13 @@ out:
  * (a reference to the EVP_PKEY, a copy of a secret, and the attributes
  * when with_attrs), so the token lock is not held across the crypto. */
 /* The key attributes anything reads from mech_key.attrs, lent with the
- * key: an SK3 host key's in-card secret (LEND_VENDOR), and what a derived
- * key inherits from its base (§4.9, LEND_DERIVE).  Copying the whole list
- * cost a tenth of an SK3 query. */
-static const CK_ATTRIBUTE_TYPE lent_attrs[LEND_DERIVE] = {
-    CKA_SE_INTERNAL_SECRET, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE};
+ * key: an SK3 host key's in-card secret (LEND_VENDOR), and what the
+ * policy asks of a key that wraps, unwraps or derives (§4.9, docs/spec.md
+ * §7.2, LEND_POLICY).  Copying the whole list cost a tenth of an SK3 query. */
+static const CK_ATTRIBUTE_TYPE lent_attrs[LEND_POLICY] = {
+    CKA_SE_INTERNAL_SECRET, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE,
+    CKA_SENSITIVE,          CKA_EXTRACTABLE,      CKA_TRUSTED,
+    CKA_WRAP_TEMPLATE,      CKA_UNWRAP_TEMPLATE,  CKA_DERIVE_TEMPLATE};
 
 static CK_RV lend_attrs(attr_list *attrs, const attr_list *from, enum lend lend)
 {
@@ -572,7 +578,7 @@ static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usa
  * resolve handles, so the core hands them the same parameters with the
  * salt key's value as salt data.  *salted and *salt hold what is lent. */
 static CK_RV resolve_hkdf_salt(se_session *s, CK_MECHANISM_PTR *mech, CK_MECHANISM *with_salt,
-                               CK_HKDF_PARAMS *salted, mech_key *salt)
+                               CK_HKDF_PARAMS *salted, mech_key *salt, attr_list *salt_attrs)
 {
     const CK_MECHANISM *m = *mech;
     if ((m->mechanism != CKM_HKDF_DERIVE && m->mechanism != CKM_HKDF_DATA) || !m->pParameter ||
@@ -581,10 +587,9 @@ static CK_RV resolve_hkdf_salt(se_session *s, CK_MECHANISM_PTR *mech, CK_MECHANI
     const CK_HKDF_PARAMS *p = m->pParameter;
     if (p->ulSaltType != CKF_HKDF_SALT_KEY)
         return CKR_OK;
-    attr_list none;
-    attr_list_init(&none);
-    CK_RV rv = borrow_key(s, p->hSaltKey, 0, LEND_NONE, salt, &none, NULL);
-    attr_list_free(&none);
+    /* docs/spec.md §7.2: the salt key is used to derive, and what is
+     * derived keeps its protection (key_derive checks). */
+    CK_RV rv = borrow_key(s, p->hSaltKey, CKA_DERIVE, LEND_POLICY, salt, salt_attrs, NULL);
     if (rv == CKR_OK && (salt->cls != CKO_SECRET_KEY || !salt->secret))
         rv = CKR_MECHANISM_PARAM_INVALID;
     if (rv == CKR_KEY_HANDLE_INVALID)
@@ -613,11 +618,12 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
         return rv;
     if (!row->derive)
         return CKR_MECHANISM_INVALID;
-    attr_list given, made, attrs, base_attrs;
+    attr_list given, made, attrs, base_attrs, salt_attrs;
     attr_list_init(&given);
     attr_list_init(&made);
     attr_list_init(&attrs);
     attr_list_init(&base_attrs);
+    attr_list_init(&salt_attrs);
     mech_key key;
     memset(&key, 0, sizeof(key));
     CK_OBJECT_CLASS cls;
@@ -627,13 +633,15 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
     if (rv == CKR_OK)
         rv = policy_check_value_len(&given);
     if (rv == CKR_OK)
-        rv = borrow_key(s, base, CKA_DERIVE, LEND_DERIVE, &key, &base_attrs, NULL);
+        rv = borrow_key(s, base, CKA_DERIVE, LEND_POLICY, &key, &base_attrs, NULL);
+    if (rv == CKR_OK)
+        rv = policy_apply_key_template(&given, &base_attrs, CKA_DERIVE_TEMPLATE);
     CK_MECHANISM with_salt;
     CK_HKDF_PARAMS salted;
     mech_key salt;
     memset(&salt, 0, sizeof(salt));
     if (rv == CKR_OK)
-        rv = resolve_hkdf_salt(s, &mech, &with_salt, &salted, &salt);
+        rv = resolve_hkdf_salt(s, &mech, &with_salt, &salted, &salt, &salt_attrs);
     if (rv == CKR_OK)
         rv = row->derive(mech, &key, &given, &s->env, &made);
     mech_key_free(&salt); /* cleanses the lent salt value */
@@ -653,6 +661,15 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
     }
     if (rv == CKR_OK)
         rv = assemble(s, &given, &made, cls, ORIGIN_DERIVE, mech->mechanism, &attrs);
+    /* docs/spec.md §7.2: every secret the output comes from protects it.
+     * SPEC.md §6 still gives the SK3 σ and host keys "the flags of the
+     * template" (the protocol reads σ and wraps host keys out): the vendor
+     * derivations keep that rule until the two sections are reconciled. */
+    bool vendor = (row->type & CKM_VENDOR_DEFINED) != 0;
+    if (rv == CKR_OK && !vendor)
+        rv = policy_check_derived(&base_attrs, cls, &attrs);
+    if (rv == CKR_OK && salt_attrs.count > 0) /* a CKF_HKDF_SALT_KEY's */
+        rv = policy_check_derived(&salt_attrs, cls, &attrs);
     if (rv == CKR_OK && cls == CKO_SECRET_KEY) {
         /* §4.9: a derived key keeps these only if its base had them. */
         if (!attr_list_bool(&base_attrs, CKA_ALWAYS_SENSITIVE, false))
@@ -668,11 +685,14 @@ out:
     attr_list_free(&made);
     attr_list_free(&attrs);
     attr_list_free(&base_attrs);
+    attr_list_free(&salt_attrs);
     return rv;
 }
 
-/* The bytes a wrap carries: a secret key's value or a private key's PKCS#8. */
-static CK_RV wrapped_bytes(se_session *s, CK_OBJECT_HANDLE h, unsigned char **bytes, size_t *len)
+/* The bytes a wrap carries: a secret key's value or a private key's PKCS#8.
+ * Without wrapping, only checks that h is a key that may leave at all. */
+static CK_RV wrapped_bytes(se_session *s, const attr_list *wrapping, CK_OBJECT_HANDLE h,
+                           unsigned char **bytes, size_t *len)
 {
     se_token *t = s->token;
     mutex_lock(t->lock);
@@ -691,6 +711,11 @@ static CK_RV wrapped_bytes(se_session *s, CK_OBJECT_HANDLE h, unsigned char **by
         rv = CKR_KEY_UNEXTRACTABLE;
         goto out;
     }
+    if (!wrapping) /* only the checks of the key itself */
+        goto out;
+    rv = policy_check_wrap(wrapping, &o->attrs);
+    if (rv != CKR_OK)
+        goto out;
     if (o->sealed) {
         rv = CKR_USER_NOT_LOGGED_IN;
         goto out;
@@ -732,11 +757,14 @@ CK_RV key_wrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wrapping,
     attr_list_init(&wrapper_attrs);
     unsigned char *bytes = NULL;
     size_t len = 0;
-    rv = borrow_key(s, wrapping, CKA_WRAP, LEND_NONE, &wrapper, &wrapper_attrs, NULL);
+    /* The key to wrap first: "it never leaves" is the answer that says most. */
+    rv = wrapped_bytes(s, NULL, key, NULL, NULL);
+    if (rv == CKR_OK)
+        rv = borrow_key(s, wrapping, CKA_WRAP, LEND_POLICY, &wrapper, &wrapper_attrs, NULL);
     if (rv == CKR_WRAPPING_KEY_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
         rv = CKR_WRAPPING_KEY_HANDLE_INVALID;
     if (rv == CKR_OK)
-        rv = wrapped_bytes(s, key, &bytes, &len);
+        rv = wrapped_bytes(s, &wrapper_attrs, key, &bytes, &len);
     if (rv != CKR_OK)
         goto out;
     size_t need = 0;
@@ -796,10 +824,12 @@ CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrappi
     if (rv == CKR_OK)
         rv = policy_check_template(cls, &given, ORIGIN_UNWRAP);
     if (rv == CKR_OK) {
-        rv = borrow_key(s, unwrapping, CKA_UNWRAP, LEND_NONE, &unwrapper, &unwrapper_attrs, NULL);
+        rv = borrow_key(s, unwrapping, CKA_UNWRAP, LEND_POLICY, &unwrapper, &unwrapper_attrs, NULL);
         if (rv == CKR_KEY_HANDLE_INVALID)
             rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
     }
+    if (rv == CKR_OK) /* PKCS#11 3.0 §4.9: as if given with the caller's template */
+        rv = policy_apply_key_template(&given, &unwrapper_attrs, CKA_UNWRAP_TEMPLATE);
     if (rv == CKR_OK)
         rv = row->unwrap(mech, &unwrapper, in, in_len, &bytes, &len);
     if (rv != CKR_OK)

@@ -337,10 +337,14 @@ static CK_RV aes_out_size(void *state, mech_phase phase, size_t in_len, size_t *
             *out_len = round_down_block(fed) + AES_BLOCK; /* 1..16 bytes of padding */
             return CKR_OK;
         }
+        if (!op->encrypt && phase == MECH_PHASE_ONESHOT && (fed == 0 || fed % AES_BLOCK != 0))
+            return CKR_ENCRYPTED_DATA_LEN_RANGE;
         /* Decrypt: at most what was fed, whole blocks (FINAL: the held-back one). */
         *out_len = phase == MECH_PHASE_FINAL ? op->pending : round_down_block(fed);
         return CKR_OK;
-    default: /* ECB, CBC */
+    default: /* ECB, CBC: whole blocks, so a single part that is not is refused now */
+        if (phase == MECH_PHASE_ONESHOT && fed % AES_BLOCK != 0)
+            return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
         *out_len = phase == MECH_PHASE_FINAL ? 0 : round_down_block(fed);
         return CKR_OK;
     }

@@ -127,9 +127,19 @@ CK_RV object_sync(se_token *t)
     if (rv != CKR_OK)
         return rv;
     if (version != t->data_version) {
+        unsigned char seen = t->info.lifecycle;
         object_cache_clear(t, false);
         t->data_version = version;
         rv = tok_get_info(t->store, &t->info);
+        /* docs/spec.md §7.2: a reset or termination by another process
+         * erased every key; this process's session objects (copies of
+         * them among them) end with it, as they do in that process. */
+        bool erased = (seen == SOFTSE_LIFECYCLE_OPERATIONAL &&
+                       t->info.lifecycle == SOFTSE_LIFECYCLE_PERSONALIZATION) ||
+                      (seen != SOFTSE_LIFECYCLE_TERMINATED &&
+                       t->info.lifecycle == SOFTSE_LIFECYCLE_TERMINATED);
+        if (rv == CKR_OK && erased)
+            object_cache_clear(t, true);
     }
     return rv;
 }
@@ -308,6 +318,8 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
     CK_ULONG cls = CK_UNAVAILABLE_INFORMATION;
     attr_list_ulong(attrs, CKA_CLASS, &cls);
     CK_RV rv = lifecycle_check(t, LC_OBJECT_WRITE);
+    if (rv == CKR_OK)
+        rv = policy_check_separation(attrs);
     if (rv != CKR_OK)
         return rv;
     /* The certificates of the device identity are those the SO stores
@@ -605,7 +617,11 @@ CK_RV object_get_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
             continue;
         }
         const CK_ATTRIBUTE *have = attr_list_find(&o->attrs, want->type);
-        if (!want->pValue) {
+        if (attr_is_template(want->type)) { /* kept flattened: handed back as an array */
+            CK_RV nested = attr_nested_get(have, want);
+            if (nested != CKR_OK)
+                rv = nested;
+        } else if (!want->pValue) {
             want->ulValueLen = have->ulValueLen;
         } else if (want->ulValueLen < have->ulValueLen) {
             want->ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -664,6 +680,8 @@ CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
         rv = attr_list_copy(&next, &o->attrs);
     if (rv == CKR_OK)
         rv = attr_list_copy(&next, &changes);
+    if (rv == CKR_OK)
+        rv = policy_check_separation(&next);
     if (rv != CKR_OK)
         goto out;
     if (o->on_token) {
@@ -750,7 +768,7 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
                 rv = lrv;
                 break;
             }
-            if (!attr_list_matches(&o->attrs, want->items, want->count))
+            if (!policy_matches(&o->attrs, want))
                 continue;
         }
         rv = find_push(find, cap, h);
@@ -761,7 +779,7 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
     se_object *hw;
     if (rv == CKR_OK && attr_list_ulong(want, CKA_CLASS, &cls) == CKR_OK && cls == CKO_HW_FEATURE &&
         (rv = lifecycle_object(t, &hw)) == CKR_OK &&
-        attr_list_matches(&hw->attrs, want->items, want->count))
+        policy_matches(&hw->attrs, want))
         rv = find_push(find, cap, hw->handle);
     return rv;
 }
@@ -788,7 +806,7 @@ CK_RV object_find_init(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
     mutex_lock(t->lock);
     rv = find_token_objects(s, &want, &find, &cap);
     for (se_object *o = t->session_objects; rv == CKR_OK && o; o = o->next)
-        if (visible(t, o) && attr_list_matches(&o->attrs, want.items, want.count))
+        if (visible(t, o) && policy_matches(&o->attrs, &want))
             rv = find_push(&find, &cap, o->handle);
     mutex_unlock(t->lock);
     attr_list_free(&want);
@@ -835,8 +853,9 @@ CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, con
     /* SPEC.md §2: the attestation key signs only inside vendor mechanisms. */
     if (attr_list_bool(&o->attrs, CKA_SE_ATTESTATION, false))
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    if (usage && !attr_list_bool(&o->attrs, usage, false))
-        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    rv = policy_check_usage(&o->attrs, usage);
+    if (rv != CKR_OK)
+        return rv;
     if (o->sealed)
         return CKR_USER_NOT_LOGGED_IN;
     if (!o->key_ready) {

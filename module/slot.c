@@ -383,6 +383,25 @@ static void token_params(tok_params *p)
     p->so_max_failures = module.config.so_max_failures;
 }
 
+/* docs/spec.md §7.2: TERMINATED is final, and re-initialization would
+ * erase the device identity with the other objects (the store draws a new
+ * master key), so a manufactured card is started again only by the
+ * lifecycle reset, which keeps it.  token->lock held. */
+static CK_RV init_allowed(se_token *t)
+{
+    CK_RV rv = tok_get_info(t->store, &t->info);
+    if (rv == CKR_OK && t->info.lifecycle == SOFTSE_LIFECYCLE_TERMINATED)
+        rv = CKR_SE_LIFECYCLE;
+    tok_id *identity = NULL;
+    size_t count = 0;
+    if (rv == CKR_OK)
+        rv = identity_ids(t, &identity, &count);
+    free(identity);
+    if (rv == CKR_OK && count > 0)
+        rv = CKR_SE_LIFECYCLE;
+    return rv;
+}
+
 /* C_InitToken (PKCS#11 3.0 §5.6): a blank token gets a store file;
  * an initialized one is erased after its SO PIN is checked. */
 CK_RV token_init(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8CHAR_PTR label)
@@ -408,6 +427,10 @@ CK_RV token_init(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8
         rv = CKR_SESSION_EXISTS;
         goto out;
     }
+    if (t->store)
+        rv = init_allowed(t);
+    if (rv != CKR_OK)
+        goto out;
     if (t->store) {
         rv = tok_reinit(t->store, padded, pin, pin_len, &params);
         if (rv == CKR_OK) {
@@ -486,6 +509,9 @@ CK_RV token_login(se_session *s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULON
         return CKR_USER_TYPE_INVALID;
     if (!pin)
         return CKR_PIN_INCORRECT; /* no protected authentication path */
+    /* SPEC.md §7: a PIN no token could hold uses up no retry. */
+    if (pin_len < SE_PIN_MIN || pin_len > SE_PIN_MAX)
+        return CKR_PIN_LEN_RANGE;
     se_token *t = s->token;
     CK_RV rv = CKR_OK;
     tok_keys keys;

@@ -39,6 +39,7 @@
 #define KI_SPKI_MAX_LEN 4096  /* an RSA-8192 SubjectPublicKeyInfo is ~1.1 KB */
 #define KI_C_MAX_LEN (KI_RSA_MAX_BITS / 8)
 #define KI_AES_SHORT 16
+#define KI_AES_MID 24
 #define KI_AES_LONG 32
 #define KI_POINT_MAX (1 + 2 * 66) /* P() of a P-521 point */
 #define KI_PRINT_LEN (2 * 32)     /* hex SHA-256 */
@@ -130,7 +131,9 @@ static CK_RV ki_template(const attr_list *tmpl, size_t hash_len, ki_shape *shape
         return rv;
     if (shape->len == 0 || shape->len > hash_len)
         return CKR_ATTRIBUTE_VALUE_INVALID;
-    if (aes && shape->len != KI_AES_SHORT && shape->len != KI_AES_LONG)
+    /* Any AES length the hash fills (SPEC.md §5): 16 or 32 from SHA-256, and
+     * 24 too; only 16 from SHA-1, which the bound above already says. */
+    if (aes && shape->len != KI_AES_SHORT && shape->len != KI_AES_MID && shape->len != KI_AES_LONG)
         return CKR_ATTRIBUTE_VALUE_INVALID;
     return CKR_OK;
 }

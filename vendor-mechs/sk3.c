@@ -344,8 +344,9 @@ static CK_RV sk3_op_verify(void *state, const unsigned char *in, size_t in_len,
         return rv;
     if (in_len != 0)
         return CKR_DATA_LEN_RANGE;
-    if (sig_len != SK3_LEN)
-        return CKR_SIGNATURE_LEN_RANGE;
+    if (sig_len != SK3_LEN) /* SPEC.md §6: a wrong length is a reject, counted */
+        return sk3_reject(op->env, &op->key, limit, "SK3 query 4: rho_i length",
+                          CKR_SIGNATURE_INVALID);
     rv = sk3_sub_key(op->value, PART_K, op->q4.peerId, kappa); /* K(j,i) */
     if (rv == CKR_OK)
         rv = sk3_session_prf(kappa, op->q4.ri, op->q4.rj, TAG_RHO, expect);

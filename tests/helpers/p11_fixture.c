@@ -537,6 +537,20 @@ CK_RV fx_create_aes(CK_SESSION_HANDLE session, const char *label, bool token, bo
     return fx_functions()->C_CreateObject(session, tmpl, 9, object);
 }
 
+CK_RV fx_create_kek(CK_SESSION_HANDLE session, const char *label, const unsigned char *value,
+                    size_t len, CK_OBJECT_HANDLE *object)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_AES;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_WRAP, &yes, sizeof(yes)},  {CKA_UNWRAP, &yes, sizeof(yes)},
+        {CKA_LABEL, (void *)label, strlen(label)}, {CKA_VALUE, (void *)value, len},
+    };
+    return fx_functions()->C_CreateObject(session, tmpl, 6, object);
+}
+
 CK_BBOOL fx_get_bool(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type)
 {
     CK_BBOOL value = 0xAA;

@@ -144,6 +144,10 @@ CK_RV fx_create_data(CK_SESSION_HANDLE session, const char *label, bool token, b
 CK_RV fx_create_aes(CK_SESSION_HANDLE session, const char *label, bool token, bool sensitive,
                     bool extractable, const unsigned char *value, size_t len,
                     CK_OBJECT_HANDLE *object);
+/* An AES key that only wraps and unwraps (docs/spec.md §7.2: a key
+ * either carries keys or encrypts data), sensitive, not extractable. */
+CK_RV fx_create_kek(CK_SESSION_HANDLE session, const char *label, const unsigned char *value,
+                    size_t len, CK_OBJECT_HANDLE *object);
 /* Reads a CK_BBOOL / CK_ULONG attribute (asserts CKR_OK and size). */
 CK_BBOOL fx_get_bool(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type);
 CK_ULONG fx_get_ulong(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type);

@@ -141,11 +141,14 @@ static CK_OBJECT_HANDLE secret_key(CK_SESSION_HANDLE s, const void *value, CK_UL
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE type = CKK_GENERIC_SECRET;
-    CK_BBOOL yes = CK_TRUE;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    /* Known test values: readable, so what is derived from them may be
+     * (docs/spec.md §7.2). */
     CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)},
-                           {CKA_VALUE, (void *)value, len}, {CKA_DERIVE, &yes, sizeof(yes)}};
+                           {CKA_VALUE, (void *)value, len}, {CKA_DERIVE, &yes, sizeof(yes)},
+                           {CKA_SENSITIVE, &no, sizeof(no)}, {CKA_EXTRACTABLE, &yes, sizeof(yes)}};
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    assert_rv(fx_functions()->C_CreateObject(s, tmpl, 4, &h), CKR_OK);
+    assert_rv(fx_functions()->C_CreateObject(s, tmpl, 6, &h), CKR_OK);
     return h;
 }
 

@@ -64,7 +64,17 @@ static void template_rules(void **state)
     attr_list_free(&list);
     assert_int_equal(attr_list_from_template(&list, null_value, 1), CKR_ATTRIBUTE_VALUE_INVALID);
     assert_int_equal(attr_list_from_template(&list, NULL, 1), CKR_ARGUMENTS_BAD);
-    assert_int_equal(attr_list_from_template(&list, array, 1), CKR_ATTRIBUTE_TYPE_INVALID);
+    /* a nested template is an array of CK_ATTRIBUTE, flattened when kept */
+    assert_int_equal(attr_list_from_template(&list, array, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_ATTRIBUTE inner[] = {{CKA_TOKEN, &t, 1}, {CKA_LABEL, "ab", 2}};
+    CK_ATTRIBUTE nested[] = {{CKA_WRAP_TEMPLATE, inner, sizeof(inner)}};
+    assert_int_equal(attr_list_from_template(&list, nested, 1), CKR_OK);
+    attr_list back;
+    attr_list_init(&back);
+    assert_int_equal(attr_list_from_nested(&back, attr_list_find(&list, CKA_WRAP_TEMPLATE)), CKR_OK);
+    assert_true(attr_list_matches(&back, inner, 2));
+    assert_int_equal(back.count, 2);
+    attr_list_free(&back);
     attr_list_free(&list);
 }
 

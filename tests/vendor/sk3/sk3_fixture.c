@@ -157,6 +157,20 @@ static CK_RV make_server_key(sk3_world *w, const unsigned char *value)
     return f->C_GenerateKey(w->session[SK3_S], &gen, tmpl, 2, &w->server);
 }
 
+/* A wrapping key that only wraps and unwraps (docs/spec.md §7.2). */
+static CK_RV transport_key(CK_SESSION_HANDLE s, const unsigned char value[32],
+                           CK_OBJECT_HANDLE *out)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE aes = CKK_AES;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},         {CKA_KEY_TYPE, &aes, sizeof(aes)},
+        {CKA_WRAP, &yes, sizeof(yes)},          {CKA_UNWRAP, &yes, sizeof(yes)},
+        {CKA_LABEL, TRANSPORT_LABEL, strlen(TRANSPORT_LABEL)}, {CKA_VALUE, (void *)value, 32},
+    };
+    return fx_functions()->C_CreateObject(s, tmpl, SK3_COUNT(tmpl), out);
+}
+
 CK_RV sk3_provision(sk3_world *w, int host, const unsigned char *id, const CK_ATTRIBUTE *extra,
                     CK_ULONG extra_count, CK_OBJECT_HANDLE *out)
 {
@@ -167,11 +181,9 @@ CK_RV sk3_provision(sk3_world *w, int host, const unsigned char *id, const CK_AT
                      derived = CK_INVALID_HANDLE;
     CK_RV rv = RAND_bytes(transport, sizeof(transport)) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
     if (rv == CKR_OK)
-        rv = fx_create_aes(w->session[SK3_S], TRANSPORT_LABEL, false, true, false, transport,
-                           sizeof(transport), &on_server);
+        rv = transport_key(w->session[SK3_S], transport, &on_server);
     if (rv == CKR_OK)
-        rv = fx_create_aes(w->session[host], TRANSPORT_LABEL, false, true, false, transport,
-                           sizeof(transport), &on_host);
+        rv = transport_key(w->session[host], transport, &on_host);
 
     CK_SE_SK3_HOST_PARAMS params;
     memcpy(params.hostId, id, SK3_ID_LEN);
