@@ -247,7 +247,7 @@ CK_RV tok_begin(tok *t, bool immediate)
         se_log(SE_LOG_ERROR, "token %s: the file was deleted or replaced while open", t->path);
         return CKR_DEVICE_REMOVED;
     }
-    t->state_checked = t->state_dirty = t->anchor_pending = false;
+    t->state_checked = t->state_dirty = t->anchor_pending = t->state_fresh = false;
     return run(t, immediate ? STMT_BEGIN_IMMEDIATE : STMT_BEGIN, "starting a transaction");
 }
 

@@ -251,7 +251,11 @@ static CK_RV pin_check(tok *t, CK_USER_TYPE user, const CK_UTF8CHAR *pin_value, 
             rv = CKR_PIN_LOCKED;
         goto out;
     }
-    rv = pin_unwrap(t, user, &pin, pin_value, pin_len, master);
+    /* Before the PIN is tried: a wrong one must be countable (the root of
+     * trust reachable, the file not rolled back), or it is not tried. */
+    rv = tok_state_fresh(t);
+    if (rv == CKR_OK)
+        rv = pin_unwrap(t, user, &pin, pin_value, pin_len, master);
     if (rv == CKR_PIN_INCORRECT) {
         snprintf(detail, sizeof(detail), "%s: %s PIN incorrect (failure %lu of %lu)", operation,
                  user_name(user), pin.failures + 1, pin.max_failures);

@@ -48,6 +48,7 @@ typedef struct tpm_state {
     ESYS_CONTEXT *esys;
     ESYS_TR drk;
     ESYS_TR session; /* encrypts the MACs on their way (session_start) */
+    char *tcti_config; /* to connect again after a failure (tpm_ready) */
 } tpm_state;
 
 static CK_RV tpm_fail(const char *what, TSS2_RC rc)
@@ -162,11 +163,11 @@ static CK_RV session_start(tpm_state *st)
     return rc == TSS2_RC_SUCCESS ? CKR_OK : tpm_fail("TRSess_SetAttributes", rc);
 }
 
-static void tpm_close(void *state)
+/* Drops the connection and what it loaded; the next tpm_ready connects
+ * again.  An ESYS context that saw a transport error stays in an error
+ * state, so a failure is never retried on the same context. */
+static void tpm_reset(tpm_state *st)
 {
-    tpm_state *st = state;
-    if (!st)
-        return;
     if (st->esys && st->drk != ESYS_TR_NONE)
         Esys_FlushContext(st->esys, st->drk);
     if (st->esys && st->session != ESYS_TR_NONE)
@@ -175,7 +176,20 @@ static void tpm_close(void *state)
         Esys_Finalize(&st->esys);
     if (st->tcti)
         Tss2_TctiLdr_Finalize(&st->tcti);
+    st->esys = NULL;
+    st->tcti = NULL;
+    st->drk = ESYS_TR_NONE;
+    st->session = ESYS_TR_NONE;
+}
+
+static void tpm_close(void *state)
+{
+    tpm_state *st = state;
+    if (!st)
+        return;
+    tpm_reset(st);
     pthread_mutex_destroy(&st->lock);
+    free(st->tcti_config);
     free(st);
 }
 
@@ -191,6 +205,27 @@ static CK_RV tpm_connect(tpm_state *st, const char *tcti)
     return CKR_DEVICE_ERROR;
 }
 
+/* Under the lock after a failure: a clean connection for the next call. */
+static CK_RV tpm_failed(tpm_state *st, CK_RV rv)
+{
+    if (rv != CKR_OK)
+        tpm_reset(st);
+    return rv;
+}
+
+/* Under the lock: connected, the DRK loaded, the session started. */
+static CK_RV tpm_ready(tpm_state *st)
+{
+    if (st->esys)
+        return CKR_OK;
+    CK_RV rv = tpm_connect(st, st->tcti_config);
+    if (rv == CKR_OK)
+        rv = drk_load(st);
+    if (rv == CKR_OK)
+        rv = session_start(st);
+    return tpm_failed(st, rv);
+}
+
 static CK_RV tpm_open(const rot_config *cfg, void **state)
 {
     const char *tcti = cfg->tcti ? cfg->tcti : TPM_DEFAULT_TCTI;
@@ -204,11 +239,8 @@ static CK_RV tpm_open(const rot_config *cfg, void **state)
         free(st);
         return CKR_CANT_LOCK;
     }
-    rv = tpm_connect(st, tcti);
-    if (rv == CKR_OK)
-        rv = drk_load(st);
-    if (rv == CKR_OK)
-        rv = session_start(st);
+    st->tcti_config = strdup(tcti);
+    rv = st->tcti_config ? tpm_ready(st) : CKR_HOST_MEMORY;
     if (rv != CKR_OK) {
         tpm_close(st);
         return rv;
@@ -216,6 +248,8 @@ static CK_RV tpm_open(const rot_config *cfg, void **state)
     *state = st;
     return CKR_OK;
 }
+
+
 
 /* Data longer than one TPM buffer goes through an HMAC sequence. */
 static TSS2_RC mac_sequence(tpm_state *st, const unsigned char *data, size_t len,
@@ -267,10 +301,20 @@ static CK_RV tpm_mac(void *state, const void *data, size_t len, unsigned char ou
     if (len && !data)
         return CKR_ARGUMENTS_BAD;
     pthread_mutex_lock(&st->lock);
-    if (len <= TPM2_MAX_DIGEST_BUFFER)
-        rc = mac_once(st, data, len, &result);
-    else
-        rc = mac_sequence(st, data, len, &result);
+    /* A MAC changes nothing in the TPM: after a failure it is tried once
+     * more on a new connection. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = TSS2_ESYS_RC_BAD_SEQUENCE;
+        if (tpm_ready(st) != CKR_OK)
+            continue;
+        if (len <= TPM2_MAX_DIGEST_BUFFER)
+            rc = mac_once(st, data, len, &result);
+        else
+            rc = mac_sequence(st, data, len, &result);
+        if (rc == TSS2_RC_SUCCESS)
+            break;
+        tpm_reset(st);
+    }
     pthread_mutex_unlock(&st->lock);
     if (rc != TSS2_RC_SUCCESS)
         return tpm_fail("HMAC with the DRK", rc);
@@ -430,7 +474,9 @@ static CK_RV tpm_counter_new(void *state, uint32_t *id, uint64_t *value)
     uint32_t index = 0;
     CK_RV rv;
     pthread_mutex_lock(&st->lock);
-    rv = counter_allocate(st, &index, &tr);
+    rv = tpm_ready(st);
+    if (rv == CKR_OK)
+        rv = counter_allocate(st, &index, &tr);
     if (rv == CKR_OK) {
         rv = counter_bump(st, index, tr, value);
         if (rv != CKR_OK) /* not handed out: do not leave it defined */
@@ -438,6 +484,7 @@ static CK_RV tpm_counter_new(void *state, uint32_t *id, uint64_t *value)
         else
             Esys_TR_Close(st->esys, &tr);
     }
+    tpm_failed(st, rv);
     pthread_mutex_unlock(&st->lock);
     if (rv == CKR_OK)
         *id = index;
@@ -450,10 +497,17 @@ static CK_RV tpm_counter_read(void *state, uint32_t id, uint64_t *value)
     ESYS_TR tr = ESYS_TR_NONE;
     CK_RV rv;
     pthread_mutex_lock(&st->lock);
-    rv = counter_open(st, id, &tr);
-    if (rv == CKR_OK) {
-        rv = counter_value(st, id, tr, value);
-        Esys_TR_Close(st->esys, &tr);
+    /* A read changes nothing: tried once more on a new connection. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rv = tpm_ready(st);
+        if (rv == CKR_OK)
+            rv = counter_open(st, id, &tr);
+        if (rv == CKR_OK) {
+            rv = counter_value(st, id, tr, value);
+            Esys_TR_Close(st->esys, &tr);
+        }
+        if (tpm_failed(st, rv) == CKR_OK)
+            break;
     }
     pthread_mutex_unlock(&st->lock);
     return rv;
@@ -465,11 +519,16 @@ static CK_RV tpm_counter_increment(void *state, uint32_t id, uint64_t *value)
     ESYS_TR tr = ESYS_TR_NONE;
     CK_RV rv;
     pthread_mutex_lock(&st->lock);
-    rv = counter_open(st, id, &tr);
+    /* Not retried: an increment whose answer was lost may have happened,
+     * and a second would overshoot (the caller reads and raises again). */
+    rv = tpm_ready(st);
+    if (rv == CKR_OK)
+        rv = counter_open(st, id, &tr);
     if (rv == CKR_OK) {
         rv = counter_bump(st, id, tr, value);
         Esys_TR_Close(st->esys, &tr);
     }
+    tpm_failed(st, rv);
     pthread_mutex_unlock(&st->lock);
     return rv;
 }
@@ -480,12 +539,15 @@ static CK_RV tpm_counter_free(void *state, uint32_t id)
     ESYS_TR tr = ESYS_TR_NONE;
     CK_RV rv;
     pthread_mutex_lock(&st->lock);
-    rv = counter_open(st, id, &tr);
+    rv = tpm_ready(st);
+    if (rv == CKR_OK)
+        rv = counter_open(st, id, &tr);
     if (rv == CKR_OK) {
         TSS2_RC rc = counter_undefine(st, &tr);
         if (rc != TSS2_RC_SUCCESS)
             rv = counter_fail(id, "NV_UndefineSpace", rc);
     }
+    tpm_failed(st, rv);
     pthread_mutex_unlock(&st->lock);
     return rv;
 }

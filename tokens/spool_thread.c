@@ -5,6 +5,7 @@
 #include "spool.h"
 
 #include <pthread.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,11 @@ static void *drainer_main(void *arg)
         pthread_mutex_unlock(&drainer.lock);
         pthread_mutex_lock(&drainer_sqlite);
         job_drain(job);
+        /* OpenSSL's per-thread state (its error queue, allocated by the
+         * key derivation and MACs of the token state) goes before fork
+         * can run (atfork takes drainer_sqlite): a child, which lacks this
+         * thread, would otherwise hold it unreachable. */
+        OPENSSL_thread_stop();
         pthread_mutex_unlock(&drainer_sqlite);
         pthread_mutex_lock(&drainer.lock);
         job->busy = false;
@@ -151,6 +157,7 @@ static void *drainer_main(void *arg)
             pthread_mutex_lock(&drainer_sqlite);
             for (size_t i = 0; i < count; i++)
                 tok_close(closing[i]);
+            OPENSSL_thread_stop();
             pthread_mutex_unlock(&drainer_sqlite);
             pthread_mutex_lock(&drainer.lock);
         }

@@ -38,6 +38,9 @@ static pthread_mutex_t rot_lock = PTHREAD_MUTEX_INITIALIZER;
 static rot *rot_instance;
 static pid_t rot_pid;
 static char *rot_settings[3]; /* provider, dir, tcti as configured (NULL: default) */
+/* A forked child's parent's provider: not used (a TPM connection is the
+ * parent's), not closed, kept reachable. */
+static rot *rot_inherited;
 
 static char *default_rot_dir(void)
 {
@@ -73,6 +76,8 @@ CK_RV tok_rot_configure(const char *provider, const char *dir, const char *tcti)
     /* The next use opens the provider as now configured. */
     if (rot_instance && rot_pid == getpid())
         rot_close(rot_instance);
+    else if (rot_instance)
+        rot_inherited = rot_instance;
     rot_instance = NULL;
     pthread_mutex_unlock(&rot_lock);
     return CKR_OK;
@@ -85,6 +90,8 @@ void tok_rot_release(void)
      * connection is the parent's to end. */
     if (rot_instance && rot_pid == getpid())
         rot_close(rot_instance);
+    else if (rot_instance)
+        rot_inherited = rot_instance;
     rot_instance = NULL;
     pthread_mutex_unlock(&rot_lock);
 }
@@ -93,8 +100,10 @@ CK_RV tok_rot_get(rot **out)
 {
     CK_RV rv = CKR_OK;
     pthread_mutex_lock(&rot_lock);
-    if (rot_instance && rot_pid != getpid())
-        rot_instance = NULL; /* the parent's (see tok_rot_release) */
+    if (rot_instance && rot_pid != getpid()) {
+        rot_inherited = rot_instance; /* the parent's (see tok_rot_release) */
+        rot_instance = NULL;
+    }
     if (!rot_instance) {
         char *fallback = NULL;
         rot_config cfg = {
@@ -377,14 +386,17 @@ CK_RV tok_state_touch(tok *t)
     return rv;
 }
 
+static CK_RV counter_read(tok *t, uint64_t *counter)
+{
+    CK_RV rv = rot_counter_read(t->rot, t->state.counter_id, counter);
+    return rv == CKR_OK ? rv : damaged(t, "its root-of-trust counter cannot be read");
+}
+
 /* The version against the provider's counter: below it, the file is an
  * older copy (refused); above it, the counter catches up. */
-static CK_RV state_fresh(tok *t, bool catch_up)
+static CK_RV state_compare(tok *t, uint64_t counter, bool catch_up)
 {
-    uint64_t counter = 0, expected = t->state.counter_base + t->state.version;
-    CK_RV rv = rot_counter_read(t->rot, t->state.counter_id, &counter);
-    if (rv != CKR_OK)
-        return damaged(t, "its root-of-trust counter cannot be read");
+    uint64_t expected = t->state.counter_base + t->state.version;
     if (counter > expected) {
         se_log(SE_LOG_ERROR,
                "token %s: the file is older than its device counter (version %llu, counter "
@@ -396,9 +408,29 @@ static CK_RV state_fresh(tok *t, bool catch_up)
     if (counter < expected && catch_up) {
         se_log(SE_LOG_INFO, "token %s: the device counter catches up with the file (%llu -> %llu)",
                t->path, (unsigned long long)counter, (unsigned long long)expected);
-        rv = rot_counter_raise(t->rot, t->state.counter_id, expected, NULL);
+        return rot_counter_raise(t->rot, t->state.counter_id, expected, NULL);
     }
+    return CKR_OK;
+}
+
+/* Inside a write transaction the snapshot is the newest: every commit
+ * whose counter raise can be seen is in it.  Once per transaction. */
+static CK_RV state_fresh(tok *t)
+{
+    uint64_t counter = 0;
+    if (t->state_fresh)
+        return CKR_OK;
+    CK_RV rv = counter_read(t, &counter);
+    if (rv == CKR_OK)
+        rv = state_compare(t, counter, false);
+    t->state_fresh = rv == CKR_OK;
     return rv;
+}
+
+CK_RV tok_state_fresh(tok *t)
+{
+    CK_RV rv = tok_state_check(t);
+    return rv == CKR_OK ? state_fresh(t) : rv;
 }
 
 CK_RV tok_state_event(tok *t)
@@ -406,7 +438,7 @@ CK_RV tok_state_event(tok *t)
     sqlite3_stmt *s;
     CK_RV rv = tok_state_touch(t);
     if (rv == CKR_OK)
-        rv = state_fresh(t, false);
+        rv = state_fresh(t);
     if (rv == CKR_OK)
         rv = tok_stmt(t, STMT_STATE_BUMP, &s);
     if (rv == CKR_OK)
@@ -457,6 +489,7 @@ void tok_state_end(tok *t, bool committed)
     t->anchor_pending = false;
     t->state_dirty = false;
     t->state_checked = false;
+    t->state_fresh = false;
 }
 
 void tok_state_anchor_audit(tok *t)
@@ -475,16 +508,23 @@ void tok_state_anchor_audit(tok *t)
     tok_rollback(t);
 }
 
+/* A read snapshot may predate a commit whose counter raise is already
+ * visible: when the counter is ahead of the first look, a second snapshot,
+ * taken after the counter was read, holds every such commit. */
 CK_RV tok_state_open(tok *t)
 {
+    uint64_t counter = 0;
     CK_RV rv = tok_state_keys(t);
-    if (rv == CKR_OK)
+    for (int look = 0; rv == CKR_OK && look < 2; look++) {
         rv = tok_begin(t, false);
-    if (rv == CKR_OK)
-        rv = tok_state_check(t);
-    if (rv == CKR_OK)
-        rv = state_fresh(t, true);
-    tok_rollback(t);
+        if (rv == CKR_OK)
+            rv = tok_state_check(t);
+        if (rv == CKR_OK && look == 0)
+            rv = counter_read(t, &counter);
+        tok_rollback(t);
+        if (rv == CKR_OK && (look == 1 || counter <= t->state.counter_base + t->state.version))
+            return state_compare(t, counter, true);
+    }
     return rv;
 }
 

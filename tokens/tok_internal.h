@@ -188,6 +188,7 @@ struct tok {
     EVP_CIPHER_CTX *set_cipher;   /* AES-256-ECB under set_key */
     bool objects_verified;        /* the object set was checked once by this handle */
     bool state_checked; /* in this transaction */
+    bool state_fresh;   /* the version compared with the counter, in this transaction */
     bool state_dirty;   /* sealed again at commit */
     bool anchor_pending; /* raise the counter after the commit */
 };
@@ -346,6 +347,11 @@ CK_RV tok_state_touch(tok *t);
 /* As touch, for an event a rollback must not undo: refuses a file older
  * than the counter, raises the version (the counter follows the commit). */
 CK_RV tok_state_event(tok *t);
+/* Inside a write transaction: checks the state and that the file is not
+ * older than its counter (CKR_DEVICE_ERROR when the counter cannot be
+ * read).  A PIN is tried only after this: a failure that could not be
+ * counted must not answer the guess. */
+CK_RV tok_state_fresh(tok *t);
 /* tok_commit, before COMMIT when the state was touched. */
 CK_RV tok_state_seal(tok *t);
 /* After COMMIT or ROLLBACK. */
