@@ -40,7 +40,7 @@ static pid_t rot_pid;
 static char *rot_settings[3]; /* provider, dir, tcti as configured (NULL: default) */
 /* A forked child's parent's provider: not used (a TPM connection is the
  * parent's), not closed, kept reachable. */
-static rot *rot_inherited;
+static rot *volatile rot_inherited; /* volatile: written only, kept anyway */
 
 static char *default_rot_dir(void)
 {
