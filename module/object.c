@@ -127,18 +127,16 @@ CK_RV object_sync(se_token *t)
     if (rv != CKR_OK)
         return rv;
     if (version != t->data_version) {
-        unsigned char seen = t->info.lifecycle;
+        unsigned long seen = t->info.erasures;
         object_cache_clear(t, false);
         t->data_version = version;
         rv = tok_get_info(t->store, &t->info);
-        /* docs/spec.md §7.2: a reset or termination by another process
-         * erased every key; this process's session objects (copies of
-         * them among them) end with it, as they do in that process. */
-        bool erased = (seen == SOFTSE_LIFECYCLE_OPERATIONAL &&
-                       t->info.lifecycle == SOFTSE_LIFECYCLE_PERSONALIZATION) ||
-                      (seen != SOFTSE_LIFECYCLE_TERMINATED &&
-                       t->info.lifecycle == SOFTSE_LIFECYCLE_TERMINATED);
-        if (rv == CKR_OK && erased)
+        /* docs/spec.md §7.2: a reset, termination or re-initialization by
+         * another process erased keys; this process's session objects
+         * (copies of them among them) end with it, as they do in that
+         * process.  The store counts erasures, so that a round trip
+         * between two looks (reset, then operational again) is seen. */
+        if (rv == CKR_OK && t->info.erasures != seen)
             object_cache_clear(t, true);
     }
     return rv;

@@ -39,6 +39,7 @@ static const char schema_sql[] =
     " counters_total INTEGER NOT NULL DEFAULT 0,"
     " objects_sum BLOB,"
     " anchored_seq INTEGER NOT NULL DEFAULT 0,"
+    " erasures INTEGER NOT NULL DEFAULT 0,"
     " mac BLOB);"
     "CREATE TABLE pin ("
     " user INTEGER PRIMARY KEY,"
@@ -85,7 +86,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
-    [STMT_TOKEN_GET] = "SELECT serial, label, created, lifecycle, pin_kdf_iterations"
+    [STMT_TOKEN_GET] = "SELECT serial, label, created, lifecycle, pin_kdf_iterations, erasures"
                        " FROM token WHERE id = 1",
     [STMT_TOKEN_KEY_CHECK] = "SELECT key_check FROM token WHERE id = 1",
     [STMT_TOKEN_SET_LIFECYCLE] = "UPDATE token SET lifecycle = ?1 WHERE id = 1",
@@ -127,7 +128,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_COUNTER_GET] = "SELECT value, mac FROM counter WHERE object = ?1 AND type = ?2",
     [STMT_STATE_TOKEN] = "SELECT serial, label, created, lifecycle, pin_kdf_iterations, key_check,"
                          " id, rot, rot_id, counter_id, counter_base, version, audit_seq,"
-                         " counters_total, objects_sum, anchored_seq, mac FROM token"
+                         " counters_total, objects_sum, anchored_seq, erasures, mac FROM token"
                          " WHERE id = 1",
     [STMT_STATE_PINS] = "SELECT user, failures, max_failures, kdf_iterations, salt, wrapped"
                         " FROM pin ORDER BY user",

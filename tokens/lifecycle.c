@@ -55,6 +55,8 @@ CK_RV tok_terminate(tok *t, const char *audit)
     if (rv == CKR_OK)
         rv = tok_object_seal_all(t);
     if (rv == CKR_OK)
+        rv = tok_state_erased(t);
+    if (rv == CKR_OK)
         rv = tok_objset_reset(t);
     if (rv == CKR_OK)
         rv = set_state(t, SOFTSE_LIFECYCLE_TERMINATED);
@@ -90,6 +92,8 @@ CK_RV tok_reset(tok *t, const tok_id *keep, size_t count, const char *audit)
         rv = run(t, erase[i], 0, 0, "erasing objects on reset");
     if (rv == CKR_OK)
         rv = tok_objset_reset(t);
+    if (rv == CKR_OK)
+        rv = tok_state_erased(t);
     if (rv == CKR_OK)
         rv = set_state(t, SOFTSE_LIFECYCLE_PERSONALIZATION);
     if (rv == CKR_OK)

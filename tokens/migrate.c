@@ -24,6 +24,7 @@ static const char *const add_columns[] = {
     "ALTER TABLE token ADD COLUMN counters_total INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE token ADD COLUMN objects_sum BLOB",
     "ALTER TABLE token ADD COLUMN anchored_seq INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE token ADD COLUMN erasures INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE token ADD COLUMN mac BLOB",
     "ALTER TABLE object ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE object ADD COLUMN mac BLOB",

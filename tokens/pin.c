@@ -462,6 +462,8 @@ CK_RV tok_reinit(tok *t, const char label[TOK_LABEL_LEN], const CK_UTF8CHAR *so_
     if (rv == CKR_OK)
         rv = erase_objects(t);
     if (rv == CKR_OK)
+        rv = tok_state_erased(t);
+    if (rv == CKR_OK)
         rv = tok_objset_reset(t);
     if (rv == CKR_OK)
         rv = reset_pins(t, &resolved);

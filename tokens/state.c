@@ -246,6 +246,7 @@ enum {
     COL_COUNTERS_TOTAL,
     COL_OBJECTS_SUM,
     COL_ANCHORED_SEQ,
+    COL_ERASURES,
     STATE_MACED,
     COL_MAC = STATE_MACED
 };
@@ -490,6 +491,14 @@ void tok_state_end(tok *t, bool committed)
     t->state_dirty = false;
     t->state_checked = false;
     t->state_fresh = false;
+}
+
+CK_RV tok_state_erased(tok *t)
+{
+    CK_RV rv = tok_state_touch(t);
+    return rv == CKR_OK ? tok_exec(t, "UPDATE token SET erasures = erasures + 1 WHERE id = 1",
+                                   "counting an erasure")
+                        : rv;
 }
 
 void tok_state_anchor_audit(tok *t)

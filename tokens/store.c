@@ -697,6 +697,7 @@ CK_RV tok_get_info(tok *t, tok_info *info)
     memcpy(info->serial, t->serial, TOK_SERIAL_LEN);
     memcpy(info->label, sqlite3_column_blob(s, 1), TOK_LABEL_LEN);
     info->lifecycle = (unsigned char)sqlite3_column_int(s, 3);
+    info->erasures = (unsigned long)sqlite3_column_int64(s, 5);
     info->pin_kdf_iterations = (unsigned long)sqlite3_column_int64(s, 4);
     sqlite3_reset(s);
     s = NULL;

@@ -41,6 +41,7 @@ typedef struct tok_info {
     unsigned long user_failures, user_max_failures; /* max: default 10 */
     unsigned long so_failures, so_max_failures;     /* max: default 10 */
     unsigned char lifecycle;                        /* SOFTSE_LIFECYCLE_* */
+    unsigned long erasures; /* resets, terminations and re-initializations so far */
     unsigned long pin_kdf_iterations;
 } tok_info;
 

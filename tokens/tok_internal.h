@@ -352,6 +352,9 @@ CK_RV tok_state_event(tok *t);
  * read).  A PIN is tried only after this: a failure that could not be
  * counted must not answer the guess. */
 CK_RV tok_state_fresh(tok *t);
+/* A reset, termination or re-initialization erased keys: counted in the
+ * state (tok_info.erasures), so that every process ends its copies. */
+CK_RV tok_state_erased(tok *t);
 /* tok_commit, before COMMIT when the state was touched. */
 CK_RV tok_state_seal(tok *t);
 /* After COMMIT or ROLLBACK. */
