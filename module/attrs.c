@@ -194,7 +194,7 @@ static bool same_value(const CK_ATTRIBUTE *a, const void *value, CK_ULONG len)
 
 bool attr_is_template(CK_ATTRIBUTE_TYPE type)
 {
-    return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE || type == CKA_DERIVE_TEMPLATE;
+    return attr_kind_of(type) == ATTR_TEMPLATE;
 }
 
 /* A nested template is kept as one byte string: for each attribute its
@@ -398,40 +398,21 @@ CK_RV attr_list_ulong(const attr_list *list, CK_ATTRIBUTE_TYPE type, CK_ULONG *o
     return CKR_OK;
 }
 
-/* The fixed-size attributes; everything else is a byte string. */
-static size_t fixed_size(CK_ATTRIBUTE_TYPE type)
-{
-    switch (type) {
-    case CKA_TOKEN: case CKA_PRIVATE: case CKA_MODIFIABLE: case CKA_COPYABLE:
-    case CKA_DESTROYABLE: case CKA_TRUSTED: case CKA_SENSITIVE: case CKA_ENCRYPT:
-    case CKA_DECRYPT: case CKA_WRAP: case CKA_UNWRAP: case CKA_SIGN: case CKA_SIGN_RECOVER:
-    case CKA_VERIFY: case CKA_VERIFY_RECOVER: case CKA_DERIVE: case CKA_EXTRACTABLE:
-    case CKA_LOCAL: case CKA_NEVER_EXTRACTABLE: case CKA_ALWAYS_SENSITIVE:
-    case CKA_WRAP_WITH_TRUSTED: case CKA_ALWAYS_AUTHENTICATE: case CKA_RESET_ON_INIT:
-    case CKA_HAS_RESET: case CKA_SE_ATTESTATION:
-        return sizeof(CK_BBOOL);
-    case CKA_CLASS: case CKA_KEY_TYPE: case CKA_CERTIFICATE_TYPE: case CKA_VALUE_LEN:
-    case CKA_MODULUS_BITS: case CKA_KEY_GEN_MECHANISM: case CKA_CERTIFICATE_CATEGORY:
-    case CKA_JAVA_MIDP_SECURITY_DOMAIN: case CKA_HW_FEATURE_TYPE:
-    case CKA_SE_FAILURE_COUNT: case CKA_SE_FAILURE_LIMIT:
-        return sizeof(CK_ULONG);
-    case CKA_START_DATE: case CKA_END_DATE:
-        return sizeof(CK_DATE);
-    default:
-        return 0;
-    }
-}
-
 CK_RV attr_list_check_sizes(const attr_list *list)
 {
     for (size_t i = 0; i < list->count; i++) {
         const CK_ATTRIBUTE *attr = &list->items[i];
-        size_t size = fixed_size(attr->type);
-        if (size == 0)
-            continue;
-        /* An empty date means "no date" (PKCS#11 3.0 §4.4). */
-        if ((attr->type == CKA_START_DATE || attr->type == CKA_END_DATE) && attr->ulValueLen == 0)
-            continue;
+        size_t size;
+        switch (attr_kind_of(attr->type)) {
+        case ATTR_BOOL: size = sizeof(CK_BBOOL); break;
+        case ATTR_ULONG: size = sizeof(CK_ULONG); break;
+        case ATTR_DATE:
+            if (attr->ulValueLen == 0)
+                continue; /* an empty date means "no date" (PKCS#11 3.0 §4.4) */
+            size = sizeof(CK_DATE);
+            break;
+        default: continue; /* byte strings and templates: any length */
+        }
         if (attr->ulValueLen != size)
             return CKR_ATTRIBUTE_VALUE_INVALID;
         /* A CK_BBOOL is CK_TRUE or CK_FALSE: another byte would be stored

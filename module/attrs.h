@@ -38,8 +38,19 @@ CK_RV attr_list_copy(attr_list *dst, const attr_list *src);
  * CKR_TEMPLATE_INCONSISTENT when list has one of them with another value. */
 CK_RV attr_list_merge(attr_list *list, const attr_list *more);
 
-/* CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE: attribute
- * arrays, which a list keeps flattened (attr_list_from_template does it). */
+/* An attribute's value type: the kind column of its row in the policy
+ * table (module/attr_table.c); ATTR_BYTES for a type it does not know. */
+typedef enum attr_kind {
+    ATTR_NONE, /* no row has it: the table's unit test refuses it */
+    ATTR_BOOL,
+    ATTR_ULONG,
+    ATTR_BYTES,
+    ATTR_DATE,     /* a CK_DATE, or empty for "no date" (PKCS#11 3.0 §4.4) */
+    ATTR_TEMPLATE, /* an attribute array, which a list keeps flattened
+                      (attr_list_from_template does it) */
+} attr_kind;
+attr_kind attr_kind_of(CK_ATTRIBUTE_TYPE type);
+/* CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE: ATTR_TEMPLATE. */
 bool attr_is_template(CK_ATTRIBUTE_TYPE type);
 /* The attributes of a flattened template, added to list. */
 CK_RV attr_list_from_nested(attr_list *list, const CK_ATTRIBUTE *flat);
@@ -65,8 +76,8 @@ bool attr_list_has(const attr_list *list, CK_ATTRIBUTE_TYPE type);
 bool attr_list_bool(const attr_list *list, CK_ATTRIBUTE_TYPE type, bool dflt);
 /* CKR_TEMPLATE_INCOMPLETE when absent, CKR_ATTRIBUTE_VALUE_INVALID when not a CK_ULONG. */
 CK_RV attr_list_ulong(const attr_list *list, CK_ATTRIBUTE_TYPE type, CK_ULONG *out);
-/* Checks the lengths of the fixed-size attributes (CK_BBOOL, CK_ULONG, dates)
- * in a template: CKR_ATTRIBUTE_VALUE_INVALID when wrong. */
+/* Checks the lengths of the fixed-size attributes (CK_BBOOL, CK_ULONG, dates:
+ * attr_kind_of) in a template: CKR_ATTRIBUTE_VALUE_INVALID when wrong. */
 CK_RV attr_list_check_sizes(const attr_list *list);
 /* True when every attribute of tmpl is in list with the same value. */
 bool attr_list_matches(const attr_list *list, const CK_ATTRIBUTE *tmpl, CK_ULONG count);

@@ -210,7 +210,9 @@ bool identity_label(const attr_list *attrs);
 /* Store ids of every identity object (CKA_SE_ATTESTATION TRUE); token->lock held. */
 CK_RV identity_ids(se_token *t, tok_id **ids, size_t *count);
 
-/* ---- attribute policy (attr_policy.c) ----------------------------- */
+/* ---- attribute policy (attr_policy.c, its table attr_table.h) ------ */
+
+#include "attr_table.h"
 
 typedef enum policy_origin {
     ORIGIN_CREATE,   /* C_CreateObject */
@@ -231,6 +233,10 @@ CK_RV policy_check_value_len(const attr_list *tmpl);
 CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin);
 /* Checks one C_SetAttributeValue change against the current attributes. */
 CK_RV policy_check_set(const attr_list *current, const CK_ATTRIBUTE *change, bool so);
+/* Checks a C_CopyObject template against the copied object (class cls):
+ * the template rules, then each change but the copy-only ones as a set. */
+CK_RV policy_check_copy(CK_OBJECT_CLASS cls, const attr_list *current, const attr_list *changes,
+                        bool so);
 /* Whether C_GetAttributeValue may reveal the attribute:
  * CKR_OK, CKR_ATTRIBUTE_SENSITIVE or CKR_ATTRIBUTE_TYPE_INVALID. */
 CK_RV policy_check_read(const attr_list *attrs, CK_ATTRIBUTE_TYPE type);
@@ -240,6 +246,9 @@ bool policy_matches(const attr_list *attrs, const attr_list *want);
 /* docs/spec.md §7.2.  A new or changed key that both wraps/unwraps and
  * encrypts/decrypts under strict separation: CKR_TEMPLATE_INCONSISTENT. */
 CK_RV policy_check_separation(const attr_list *attrs);
+/* The usage attribute a key needs TRUE for role (the row whose roles
+ * name it: CKA_DERIVE for ROLE_HKDF_SALT…); 0 for ROLE_NONE. */
+CK_ATTRIBUTE_TYPE policy_role_usage(policy_role role);
 /* A key used for usage (CKA_SIGN…, 0: none): the attribute is TRUE and
  * separation holds, else CKR_KEY_FUNCTION_NOT_PERMITTED. */
 CK_RV policy_check_usage(const attr_list *attrs, CK_ATTRIBUTE_TYPE usage);

@@ -19,9 +19,10 @@ static const CK_FLAGS op_flag[] = {
     [MECH_ENCRYPT] = CKF_ENCRYPT, [MECH_DECRYPT] = CKF_DECRYPT,
 };
 
-static const CK_ATTRIBUTE_TYPE op_usage[] = {
-    [MECH_DIGEST] = 0, [MECH_SIGN] = CKA_SIGN, [MECH_VERIFY] = CKA_VERIFY,
-    [MECH_ENCRYPT] = CKA_ENCRYPT, [MECH_DECRYPT] = CKA_DECRYPT,
+/* The key role of each operation: its usage attribute is the policy's. */
+static const policy_role op_role[] = {
+    [MECH_DIGEST] = ROLE_NONE, [MECH_SIGN] = ROLE_SIGN, [MECH_VERIFY] = ROLE_VERIFY,
+    [MECH_ENCRYPT] = ROLE_ENCRYPT, [MECH_DECRYPT] = ROLE_DECRYPT,
 };
 
 /* Which key classes each operation takes. */
@@ -89,8 +90,8 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
         attr_list attrs;
         attr_list_init(&attrs);
         bool vendor = (row->type & CKM_VENDOR_DEFINED) != 0; /* they read the key's attributes */
-        rv = borrow_key(s, key, op_usage[kind], vendor ? LEND_VENDOR : LEND_NONE, &borrowed, &attrs,
-                        &always_auth);
+        rv = borrow_key(s, key, policy_role_usage(op_role[kind]), vendor ? LEND_VENDOR : LEND_NONE,
+                        &borrowed, &attrs, &always_auth);
         if (rv == CKR_OK && !class_fits(kind, borrowed.cls))
             rv = CKR_KEY_TYPE_INCONSISTENT;
         if (rv == CKR_OK)
@@ -589,7 +590,8 @@ static CK_RV resolve_hkdf_salt(se_session *s, CK_MECHANISM_PTR *mech, CK_MECHANI
         return CKR_OK;
     /* docs/spec.md §7.2: the salt key is used to derive, and what is
      * derived keeps its protection (key_derive checks). */
-    CK_RV rv = borrow_key(s, p->hSaltKey, CKA_DERIVE, LEND_POLICY, salt, salt_attrs, NULL);
+    CK_RV rv = borrow_key(s, p->hSaltKey, policy_role_usage(ROLE_HKDF_SALT), LEND_POLICY, salt,
+                          salt_attrs, NULL);
     if (rv == CKR_OK && (salt->cls != CKO_SECRET_KEY || !salt->secret))
         rv = CKR_MECHANISM_PARAM_INVALID;
     if (rv == CKR_KEY_HANDLE_INVALID)
@@ -633,7 +635,8 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
     if (rv == CKR_OK)
         rv = policy_check_value_len(&given);
     if (rv == CKR_OK)
-        rv = borrow_key(s, base, CKA_DERIVE, LEND_POLICY, &key, &base_attrs, NULL);
+        rv = borrow_key(s, base, policy_role_usage(ROLE_DERIVE), LEND_POLICY, &key, &base_attrs,
+                        NULL);
     if (rv == CKR_OK)
         rv = policy_apply_key_template(&given, &base_attrs, CKA_DERIVE_TEMPLATE);
     CK_MECHANISM with_salt;
@@ -760,7 +763,8 @@ CK_RV key_wrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE wrapping,
     /* The key to wrap first: "it never leaves" is the answer that says most. */
     rv = wrapped_bytes(s, NULL, key, NULL, NULL);
     if (rv == CKR_OK)
-        rv = borrow_key(s, wrapping, CKA_WRAP, LEND_POLICY, &wrapper, &wrapper_attrs, NULL);
+        rv = borrow_key(s, wrapping, policy_role_usage(ROLE_WRAP), LEND_POLICY, &wrapper,
+                        &wrapper_attrs, NULL);
     if (rv == CKR_WRAPPING_KEY_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
         rv = CKR_WRAPPING_KEY_HANDLE_INVALID;
     if (rv == CKR_OK)
@@ -824,7 +828,8 @@ CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrappi
     if (rv == CKR_OK)
         rv = policy_check_template(cls, &given, ORIGIN_UNWRAP);
     if (rv == CKR_OK) {
-        rv = borrow_key(s, unwrapping, CKA_UNWRAP, LEND_POLICY, &unwrapper, &unwrapper_attrs, NULL);
+        rv = borrow_key(s, unwrapping, policy_role_usage(ROLE_UNWRAP), LEND_POLICY, &unwrapper,
+                        &unwrapper_attrs, NULL);
         if (rv == CKR_KEY_HANDLE_INVALID)
             rv = CKR_UNWRAPPING_KEY_HANDLE_INVALID;
     }

@@ -477,11 +477,6 @@ CK_RV object_create(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJ
     return rv;
 }
 
-static bool copy_only(CK_ATTRIBUTE_TYPE type)
-{
-    return type == CKA_TOKEN || type == CKA_PRIVATE || type == CKA_MODIFIABLE;
-}
-
 CK_RV object_copy(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
                   CK_OBJECT_HANDLE_PTR out)
 {
@@ -507,10 +502,7 @@ CK_RV object_copy(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_U
         rv = CKR_USER_NOT_LOGGED_IN;
         goto out;
     }
-    rv = policy_check_template(src->cls, &changes, ORIGIN_COPY);
-    for (size_t i = 0; rv == CKR_OK && i < changes.count; i++)
-        if (!copy_only(changes.items[i].type))
-            rv = policy_check_set(&src->attrs, &changes.items[i], t->login == LOGIN_SO);
+    rv = policy_check_copy(src->cls, &src->attrs, &changes, t->login == LOGIN_SO);
     if (rv == CKR_OK)
         rv = attr_list_copy(&attrs, &src->attrs);
     if (rv == CKR_OK)

@@ -1,0 +1,143 @@
+/*
+ * attr_table.c — the core's rows of the attribute policy table (see
+ * attr_table.h) and the lookups over every row.  Data only: the rules
+ * that read the rows are in attr_policy.c, the vendor room's rows in
+ * vendor-mechs/vendor_attrs.c.
+ */
+#include "attr_table.h"
+
+/* {type, classes, kind, flags, default[, roles]}; the first row of a
+ * type on a class wins (the unit test refuses overlaps). */
+POLICY_ROWS_BEGIN
+static const policy_row core_rows[] = {
+    {CKA_CLASS, C_ALL, ATTR_ULONG, F_LOOKUP, NODEF},
+    {CKA_TOKEN, C_STORAGE, ATTR_BOOL, F_COPY_ONLY, DFALSE},
+    /* keys are private like on a card */
+    {CKA_PRIVATE, C_DATA | C_CERT | C_PUB, ATTR_BOOL, F_COPY_ONLY, DFALSE},
+    {CKA_PRIVATE, C_PRIV | C_SECRET, ATTR_BOOL, F_COPY_ONLY, DTRUE},
+    {CKA_MODIFIABLE, C_STORAGE, ATTR_BOOL, F_COPY_ONLY, DTRUE},
+    {CKA_COPYABLE, C_STORAGE, ATTR_BOOL, F_SET | F_ONLY_FALSE, DTRUE},
+    {CKA_DESTROYABLE, C_STORAGE, ATTR_BOOL, F_SET, DTRUE},
+    {CKA_LABEL, C_STORAGE, ATTR_BYTES, F_SET | F_LOOKUP, EMPTY},
+    {CKA_UNIQUE_ID, C_STORAGE, ATTR_BYTES, F_RO, NODEF},
+    /* data objects (§4.5) */
+    {CKA_APPLICATION, C_DATA, ATTR_BYTES, F_SET, EMPTY},
+    {CKA_OBJECT_ID, C_DATA, ATTR_BYTES, F_SET, EMPTY},
+    {CKA_VALUE, C_DATA, ATTR_BYTES, F_SET, EMPTY},
+    /* certificates (§4.6) */
+    {CKA_CERTIFICATE_TYPE, C_CERT, ATTR_ULONG, F_LOOKUP, NODEF},
+    {CKA_TRUSTED, C_CERT, ATTR_BOOL, F_SO_ONLY, DFALSE},
+    {CKA_CERTIFICATE_CATEGORY, C_CERT, ATTR_ULONG, 0, DULONG(0)},
+    {CKA_CHECK_VALUE, C_CERT | C_KEY, ATTR_BYTES, 0, NODEF},
+    {CKA_START_DATE, C_CERT | C_KEY, ATTR_DATE, F_SET, EMPTY},
+    {CKA_END_DATE, C_CERT | C_KEY, ATTR_DATE, F_SET, EMPTY},
+    {CKA_PUBLIC_KEY_INFO, C_CERT | C_PUB | C_PRIV, ATTR_BYTES, 0, NODEF},
+    {CKA_SUBJECT, C_CERT, ATTR_BYTES, 0, EMPTY},
+    {CKA_SUBJECT, C_PUB | C_PRIV, ATTR_BYTES, F_SET, EMPTY},
+    {CKA_ID, C_CERT | C_KEY, ATTR_BYTES, F_SET | F_LOOKUP, EMPTY},
+    {CKA_ISSUER, C_CERT, ATTR_BYTES, F_SET, EMPTY},
+    {CKA_SERIAL_NUMBER, C_CERT, ATTR_BYTES, F_SET, EMPTY},
+    {CKA_VALUE, C_CERT, ATTR_BYTES, 0, NODEF},
+    {CKA_URL, C_CERT, ATTR_BYTES, 0, NODEF},
+    {CKA_HASH_OF_SUBJECT_PUBLIC_KEY, C_CERT, ATTR_BYTES, 0, NODEF},
+    {CKA_HASH_OF_ISSUER_PUBLIC_KEY, C_CERT, ATTR_BYTES, 0, NODEF},
+    {CKA_JAVA_MIDP_SECURITY_DOMAIN, C_CERT, ATTR_ULONG, 0, NODEF},
+    /* keys (§4.7–4.9); the usages: docs/spec.md §7.2 (none TRUE unasked
+     * but sign/verify, and strict separation of keys from data) */
+    {CKA_KEY_TYPE, C_KEY, ATTR_ULONG, F_LOOKUP, NODEF},
+    {CKA_DERIVE, C_KEY, ATTR_BOOL, F_SET, DFALSE, R(ROLE_DERIVE) | R(ROLE_HKDF_SALT)},
+    {CKA_LOCAL, C_KEY, ATTR_BOOL, F_RO, DERIVED},
+    {CKA_KEY_GEN_MECHANISM, C_KEY, ATTR_ULONG, F_RO, DULONG(CK_UNAVAILABLE_INFORMATION)},
+    {CKA_ALLOWED_MECHANISMS, C_KEY, ATTR_BYTES, 0, NODEF},
+    {CKA_ENCRYPT, C_PUB | C_SECRET, ATTR_BOOL, F_SET | F_USE_DATA, DTRUE, R(ROLE_ENCRYPT)},
+    {CKA_VERIFY, C_PUB | C_SECRET, ATTR_BOOL, F_SET, DTRUE, R(ROLE_VERIFY)},
+    {CKA_VERIFY_RECOVER, C_PUB, ATTR_BOOL, F_SET, DTRUE},
+    {CKA_WRAP, C_PUB | C_SECRET, ATTR_BOOL, F_SET | F_USE_KEYS, DFALSE, R(ROLE_WRAP)},
+    {CKA_TRUSTED, C_PUB | C_SECRET, ATTR_BOOL, F_SO_ONLY, DFALSE},
+    {CKA_DECRYPT, C_PRIV | C_SECRET, ATTR_BOOL, F_SET | F_USE_DATA, DTRUE, R(ROLE_DECRYPT)},
+    {CKA_SIGN, C_PRIV | C_SECRET, ATTR_BOOL, F_SET, DTRUE, R(ROLE_SIGN)},
+    {CKA_SIGN_RECOVER, C_PRIV, ATTR_BOOL, F_SET, DFALSE},
+    {CKA_UNWRAP, C_PRIV | C_SECRET, ATTR_BOOL, F_SET | F_USE_KEYS, DFALSE, R(ROLE_UNWRAP)},
+    {CKA_SENSITIVE, C_PRIV | C_SECRET, ATTR_BOOL, F_SET | F_ONLY_TRUE | F_GUARD, DTRUE},
+    {CKA_EXTRACTABLE, C_PRIV | C_SECRET, ATTR_BOOL, F_SET | F_ONLY_FALSE | F_GUARD, DFALSE},
+    {CKA_ALWAYS_SENSITIVE, C_PRIV | C_SECRET, ATTR_BOOL, F_RO, DERIVED},
+    {CKA_NEVER_EXTRACTABLE, C_PRIV | C_SECRET, ATTR_BOOL, F_RO, DERIVED},
+    {CKA_WRAP_WITH_TRUSTED, C_PRIV | C_SECRET, ATTR_BOOL, F_SET | F_ONLY_TRUE, DFALSE},
+    {CKA_WRAP_TEMPLATE, C_PUB | C_SECRET, ATTR_TEMPLATE, 0, NODEF},
+    {CKA_UNWRAP_TEMPLATE, C_PRIV | C_SECRET, ATTR_TEMPLATE, 0, NODEF},
+    {CKA_DERIVE_TEMPLATE, C_PRIV | C_SECRET, ATTR_TEMPLATE, 0, NODEF},
+    {CKA_ALWAYS_AUTHENTICATE, C_PRIV, ATTR_BOOL, F_SET, DFALSE},
+    /* key material */
+    {CKA_MODULUS, C_PUB | C_PRIV, ATTR_BYTES, F_MATERIAL, NODEF},
+    {CKA_MODULUS_BITS, C_PUB, ATTR_ULONG, 0, NODEF},
+    {CKA_PUBLIC_EXPONENT, C_PUB, ATTR_BYTES, 0, NODEF},
+    {CKA_PUBLIC_EXPONENT, C_PRIV, ATTR_BYTES, F_MATERIAL, NODEF},
+    {CKA_PRIVATE_EXPONENT, C_PRIV, ATTR_BYTES, F_MATERIAL | F_SENSITIVE | F_SECRET, NODEF},
+    {CKA_PRIME_1, C_PRIV, ATTR_BYTES, F_MATERIAL | F_SENSITIVE | F_SECRET, NODEF},
+    {CKA_PRIME_2, C_PRIV, ATTR_BYTES, F_MATERIAL | F_SENSITIVE | F_SECRET, NODEF},
+    {CKA_EXPONENT_1, C_PRIV, ATTR_BYTES, F_MATERIAL | F_SENSITIVE | F_SECRET, NODEF},
+    {CKA_EXPONENT_2, C_PRIV, ATTR_BYTES, F_MATERIAL | F_SENSITIVE | F_SECRET, NODEF},
+    {CKA_COEFFICIENT, C_PRIV, ATTR_BYTES, F_MATERIAL | F_SENSITIVE | F_SECRET, NODEF},
+    {CKA_EC_PARAMS, C_PUB | C_PRIV, ATTR_BYTES, 0, NODEF},
+    {CKA_EC_POINT, C_PUB, ATTR_BYTES, F_MATERIAL, NODEF},
+    {CKA_VALUE, C_PUB, ATTR_BYTES, F_MATERIAL, NODEF},
+    {CKA_VALUE, C_PRIV | C_SECRET, ATTR_BYTES, F_MATERIAL | F_SENSITIVE | F_SECRET, NODEF},
+    {CKA_VALUE_LEN, C_SECRET, ATTR_ULONG, 0, NODEF},
+    /* hardware features (§4.3) */
+    {CKA_HW_FEATURE_TYPE, C_HWF, ATTR_ULONG, F_LOOKUP, NODEF},
+    {CKA_VALUE, C_HWF, ATTR_BYTES, F_SET, NODEF},
+    {CKA_RESET_ON_INIT, C_HWF, ATTR_BOOL, 0, NODEF},
+    {CKA_HAS_RESET, C_HWF, ATTR_BOOL, 0, NODEF},
+    /* vendor attributes (SPEC.md §1): vendor-mechs/vendor_attrs.c */
+};
+POLICY_ROWS_END
+
+size_t policy_row_count(void)
+{
+    return ARRAY_SIZE(core_rows) + vendor_attr_row_count;
+}
+
+const policy_row *policy_row_at(size_t i)
+{
+    return i < ARRAY_SIZE(core_rows) ? &core_rows[i] : &vendor_attr_rows[i - ARRAY_SIZE(core_rows)];
+}
+
+unsigned policy_class_mask(CK_OBJECT_CLASS cls)
+{
+    switch (cls) {
+    case CKO_DATA: return C_DATA;
+    case CKO_CERTIFICATE: return C_CERT;
+    case CKO_PUBLIC_KEY: return C_PUB;
+    case CKO_PRIVATE_KEY: return C_PRIV;
+    case CKO_SECRET_KEY: return C_SECRET;
+    case CKO_HW_FEATURE: return C_HWF;
+    default: return 0;
+    }
+}
+
+static const policy_row *lookup(CK_ATTRIBUTE_TYPE type, unsigned mask)
+{
+    size_t n = policy_row_count();
+    for (size_t i = 0; i < n; i++) {
+        const policy_row *row = policy_row_at(i);
+        if (row->type == type && (row->classes & mask))
+            return row;
+    }
+    return NULL;
+}
+
+const policy_row *policy_row_find(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type)
+{
+    return lookup(type, policy_class_mask(cls));
+}
+
+const policy_row *policy_row_of_type(CK_ATTRIBUTE_TYPE type)
+{
+    return lookup(type, C_ALL);
+}
+
+attr_kind attr_kind_of(CK_ATTRIBUTE_TYPE type)
+{
+    const policy_row *row = policy_row_of_type(type);
+    return row ? row->kind : ATTR_BYTES;
+}
