@@ -48,6 +48,11 @@ typedef struct bench_module {
     char label[33];            /* token label, blanks trimmed */
     CK_SESSION_HANDLE session; /* read-write, user logged in */
     const char *pin, *so_pin;
+    /* softse's store (SOFTSE_STORE) for this module: each module of a
+     * --fresh-store run has its own, set again before every child
+     * process (C_Initialize, softse-populate).  NULL: as inherited. */
+    const char *store;
+    const char *populate_with; /* --populate-with / --populate-with2 */
     bench_keys keys;
 } bench_module;
 
