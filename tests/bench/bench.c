@@ -54,10 +54,19 @@ void bench_trim_copy(char *dst, const CK_UTF8CHAR *src, size_t len)
     dst[len] = '\0';
 }
 
+/* Points SOFTSE_STORE at the module's own store, if it has one: before its
+ * C_Initialize and before every child process made for it. */
+void bench_use_store(const bench_module *m)
+{
+    if (m->store)
+        setenv("SOFTSE_STORE", m->store, 1);
+}
+
 static CK_RV module_load(bench_module *m, const char *path)
 {
     CK_C_GetFunctionList get;
     m->path = path;
+    bench_use_store(m);
     m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!m->handle) {
         fprintf(stderr, "softse-bench: %s\n", dlerror());
@@ -179,7 +188,9 @@ static void usage(FILE *f)
                "  --pin PIN --so-pin PIN user and SO PINs (default 1234 / 12345678)\n"
                "  --init                 initialize a token in the blank slot first\n"
                "  --fresh-store          temporary stores for both modules (SOFTSE_STORE,\n"
-               "                         SOFTHSM2_CONF), removed at exit; implies --init\n"
+               "                         one directory per module; SOFTHSM2_CONF; and\n"
+               "                         SOFTSE_ROT_DIR unless set), removed at exit;\n"
+               "                         implies --init\n"
                "  --ops LIST             rows or groups: random,digest,hmac,ecdsa,eddsa,rsa,aes,\n"
                "                         keygen,object,login,find,init,gkea,ki,\n"
                "                         sk3, vendor (= gkea,ki,sk3) (default all)\n"
@@ -189,7 +200,9 @@ static void usage(FILE *f)
                "                         for module 2 (default the same)\n"
                "  --populate-budget S    stop populating a module after S seconds (600)\n"
                "  --populate-with TOOL   populate a softse token with TOOL (softse-populate):\n"
-               "                         object 0 by C_CreateObject, the rest in bulk\n"
+               "                         object 0 by C_CreateObject, the rest in bulk;\n"
+               "                         --populate-with2 TOOL for module 2 (default the same;\n"
+               "                         another softse build may need its own tool)\n"
                "  --no-raw               skip the raw OpenSSL side (to profile a module alone)\n"
                "  --json                 machine-readable output instead of the table\n"
                "  --json-out FILE        also write it to FILE\n");
@@ -222,6 +235,7 @@ static int parse_options(int argc, char **argv)
         O_OBJECTS2,
         O_BUDGET,
         O_POPULATE_WITH,
+        O_POPULATE_WITH2,
         O_NO_RAW,
         O_JSON_OUT
     };
@@ -243,6 +257,7 @@ static int parse_options(int argc, char **argv)
         {"objects2", required_argument, NULL, O_OBJECTS2},
         {"populate-budget", required_argument, NULL, O_BUDGET},
         {"populate-with", required_argument, NULL, O_POPULATE_WITH},
+        {"populate-with2", required_argument, NULL, O_POPULATE_WITH2},
         {"no-raw", no_argument, NULL, O_NO_RAW},
         {"json-out", required_argument, NULL, O_JSON_OUT},
         {"help", no_argument, NULL, 'h'},
@@ -292,7 +307,10 @@ static int parse_options(int argc, char **argv)
             opt.populate_budget = strtod(optarg, NULL);
             break;
         case O_POPULATE_WITH:
-            opt.populate_with = optarg;
+            opt.populate_with[0] = optarg;
+            break;
+        case O_POPULATE_WITH2:
+            opt.populate_with[1] = optarg;
             break;
         case O_NO_RAW:
             opt.no_raw = true;
@@ -328,6 +346,8 @@ static int parse_options(int argc, char **argv)
         memcpy(opt.objects[1], opt.objects[0], sizeof(opt.objects[0]));
         opt.nobjects[1] = opt.nobjects[0];
     }
+    if (!opt.populate_with[1])
+        opt.populate_with[1] = opt.populate_with[0];
     return 0;
 bad:
     usage(stderr);
@@ -346,6 +366,11 @@ static void remove_fresh_store(void)
         nftw(fresh_dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Each module gets its own softse store (fresh_dir/softse-1, -2): two
+ * softse builds must not open each other's token files.  The device root
+ * of trust (SOFTSE_ROT_DIR) is shared and temporary unless set. */
+static char fresh_store[2][80];
+
 static int make_fresh_store(void)
 {
     char path[128], conf[128];
@@ -355,8 +380,15 @@ static int make_fresh_store(void)
         return -1;
     }
     atexit(remove_fresh_store);
-    snprintf(path, sizeof(path), "%s/softse", fresh_dir);
-    if (mkdir(path, 0700) != 0 || setenv("SOFTSE_STORE", path, 1) != 0)
+    for (size_t k = 0; k < 2; k++) {
+        snprintf(fresh_store[k], sizeof(fresh_store[k]), "%s/softse-%zu", fresh_dir, k + 1);
+        if (mkdir(fresh_store[k], 0700) != 0)
+            return -1;
+        modules[k].store = fresh_store[k];
+    }
+    const char *rot = getenv("SOFTSE_ROT_DIR");
+    snprintf(path, sizeof(path), "%s/rot", fresh_dir);
+    if ((!rot || !*rot) && (mkdir(path, 0700) != 0 || setenv("SOFTSE_ROT_DIR", path, 1) != 0))
         return -1;
     snprintf(path, sizeof(path), "%s/softhsm-tokens", fresh_dir);
     snprintf(conf, sizeof(conf), "%s/softhsm2.conf", fresh_dir);
@@ -383,8 +415,8 @@ static void module_close(bench_module *m)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--child-init") == 0)
-        return bench_child_init(argv[2], argv[3]);
+    if (argc == 5 && strcmp(argv[1], "--child-init") == 0)
+        return bench_child_init(argv[2], argv[3], argv[4]);
     if (parse_options(argc, argv) != 0)
         return 2;
     bench_data_fill();
@@ -393,6 +425,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int status = 0;
+    for (size_t k = 0; k < 2; k++)
+        modules[k].populate_with = opt.populate_with[k];
     for (size_t k = 0; k < 2 && opt.module[k] && status == 0; k++, nmodules++)
         if (module_load(&modules[k], opt.module[k]) != CKR_OK ||
             module_prepare(&modules[k], opt.slot[k]) != CKR_OK)

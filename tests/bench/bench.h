@@ -33,6 +33,9 @@ typedef struct bench_keys {
     /* Vendor rows: SK3 server keys (one from CKM_SE_SK3_KEY_GEN, one of a
      * known value) and two host keys; the attestation key once made. */
     CK_OBJECT_HANDLE sk3_server_gen, sk3_server, sk3_host_i, sk3_host_j;
+    /* A host key whose queries are made to fail (se-sk3-reject), with a
+     * high CKA_SE_FAILURE_LIMIT. */
+    CK_OBJECT_HANDLE sk3_host_reject;
     bool attested;
 } bench_keys;
 
@@ -45,6 +48,11 @@ typedef struct bench_module {
     char label[33];            /* token label, blanks trimmed */
     CK_SESSION_HANDLE session; /* read-write, user logged in */
     const char *pin, *so_pin;
+    /* softse's store (SOFTSE_STORE) for this module: each module of a
+     * --fresh-store run has its own, set again before every child
+     * process (C_Initialize, softse-populate).  NULL: as inherited. */
+    const char *store;
+    const char *populate_with; /* --populate-with / --populate-with2 */
     bench_keys keys;
 } bench_module;
 
@@ -69,6 +77,13 @@ typedef struct bench_op {
     CK_RV (*raw_init)(void **state);
     bench_run_fn raw_run;
 } bench_op;
+
+/* Time an iteration spends on housekeeping that is not the operation
+ * measured (resetting a PIN retry counter between failed logins): the
+ * timing loop leaves it out of the rate.  t0 = bench_untimed_begin();
+ * ...; bench_untimed_end(t0); on the iteration's own thread. */
+double bench_untimed_begin(void);
+void bench_untimed_end(double t0);
 
 /* Frees a state made by either side's init. */
 void bench_state_free(void *state);

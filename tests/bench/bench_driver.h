@@ -30,12 +30,10 @@ typedef struct options {
     unsigned long objects[2][MAX_LIST];
     size_t nobjects[2];
     double populate_budget;
-    const char *populate_with; /* softse-populate, for a softse module */
+    const char *populate_with[2]; /* softse-populate, for a softse module 1 / 2 */
 } options;
 
 extern options opt;
-
-#define MAX_ROUNDS 32
 
 #define MAX_ROUNDS 32
 
@@ -61,6 +59,9 @@ typedef struct level_result {
     unsigned long populated; /* objects created for this level */
     measure find;            /* C_FindObjects per second */
     measure init;            /* seconds per C_Initialize+C_OpenSession */
+    /* seconds per C_Initialize+C_OpenSession and the first C_FindObjects
+     * (the last object by label), in the same process as init */
+    measure init_find;
     char note[120];
 } level_result;
 
@@ -76,6 +77,8 @@ extern level_result levels[2][MAX_LIST];
 void bench_trim_copy(char *dst, const CK_UTF8CHAR *src, size_t len);
 /* C_Login on the module's main session; already logged in is success. */
 CK_RV bench_login(bench_module *m, CK_USER_TYPE who, const char *pin);
+/* SOFTSE_STORE = the module's own store (a --fresh-store run), if any. */
+void bench_use_store(const bench_module *m);
 /* Whether --ops selects the row name or its group. */
 bool bench_selected(const char *name, const char *group);
 
@@ -94,8 +97,10 @@ void bench_run_operations(void);
 /* ---- bench_objects.c -------------------------------------------------- */
 
 void bench_run_objects(size_t k, bool find, bool init);
-/* softse-bench --child-init PATH LABEL: one timed C_Initialize+C_OpenSession. */
-int bench_child_init(const char *path, const char *label);
+/* softse-bench --child-init PATH LABEL OBJECT: one timed
+ * C_Initialize+C_OpenSession, then the first C_FindObjects of the object
+ * labelled OBJECT; prints both times. */
+int bench_child_init(const char *path, const char *label, const char *object);
 
 /* ---- bench_report.c --------------------------------------------------- */
 

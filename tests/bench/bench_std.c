@@ -111,10 +111,11 @@ static CK_RV make_secret(bench_module *m, CK_KEY_TYPE type, CK_OBJECT_HANDLE *ou
 
 void bench_keys_destroy(bench_module *m)
 {
-    CK_OBJECT_HANDLE *all[] = {&m->keys.ec_priv,    &m->keys.ec_pub,     &m->keys.ed_priv,
-                               &m->keys.ed_pub,     &m->keys.rsa_priv,   &m->keys.rsa_pub,
-                               &m->keys.hmac,       &m->keys.aes,        &m->keys.sk3_server_gen,
-                               &m->keys.sk3_server, &m->keys.sk3_host_i, &m->keys.sk3_host_j};
+    CK_OBJECT_HANDLE *all[] = {
+        &m->keys.ec_priv,        &m->keys.ec_pub,     &m->keys.ed_priv,    &m->keys.ed_pub,
+        &m->keys.rsa_priv,       &m->keys.rsa_pub,    &m->keys.hmac,       &m->keys.aes,
+        &m->keys.sk3_server_gen, &m->keys.sk3_server, &m->keys.sk3_host_i, &m->keys.sk3_host_j,
+        &m->keys.sk3_host_reject};
     for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
         if (*all[i] != CK_INVALID_HANDLE)
             m->fn->C_DestroyObject(m->session, *all[i]);
@@ -313,6 +314,32 @@ static CK_RV p11_login(void *state)
     return st->fn->C_Login(st->s, CKU_USER, (CK_UTF8CHAR *)st->m->pin, strlen(st->m->pin));
 }
 
+/* A wrong user PIN: one C_Login answered CKR_PIN_INCORRECT, the failure
+ * counted by the token.  So that the PIN never locks, a token that says
+ * the next failure is the last (CKF_USER_PIN_FINAL_TRY) gets a good
+ * C_Login + C_Logout, which resets its retry counter; that check and the
+ * reset are left out of the timing (bench_untimed_*).  softse: at the
+ * default user_max_failures of 10, one reset per 9 failed logins. */
+static const char wrong_pin[] = "0000-not-the-pin";
+
+static CK_RV p11_login_fail(void *state)
+{
+    p11_state *st = state;
+    CK_RV rv = st->fn->C_Login(st->s, CKU_USER, (CK_UTF8CHAR *)wrong_pin, strlen(wrong_pin));
+    if (rv != CKR_PIN_INCORRECT)
+        return rv == CKR_OK ? CKR_GENERAL_ERROR : rv;
+    double t0 = bench_untimed_begin();
+    CK_TOKEN_INFO ti;
+    rv = st->fn->C_GetTokenInfo(st->m->slot, &ti);
+    if (rv == CKR_OK && (ti.flags & (CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED))) {
+        rv = st->fn->C_Login(st->s, CKU_USER, (CK_UTF8CHAR *)st->m->pin, strlen(st->m->pin));
+        if (rv == CKR_OK)
+            rv = st->fn->C_Logout(st->s);
+    }
+    bench_untimed_end(t0);
+    return rv;
+}
+
 /* ---- PKCS#11 set-ups ------------------------------------------------------ */
 
 #define P11_INIT(fname, mechanism, in_len, ...)                                                    \
@@ -398,6 +425,13 @@ P11_INIT(p11_init_aes_keygen, CKM_AES_KEY_GEN, 0, (void)0)
 P11_INIT(p11_init_ec_keygen, CKM_EC_KEY_PAIR_GEN, 0, (void)0)
 P11_INIT(p11_init_object, 0, 0, (void)0)
 P11_INIT(p11_init_login, 0, 0, (void)0)
+/* Logged out, so that the wrong PIN is tried (not CKR_USER_ALREADY_LOGGED_IN);
+ * the driver logs the module back in after the row. */
+P11_INIT(p11_init_login_fail, 0, 0, {
+    rv = st->fn->C_Logout(s);
+    if (rv == CKR_USER_NOT_LOGGED_IN)
+        rv = CKR_OK;
+})
 
 /* ---- raw OpenSSL --------------------------------------------------------- */
 
@@ -642,6 +676,10 @@ const bench_op bench_std_ops[] = {
      P11(object), p11_object, NULL, NULL},
     {"login-user", "login", "C_Logout + C_Login(CKU_USER); raw: PBKDF2-HMAC-SHA256", 0, false,
      P11(login), p11_login, RAW(plain), raw_login},
+    {"login-fail", "login",
+     "C_Login(CKU_USER) with a wrong PIN -> CKR_PIN_INCORRECT (the failure counted); "
+     "raw: PBKDF2-HMAC-SHA256",
+     0, false, P11(login_fail), p11_login_fail, RAW(plain), raw_login},
 };
 
 const size_t bench_std_ops_count = ARRAY_SIZE(bench_std_ops);

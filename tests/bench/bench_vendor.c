@@ -115,7 +115,7 @@ typedef struct vendor_state {
     CK_ULONG spki_len;
     CK_BYTE out1[600], out2[600];
     CK_ULONG len1, len2;
-    CK_OBJECT_HANDLE host_i, host_j, server, server_gen;
+    CK_OBJECT_HANDLE host_i, host_j, server, server_gen, host_reject;
     CK_SE_SK3_Q3_PARAMS q3; /* one successful handshake, replayed */
     CK_BYTE rho[32];
 } vendor_state;
@@ -213,18 +213,23 @@ static bool sk3_host_value(EVP_MAC *mac, const unsigned char id[16], unsigned ch
     return true;
 }
 
+/* A host key; limit: its CKA_SE_FAILURE_LIMIT, 0 for the default. */
 static CK_RV sk3_create_host(bench_module *m, const unsigned char id[16], EVP_MAC *mac,
-                             CK_OBJECT_HANDLE *out)
+                             CK_ULONG limit, CK_OBJECT_HANDLE *out)
 {
     unsigned char value[96];
     if (!sk3_host_value(mac, id, value))
         return CKR_FUNCTION_FAILED;
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE type = CKK_SE_SK3_HOST;
-    CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, cls),   ATTR(CKA_KEY_TYPE, type),
-                           ATTR(CKA_TOKEN, yes),   ATTR(CKA_LABEL, key_label),
-                           ATTR(CKA_VALUE, value), {CKA_SE_HOST_ID, (void *)id, 16}};
-    return m->fn->C_CreateObject(m->session, tmpl, ARRAY_SIZE(tmpl), out);
+    CK_ATTRIBUTE tmpl[] = {ATTR(CKA_CLASS, cls),
+                           ATTR(CKA_KEY_TYPE, type),
+                           ATTR(CKA_TOKEN, yes),
+                           ATTR(CKA_LABEL, key_label),
+                           ATTR(CKA_VALUE, value),
+                           {CKA_SE_HOST_ID, (void *)id, 16},
+                           ATTR(CKA_SE_FAILURE_LIMIT, limit)};
+    return m->fn->C_CreateObject(m->session, tmpl, ARRAY_SIZE(tmpl) - (limit == 0), out);
 }
 
 static CK_RV need_sk3(bench_module *m)
@@ -247,9 +252,9 @@ static CK_RV need_sk3(bench_module *m)
     if (rv == CKR_OK && m->keys.sk3_server == CK_INVALID_HANDLE)
         rv = m->fn->C_CreateObject(m->session, known, ARRAY_SIZE(known), &m->keys.sk3_server);
     if (rv == CKR_OK && m->keys.sk3_host_i == CK_INVALID_HANDLE)
-        rv = sk3_create_host(m, sk3_id_i, mac, &m->keys.sk3_host_i);
+        rv = sk3_create_host(m, sk3_id_i, mac, 0, &m->keys.sk3_host_i);
     if (rv == CKR_OK)
-        rv = sk3_create_host(m, sk3_id_j, mac, &m->keys.sk3_host_j);
+        rv = sk3_create_host(m, sk3_id_j, mac, 0, &m->keys.sk3_host_j);
     EVP_MAC_free(mac);
     return rv;
 }
@@ -362,6 +367,26 @@ static CK_RV p11_sk3_q4(void *state)
     return rv != CKR_OK ? rv : st->fn->C_Verify(st->s, NULL, 0, st->q3.rhoI, 32);
 }
 
+/* Query 4 with a wrong rho_i on the reject key (host j's value and name,
+ * CKA_SE_FAILURE_LIMIT SK3_REJECT_LIMIT): CKR_SIGNATURE_INVALID, and the
+ * key's persistent failure counter rises by one (SPEC.md §6). */
+static CK_RV p11_sk3_reject(void *state)
+{
+    vendor_state *st = state;
+    CK_SE_SK3_Q4_PARAMS q4;
+    CK_BYTE rho[32];
+    memcpy(q4.peerId, sk3_id_i, 16);
+    memcpy(q4.ri, st->q3.ri, 32);
+    memcpy(q4.rj, st->q3.rj, 32);
+    memcpy(rho, st->q3.rhoI, 32);
+    rho[0] ^= 1;
+    CK_MECHANISM mech = {CKM_SE_SK3_Q4, &q4, sizeof(q4)};
+    CK_RV rv = st->fn->C_VerifyInit(st->s, &mech, st->host_reject);
+    if (rv == CKR_OK)
+        rv = st->fn->C_Verify(st->s, NULL, 0, rho, sizeof(rho));
+    return rv == CKR_SIGNATURE_INVALID ? CKR_OK : rv == CKR_OK ? CKR_GENERAL_ERROR : rv;
+}
+
 static CK_RV p11_sk3_full(void *state)
 {
     return sk3_handshake(state, false);
@@ -383,6 +408,22 @@ VENDOR_INIT(p11_init_sk3_q2, CKM_SE_SK3_Q2, rv = sk3_setup(m, st))
 VENDOR_INIT(p11_init_sk3_q3, CKM_SE_SK3_Q3, rv = sk3_setup(m, st))
 VENDOR_INIT(p11_init_sk3_q4, CKM_SE_SK3_Q4, rv = sk3_setup(m, st))
 VENDOR_INIT(p11_init_sk3_full, CKM_SE_SK3_Q3, rv = sk3_setup(m, st))
+
+/* High enough never to block in a run (each reject is a durable write:
+ * some thousands per second at most). */
+#define SK3_REJECT_LIMIT 1000000000UL
+
+VENDOR_INIT(p11_init_sk3_reject, CKM_SE_SK3_Q4, {
+    rv = sk3_setup(m, st);
+    EVP_MAC *mac = NULL;
+    if (rv == CKR_OK && m->keys.sk3_host_reject == CK_INVALID_HANDLE) {
+        mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        rv = mac ? sk3_create_host(m, sk3_id_j, mac, SK3_REJECT_LIMIT, &m->keys.sk3_host_reject)
+                 : CKR_FUNCTION_FAILED;
+        EVP_MAC_free(mac);
+    }
+    st->host_reject = m->keys.sk3_host_reject;
+})
 
 /* ---- vendor mechanisms: the raw OpenSSL compositions ---- */
 
@@ -702,6 +743,10 @@ const bench_op bench_vendor_ops[] = {
      false, P11(sk3_q3), p11_sk3_q3, RAW(sk3_q3), raw_sk3},
     {"se-sk3-q4", "sk3", "C_VerifyInit+C_Verify CKM_SE_SK3_Q4; raw: 2 HMAC-SHA256", CKM_SE_SK3_Q4,
      false, P11(sk3_q4), p11_sk3_q4, RAW(sk3_q4), raw_sk3},
+    {"se-sk3-reject", "sk3",
+     "C_VerifyInit+C_Verify CKM_SE_SK3_Q4 with a wrong rho_i -> CKR_SIGNATURE_INVALID, the key's "
+     "failure counter raised; raw: 2 HMAC-SHA256",
+     CKM_SE_SK3_Q4, false, P11(sk3_reject), p11_sk3_reject, RAW(sk3_q4), raw_sk3},
     {"se-sk3-handshake", "sk3",
      "Q1 + server + Q2 + Q3 + Q4 (sigma keys destroyed); raw: RAND 32 B + 20 HMAC-SHA256",
      CKM_SE_SK3_Q3, false, P11(sk3_full), p11_sk3_full, RAW(sk3_full), raw_sk3},

@@ -39,7 +39,8 @@ static void copy_store(fx *t, const char *path, const char *name, char *store, s
     snprintf(store, size, "%s/%s", t->root, name);
     assert_int_equal(mkdir(store, 0700), 0);
     char copy[PATH_MAX + 64];
-    snprintf(copy, sizeof(copy), "%s/%s", store, strrchr(path, '/') + 1);
+    int n = snprintf(copy, sizeof(copy), "%s/%s", store, strrchr(path, '/') + 1);
+    assert_true(n > 0 && (size_t)n < sizeof(copy));
     sec_snapshot(path, copy);
 }
 
