@@ -13,9 +13,11 @@
  * (64-bit limbs, least significant first, on a little-endian machine).
  *
  * Points:
- *   (a) logged in, after use: the secret keys' clear values must not be
- *       there (the object cache keeps them masked); the private keys are
- *       counted and reported (OpenSSL's EVP_PKEY kept while logged in);
+ *   (a) logged in, after use: the AES key's clear value and the PINs
+ *       must not be there (the object cache keeps key values masked); the
+ *       private keys (OpenSSL's EVP_PKEY, kept while logged in) and the
+ *       HMAC key (OpenSSL's copy in a pooled keyed context) are counted
+ *       and reported;
  *   (b) after C_Logout, (c) after C_CloseAllSessions, (d) after
  *       C_Finalize: nothing at all.
  *
@@ -203,7 +205,9 @@ static void make_needles(void)
 {
     for (int rev = 0; rev <= 1; rev++) {
         add_needle(rev ? "aes key (reversed)" : "aes key", &known.aes, 0, 32, rev, true);
-        add_needle(rev ? "hmac key (reversed)" : "hmac key", &known.hmac, 0, 32, rev, true);
+        /* An HMAC context stays keyed while logged in (module/mech_util.c
+         * mech_hmac_get): OpenSSL's copy of its key is the one in use. */
+        add_needle(rev ? "hmac key (reversed)" : "hmac key", &known.hmac, 0, 32, rev, false);
         add_needle(rev ? "ec scalar (reversed)" : "ec scalar", &known.ec_value, 0, 32, rev, false);
         static const size_t at[] = {0, 40, 100};
         for (size_t i = 0; i < ARRAY_SIZE(at); i++) {
