@@ -17,6 +17,7 @@
 #include "attrs.h"
 #include "mech.h"
 #include "p11.h"
+#include "secret.h"
 #include "tok.h"
 
 #include <sys/types.h>
@@ -56,9 +57,13 @@ typedef struct se_object {
     CK_SESSION_HANDLE owner; /* session objects: the creating session */
     bool is_private;
     CK_OBJECT_CLASS cls;
-    attr_list attrs;
-    bool sealed;  /* public object whose secret values need a login */
-    mech_key key; /* built on first use; kept while cached */
+    attr_list attrs; /* the store's sealed values (TOK_ATTR_SECRET) masked */
+    unsigned char nonce[SECRET_NONCE_LEN]; /* masks them (secret.h) */
+    bool sealed; /* public object whose secret values need a login */
+    /* Built on first use: a secret key's type and length (never its value,
+     * unmasked per use), an EVP_PKEY kept until the object leaves the
+     * cache or, for a session object, until the login ends. */
+    mech_key key;
     bool key_ready;
     struct se_object *next; /* hash chain / list link */
 } se_object;
@@ -77,7 +82,8 @@ struct se_token {
     bool pulled;   /* store's file was deleted or replaced: for good (module.lock) */
     tok_info info; /* refreshed under lock */
     login_state login;
-    tok_keys keys;          /* valid while logged in */
+    tok_keys keys;          /* valid while logged in; masked (token_keys_open) */
+    unsigned char keys_nonce[SECRET_NONCE_LEN];
     unsigned long sessions; /* open sessions on this token */
     unsigned long rw_sessions;
     /* object cache: token objects by store id, and session objects */
@@ -106,6 +112,14 @@ CK_RV token_set_pin(se_session *s, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_len,
                     CK_UTF8CHAR_PTR new_pin, CK_ULONG new_len);
 CK_RV token_login(se_session *s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len);
 CK_RV token_logout(se_session *s);
+/* The store keys in clear for one call into the store: *keys is NULL when
+ * not logged in (or not as the user, with user_only), else clear.  Cleanse
+ * clear with tok_keys_clear right after the call. */
+CK_RV token_keys_open(const se_token *t, bool user_only, tok_keys *clear, const tok_keys **keys);
+/* Ends the application's login on t (C_Logout, the last session's close):
+ * forgets the store keys, the cached objects and every clear copy of a
+ * key kept for speed (session objects' EVP_PKEYs, keyed contexts); token->lock held. */
+void token_forget_login(se_token *t);
 void slots_free(void);
 /* Whether the token's logged-in state lets this session see private objects. */
 bool token_user_logged_in(const se_token *t);
@@ -176,10 +190,22 @@ CK_RV object_find(se_session *s, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULON
 CK_RV object_find_final(se_session *s);
 /* Key material of a key object for an operation, checking the usage
  * attribute (CKA_SIGN…); token->lock must be held and object_sync called
- * under it (by the lifecycle check).  The returned key is owned by the
- * cache: valid until the lock is released. */
-CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key **key,
+ * under it (by the lifecycle check).  *key is the caller's, freed with
+ * mech_key_free: a reference to the cached EVP_PKEY, or a secret key's
+ * value unmasked for this use.  key->attrs is the object's list, valid
+ * while the lock is held, sealed values masked: read them with
+ * object_key_attrs. */
+CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mech_key *key,
                  bool *always_authenticate);
+/* Adds to out clear copies of the key object's attributes among
+ * types[0..count) (those it has); token->lock held. */
+CK_RV object_key_attrs(se_session *s, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE_TYPE *types,
+                       size_t count, attr_list *out);
+/* Builds o->key unless built (from the attributes unmasked for the
+ * call): a key object's EVP_PKEY, or a secret key's type and length. */
+CK_RV object_build_key(se_object *o);
+/* Frees the key material built from session objects (the end of a login). */
+void object_forget_keys(se_token *t);
 /* Drops a session's session objects (on close); token->lock held. */
 void object_drop_session(se_token *t, CK_SESSION_HANDLE owner);
 /* Drops every cached object (re-init, logout of private objects). */

@@ -329,19 +329,20 @@ CK_RV op_digest_key(se_session *s, CK_OBJECT_HANDLE key)
     if (rv != CKR_OK)
         goto unlock;
     mutex_lock(t->lock);
-    const mech_key *k = NULL;
+    mech_key k;
     rv = object_key(s, key, 0, &k, NULL);
-    if (rv == CKR_OK && (k->cls != CKO_SECRET_KEY || !k->secret))
+    if (rv == CKR_OK && (k.cls != CKO_SECRET_KEY || !k.secret))
         rv = CKR_KEY_INDIGESTIBLE;
     /* docs/spec.md §7.2: a digest of a value no one may read would be a
      * way to test guesses of it. */
-    if (rv == CKR_OK && policy_check_read(k->attrs, CKA_VALUE) != CKR_OK)
+    if (rv == CKR_OK && policy_check_read(k.attrs, CKA_VALUE) != CKR_OK)
         rv = CKR_KEY_INDIGESTIBLE;
     if (rv == CKR_OK) {
         size_t none = 0;
-        rv = op->row->ops->update(op->state, k->secret, k->secret_len, NULL, &none);
+        rv = op->row->ops->update(op->state, k.secret, k.secret_len, NULL, &none);
     }
     mutex_unlock(t->lock);
+    mech_key_free(&k); /* the unmasked value */
     if (rv == CKR_OK) {
         op->updated = true;
         goto unlock;
@@ -531,45 +532,22 @@ static const CK_ATTRIBUTE_TYPE lent_attrs[LEND_POLICY] = {
     CKA_SENSITIVE,          CKA_EXTRACTABLE,      CKA_TRUSTED,
     CKA_WRAP_TEMPLATE,      CKA_UNWRAP_TEMPLATE,  CKA_DERIVE_TEMPLATE};
 
-static CK_RV lend_attrs(attr_list *attrs, const attr_list *from, enum lend lend)
-{
-    CK_RV rv = CKR_OK;
-    for (size_t i = 0; rv == CKR_OK && i < (size_t)lend; i++) {
-        const CK_ATTRIBUTE *a = from ? attr_list_find(from, lent_attrs[i]) : NULL;
-        if (a)
-            rv = attr_list_set(attrs, a->type, a->pValue, a->ulValueLen);
-    }
-    return rv;
-}
-
 static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
                         enum lend lend, mech_key *key, attr_list *attrs, bool *always_auth)
 {
     se_token *t = s->token;
     memset(key, 0, sizeof(*key));
     mutex_lock(t->lock);
-    const mech_key *k = NULL;
     CK_RV rv = check_lifecycle(t);
     if (rv == CKR_OK)
-        rv = object_key(s, h, usage, &k, always_auth);
-    if (rv == CKR_OK)
-        rv = lend_attrs(attrs, k->attrs, lend);
+        rv = object_key(s, h, usage, key, always_auth);
+    if (rv == CKR_OK && lend != LEND_NONE)
+        rv = object_key_attrs(s, h, lent_attrs, (size_t)lend, attrs);
     if (rv == CKR_OK) {
-        *key = *k;
-        key->attrs = attrs;
-        if (k->pkey)
-            EVP_PKEY_up_ref(k->pkey);
-        if (k->secret) {
-            key->secret = malloc(k->secret_len);
-            if (!key->secret) {
-                if (k->pkey)
-                    EVP_PKEY_free(k->pkey);
-                memset(key, 0, sizeof(*key));
-                rv = CKR_HOST_MEMORY;
-            } else {
-                memcpy(key->secret, k->secret, k->secret_len);
-            }
-        }
+        key->attrs = attrs; /* the object's list is the cache's */
+    } else {
+        mech_key_free(key);
+        memset(key, 0, sizeof(*key));
     }
     mutex_unlock(t->lock);
     return rv;
@@ -716,6 +694,8 @@ static CK_RV wrapped_bytes(se_session *s, const attr_list *wrapping, CK_OBJECT_H
     }
     if (!wrapping) /* only the checks of the key itself */
         goto out;
+    /* Sealed values are masked in o->attrs: a wrap template naming one
+     * does not match (as C_FindObjects never matches an unreadable value). */
     rv = policy_check_wrap(wrapping, &o->attrs);
     if (rv != CKR_OK)
         goto out;
@@ -723,21 +703,18 @@ static CK_RV wrapped_bytes(se_session *s, const attr_list *wrapping, CK_OBJECT_H
         rv = CKR_USER_NOT_LOGGED_IN;
         goto out;
     }
-    const mech_key *k;
+    mech_key k;
     rv = object_key(s, h, 0, &k, NULL);
     if (rv != CKR_OK)
         goto out;
     if (o->cls == CKO_SECRET_KEY) {
-        *bytes = malloc(k->secret_len ? k->secret_len : 1);
-        if (!*bytes) {
-            rv = CKR_HOST_MEMORY;
-            goto out;
-        }
-        memcpy(*bytes, k->secret, k->secret_len);
-        *len = k->secret_len;
+        *bytes = k.secret; /* the value unmasked for this call: the caller cleanses it */
+        *len = k.secret_len;
+        k.secret = NULL;
     } else {
-        rv = mech_key_to_pkcs8(k, bytes, len);
+        rv = mech_key_to_pkcs8(&k, bytes, len);
     }
+    mech_key_free(&k);
 out:
     mutex_unlock(t->lock);
     return rv;

@@ -34,8 +34,13 @@ static CK_RV find_identity(se_token *t, const CK_OBJECT_CLASS *cls, tok_id **ids
         {CKA_SE_ATTESTATION, &yes, sizeof(yes), TOK_ATTR_LOOKUP},
         {CKA_CLASS, (unsigned char *)cls, sizeof(*cls), TOK_ATTR_LOOKUP},
     };
-    const tok_keys *keys = t->login == LOGIN_NONE ? NULL : &t->keys;
-    return tok_object_find(t->store, keys, match, cls ? 2 : 1, ids, count);
+    tok_keys clear;
+    const tok_keys *keys;
+    CK_RV rv = token_keys_open(t, false, &clear, &keys);
+    if (rv == CKR_OK)
+        rv = tok_object_find(t->store, keys, match, cls ? 2 : 1, ids, count);
+    tok_keys_clear(&clear);
+    return rv;
 }
 
 CK_RV identity_ids(se_token *t, tok_id **ids, size_t *count)
@@ -160,10 +165,8 @@ CK_RV env_attestation_key(const mech_env *env, CK_OBJECT_HANDLE h, EVP_PKEY **ke
     if (rv == CKR_OK &&
         (o->cls != CKO_PRIVATE_KEY || !attr_list_bool(&o->attrs, CKA_SE_ATTESTATION, false)))
         rv = CKR_KEY_HANDLE_INVALID;
-    if (rv == CKR_OK && !o->key_ready) {
-        rv = mech_key_from_attrs(&o->attrs, &o->key);
-        o->key_ready = rv == CKR_OK;
-    }
+    if (rv == CKR_OK)
+        rv = object_build_key(o); /* its values are masked in o->attrs */
     if (rv == CKR_OK) {
         EVP_PKEY_up_ref(o->key.pkey);
         *key = o->key.pkey;

@@ -85,9 +85,13 @@ const EVP_MD *mech_mgf1_md(CK_RSA_PKCS_MGF_TYPE mgf)
  * under OpenSSL's library-wide lock. */
 static EVP_MAC *hmac_mac;
 static EVP_MAC_CTX *hmac_templates[ARRAY_SIZE(hash_algs)];
+#define HMAC_POOL_KEY_MAX 64
+static unsigned char hmac_pad[HMAC_POOL_KEY_MAX]; /* masks the pool's copies of keys */
 
 static void fetch_hmacs(void)
 {
+    if (RAND_bytes(hmac_pad, sizeof(hmac_pad)) != 1) /* no pad: contexts are not pooled */
+        return;
     hmac_mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
     for (size_t i = 0; hmac_mac && i < ARRAY_SIZE(hash_algs); i++) {
         const EVP_MD *md = hash_md_at(i);
@@ -108,18 +112,21 @@ static void fetch_hmacs(void)
 /* Contexts kept keyed with the key they were last used with: taken
  * again for the same key, a context is reset to its keyed state (one
  * digest-state copy) instead of being keyed anew (two hash blocks and
- * three digest initializations), and never copied or freed per use. */
+ * three digest initializations), and never copied or freed per use.
+ * The key that keyed a context is recognized by a masked copy (XOR a
+ * random pad of the process), never kept in clear; the context itself
+ * holds OpenSSL's copy, which mech_keyed_forget ends. */
 #define HMAC_POOLED 8
-#define HMAC_POOL_KEY_MAX 64
 static struct hmac_slot {
     EVP_MAC_CTX *ctx;
     size_t hash; /* index in hash_algs */
-    unsigned char key[HMAC_POOL_KEY_MAX];
+    unsigned char masked_key[HMAC_POOL_KEY_MAX]; /* key XOR hmac_pad */
     size_t key_len;
     bool busy;
-    uint64_t used; /* tick of its last use: the oldest is rekeyed first */
+    uint64_t generation; /* hmac_generation when keyed: older ones are forgotten when put */
+    uint64_t used;       /* tick of its last use: the oldest is rekeyed first */
 } hmac_pool[HMAC_POOLED];
-static uint64_t hmac_tick;
+static uint64_t hmac_tick, hmac_generation;
 static pthread_mutex_t hmac_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void hmac_slot_clear(struct hmac_slot *slot)
@@ -140,6 +147,7 @@ static void free_hmacs(void)
     }
     EVP_MAC_free(hmac_mac);
     hmac_mac = NULL;
+    OPENSSL_cleanse(hmac_pad, sizeof(hmac_pad));
 }
 
 static mech_once hmac_once = MECH_ONCE_INIT(fetch_hmacs, free_hmacs);
@@ -161,6 +169,15 @@ static EVP_MAC_CTX *mech_hmac_new(CK_MECHANISM_TYPE hash)
                : NULL;
 }
 
+/* Whether masked is key XOR hmac_pad, in constant time. */
+static bool masked_equal(const unsigned char *masked, const unsigned char *key, size_t len)
+{
+    unsigned char diff = 0;
+    for (size_t i = 0; i < len; i++)
+        diff |= (unsigned char)(masked[i] ^ hmac_pad[i] ^ key[i]);
+    return diff == 0;
+}
+
 /* Under the lock: the idle slot keyed with key, else the idle slot used
  * longest ago (*keyed false); NULL when every slot is busy. */
 static struct hmac_slot *hmac_slot_take(size_t hash, const unsigned char *key, size_t key_len,
@@ -172,7 +189,7 @@ static struct hmac_slot *hmac_slot_take(size_t hash, const unsigned char *key, s
         if (slot->busy)
             continue;
         if (slot->ctx && slot->hash == hash && slot->key_len == key_len &&
-            CRYPTO_memcmp(slot->key, key, key_len) == 0) {
+            masked_equal(slot->masked_key, key, key_len)) {
             *keyed = true;
             return slot;
         }
@@ -198,8 +215,9 @@ CK_RV mech_hmac_get(mech_hmac *mac, CK_MECHANISM_TYPE hash, const unsigned char 
         if (slot) {
             slot->busy = true;
             if (!keyed) { /* the slot is ours now: its old key goes */
-                OPENSSL_cleanse(slot->key, sizeof(slot->key));
+                OPENSSL_cleanse(slot->masked_key, sizeof(slot->masked_key));
                 slot->key_len = 0;
+                slot->generation = hmac_generation;
             }
         }
         pthread_mutex_unlock(&hmac_pool_lock);
@@ -218,7 +236,8 @@ CK_RV mech_hmac_get(mech_hmac *mac, CK_MECHANISM_TYPE hash, const unsigned char 
     bool ok = mac->ctx && (keyed ? EVP_MAC_init(mac->ctx, NULL, 0, NULL)
                                  : EVP_MAC_init(mac->ctx, key, key_len, NULL));
     if (ok && slot && !keyed) {
-        memcpy(slot->key, key, key_len);
+        for (size_t k = 0; k < key_len; k++)
+            slot->masked_key[k] = key[k] ^ hmac_pad[k];
         slot->key_len = key_len;
     }
     if (!ok) {
@@ -235,7 +254,7 @@ void mech_hmac_put(mech_hmac *mac, bool reusable)
         EVP_MAC_CTX_free(mac->ctx);
     } else {
         pthread_mutex_lock(&hmac_pool_lock);
-        if (!reusable) /* a context in an unknown state */
+        if (!reusable || slot->generation != hmac_generation) /* unknown state, or forgotten */
             hmac_slot_clear(slot);
         slot->busy = false;
         slot->used = ++hmac_tick;
@@ -243,6 +262,16 @@ void mech_hmac_put(mech_hmac *mac, bool reusable)
     }
     mac->ctx = NULL;
     mac->slot = NULL;
+}
+
+void mech_keyed_forget(void)
+{
+    pthread_mutex_lock(&hmac_pool_lock);
+    hmac_generation++;
+    for (size_t i = 0; i < HMAC_POOLED; i++)
+        if (!hmac_pool[i].busy) /* a busy one goes when it is given back */
+            hmac_slot_clear(&hmac_pool[i]);
+    pthread_mutex_unlock(&hmac_pool_lock);
 }
 
 /* ---- curves ------------------------------------------------------------- */

@@ -16,13 +16,13 @@
  * fetched once and kept for the life of the process; NULL when the
  * mechanism is not a supported hash. */
 const EVP_MD *mech_hash_md(CK_MECHANISM_TYPE hash);
-/* For many short HMACs (SK3's queries): a context keyed with key, from a
- * small pool of contexts that stay keyed with the key they were last used
- * with (reset, not rekeyed, when the key comes again; keys up to 64
- * bytes).  Give it back with mech_hmac_put; reusable false after an
- * OpenSSL failure.  A pooled context keeps its key (and a copy to
- * recognize it) until it is rekeyed or C_Finalize frees it, cleansed,
- * as the object cache keeps key values while the module is loaded. */
+/* For many short HMACs (HMAC signatures, SK3's queries): a context keyed
+ * with key, from a small pool of contexts that stay keyed with the key
+ * they were last used with (reset, not rekeyed, when the key comes again;
+ * keys up to 64 bytes).  Give it back with mech_hmac_put; reusable false
+ * after an OpenSSL failure.  A pooled context keeps OpenSSL's copy of its
+ * key (the pool recognizes keys by a masked copy) until it is rekeyed,
+ * or mech_keyed_forget or C_Finalize frees it, cleansed. */
 typedef struct mech_hmac {
     EVP_MAC_CTX *ctx;
     struct hmac_slot *slot; /* NULL: not pooled */
@@ -30,6 +30,10 @@ typedef struct mech_hmac {
 CK_RV mech_hmac_get(mech_hmac *mac, CK_MECHANISM_TYPE hash, const unsigned char *key,
                     size_t key_len);
 void mech_hmac_put(mech_hmac *mac, bool reusable);
+/* Frees every pooled context keyed with a key (cleansed), at the end of
+ * a login: C_Logout, the last session's close.  A context in use goes
+ * when it is given back. */
+void mech_keyed_forget(void);
 /* len random bytes from OpenSSL's DRBG, public (RAND_bytes) or secret
  * (RAND_priv_bytes), short draws taken from a block drawn at once: each
  * DRBG call costs a getpid system call (OpenSSL 3.0's fork check), more

@@ -132,6 +132,8 @@ CK_RV module_initialize(CK_VOID_PTR args)
         goto out;
     rv = config_load(&module.config);
     if (rv == CKR_OK)
+        rv = secret_init(); /* a fresh masking key, in a forked child too */
+    if (rv == CKR_OK)
         rv = tok_rot_configure(module.config.rot_provider, module.config.rot_dir,
                                module.config.rot_tcti);
     if (rv != CKR_OK)
@@ -170,6 +172,7 @@ CK_RV module_finalize(CK_VOID_PTR reserved)
         tok_audit_thread(false);
         tok_rot_release(); /* after the last token closed */
         mech_caches_release(); /* nothing fetched outlives the module */
+        secret_release();      /* after the last masked value went */
         mutex_destroy(module.lock);
         config_free(&module.config);
         memset(&module, 0, sizeof(module));

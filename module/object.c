@@ -9,6 +9,7 @@
  */
 #include "core.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,57 @@ static void object_free(se_object *o)
         mech_key_free(&o->key);
     attr_list_free(&o->attrs);
     free(o);
+}
+
+/* ---- masked values (secret.h) ---------------------------------------- */
+
+/* The values kept masked: those the store seals (encrypted at rest even
+ * on a public object), which are every key's secret material. */
+static bool masked_type(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type)
+{
+    return (policy_store_flags(cls, type) & TOK_ATTR_SECRET) != 0;
+}
+
+/* XORs list's masked values with the keystream of nonce: masks a clear
+ * list, unmasks a copy of a masked one.  A failure leaves list unusable. */
+static CK_RV xor_masked(CK_OBJECT_CLASS cls, const unsigned char *nonce, attr_list *list)
+{
+    CK_RV rv = CKR_OK;
+    for (size_t i = 0; rv == CKR_OK && i < list->count; i++) {
+        CK_ATTRIBUTE *a = &list->items[i];
+        if (a->ulValueLen > 0 && masked_type(cls, a->type))
+            rv = secret_xor(nonce, a->type, a->pValue, a->ulValueLen);
+    }
+    return rv;
+}
+
+/* Masks a list about to become o's attributes, under a fresh nonce. */
+static CK_RV mask_for(se_object *o, attr_list *list)
+{
+    CK_RV rv = secret_nonce(o->nonce);
+    return rv == CKR_OK ? xor_masked(o->cls, o->nonce, list) : rv;
+}
+
+/* A clear copy of o's attributes: free it (cleansed) with attr_list_free. */
+static CK_RV clear_attrs(const se_object *o, attr_list *out)
+{
+    CK_RV rv = attr_list_copy(out, &o->attrs);
+    return rv == CKR_OK ? xor_masked(o->cls, o->nonce, out) : rv;
+}
+
+/* policy_matches on o, unmasking only when want names a masked value. */
+static bool object_matches(const se_object *o, const attr_list *want)
+{
+    bool names_masked = false;
+    for (size_t i = 0; i < want->count && !names_masked; i++)
+        names_masked = masked_type(o->cls, want->items[i].type);
+    if (!names_masked)
+        return policy_matches(&o->attrs, want);
+    attr_list clear;
+    attr_list_init(&clear);
+    bool match = clear_attrs(o, &clear) == CKR_OK && policy_matches(&clear, want);
+    attr_list_free(&clear);
+    return match;
 }
 
 static CK_OBJECT_HANDLE token_handle(const se_token *t, tok_id id)
@@ -164,10 +216,6 @@ static CK_RV lifecycle_object(se_token *t, se_object **out)
     return CKR_OK;
 }
 
-static const tok_keys *store_keys(const se_token *t)
-{
-    return t->login == LOGIN_NONE ? NULL : &t->keys;
-}
 
 static CK_RV set_unique_id(se_token *t, se_object *o)
 {
@@ -183,11 +231,15 @@ static CK_RV load_token_object(se_token *t, tok_id id, se_object **out)
 {
     /* Only the user sees private objects; the SO's keys still open
      * the sealed values of public objects. */
-    const tok_keys *keys = store_keys(t);
+    tok_keys clear;
+    const tok_keys *keys;
     bool is_private = false;
     tok_attr *attrs = NULL;
     size_t count = 0;
-    CK_RV rv = tok_object_load(t->store, keys, id, &is_private, &attrs, &count);
+    CK_RV rv = token_keys_open(t, false, &clear, &keys);
+    if (rv == CKR_OK)
+        rv = tok_object_load(t->store, keys, id, &is_private, &attrs, &count);
+    tok_keys_clear(&clear);
     if (rv == CKR_USER_NOT_LOGGED_IN)
         return CKR_OBJECT_HANDLE_INVALID;
     if (rv != CKR_OK)
@@ -230,6 +282,8 @@ static CK_RV load_token_object(se_token *t, tok_id id, se_object **out)
     }
     if (rv == CKR_OK)
         rv = set_unique_id(t, o);
+    if (rv == CKR_OK)
+        rv = mask_for(o, &o->attrs);
     if (rv == CKR_OK)
         rv = cache_insert(t, o);
     if (rv == CKR_OK) {
@@ -343,10 +397,14 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
     o->cls = cls;
     if (on_token) {
         tok_attr *list = NULL;
+        tok_keys clear;
+        const tok_keys *keys;
         rv = to_store_attrs(attrs, cls, &list);
         if (rv == CKR_OK)
-            rv = tok_object_create(t->store, store_keys(t), is_private, list, attrs->count, audit,
-                                   &o->id);
+            rv = token_keys_open(t, false, &clear, &keys);
+        if (rv == CKR_OK)
+            rv = tok_object_create(t->store, keys, is_private, list, attrs->count, audit, &o->id);
+        tok_keys_clear(&clear);
         free(list);
         if (rv != CKR_OK)
             goto out;
@@ -361,6 +419,9 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
         o->owner = s->handle;
         o->handle = SESSION_OBJECT_BIT | ++t->next_session_object;
     }
+    rv = mask_for(o, attrs);
+    if (rv != CKR_OK)
+        goto out;
     o->attrs = *attrs; /* takes the values */
     attr_list_init(attrs);
     rv = set_unique_id(t, o);
@@ -504,7 +565,7 @@ CK_RV object_copy(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_U
     }
     rv = policy_check_copy(src->cls, &src->attrs, &changes, t->login == LOGIN_SO);
     if (rv == CKR_OK)
-        rv = attr_list_copy(&attrs, &src->attrs);
+        rv = clear_attrs(src, &attrs);
     if (rv == CKR_OK)
         rv = attr_list_copy(&attrs, &changes);
     if (rv == CKR_OK)
@@ -617,8 +678,17 @@ CK_RV object_get_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
             want->ulValueLen = CK_UNAVAILABLE_INFORMATION;
             rv = CKR_BUFFER_TOO_SMALL;
         } else {
+            CK_RV unmask = CKR_OK;
             if (have->ulValueLen)
                 memcpy(want->pValue, have->pValue, have->ulValueLen);
+            if (have->ulValueLen && masked_type(o->cls, want->type))
+                unmask = secret_xor(o->nonce, want->type, want->pValue, have->ulValueLen);
+            if (unmask != CKR_OK) {
+                OPENSSL_cleanse(want->pValue, have->ulValueLen);
+                want->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                rv = unmask;
+                continue;
+            }
             want->ulValueLen = have->ulValueLen;
         }
     }
@@ -667,7 +737,7 @@ CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
     for (size_t i = 0; rv == CKR_OK && i < changes.count; i++)
         rv = policy_check_set(&o->attrs, &changes.items[i], t->login == LOGIN_SO);
     if (rv == CKR_OK)
-        rv = attr_list_copy(&next, &o->attrs);
+        rv = clear_attrs(o, &next);
     if (rv == CKR_OK)
         rv = attr_list_copy(&next, &changes);
     if (rv == CKR_OK)
@@ -677,15 +747,26 @@ CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
     if (o->on_token) {
         strip_computed(&next);
         tok_attr *list = NULL;
+        tok_keys clear;
+        const tok_keys *keys;
         rv = to_store_attrs(&next, o->cls, &list);
         if (rv == CKR_OK)
-            rv = tok_object_update(t->store, store_keys(t), o->id, o->is_private, list, next.count,
-                                   NULL);
+            rv = token_keys_open(t, false, &clear, &keys);
+        if (rv == CKR_OK)
+            rv = tok_object_update(t->store, keys, o->id, o->is_private, list, next.count, NULL);
+        tok_keys_clear(&clear);
         free(list);
         if (rv != CKR_OK)
             goto out;
         cache_remove(t, o->id); /* reloaded on next use */
     } else {
+        unsigned char kept[SECRET_NONCE_LEN]; /* o->attrs stay masked under it on failure */
+        memcpy(kept, o->nonce, sizeof(kept));
+        rv = mask_for(o, &next);
+        if (rv != CKR_OK) {
+            memcpy(o->nonce, kept, sizeof(kept));
+            goto out;
+        }
         attr_list_free(&o->attrs);
         o->attrs = next;
         attr_list_init(&next);
@@ -745,8 +826,12 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
         return rv;
     tok_id *ids = NULL;
     size_t found = 0;
-    const tok_keys *keys = t->login == LOGIN_USER ? &t->keys : NULL;
-    rv = tok_object_find(t->store, keys, match, m, &ids, &found);
+    tok_keys clear;
+    const tok_keys *keys;
+    rv = token_keys_open(t, true, &clear, &keys);
+    if (rv == CKR_OK)
+        rv = tok_object_find(t->store, keys, match, m, &ids, &found);
+    tok_keys_clear(&clear);
     for (size_t i = 0; rv == CKR_OK && i < found; i++) {
         CK_OBJECT_HANDLE h = token_handle(t, ids[i]);
         if (!all_indexed) {
@@ -758,7 +843,7 @@ static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *f
                 rv = lrv;
                 break;
             }
-            if (!policy_matches(&o->attrs, want))
+            if (!object_matches(o, want))
                 continue;
         }
         rv = find_push(find, cap, h);
@@ -796,7 +881,7 @@ CK_RV object_find_init(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
     mutex_lock(t->lock);
     rv = find_token_objects(s, &want, &find, &cap);
     for (se_object *o = t->session_objects; rv == CKR_OK && o; o = o->next)
-        if (visible(t, o) && policy_matches(&o->attrs, &want))
+        if (visible(t, o) && object_matches(o, &want))
             rv = find_push(&find, &cap, o->handle);
     mutex_unlock(t->lock);
     attr_list_free(&want);
@@ -831,9 +916,50 @@ CK_RV object_find_final(se_session *s)
     return CKR_OK;
 }
 
-CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key **key,
+/* Builds o->key on first use from a clear copy of the attributes: an
+ * EVP_PKEY kept (OpenSSL cannot keep it masked), or a secret key's type
+ * and length only: its value stays masked in o->attrs. */
+CK_RV object_build_key(se_object *o)
+{
+    if (o->key_ready)
+        return CKR_OK;
+    attr_list clear;
+    attr_list_init(&clear);
+    CK_RV rv = clear_attrs(o, &clear);
+    if (rv == CKR_OK)
+        rv = mech_key_from_attrs(&clear, &o->key);
+    attr_list_free(&clear);
+    if (rv != CKR_OK) {
+        mech_key_free(&o->key);
+        memset(&o->key, 0, sizeof(o->key));
+        return rv;
+    }
+    if (o->key.secret) {
+        OPENSSL_cleanse(o->key.secret, o->key.secret_len);
+        free(o->key.secret);
+        o->key.secret = NULL;
+    }
+    o->key_ready = true;
+    return CKR_OK;
+}
+
+/* A secret key's value, unmasked into a buffer of the caller's. */
+static CK_RV unmask_secret(const se_object *o, mech_key *key)
+{
+    const CK_ATTRIBUTE *value = attr_list_find(&o->attrs, CKA_VALUE);
+    if (!value || value->ulValueLen != o->key.secret_len)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    key->secret = malloc(key->secret_len ? key->secret_len : 1);
+    if (!key->secret)
+        return CKR_HOST_MEMORY;
+    memcpy(key->secret, value->pValue, key->secret_len);
+    return secret_xor(o->nonce, CKA_VALUE, key->secret, key->secret_len);
+}
+
+CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mech_key *key,
                  bool *always_authenticate)
 {
+    memset(key, 0, sizeof(*key));
     se_object *o;
     CK_RV rv = lookup(s, h, false, &o); /* the caller synced: one store check per call */
     if (rv == CKR_OBJECT_HANDLE_INVALID || (rv == CKR_OK && !is_key_class(o->cls)))
@@ -848,16 +974,51 @@ CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, con
         return rv;
     if (o->sealed)
         return CKR_USER_NOT_LOGGED_IN;
-    if (!o->key_ready) {
-        rv = mech_key_from_attrs(&o->attrs, &o->key);
-        if (rv != CKR_OK)
-            return rv == CKR_TEMPLATE_INCOMPLETE ? CKR_KEY_TYPE_INCONSISTENT : rv;
-        o->key_ready = true;
+    rv = object_build_key(o);
+    if (rv != CKR_OK)
+        return rv == CKR_TEMPLATE_INCOMPLETE ? CKR_KEY_TYPE_INCONSISTENT : rv;
+    *key = o->key;
+    key->attrs = &o->attrs;
+    key->handle = h;
+    if (key->pkey)
+        EVP_PKEY_up_ref(key->pkey);
+    else if (o->key.cls == CKO_SECRET_KEY)
+        rv = unmask_secret(o, key);
+    if (rv != CKR_OK) {
+        mech_key_free(key);
+        memset(key, 0, sizeof(*key));
+        return rv;
     }
-    o->key.attrs = &o->attrs;
-    o->key.handle = h;
-    *key = &o->key;
     if (always_authenticate)
         *always_authenticate = attr_list_bool(&o->attrs, CKA_ALWAYS_AUTHENTICATE, false);
     return CKR_OK;
+}
+
+CK_RV object_key_attrs(se_session *s, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE_TYPE *types,
+                       size_t count, attr_list *out)
+{
+    se_object *o;
+    CK_RV rv = lookup(s, h, false, &o);
+    if (rv == CKR_OBJECT_HANDLE_INVALID)
+        rv = CKR_KEY_HANDLE_INVALID;
+    for (size_t i = 0; rv == CKR_OK && i < count; i++) {
+        const CK_ATTRIBUTE *a = attr_list_find(&o->attrs, types[i]);
+        if (!a)
+            continue;
+        rv = attr_list_set(out, a->type, a->pValue, a->ulValueLen);
+        const CK_ATTRIBUTE *copy = attr_list_find(out, a->type);
+        if (rv == CKR_OK && copy->ulValueLen && masked_type(o->cls, a->type))
+            rv = secret_xor(o->nonce, a->type, copy->pValue, copy->ulValueLen);
+    }
+    return rv;
+}
+
+void object_forget_keys(se_token *t)
+{
+    for (se_object *o = t->session_objects; o; o = o->next) {
+        if (o->key_ready)
+            mech_key_free(&o->key);
+        memset(&o->key, 0, sizeof(o->key));
+        o->key_ready = false;
+    }
 }

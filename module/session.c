@@ -140,11 +140,8 @@ static void session_detach(se_session *s)
     t->sessions--;
     if (session_is_rw(s))
         t->rw_sessions--;
-    if (t->sessions == 0 && t->login != LOGIN_NONE) {
-        t->login = LOGIN_NONE;
-        tok_keys_clear(&t->keys);
-        object_cache_clear(t, false);
-    }
+    if (t->sessions == 0 && t->login != LOGIN_NONE)
+        token_forget_login(t);
     mutex_unlock(t->lock);
 }
 

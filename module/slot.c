@@ -8,6 +8,7 @@
  * by all sessions of this process on the token.
  */
 #include "core.h"
+#include "mech_util.h"
 
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -469,8 +470,14 @@ CK_RV token_init_pin(se_session *s, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
     mutex_lock(t->lock);
     if (t->login != LOGIN_SO || !session_is_rw(s))
         rv = CKR_USER_NOT_LOGGED_IN;
-    else if (rv == CKR_OK)
-        rv = tok_init_pin(t->store, &t->keys, pin, pin_len);
+    else if (rv == CKR_OK) {
+        tok_keys clear;
+        const tok_keys *keys;
+        rv = token_keys_open(t, false, &clear, &keys);
+        if (rv == CKR_OK)
+            rv = tok_init_pin(t->store, keys, pin, pin_len);
+        tok_keys_clear(&clear);
+    }
     mutex_unlock(t->lock);
     return rv;
 }
@@ -544,6 +551,10 @@ CK_RV token_login(se_session *s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULON
         goto out;
     }
     rv = tok_login(t->store, user, pin, pin_len, &keys);
+    if (rv == CKR_OK)
+        rv = secret_nonce(t->keys_nonce);
+    if (rv == CKR_OK) /* kept masked: see token_keys_open */
+        rv = secret_xor(t->keys_nonce, 0, &keys, sizeof(keys));
     if (rv != CKR_OK)
         goto out;
     t->keys = keys;
@@ -560,13 +571,36 @@ CK_RV token_logout(se_session *s)
     se_token *t = s->token;
     mutex_lock(t->lock);
     CK_RV rv = CKR_OK;
-    if (t->login == LOGIN_NONE) {
+    if (t->login == LOGIN_NONE)
         rv = CKR_USER_NOT_LOGGED_IN;
-    } else {
-        t->login = LOGIN_NONE;
-        tok_keys_clear(&t->keys);
-        object_cache_clear(t, false);
-    }
+    else
+        token_forget_login(t);
     mutex_unlock(t->lock);
     return rv;
+}
+
+void token_forget_login(se_token *t)
+{
+    t->login = LOGIN_NONE;
+    tok_keys_clear(&t->keys);
+    OPENSSL_cleanse(t->keys_nonce, sizeof(t->keys_nonce));
+    object_cache_clear(t, false);
+    object_forget_keys(t);
+    mech_keyed_forget(); /* contexts keyed by a secret key, whatever token it was */
+}
+
+CK_RV token_keys_open(const se_token *t, bool user_only, tok_keys *clear, const tok_keys **keys)
+{
+    memset(clear, 0, sizeof(*clear));
+    *keys = NULL;
+    if (t->login == LOGIN_NONE || (user_only && t->login != LOGIN_USER))
+        return CKR_OK;
+    *clear = t->keys;
+    CK_RV rv = secret_xor(t->keys_nonce, 0, clear, sizeof(*clear));
+    if (rv != CKR_OK) {
+        tok_keys_clear(clear);
+        return rv;
+    }
+    *keys = clear;
+    return CKR_OK;
 }
