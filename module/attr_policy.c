@@ -92,21 +92,20 @@ static bool derived_value(const policy_row *row, const attr_list *attrs, policy_
 /* Whether any attribute of the rows with flag is TRUE in attrs. */
 static bool any_flagged_true(const attr_list *attrs, unsigned flag)
 {
-    size_t n = policy_row_count();
-    for (size_t i = 0; i < n; i++) {
-        const policy_row *row = policy_row_at(i);
-        if ((row->flags & flag) && attr_list_bool(attrs, row->type, false))
+    const policy_row *const *rows;
+    size_t n = policy_flag_rows(flag, &rows);
+    for (size_t i = 0; i < n; i++)
+        if (attr_list_bool(attrs, rows[i]->type, false))
             return true;
-    }
     return false;
 }
 
 CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin)
 {
-    unsigned mask = policy_class_mask(class_of(attrs));
-    size_t n = policy_row_count(), defaults = 0;
+    const policy_row *const *rows;
+    size_t n = policy_class_rows(policy_class_mask(class_of(attrs)), &rows), defaults = 0;
     for (size_t i = 0; i < n; i++)
-        defaults += (policy_row_at(i)->classes & mask) && policy_row_at(i)->dflt != DEF_NONE;
+        defaults += rows[i]->dflt != DEF_NONE;
     /* Room for all the defaults at once. */
     CK_RV rv = attr_list_reserve(attrs, attrs->count + defaults);
     /* docs/spec.md §7.2: a key carries keys only when asked to, and then
@@ -114,9 +113,7 @@ CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin)
     bool transport = !module.config.key_separation_relaxed && any_flagged_true(attrs, F_USE_KEYS);
     /* The constants first: derived values read them. */
     for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-        const policy_row *row = policy_row_at(i);
-        if (!(row->classes & mask))
-            continue;
+        const policy_row *row = rows[i];
         if (row->dflt == DEF_EMPTY) {
             rv = attr_list_default(attrs, row->type, NULL, 0);
         } else if (row->dflt == DEF_CONST && row->kind == ATTR_BOOL) {
@@ -128,11 +125,9 @@ CK_RV policy_apply_defaults(attr_list *attrs, policy_origin origin)
             rv = attr_list_default_ulong(attrs, row->type, row->value);
         }
     }
-    for (size_t i = 0; rv == CKR_OK && i < n; i++) {
-        const policy_row *row = policy_row_at(i);
-        if ((row->classes & mask) && row->dflt == DEF_DERIVED)
-            rv = attr_list_set_bool(attrs, row->type, derived_value(row, attrs, origin));
-    }
+    for (size_t i = 0; rv == CKR_OK && i < n; i++)
+        if (rows[i]->dflt == DEF_DERIVED)
+            rv = attr_list_set_bool(attrs, rows[i]->type, derived_value(rows[i], attrs, origin));
     return rv;
 }
 
@@ -181,12 +176,11 @@ static bool guarding(const attr_list *attrs, const policy_row *row)
  * the F_SENSITIVE values of attrs. */
 static bool value_unreadable(const attr_list *attrs)
 {
-    size_t n = policy_row_count();
-    for (size_t i = 0; i < n; i++) {
-        const policy_row *row = policy_row_at(i);
-        if ((row->flags & F_GUARD) && guarding(attrs, row))
+    const policy_row *const *rows;
+    size_t n = policy_flag_rows(F_GUARD, &rows);
+    for (size_t i = 0; i < n; i++)
+        if (guarding(attrs, rows[i]))
             return true;
-    }
     return false;
 }
 
@@ -225,9 +219,10 @@ unsigned policy_store_flags(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type)
 
 bool policy_is_key_material(CK_ATTRIBUTE_TYPE type)
 {
-    size_t n = policy_row_count();
+    const policy_row *const *rows;
+    size_t n = policy_flag_rows(F_MATERIAL, &rows);
     for (size_t i = 0; i < n; i++)
-        if (policy_row_at(i)->type == type && (policy_row_at(i)->flags & F_MATERIAL))
+        if (rows[i]->type == type)
             return true;
     return false;
 }
@@ -255,15 +250,6 @@ static bool separation_broken(const attr_list *attrs)
 CK_RV policy_check_separation(const attr_list *attrs)
 {
     return separation_broken(attrs) ? CKR_TEMPLATE_INCONSISTENT : CKR_OK;
-}
-
-CK_ATTRIBUTE_TYPE policy_role_usage(policy_role role)
-{
-    size_t n = policy_row_count();
-    for (size_t i = 0; role != ROLE_NONE && i < n; i++)
-        if (policy_row_at(i)->roles & R(role))
-            return policy_row_at(i)->type;
-    return 0;
 }
 
 CK_RV policy_check_usage(const attr_list *attrs, CK_ATTRIBUTE_TYPE usage)
@@ -315,11 +301,10 @@ CK_RV policy_check_derived(const attr_list *input, CK_OBJECT_CLASS cls, const at
         return CKR_OK;
     if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY)
         return CKR_KEY_FUNCTION_NOT_PERMITTED; /* data out of a secret no one may read */
-    size_t n = policy_row_count();
-    for (size_t i = 0; i < n; i++) {
-        const policy_row *row = policy_row_at(i);
-        if ((row->flags & F_GUARD) && guarding(input, row) && !guarding(made, row))
+    const policy_row *const *rows;
+    size_t n = policy_flag_rows(F_GUARD, &rows);
+    for (size_t i = 0; i < n; i++)
+        if (guarding(input, rows[i]) && !guarding(made, rows[i]))
             return CKR_TEMPLATE_INCONSISTENT; /* it would lower protection */
-    }
     return CKR_OK;
 }

@@ -6,6 +6,9 @@
  */
 #include "attr_table.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+
 /* {type, classes, kind, flags, default[, roles]}; the first row of a
  * type on a class wins (the unit test refuses overlaps). */
 POLICY_ROWS_BEGIN
@@ -115,15 +118,98 @@ unsigned policy_class_mask(CK_OBJECT_CLASS cls)
     }
 }
 
-static const policy_row *lookup(CK_ATTRIBUTE_TYPE type, unsigned mask)
+/* The rows by type, for lookups in every operation's key check (a scan of
+ * the rows cost 7 % of an HMAC): built once, binary searched. */
+#define ROWS_MAX 256
+static const policy_row *by_type[ROWS_MAX];
+static size_t by_type_count;
+static CK_ATTRIBUTE_TYPE role_usage[ROLE_COUNT];
+/* The rows of each class (one C_* bit) and of each F_* flag, in table
+ * order: an object's defaults and guards loop over a few rows, not all. */
+#define CLASS_BITS 6
+#define FLAG_BITS 16
+static const policy_row *class_rows[CLASS_BITS][ROWS_MAX];
+static size_t class_count[CLASS_BITS];
+static const policy_row *flag_rows[FLAG_BITS][ROWS_MAX];
+static size_t flag_count[FLAG_BITS];
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+static int compare_rows(const void *a, const void *b)
+{
+    const policy_row *x = *(const policy_row *const *)a, *y = *(const policy_row *const *)b;
+    if (x->type != y->type)
+        return x->type < y->type ? -1 : 1;
+    return x < y ? -1 : x > y; /* table order among one type's rows */
+}
+
+static void index_build(void)
 {
     size_t n = policy_row_count();
-    for (size_t i = 0; i < n; i++) {
+    if (n > ROWS_MAX)
+        se_log(SE_LOG_ERROR, "attribute policy: %zu rows, only %d indexed", n, ROWS_MAX);
+    for (size_t i = 0; i < n && by_type_count < ROWS_MAX; i++) {
         const policy_row *row = policy_row_at(i);
-        if (row->type == type && (row->classes & mask))
-            return row;
+        by_type[by_type_count++] = row;
+        for (int bit = 0; bit < CLASS_BITS; bit++)
+            if (row->classes & (1u << bit))
+                class_rows[bit][class_count[bit]++] = row;
+        for (int bit = 0; bit < FLAG_BITS; bit++)
+            if (row->flags & (1u << bit))
+                flag_rows[bit][flag_count[bit]++] = row;
+        for (int role = ROLE_NONE + 1; role < ROLE_COUNT; role++)
+            if ((row->roles & R(role)) && role_usage[role] == 0)
+                role_usage[role] = row->type;
     }
+    qsort(by_type, by_type_count, sizeof(by_type[0]), compare_rows);
+}
+
+static const policy_row *lookup(CK_ATTRIBUTE_TYPE type, unsigned mask)
+{
+    pthread_once(&index_once, index_build);
+    size_t lo = 0, hi = by_type_count;
+    while (lo < hi) { /* the first row of type */
+        size_t mid = lo + (hi - lo) / 2;
+        if (by_type[mid]->type < type)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < by_type_count && by_type[lo]->type == type; lo++)
+        if (by_type[lo]->classes & mask)
+            return by_type[lo];
     return NULL;
+}
+
+size_t policy_class_rows(unsigned mask, const policy_row *const **rows)
+{
+    pthread_once(&index_once, index_build);
+    for (int bit = 0; bit < CLASS_BITS; bit++) {
+        if (mask == (1u << bit)) {
+            *rows = class_rows[bit];
+            return class_count[bit];
+        }
+    }
+    *rows = NULL;
+    return 0;
+}
+
+size_t policy_flag_rows(unsigned flag, const policy_row *const **rows)
+{
+    pthread_once(&index_once, index_build);
+    for (int bit = 0; bit < FLAG_BITS; bit++) {
+        if (flag == (1u << bit)) {
+            *rows = flag_rows[bit];
+            return flag_count[bit];
+        }
+    }
+    *rows = NULL;
+    return 0;
+}
+
+CK_ATTRIBUTE_TYPE policy_role_usage(policy_role role)
+{
+    pthread_once(&index_once, index_build);
+    return role > ROLE_NONE && role < ROLE_COUNT ? role_usage[role] : 0;
 }
 
 const policy_row *policy_row_find(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type)

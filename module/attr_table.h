@@ -106,6 +106,11 @@ const policy_row *policy_row_at(size_t i);
 const policy_row *policy_row_find(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type);
 /* The first row of type on any class (NULL: unknown). */
 const policy_row *policy_row_of_type(CK_ATTRIBUTE_TYPE type);
+/* The rows of one class (mask: a single C_* bit) or with one F_* flag, in
+ * table order, from an index built once: no row of another class or
+ * without the flag is visited. */
+size_t policy_class_rows(unsigned mask, const policy_row *const **rows);
+size_t policy_flag_rows(unsigned flag, const policy_row *const **rows);
 /* CKO_* as a C_* mask; 0 for a class this token does not hold. */
 unsigned policy_class_mask(CK_OBJECT_CLASS cls);
 
