@@ -245,6 +245,13 @@ void fx_assert_child_ok(pid_t pid)
 
 /* ---- environment ---------------------------------------------------------------- */
 
+static bool own_rot_dir;
+
+void fx_own_rot_dir(bool on)
+{
+    own_rot_dir = on;
+}
+
 void fx_env_fresh(fx *t)
 {
     const char *tmp = getenv("TMPDIR");
@@ -259,6 +266,13 @@ void fx_env_fresh(fx *t)
         exit(1);
     }
     setenv("SOFTSE_STORE", t->store, 1);
+    if (own_rot_dir) {
+        char rot[PATH_MAX + 8];
+        snprintf(rot, sizeof(rot), "%s/rot", t->root);
+        setenv("SOFTSE_ROT_DIR", rot, 1);
+        unsetenv("SOFTSE_ROT_PROVIDER");
+        unsetenv("SOFTSE_ROT_TCTI");
+    }
     setenv("SOFTSE_PIN_KDF_ITERATIONS", FX_PIN_KDF_ITERATIONS, 1);
     unsetenv("SOFTSE_CONF");
 

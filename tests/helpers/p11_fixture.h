@@ -105,6 +105,10 @@ void fx_assert_child_ok(pid_t pid);
  * SOFTSE_STORE (and SOFTHSM2_CONF) at it; sets the fast PIN KDF cost and
  * unsets SOFTSE_CONF. */
 void fx_env_fresh(fx *t);
+/* From now on fx_env_fresh also gives each test its own device root of
+ * trust: SOFTSE_ROT_DIR = root/rot (file provider; SOFTSE_ROT_PROVIDER and
+ * SOFTSE_ROT_TCTI unset).  Off by default: those tests share the user's. */
+void fx_own_rot_dir(bool on);
 void fx_env_cleanup(fx *t); /* removes root recursively */
 int fx_remove_tree(const char *path);
 

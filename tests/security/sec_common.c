@@ -21,58 +21,29 @@ void sec_rot_dir(fx *t, const char *name)
     unsetenv("SOFTSE_ROT_TCTI");
 }
 
+/* The shared fixture's set-ups, each test with its own device root key. */
 int sec_setup_env(void **state)
 {
-    if (fx_setup_env(state) != 0)
-        return -1;
-    sec_rot_dir(*state, "rot");
-    return 0;
+    fx_own_rot_dir(true);
+    return fx_setup_env(state);
 }
 
 int sec_setup_module(void **state)
 {
-    if (sec_setup_env(state) != 0)
-        return -1;
-    fx *t = *state;
-    CK_RV rv = t->f->C_Initialize(NULL_PTR);
-    if (rv != CKR_OK) {
-        fprintf(stderr, "setup: C_Initialize: %s\n", fx_rv_name(rv));
-        return -1;
-    }
-    t->f3 = fx_functions_3_0();
-    return 0;
+    fx_own_rot_dir(true);
+    return fx_setup_module(state);
 }
 
 int sec_setup_token(void **state)
 {
-    if (sec_setup_module(state) != 0)
-        return -1;
-    fx *t = *state;
-    CK_SLOT_ID blank = fx_blank_slot();
-    CK_RV rv = fx_init_token(blank, FX_SO_PIN, FX_TOKEN_LABEL);
-    if (rv == CKR_OK)
-        rv = fx_init_user_pin(blank, FX_SO_PIN, FX_USER_PIN);
-    if (rv != CKR_OK) {
-        fprintf(stderr, "setup: token initialization: %s\n", fx_rv_name(rv));
-        return -1;
-    }
-    t->slot = blank;
-    return 0;
+    fx_own_rot_dir(true);
+    return fx_setup_token(state);
 }
 
 int sec_setup_user(void **state)
 {
-    if (sec_setup_token(state) != 0)
-        return -1;
-    fx *t = *state;
-    CK_RV rv = fx_open(t->slot, true, &t->session);
-    if (rv == CKR_OK)
-        rv = fx_login(t->session, CKU_USER, FX_USER_PIN);
-    if (rv != CKR_OK) {
-        fprintf(stderr, "setup: session and login: %s\n", fx_rv_name(rv));
-        return -1;
-    }
-    return 0;
+    fx_own_rot_dir(true);
+    return fx_setup_user(state);
 }
 
 int sec_teardown(void **state)
