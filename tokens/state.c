@@ -93,6 +93,12 @@ void tok_rot_release(void)
     else if (rot_instance)
         rot_inherited = rot_instance;
     rot_instance = NULL;
+    /* The settings go too: a module unloaded after C_Finalize leaves
+     * nothing allocated (the next C_Initialize configures again). */
+    for (int i = 0; i < 3; i++) {
+        free(rot_settings[i]);
+        rot_settings[i] = NULL;
+    }
     pthread_mutex_unlock(&rot_lock);
 }
 
