@@ -257,8 +257,7 @@ CK_RV policy_check_usage(const attr_list *attrs, CK_ATTRIBUTE_TYPE usage)
     if (usage && !attr_list_bool(attrs, usage, false))
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
     /* A key stored before the rule, or under the relaxed setting. */
-    const policy_row *row = usage ? policy_row_of_type(usage) : NULL;
-    bool separated = row && (row->flags & (F_USE_KEYS | F_USE_DATA));
+    bool separated = usage && policy_usage_separated(usage);
     if (separated && separation_broken(attrs))
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
     return CKR_OK;

@@ -124,6 +124,7 @@ unsigned policy_class_mask(CK_OBJECT_CLASS cls)
 static const policy_row *by_type[ROWS_MAX];
 static size_t by_type_count;
 static CK_ATTRIBUTE_TYPE role_usage[ROLE_COUNT];
+static bool role_separated[ROLE_COUNT]; /* its usage row has F_USE_KEYS or F_USE_DATA */
 /* The rows of each class (one C_* bit) and of each F_* flag, in table
  * order: an object's defaults and guards loop over a few rows, not all. */
 #define CLASS_BITS 6
@@ -157,8 +158,10 @@ static void index_build(void)
             if (row->flags & (1u << bit))
                 flag_rows[bit][flag_count[bit]++] = row;
         for (int role = ROLE_NONE + 1; role < ROLE_COUNT; role++)
-            if ((row->roles & R(role)) && role_usage[role] == 0)
+            if ((row->roles & R(role)) && role_usage[role] == 0) {
                 role_usage[role] = row->type;
+                role_separated[role] = (row->flags & (F_USE_KEYS | F_USE_DATA)) != 0;
+            }
     }
     qsort(by_type, by_type_count, sizeof(by_type[0]), compare_rows);
 }
@@ -204,6 +207,16 @@ size_t policy_flag_rows(unsigned flag, const policy_row *const **rows)
     }
     *rows = NULL;
     return 0;
+}
+
+bool policy_usage_separated(CK_ATTRIBUTE_TYPE usage)
+{
+    pthread_once(&index_once, index_build);
+    for (int role = ROLE_NONE + 1; role < ROLE_COUNT; role++)
+        if (role_usage[role] == usage)
+            return role_separated[role];
+    const policy_row *row = policy_row_of_type(usage);
+    return row && (row->flags & (F_USE_KEYS | F_USE_DATA));
 }
 
 CK_ATTRIBUTE_TYPE policy_role_usage(policy_role role)

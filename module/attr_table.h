@@ -111,6 +111,9 @@ const policy_row *policy_row_of_type(CK_ATTRIBUTE_TYPE type);
  * without the flag is visited. */
 size_t policy_class_rows(unsigned mask, const policy_row *const **rows);
 size_t policy_flag_rows(unsigned flag, const policy_row *const **rows);
+/* Whether the usage attribute's row takes part in key separation (one
+ * look at the roles' usage attributes: every operation asks). */
+bool policy_usage_separated(CK_ATTRIBUTE_TYPE usage);
 /* CKO_* as a C_* mask; 0 for a class this token does not hold. */
 unsigned policy_class_mask(CK_OBJECT_CLASS cls);
 
