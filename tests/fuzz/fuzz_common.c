@@ -195,7 +195,38 @@ const CK_ULONG fz_attribute_types[] = {
 };
 const size_t fz_attribute_type_count = FZ_ARRAY_SIZE(fz_attribute_types);
 
+static bool is_template_type(CK_ATTRIBUTE_TYPE type)
+{
+    return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE ||
+           type == CKA_DERIVE_TEMPLATE;
+}
+
+static CK_ATTRIBUTE *template_at(fz_input *in, CK_ULONG max, bool with_values, CK_ULONG *count,
+                                 int depth);
+
+/* A CKA_*_TEMPLATE value is an array of CK_ATTRIBUTE whose pointers the
+ * caller owns: the fuzzer makes a valid one (with fuzzed types, values and
+ * sometimes a length that is not a whole number of entries), never raw
+ * bytes, whose "pointers" would be the harness's invalid memory, not the
+ * module's.  Its entries are not templates again (the module refuses
+ * those before reading them). */
+static void nested_value(fz_input *in, bool with_values, CK_ATTRIBUTE *a, int depth)
+{
+    CK_ULONG n = 0;
+    CK_ATTRIBUTE *nested = template_at(in, 4, with_values, &n, depth + 1);
+    a->pValue = nested;
+    a->ulValueLen = n * sizeof(CK_ATTRIBUTE);
+    if (n > 0 && fz_u8(in) % 8 == 0)
+        a->ulValueLen -= 1 + fz_u8(in) % (sizeof(CK_ATTRIBUTE) - 1); /* not whole entries */
+}
+
 CK_ATTRIBUTE *fz_template(fz_input *in, CK_ULONG max, bool with_values, CK_ULONG *count)
+{
+    return template_at(in, max, with_values, count, 0);
+}
+
+static CK_ATTRIBUTE *template_at(fz_input *in, CK_ULONG max, bool with_values, CK_ULONG *count,
+                                 int depth)
 {
     CK_ULONG n = fz_u8(in) % (max + 1);
     *count = n;
@@ -204,6 +235,12 @@ CK_ATTRIBUTE *fz_template(fz_input *in, CK_ULONG max, bool with_values, CK_ULONG
     CK_ATTRIBUTE *t = fz_alloc(n * sizeof(*t));
     for (CK_ULONG i = 0; i < n; i++) {
         t[i].type = fz_pick(in, fz_attribute_types, fz_attribute_type_count);
+        while (depth > 0 && is_template_type(t[i].type))
+            t[i].type = CKA_LABEL;
+        if (is_template_type(t[i].type)) {
+            nested_value(in, with_values, &t[i], depth);
+            continue;
+        }
         if (with_values) {
             CK_BYTE_PTR p;
             fz_buffer(in, &p, &t[i].ulValueLen);
