@@ -10,4 +10,8 @@
 /* 0 when /proc is not mounted. */
 size_t threads_probe_count(void);
 
+/* The count once it equals expected, polling for up to 2 s (a thread
+ * just joined may still be listed); the last count otherwise. */
+size_t threads_probe_settle(size_t expected);
+
 #endif
