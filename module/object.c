@@ -6,8 +6,10 @@
  * same in every process; a session object's has bit 62 set.  Token
  * objects are loaded lazily, one at a time, and the cache is dropped
  * whenever another connection changed the store (data_version).
+ * C_FindObjects is in object_find.c.
  */
 #include "core.h"
+#include "object_internal.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -73,7 +75,7 @@ static CK_RV clear_attrs(const se_object *o, attr_list *out)
 }
 
 /* policy_matches on o, unmasking only when want names a masked value. */
-static bool object_matches(const se_object *o, const attr_list *want)
+bool object_matches(const se_object *o, const attr_list *want)
 {
     bool names_masked = false;
     for (size_t i = 0; i < want->count && !names_masked; i++)
@@ -195,7 +197,7 @@ CK_RV object_sync(se_token *t)
 }
 
 /* The CKH_SE_LIFECYCLE object, built from the token's state. */
-static CK_RV lifecycle_object(se_token *t, se_object **out)
+CK_RV lifecycle_object(se_token *t, se_object **out)
 {
     if (!t->lifecycle_object) {
         se_object *o = calloc(1, sizeof(*o));
@@ -296,7 +298,7 @@ out:
     return rv;
 }
 
-static bool visible(const se_token *t, const se_object *o)
+bool object_visible(const se_token *t, const se_object *o)
 {
     return !o->is_private || t->login == LOGIN_USER;
 }
@@ -306,7 +308,7 @@ static CK_RV lookup(se_session *s, CK_OBJECT_HANDLE h, bool sync, se_object **ou
     se_token *t = s->token;
     if (h & SESSION_OBJECT_BIT) {
         for (se_object *o = t->session_objects; o; o = o->next) {
-            if (o->handle == h && visible(t, o)) {
+            if (o->handle == h && object_visible(t, o)) {
                 *out = o;
                 return CKR_OK;
             }
@@ -330,7 +332,7 @@ static CK_RV lookup(se_session *s, CK_OBJECT_HANDLE h, bool sync, se_object **ou
         if (rv != CKR_OK)
             return rv;
     }
-    if (!visible(t, o))
+    if (!object_visible(t, o))
         return CKR_OBJECT_HANDLE_INVALID;
     *out = o;
     return CKR_OK;
@@ -780,140 +782,6 @@ done:
     attr_list_free(&changes);
     attr_list_free(&next);
     return rv;
-}
-
-static bool is_lookup(CK_ATTRIBUTE_TYPE type)
-{
-    return policy_store_flags(CKO_DATA, type) & TOK_ATTR_LOOKUP ||
-           policy_store_flags(CKO_CERTIFICATE, type) & TOK_ATTR_LOOKUP ||
-           policy_store_flags(CKO_SECRET_KEY, type) & TOK_ATTR_LOOKUP ||
-           policy_store_flags(CKO_HW_FEATURE, type) & TOK_ATTR_LOOKUP;
-}
-
-static CK_RV find_push(se_find *find, size_t *cap, CK_OBJECT_HANDLE h)
-{
-    if (find->count == *cap) {
-        size_t next = *cap ? *cap * 2 : 64;
-        CK_OBJECT_HANDLE *handles = realloc(find->handles, next * sizeof(*handles));
-        if (!handles)
-            return CKR_HOST_MEMORY;
-        find->handles = handles;
-        *cap = next;
-    }
-    find->handles[find->count++] = h;
-    return CKR_OK;
-}
-
-static CK_RV find_token_objects(se_session *s, const attr_list *want, se_find *find, size_t *cap)
-{
-    se_token *t = s->token;
-    tok_attr match[16];
-    size_t m = 0;
-    bool all_indexed = true;
-    for (size_t i = 0; i < want->count; i++) {
-        if (is_lookup(want->items[i].type) && m < ARRAY_SIZE(match)) {
-            match[m].type = want->items[i].type;
-            match[m].value = want->items[i].pValue;
-            match[m].len = want->items[i].ulValueLen;
-            match[m].flags = TOK_ATTR_LOOKUP;
-            m++;
-        } else {
-            all_indexed = false;
-        }
-    }
-    CK_RV rv = object_sync(t);
-    if (rv != CKR_OK)
-        return rv;
-    tok_id *ids = NULL;
-    size_t found = 0;
-    tok_keys clear;
-    const tok_keys *keys;
-    rv = token_keys_open(t, true, &clear, &keys);
-    if (rv == CKR_OK)
-        rv = tok_object_find(t->store, keys, match, m, &ids, &found);
-    tok_keys_clear(&clear);
-    for (size_t i = 0; rv == CKR_OK && i < found; i++) {
-        CK_OBJECT_HANDLE h = token_handle(t, ids[i]);
-        if (!all_indexed) {
-            se_object *o;
-            CK_RV lrv = object_lookup(s, h, &o);
-            if (lrv == CKR_OBJECT_HANDLE_INVALID)
-                continue; /* gone meanwhile */
-            if (lrv != CKR_OK) {
-                rv = lrv;
-                break;
-            }
-            if (!object_matches(o, want))
-                continue;
-        }
-        rv = find_push(find, cap, h);
-    }
-    free(ids);
-    /* §4.3: hardware features only for a search that names their class. */
-    CK_ULONG cls;
-    se_object *hw;
-    if (rv == CKR_OK && attr_list_ulong(want, CKA_CLASS, &cls) == CKR_OK && cls == CKO_HW_FEATURE &&
-        (rv = lifecycle_object(t, &hw)) == CKR_OK &&
-        policy_matches(&hw->attrs, want))
-        rv = find_push(find, cap, hw->handle);
-    return rv;
-}
-
-CK_RV object_find_init(se_session *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
-{
-    if (!tmpl && count > 0)
-        return CKR_ARGUMENTS_BAD;
-    if (s->find.active)
-        return CKR_OPERATION_ACTIVE;
-    attr_list want;
-    attr_list_init(&want);
-    CK_RV rv = attr_list_from_template(&want, tmpl, count);
-    if (rv == CKR_ATTRIBUTE_TYPE_INVALID) /* a nested template matches nothing we store */
-        rv = CKR_OK;
-    if (rv != CKR_OK) {
-        attr_list_free(&want);
-        return rv;
-    }
-    se_find find;
-    memset(&find, 0, sizeof(find));
-    size_t cap = 0;
-    se_token *t = s->token;
-    mutex_lock(t->lock);
-    rv = find_token_objects(s, &want, &find, &cap);
-    for (se_object *o = t->session_objects; rv == CKR_OK && o; o = o->next)
-        if (visible(t, o) && object_matches(o, &want))
-            rv = find_push(&find, &cap, o->handle);
-    mutex_unlock(t->lock);
-    attr_list_free(&want);
-    if (rv != CKR_OK) {
-        free(find.handles);
-        return rv;
-    }
-    find.active = true;
-    s->find = find;
-    return CKR_OK;
-}
-
-CK_RV object_find(se_session *s, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR count)
-{
-    if (!out || !count)
-        return CKR_ARGUMENTS_BAD;
-    if (!s->find.active)
-        return CKR_OPERATION_NOT_INITIALIZED;
-    CK_ULONG n = 0;
-    while (n < max && s->find.next < s->find.count)
-        out[n++] = s->find.handles[s->find.next++];
-    *count = n;
-    return CKR_OK;
-}
-
-CK_RV object_find_final(se_session *s)
-{
-    if (!s->find.active)
-        return CKR_OPERATION_NOT_INITIALIZED;
-    free(s->find.handles);
-    memset(&s->find, 0, sizeof(s->find));
-    return CKR_OK;
 }
 
 /* Builds o->key on first use from a clear copy of the attributes: an
