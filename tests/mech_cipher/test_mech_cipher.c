@@ -1,5 +1,5 @@
 /*
- * test_mech_cipher.c — module/mech_cipher.c against NIST SP 800-38A and
+ * test_mech_cipher.c — mechanisms/mech_cipher.c against NIST SP 800-38A and
  * the GCM specification's vectors, against OpenSSL's RSA directly, and
  * every error the rows promise.
  */

@@ -1,5 +1,5 @@
 /*
- * test_mech_derive.c — module/mech_derive.c: ECDH against the peer's own
+ * test_mech_derive.c — mechanisms/mech_derive.c: ECDH against the peer's own
  * EVP_PKEY_derive and a hand-built X9.63 KDF, HKDF against RFC 5869 §A,
  * SP 800-108 against NIST CAVP counter-mode vectors and a hand-built
  * HMAC construction.

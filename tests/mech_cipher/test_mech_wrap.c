@@ -1,5 +1,5 @@
 /*
- * test_mech_wrap.c — module/mech_wrap.c against RFC 3394 §4 and RFC 5649
+ * test_mech_wrap.c — mechanisms/mech_wrap.c against RFC 3394 §4 and RFC 5649
  * §6, as C_WrapKey/C_UnwrapKey and as single-part C_Encrypt/C_Decrypt.
  */
 #include "mech_test.h"

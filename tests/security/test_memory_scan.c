@@ -206,7 +206,7 @@ static void make_needles(void)
 {
     for (int rev = 0; rev <= 1; rev++) {
         add_needle(rev ? "aes key (reversed)" : "aes key", &known.aes, 0, 32, rev, true);
-        /* An HMAC context stays keyed while logged in (module/mech_util.c
+        /* An HMAC context stays keyed while logged in (mechanisms/mech_util.c
          * mech_hmac_get): OpenSSL's copy of its key is the one in use. */
         add_needle(rev ? "hmac key (reversed)" : "hmac key", &known.hmac, 0, 32, rev, false);
         add_needle(rev ? "ec scalar (reversed)" : "ec scalar", &known.ec_value, 0, 32, rev, false);

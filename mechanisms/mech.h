@@ -4,7 +4,7 @@
  * Every mechanism is one row: its PKCS#11 info (key sizes, flags) and the
  * callbacks that implement it.  C_GetMechanismList / C_GetMechanismInfo
  * and every C_*Init dispatch are generated from the same rows (mech.c).
- * Rows live next to their implementation: module/mech_*.c for the
+ * Rows live next to their implementation: mechanisms/mech_*.c for the
  * standard mechanisms, the files of vendor-mechs/ for SPEC.md's.
  *
  * The core (module/crypto_ops.c) owns the PKCS#11 conventions: session
@@ -134,12 +134,12 @@ typedef struct mech_table {
     size_t count;
 } mech_table;
 
-extern const mech_table mech_table_digest;  /* module/mech_digest.c */
-extern const mech_table mech_table_sign;    /* module/mech_sign.c: RSA, ECDSA, EdDSA, HMAC, CMAC */
-extern const mech_table mech_table_cipher;  /* module/mech_cipher.c: AES modes, RSA encryption */
-extern const mech_table mech_table_keygen;  /* module/mech_keygen.c */
-extern const mech_table mech_table_wrap;    /* module/mech_wrap.c: AES-KW, KWP */
-extern const mech_table mech_table_derive;  /* module/mech_derive.c: ECDH, HKDF, SP800-108 */
+extern const mech_table mech_table_digest;  /* mechanisms/mech_digest.c */
+extern const mech_table mech_table_sign;    /* mechanisms/mech_sign.c: RSA, ECDSA, EdDSA, HMAC, CMAC */
+extern const mech_table mech_table_cipher;  /* mechanisms/mech_cipher.c: AES modes, RSA encryption */
+extern const mech_table mech_table_keygen;  /* mechanisms/mech_keygen.c */
+extern const mech_table mech_table_wrap;    /* mechanisms/mech_wrap.c: AES-KW, KWP */
+extern const mech_table mech_table_derive;  /* mechanisms/mech_derive.c: ECDH, HKDF, SP800-108 */
 extern const mech_table mech_table_gkea;    /* vendor-mechs/gkea.c: SPEC.md §4 */
 extern const mech_table mech_table_ki;      /* vendor-mechs/ki.c: SPEC.md §5 */
 extern const mech_table mech_table_sk3;     /* vendor-mechs/sk3.c: SPEC.md §6 */
@@ -152,7 +152,7 @@ bool mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
 /* Fills list (or counts when list is NULL) of every supported mechanism, once each. */
 size_t mech_list(CK_MECHANISM_TYPE *list, size_t max);
 
-/* ---- key conversions (module/keyconv.c) ------------------------------ */
+/* ---- key conversions (mechanisms/keyconv.c) ------------------------------ */
 
 /* Builds key material from a key object's attributes (RSA from modulus,
  * exponents and CRT values; EC from CKA_EC_PARAMS with CKA_VALUE or
