@@ -25,6 +25,7 @@ fi
 
 export SOFTSE_MODULE=$module
 export SOFTSE_RELIABILITY_SHORT=1
+export SOFTSE_TEST_LIGHT=1 # fewer repetitions in volume tests (tests/helpers/test_light.h)
 export SOFTSE_KILL_MAX_DELAY_MS=1500 # programs are ~30x slower: kills still land mid-work
 export SOFTSE_FUZZ_TIMEOUT=600      # per seed, for the replays
 export VALGRIND_OPTS="-q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
