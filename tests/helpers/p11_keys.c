@@ -2,6 +2,7 @@
  * p11_keys.c — see p11_keys.h.
  */
 #include "p11_keys.h"
+#include "test_keys.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -79,6 +80,8 @@ void fx_ec_key_free(fx_ec_key *key)
 void fx_rsa_key_new(fx_rsa_key *key)
 {
     static EVP_PKEY *pkey; /* RSA generation is slow: once per process */
+    if (!pkey)
+        pkey = test_fixed_rsa(2048, 65537);
     if (!pkey && !(pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)))
         die("RSA key generation");
     bytes_from_bn(&key->modulus, pkey, OSSL_PKEY_PARAM_RSA_N, 0);
