@@ -102,10 +102,11 @@ struct se_token {
 };
 
 CK_RV slot_refresh(void); /* new token files; module.lock held */
-/* As slot_refresh, but a file that could not be opened is tried again
- * only when the directory changed: the poll of C_WaitForSlotEvent, which
- * would otherwise repeat its warning several times a second. */
-CK_RV slot_refresh_quiet(void);
+/* The poll of C_WaitForSlotEvent: as slot_refresh, but a file that could
+ * not be opened is tried again only when the directory changed (its
+ * warning is not repeated five times a second), and a changed directory
+ * is also checked for open tokens' files replaced under their name. */
+CK_RV slot_refresh_for_wait(void);
 /* A blank card is present; a token whose file was deleted or replaced
  * while open is a pulled card, for good: its sessions are closed (and its
  * slot's event flag set) when that is first seen.  module.lock held. */

@@ -173,13 +173,15 @@ bool token_present(se_token *t)
 
 /* After a read of the store directory: when it found fewer of the open
  * tokens' files than there are, the missing ones are pulled cards.  So
- * C_GetSlotList(CK_TRUE) costs no stat per token. */
-static void slots_mark_pulled(size_t files_seen)
+ * C_GetSlotList(CK_TRUE) costs no stat per token.  A wait (every) also
+ * finds files replaced under the same name: a stat per token, only after
+ * the directory changed. */
+static void slots_mark_pulled(size_t files_seen, bool every)
 {
     size_t expected = 0;
     for (size_t i = 0; i < module.slot_count; i++)
         expected += module.slots[i]->store && !module.slots[i]->pulled;
-    if (files_seen >= expected)
+    if (files_seen >= expected && !every)
         return;
     for (size_t i = 0; i < module.slot_count; i++)
         token_present(module.slots[i]);
@@ -194,7 +196,7 @@ static bool slot_has_blank(void)
  * the blank one, which stays last (its id moves up), like a new card in a
  * reader.  A file that cannot be opened is counted and tried again at the
  * next refresh, as it may have been completed by then. */
-static CK_RV slot_add_new_tokens(void)
+static CK_RV slot_add_new_tokens(bool for_wait)
 {
     char **paths = NULL;
     size_t count = 0, files_seen = 0;
@@ -203,7 +205,7 @@ static CK_RV slot_add_new_tokens(void)
         se_log(SE_LOG_ERROR, "cannot use the store directory %s", module.config.store_dir);
         return rv;
     }
-    slots_mark_pulled(files_seen);
+    slots_mark_pulled(files_seen, for_wait);
     module.unusable_files = 0;
     se_token *blank = NULL;
     if (slot_has_blank())
@@ -241,14 +243,14 @@ static CK_RV slot_add_new_tokens(void)
  * after a change one directory read plus the new files, however many
  * tokens the store holds.
  */
-static CK_RV refresh(bool retry_unusable)
+static CK_RV refresh(bool for_wait)
 {
     tok_dir_stamp now;
     bool stamped = tok_dir_stamp_take(module.config.store_dir, &now) == CKR_OK;
-    if (stamped && slot_has_blank() && (module.unusable_files == 0 || !retry_unusable) &&
+    if (stamped && slot_has_blank() && (module.unusable_files == 0 || for_wait) &&
         tok_dir_unchanged(&module.store_stamp, &now))
         return CKR_OK;
-    CK_RV rv = slot_add_new_tokens();
+    CK_RV rv = slot_add_new_tokens(for_wait);
     memset(&module.store_stamp, 0, sizeof(module.store_stamp)); /* read again next time */
     if (rv == CKR_OK && stamped)
         module.store_stamp = now;
@@ -257,12 +259,12 @@ static CK_RV refresh(bool retry_unusable)
 
 CK_RV slot_refresh(void)
 {
-    return refresh(true);
+    return refresh(false);
 }
 
-CK_RV slot_refresh_quiet(void)
+CK_RV slot_refresh_for_wait(void)
 {
-    return refresh(false);
+    return refresh(true);
 }
 
 se_token *slot_token(CK_SLOT_ID slot)

@@ -119,7 +119,7 @@ static unsigned long noted_so_far(void)
 static CK_RV take_event(CK_SLOT_ID *slot)
 {
     mutex_lock(module.lock);
-    CK_RV rv = slot_refresh_quiet();
+    CK_RV rv = slot_refresh_for_wait();
     if (rv == CKR_OK)
         rv = CKR_NO_EVENT;
     for (size_t i = 0; i < module.slot_count; i++) {

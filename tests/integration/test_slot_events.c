@@ -304,6 +304,30 @@ static void token_file_removed_is_a_card_pulled(void **state)
     assert_true(listed(CK_TRUE, kept));
 }
 
+/* Another file renamed over the token's: the card in the reader is not
+ * the one the module opened.  Its name stays taken until C_Finalize. */
+static void token_file_replaced_is_a_card_pulled(void **state)
+{
+    fx *t = *state;
+    CK_SLOT_ID slot = fx_new_token("replaced");
+    CK_SESSION_HANDLE session;
+    assert_rv(fx_open(slot, false, &session), CKR_OK);
+    CK_SLOT_ID events[8];
+    drain(events, 8);
+    char path[PATH_MAX + 32], other[PATH_MAX + 32];
+    token_path(slot, t->store, path, sizeof(path));
+    snprintf(other, sizeof(other), "%s/.replacement", t->store);
+    FILE *file = fopen(other, "wb");
+    assert_non_null(file);
+    assert_int_equal(fclose(file), 0);
+    assert_int_equal(rename(other, path), 0);
+
+    CK_SLOT_ID got = 0x5a5a;
+    assert_rv(wait_event(0, &got), CKR_OK);
+    assert_int_equal(got, slot);
+    assert_pulled(slot, session);
+}
+
 /* ---- C_Finalize and fork ----------------------------------------------------- */
 
 typedef struct waiter {
@@ -409,6 +433,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(token_deleted_elsewhere_is_a_card_pulled, fx_setup_module,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(token_file_removed_is_a_card_pulled, fx_setup_module,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(token_file_replaced_is_a_card_pulled, fx_setup_module,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(finalize_ends_a_blocked_wait, fx_setup_module,
                                         fx_teardown),
