@@ -22,11 +22,12 @@
 
 #include <cmocka.h>
 
-#define PROGRAM_DEADLINE_S 120 /* valgrind included */
-#define JOIN_TIMEOUT_S 10
+#define PROGRAM_DEADLINE_S 600 /* valgrind included */
+#define JOIN_TIMEOUT_S 30
 #define CHILD_DELAY_MS 300 /* the other process acts once the wait has begun */
 
 static char self_path[PATH_MAX];
+static char tool_path[PATH_MAX + 32];
 
 static CK_RV wait_event(CK_FLAGS flags, CK_SLOT_ID *slot)
 {
@@ -104,21 +105,35 @@ static pid_t run_self(const char *label, long delay_ms)
     return pid;
 }
 
+/* $SOFTSE_TOOL (meson), else the build's tools/softse-tool beside this
+ * program's tests/integration (the valgrind suite runs it bare). */
+static const char *tool(void)
+{
+    const char *given = getenv("SOFTSE_TOOL");
+    if (given)
+        return given;
+    snprintf(tool_path, sizeof(tool_path), "%s", self_path);
+    char *slash = strrchr(tool_path, '/');
+    assert_non_null(slash);
+    snprintf(slash, sizeof(tool_path) - (size_t)(slash - tool_path), "/../../tools/softse-tool");
+    assert_int_equal(access(tool_path, X_OK), 0);
+    return tool_path;
+}
+
 /* softse-tool COMMAND --token LABEL [PIN options], after delay_ms. */
 static pid_t run_tool(const char *command, const char *label, long delay_ms)
 {
-    const char *tool = getenv("SOFTSE_TOOL");
-    assert_non_null(tool);
+    const char *path = tool();
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         sleep_ms(delay_ms);
         if (strcmp(command, "init") == 0)
-            execl(tool, "softse-tool", "init", "--token", label, "--so-pin", FX_SO_PIN, "--pin",
+            execl(path, "softse-tool", "init", "--token", label, "--so-pin", FX_SO_PIN, "--pin",
                   FX_USER_PIN, (char *)NULL);
         else
-            execl(tool, "softse-tool", command, "--token", label, (char *)NULL);
+            execl(path, "softse-tool", command, "--token", label, (char *)NULL);
         _exit(127);
     }
     return pid;
