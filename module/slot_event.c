@@ -32,10 +32,10 @@ static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake; /* an event noted, or C_Finalize (CLOCK_MONOTONIC) */
 static pthread_cond_t left; /* a waiter left: C_Finalize waits for the last */
 static pthread_once_t conds_once = PTHREAD_ONCE_INIT;
-static bool conds_made;      /* conds_init ran (a forked child makes them again) */
-static bool accepting;       /* between C_Initialize and C_Finalize */
-static unsigned waiters;     /* threads inside C_WaitForSlotEvent */
-static unsigned long noted;  /* events noted so far: a waiter sleeps only if none came */
+static bool conds_made;     /* conds_init ran (a forked child makes them again) */
+static bool accepting;      /* between C_Initialize and C_Finalize */
+static unsigned waiters;    /* threads inside C_WaitForSlotEvent */
+static unsigned long noted; /* events noted so far: a waiter sleeps only if none came */
 
 static void conds_init(void)
 {

@@ -451,8 +451,7 @@ int main(int argc, char **argv)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(token_file_replaced_is_a_card_pulled, fx_setup_module,
                                         fx_teardown),
-        cmocka_unit_test_setup_teardown(finalize_ends_a_blocked_wait, fx_setup_module,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(finalize_ends_a_blocked_wait, fx_setup_module, fx_teardown),
         cmocka_unit_test_setup_teardown(forked_child_inherits_no_wait, fx_setup_module,
                                         fx_teardown),
     };
