@@ -10,6 +10,8 @@
  *   session->lock the session's active operations; held across the
  *                 crypto of that session only.
  * Order: module.lock → session->lock → token->lock; never the reverse.
+ * slot_event.c's own lock (waiters and their wake-up) is taken last,
+ * under module.lock or alone, and never held while waiting.
  */
 #ifndef SOFTSE_CORE_H
 #define SOFTSE_CORE_H
@@ -80,6 +82,7 @@ struct se_token {
     CK_SLOT_ID slot_id;
     tok *store;    /* NULL: the blank (uninitialized) token */
     bool pulled;   /* store's file was deleted or replaced: for good (module.lock) */
+    bool event;    /* a slot event not yet reported by C_WaitForSlotEvent (module.lock) */
     tok_info info; /* refreshed under lock */
     login_state login;
     tok_keys keys;          /* valid while logged in; masked (token_keys_open) */
@@ -99,8 +102,14 @@ struct se_token {
 };
 
 CK_RV slot_refresh(void); /* new token files; module.lock held */
+/* The poll of C_WaitForSlotEvent: as slot_refresh, but a file that could
+ * not be opened is tried again only when the directory changed (its
+ * warning is not repeated five times a second), and a changed directory
+ * is also checked for open tokens' files replaced under their name. */
+CK_RV slot_refresh_for_wait(void);
 /* A blank card is present; a token whose file was deleted or replaced
- * while open is a pulled card, for good.  module.lock held. */
+ * while open is a pulled card, for good: its sessions are closed (and its
+ * slot's event flag set) when that is first seen.  module.lock held. */
 bool token_present(se_token *t);
 se_token *slot_token(CK_SLOT_ID slot); /* NULL: invalid slot; module.lock held */
 CK_RV slot_list(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count);
@@ -167,6 +176,9 @@ CK_RV session_info(se_session *s, CK_SESSION_INFO_PTR info);
 bool session_is_rw(const se_session *s);
 void session_end_operation(se_operation *op);
 void sessions_free(void);
+/* Closes every session of a pulled token (PKCS#11 3.0 §5.1.2: removing a
+ * token closes all sessions with it); module.lock held. */
+void sessions_close_token(se_token *t);
 
 /* ---- objects (object.c) ------------------------------------------- */
 
@@ -321,6 +333,23 @@ CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrappi
                  CK_ULONG in_len, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR out);
 CK_RV random_generate(CK_BYTE_PTR out, CK_ULONG len);
 CK_RV random_seed(CK_BYTE_PTR seed, CK_ULONG len);
+
+/* ---- slot events (slot_event.c) ----------------------------------- */
+
+/* Sets t's slot event flag (a card inserted into, pulled from or changed
+ * in slot t->slot_id) and wakes a waiter; module.lock held.  Nothing
+ * between C_Finalize and the end of the next C_Initialize (§5.5: that
+ * starts with every flag clear). */
+void slot_event_note(se_token *t);
+/* C_WaitForSlotEvent. */
+CK_RV slot_event_wait(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved);
+/* The end of C_Initialize: waits may start. */
+void slot_events_start(void);
+/* The start of C_Finalize: a blocked wait returns
+ * CKR_CRYPTOKI_NOT_INITIALIZED; returns once no thread is inside one. */
+void slot_events_stop(void);
+/* A forked child: the parent's waiters are not threads of it. */
+void slot_events_forget(void);
 
 /* ---- the module (module.c) ---------------------------------------- */
 

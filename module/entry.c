@@ -155,8 +155,7 @@ SOFTSE_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin
 
 SOFTSE_EXPORT CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRserved)
 {
-    (void)flags, (void)pSlot, (void)pRserved;
-    NOT_SUPPORTED();
+    INITIALIZED(slot_event_wait(flags, pSlot, pRserved));
 }
 
 /* ---- sessions ------------------------------------------------------------ */

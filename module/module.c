@@ -84,6 +84,7 @@ static void child_after_fork(void)
      * connections must not be used or closed from here. */
     memset(&module, 0, sizeof(module));
     memset(&callbacks, 0, sizeof(callbacks));
+    slot_events_forget();
 }
 
 static void register_atfork(void)
@@ -153,6 +154,7 @@ CK_RV module_initialize(CK_VOID_PTR args)
         goto out;
     }
     module.initialized = true;
+    slot_events_start();
 out:
     if (rv != CKR_OK && !module.initialized)
         config_free(&module.config);
@@ -167,6 +169,7 @@ CK_RV module_finalize(CK_VOID_PTR reserved)
     pthread_mutex_lock(&init_lock);
     CK_RV rv = module_check();
     if (rv == CKR_OK) {
+        slot_events_stop(); /* no thread waits for an event in what goes next */
         sessions_free();
         slots_free();
         tok_audit_thread(false);

@@ -189,6 +189,20 @@ CK_RV session_close_all(CK_SLOT_ID slot)
     return CKR_OK;
 }
 
+/* A pull is rare: the sessions no call holds are freed here, under
+ * module.lock (freeing takes no other lock). */
+void sessions_close_token(se_token *t)
+{
+    for (size_t i = 0; i < module.session_cap; i++) {
+        se_session *s = module.sessions[i];
+        if (!s || s->token != t)
+            continue;
+        session_detach(s);
+        if (--s->refs == 0)
+            session_free(s);
+    }
+}
+
 CK_RV session_info(se_session *s, CK_SESSION_INFO_PTR info)
 {
     if (!info)

@@ -6,6 +6,10 @@
  * its slot into a token slot and a new blank slot appears after it.
  * Login state is per application and token (PKCS#11 3.0 §5.6): shared
  * by all sessions of this process on the token.
+ *
+ * A slot id names one card until C_Finalize: a token keeps its slot,
+ * pulled or not, and only the blank card moves (to the new last slot).
+ * Each change of a slot's card sets its event flag (slot_event.c).
  */
 #include "core.h"
 #include "mech_util.h"
@@ -26,7 +30,8 @@ static void pad(CK_UTF8CHAR *dst, size_t size, const char *src)
     memcpy(dst, src, n);
 }
 
-static CK_RV token_new(CK_SLOT_ID slot_id, tok *store, se_token **out)
+/* A token in no slot yet (slot_push gives it one). */
+static CK_RV token_new(tok *store, se_token **out)
 {
     se_token *t = calloc(1, sizeof(*t));
     if (!t)
@@ -36,7 +41,7 @@ static CK_RV token_new(CK_SLOT_ID slot_id, tok *store, se_token **out)
         free(t);
         return rv;
     }
-    t->slot_id = slot_id;
+    t->slot_id = CK_UNAVAILABLE_INFORMATION;
     t->store = store;
     if (store) {
         rv = tok_get_info(store, &t->info);
@@ -115,14 +120,20 @@ static void token_paths_insert(const char *path)
 
 /* ---- slots ------------------------------------------------------------- */
 
+/* t into the next slot: a card inserted there (a slot event) unless t
+ * was already in that slot (the blank card put back after a refresh
+ * found nothing new). */
 static CK_RV slot_push(se_token *t)
 {
     se_token **slots = realloc(module.slots, (module.slot_count + 1) * sizeof(*slots));
     if (!slots)
         return CKR_HOST_MEMORY;
     module.slots = slots;
+    bool inserted = t->slot_id != module.slot_count;
     t->slot_id = module.slot_count;
     module.slots[module.slot_count++] = t;
+    if (inserted)
+        slot_event_note(t);
     return CKR_OK;
 }
 
@@ -131,7 +142,7 @@ static CK_RV slot_append(tok *store)
     se_token *t;
     CK_RV rv = token_paths_reserve();
     if (rv == CKR_OK)
-        rv = token_new(module.slot_count, store, &t);
+        rv = token_new(store, &t);
     if (rv == CKR_OK && (rv = slot_push(t)) != CKR_OK) {
         t->store = NULL; /* the caller still owns store */
         token_free(t);
@@ -141,22 +152,36 @@ static CK_RV slot_append(tok *store)
     return rv;
 }
 
+/* The card was pulled: its slot reports it, and its sessions close
+ * (PKCS#11 3.0 §5.1.2): their handles are CKR_SESSION_HANDLE_INVALID.
+ * Its file's name stays in the index until C_Finalize, so a file put
+ * back under it is not opened beside this connection, which SQLite could
+ * confuse with it (the old log is still named after the file). */
+static void token_pulled(se_token *t)
+{
+    t->pulled = true;
+    sessions_close_token(t);
+    slot_event_note(t);
+}
+
 bool token_present(se_token *t)
 {
-    if (t->store && !t->pulled)
-        t->pulled = tok_file_removed(t->store);
+    if (t->store && !t->pulled && tok_file_removed(t->store))
+        token_pulled(t);
     return !t->pulled;
 }
 
 /* After a read of the store directory: when it found fewer of the open
  * tokens' files than there are, the missing ones are pulled cards.  So
- * C_GetSlotList(CK_TRUE) costs no stat per token. */
-static void slots_mark_pulled(size_t files_seen)
+ * C_GetSlotList(CK_TRUE) costs no stat per token.  A wait (every) also
+ * finds files replaced under the same name: a stat per token, only after
+ * the directory changed. */
+static void slots_mark_pulled(size_t files_seen, bool every)
 {
     size_t expected = 0;
     for (size_t i = 0; i < module.slot_count; i++)
         expected += module.slots[i]->store && !module.slots[i]->pulled;
-    if (files_seen >= expected)
+    if (files_seen >= expected && !every)
         return;
     for (size_t i = 0; i < module.slot_count; i++)
         token_present(module.slots[i]);
@@ -171,7 +196,7 @@ static bool slot_has_blank(void)
  * the blank one, which stays last (its id moves up), like a new card in a
  * reader.  A file that cannot be opened is counted and tried again at the
  * next refresh, as it may have been completed by then. */
-static CK_RV slot_add_new_tokens(void)
+static CK_RV slot_add_new_tokens(bool for_wait)
 {
     char **paths = NULL;
     size_t count = 0, files_seen = 0;
@@ -180,7 +205,7 @@ static CK_RV slot_add_new_tokens(void)
         se_log(SE_LOG_ERROR, "cannot use the store directory %s", module.config.store_dir);
         return rv;
     }
-    slots_mark_pulled(files_seen);
+    slots_mark_pulled(files_seen, for_wait);
     module.unusable_files = 0;
     se_token *blank = NULL;
     if (slot_has_blank())
@@ -218,18 +243,28 @@ static CK_RV slot_add_new_tokens(void)
  * after a change one directory read plus the new files, however many
  * tokens the store holds.
  */
-CK_RV slot_refresh(void)
+static CK_RV refresh(bool for_wait)
 {
     tok_dir_stamp now;
     bool stamped = tok_dir_stamp_take(module.config.store_dir, &now) == CKR_OK;
-    if (stamped && slot_has_blank() && module.unusable_files == 0 &&
+    if (stamped && slot_has_blank() && (module.unusable_files == 0 || for_wait) &&
         tok_dir_unchanged(&module.store_stamp, &now))
         return CKR_OK;
-    CK_RV rv = slot_add_new_tokens();
+    CK_RV rv = slot_add_new_tokens(for_wait);
     memset(&module.store_stamp, 0, sizeof(module.store_stamp)); /* read again next time */
     if (rv == CKR_OK && stamped)
         module.store_stamp = now;
     return rv;
+}
+
+CK_RV slot_refresh(void)
+{
+    return refresh(false);
+}
+
+CK_RV slot_refresh_for_wait(void)
+{
+    return refresh(true);
 }
 
 se_token *slot_token(CK_SLOT_ID slot)
@@ -423,6 +458,10 @@ CK_RV token_init(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8
         mutex_unlock(module.lock);
         return CKR_SLOT_ID_INVALID;
     }
+    if (!token_present(t)) { /* before t->lock: a pull closes t's sessions */
+        mutex_unlock(module.lock);
+        return CKR_TOKEN_NOT_PRESENT;
+    }
     mutex_lock(t->lock);
     if (t->sessions > 0) {
         rv = CKR_SESSION_EXISTS;
@@ -447,6 +486,7 @@ CK_RV token_init(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8
         if (rv == CKR_OK) {
             t->store = store;
             token_paths_insert(tok_path(store));
+            slot_event_note(t);     /* its slot holds another card */
             rv = slot_append(NULL); /* a new blank card in the next reader */
         }
     }

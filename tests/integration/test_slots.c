@@ -290,10 +290,7 @@ static void slot_info_fields(void **state)
     assert_text_field(info.slotDescription, sizeof(info.slotDescription));
     assert_text_field(info.manufacturerID, sizeof(info.manufacturerID));
     assert_true(info.flags & CKF_TOKEN_PRESENT);
-    /* no event source: C_WaitForSlotEvent must not block with CKF_DONT_BLOCK */
-    CK_SLOT_ID event_slot;
-    assert_rv_in(t->f->C_WaitForSlotEvent(CKF_DONT_BLOCK, &event_slot, NULL_PTR), CKR_NO_EVENT,
-                 CKR_FUNCTION_NOT_SUPPORTED);
+    /* C_WaitForSlotEvent: test_slot_events.c */
 }
 
 /* ---- refreshing the slot list ------------------------------------------------ */

@@ -509,9 +509,11 @@ static void garbage_file_harms_nothing(void **state)
 }
 
 /* The token's file deleted while the module uses it: like a card pulled
- * from its reader.  The slot stays (its id is an index) without
- * CKF_TOKEN_PRESENT; nothing more is written to the unlinked file;
- * another token is not affected. */
+ * from its reader.  A write before the module noticed is refused and
+ * nothing more is written to the unlinked file; once noticed, the slot
+ * stays (its id names the card) without CKF_TOKEN_PRESENT and the
+ * token's sessions are closed (PKCS#11 3.0 §5.1.2); another token is
+ * not affected. */
 static void deleted_file_is_a_removed_card(void **state)
 {
     fx *t = *state;
@@ -529,6 +531,13 @@ static void deleted_file_is_a_removed_card(void **state)
     CK_ULONG before = 0, after_count = 0;
     assert_rv(t->f->C_GetSlotList(CK_TRUE, NULL, &before), CKR_OK);
     assert_int_equal(unlink(path), 0);
+
+    /* the open session, before any slot call: a write is refused, the
+     * file is not recreated */
+    CK_OBJECT_HANDLE after;
+    assert_rv(fx_create_data(session, "after", true, true, "a", 1, &after), CKR_DEVICE_REMOVED);
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0);
 
     /* a size query reads the changed directory: the slot is missing */
     assert_rv(t->f->C_GetSlotList(CK_TRUE, NULL, &after_count), CKR_OK);
@@ -549,12 +558,11 @@ static void deleted_file_is_a_removed_card(void **state)
     assert_rv(t->f->C_GetSlotList(CK_FALSE, slots, &count), CKR_OK);
     assert_true(count > t->slot);
 
-    /* the open session: a write is refused, the file is not recreated */
-    CK_OBJECT_HANDLE after;
-    assert_rv(fx_create_data(session, "after", true, true, "a", 1, &after), CKR_DEVICE_REMOVED);
-    struct stat st;
+    /* removing a token closed its sessions */
+    assert_rv(fx_create_data(session, "after", true, true, "a", 1, &after),
+              CKR_SESSION_HANDLE_INVALID);
+    assert_rv(t->f->C_CloseSession(session), CKR_SESSION_HANDLE_INVALID);
     assert_int_not_equal(stat(path, &st), 0);
-    assert_rv(t->f->C_CloseSession(session), CKR_OK);
 
     /* the other token works */
     CK_SLOT_INFO other_info;
