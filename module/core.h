@@ -39,6 +39,7 @@ typedef struct se_config {
     unsigned long so_max_failures;
     char *rot_provider, *rot_dir, *rot_tcti; /* the device root of trust; NULL: default */
     bool key_separation_relaxed; /* one key may wrap and encrypt (docs/spec.md §7.2) */
+    unsigned long rsa_min_bits;  /* the smallest RSA modulus generated, imported or used */
 } se_config;
 
 CK_RV config_load(se_config *cfg);
@@ -153,7 +154,7 @@ struct se_session {
     se_mutex *lock;
     unsigned refs; /* table + callers holding it */
     bool closed;
-    se_operation ops[MECH_DECRYPT + 1];
+    se_operation ops[MECH_OP_KINDS];
     se_find find;
 };
 
@@ -307,6 +308,8 @@ CK_RV op_verify(se_session *s, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR 
 CK_RV op_verify_final(se_session *s, CK_BYTE_PTR sig, CK_ULONG sig_len);
 CK_RV op_digest_key(se_session *s, CK_OBJECT_HANDLE key);
 CK_RV op_context_login(se_session *s);
+/* C_SignRecover / C_VerifyRecover are op_single with MECH_SIGN_RECOVER /
+ * MECH_VERIFY_RECOVER (the signature is the input of a verify-recover). */
 
 CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
                    CK_OBJECT_HANDLE_PTR out);
