@@ -131,10 +131,10 @@ static void operate(CK_SESSION_HANDLE s, const char *label, const char *op, cons
     CK_OBJECT_HANDLE key = find_key(s, label, ops[which].cls);
     unsigned char in[MAX_BYTES], out[MAX_BYTES];
     CK_ULONG in_len = read_all(in_path, in), out_len = 0;
-    CK_RV (*const inits[])(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) = {
-        f->C_SignRecoverInit, f->C_VerifyRecoverInit, f->C_EncryptInit, f->C_DecryptInit};
-    CK_RV (*const calls[])(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) = {
-        f->C_SignRecover, f->C_VerifyRecover, f->C_Encrypt, f->C_Decrypt};
+    const CK_C_SignRecoverInit inits[] = {f->C_SignRecoverInit, f->C_VerifyRecoverInit,
+                                          f->C_EncryptInit, f->C_DecryptInit};
+    const CK_C_SignRecover calls[] = {f->C_SignRecover, f->C_VerifyRecover, f->C_Encrypt,
+                                      f->C_Decrypt};
     check(inits[which](s, &mech, key), op);
     check(calls[which](s, in, in_len, NULL, &out_len), op);
     if (out_len > sizeof(out)) {
@@ -152,9 +152,7 @@ int main(int argc, char **argv)
         return 2;
     }
     void *lib = dlopen(argv[1], RTLD_NOW);
-    CK_RV (*get)(CK_FUNCTION_LIST_PTR_PTR) = lib ? (CK_RV(*)(CK_FUNCTION_LIST_PTR_PTR))dlsym(
-                                                       lib, "C_GetFunctionList")
-                                                 : NULL;
+    CK_C_GetFunctionList get = lib ? (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList") : NULL;
     if (!get || get(&f) != CKR_OK) {
         fprintf(stderr, "cannot load %s\n", argv[1]);
         return 2;

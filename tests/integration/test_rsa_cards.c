@@ -211,17 +211,16 @@ static CK_RV verify(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const void *in, C
                     const unsigned char *sig, CK_ULONG sig_len)
 {
     CK_RV rv = fx_functions()->C_VerifyInit(s, &x509, key);
-    return rv != CKR_OK ? rv
-                        : fx_functions()->C_Verify(s, (CK_BYTE_PTR)in, len, (CK_BYTE_PTR)sig,
-                                                   sig_len);
+    return rv != CKR_OK
+               ? rv
+               : fx_functions()->C_Verify(s, (CK_BYTE_PTR)in, len, (CK_BYTE_PTR)sig, sig_len);
 }
 
 static CK_RV sign_recover(CK_SESSION_HANDLE s, CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
                           const void *in, CK_ULONG len, unsigned char *out, CK_ULONG *out_len)
 {
     CK_RV rv = fx_functions()->C_SignRecoverInit(s, mech, key);
-    return rv != CKR_OK ? rv
-                        : fx_functions()->C_SignRecover(s, (CK_BYTE_PTR)in, len, out, out_len);
+    return rv != CKR_OK ? rv : fx_functions()->C_SignRecover(s, (CK_BYTE_PTR)in, len, out, out_len);
 }
 
 static CK_RV verify_recover(CK_SESSION_HANDLE s, CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
@@ -229,9 +228,9 @@ static CK_RV verify_recover(CK_SESSION_HANDLE s, CK_MECHANISM *mech, CK_OBJECT_H
                             CK_ULONG *out_len)
 {
     CK_RV rv = fx_functions()->C_VerifyRecoverInit(s, mech, key);
-    return rv != CKR_OK ? rv
-                        : fx_functions()->C_VerifyRecover(s, (CK_BYTE_PTR)sig, sig_len, out,
-                                                          out_len);
+    return rv != CKR_OK
+               ? rv
+               : fx_functions()->C_VerifyRecover(s, (CK_BYTE_PTR)sig, sig_len, out, out_len);
 }
 
 /* CKM_RSA_X_509: the card's outputs are OpenSSL's raw RSA on the padded input. */
@@ -351,8 +350,7 @@ static void buffer_lengths(void **state)
     unsigned char sig[K], out[K];
     CK_ULONG len = 0;
     assert_rv(t->f->C_SignRecoverInit(t->session, &pkcs, priv_a), CKR_OK);
-    assert_rv(t->f->C_SignRecover(t->session, (CK_BYTE_PTR)data, sizeof(data), NULL, &len),
-              CKR_OK);
+    assert_rv(t->f->C_SignRecover(t->session, (CK_BYTE_PTR)data, sizeof(data), NULL, &len), CKR_OK);
     assert_int_equal(len, K);
     len = K - 1;
     assert_rv(t->f->C_SignRecover(t->session, (CK_BYTE_PTR)data, sizeof(data), sig, &len),
@@ -542,11 +540,11 @@ int main(void)
     unsetenv("SOFTSE_RSA_MIN_BITS");
     fx_own_rot_dir(true);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(mechanism_info), cmocka_unit_test(key_pairs),
+        cmocka_unit_test(mechanism_info),   cmocka_unit_test(key_pairs),
         cmocka_unit_test(x509_round_trips), cmocka_unit_test(recovery),
-        cmocka_unit_test(bad_inputs),     cmocka_unit_test(buffer_lengths),
-        cmocka_unit_test(usage_and_keys), cmocka_unit_test(null_pointers),
-        cmocka_unit_test(imports),        cmocka_unit_test(raised_minimum),
+        cmocka_unit_test(bad_inputs),       cmocka_unit_test(buffer_lengths),
+        cmocka_unit_test(usage_and_keys),   cmocka_unit_test(null_pointers),
+        cmocka_unit_test(imports),          cmocka_unit_test(raised_minimum),
     };
     return cmocka_run_group_tests_name("rsa-cards", tests, group_setup, fx_teardown);
 }
