@@ -9,7 +9,7 @@
  *
  * Two key pairs are made once for the whole group (RSA generation is
  * slow under valgrind): A with e = 3 and CKA_SIGN_RECOVER, B with e =
- * 65537 and the defaults.  The last test restarts the module with a raised
+ * 65537 and the defaults but extractable.  The last test restarts the module with a raised
  * minimum and finds them again (token objects).
  */
 #include "p11_fixture.h"
@@ -39,6 +39,7 @@ static CK_RV generate(CK_SESSION_HANDLE s, CK_ULONG bits, const void *e, CK_ULON
                       CK_BBOOL sign_recover, const char *label, CK_OBJECT_HANDLE *pub,
                       CK_OBJECT_HANDLE *priv)
 {
+    CK_BBOOL extractable = !sign_recover; /* B: wrapped in imports() */
     CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL_PTR, 0};
     CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE pub_tmpl[] = {
@@ -51,8 +52,9 @@ static CK_RV generate(CK_SESSION_HANDLE s, CK_ULONG bits, const void *e, CK_ULON
         {CKA_TOKEN, &yes, sizeof(yes)},
         {CKA_LABEL, (void *)label, (CK_ULONG)strlen(label)},
         {CKA_SIGN_RECOVER, &sign_recover, sizeof(sign_recover)},
+        {CKA_EXTRACTABLE, &extractable, sizeof(extractable)},
     };
-    return fx_functions()->C_GenerateKeyPair(s, &mech, pub_tmpl, e ? 4 : 3, priv_tmpl, 3, pub,
+    return fx_functions()->C_GenerateKeyPair(s, &mech, pub_tmpl, e ? 4 : 3, priv_tmpl, 4, pub,
                                              priv);
 }
 
@@ -466,6 +468,36 @@ static CK_RV import_public(CK_SESSION_HANDLE s, const unsigned char *n, size_t n
     return fx_functions()->C_CreateObject(s, tmpl, 4, out);
 }
 
+static CK_OBJECT_HANDLE token_kek(CK_SESSION_HANDLE s)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_AES;
+    CK_BBOOL yes = CK_TRUE;
+    unsigned char value[32] = {1, 2, 3};
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},    {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_TOKEN, &yes, sizeof(yes)},    {CKA_WRAP, &yes, sizeof(yes)},
+        {CKA_UNWRAP, &yes, sizeof(yes)},   {CKA_LABEL, "kek", 3},
+        {CKA_VALUE, value, sizeof(value)},
+    };
+    CK_OBJECT_HANDLE h;
+    assert_rv(fx_functions()->C_CreateObject(s, tmpl, 7, &h), CKR_OK);
+    return h;
+}
+
+/* B's private key wrapped by the token key "kek" (imports()). */
+static unsigned char wrapped_b[2048];
+static CK_ULONG wrapped_b_len;
+static CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_KWP, NULL_PTR, 0};
+
+static CK_RV unwrap_b(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE kek, CK_OBJECT_HANDLE *out)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE type = CKK_RSA;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)}};
+    return fx_functions()->C_UnwrapKey(s, &kwp, kek, wrapped_b, wrapped_b_len, tmpl, 2, out);
+}
+
 /* Imports follow the minimum too: a 512-bit key is refused. */
 static void imports(void **state)
 {
@@ -481,6 +513,12 @@ static void imports(void **state)
     memcpy(half, n, sizeof(half));
     half[sizeof(half) - 1] |= 1;
     assert_rv(import_public(t->session, half, sizeof(half), &h), CKR_ATTRIBUTE_VALUE_INVALID);
+
+    CK_OBJECT_HANDLE kek = token_kek(t->session);
+    wrapped_b_len = sizeof(wrapped_b);
+    assert_rv(t->f->C_WrapKey(t->session, &kwp, kek, priv_b, wrapped_b, &wrapped_b_len), CKR_OK);
+    assert_rv(unwrap_b(t->session, kek, &h), CKR_OK);
+    assert_int_equal(fx_get_ulong(t->session, h, CKA_KEY_TYPE), CKK_RSA);
 }
 
 /* Runs last: restarts the module with rsa_min_bits = 2048. */
@@ -521,6 +559,11 @@ static void raised_minimum(void **state)
     size_t n_len = get_bytes(t->session, pub, CKA_MODULUS, n, sizeof(n));
     CK_OBJECT_HANDLE h;
     assert_rv(import_public(t->session, n, n_len, &h), CKR_ATTRIBUTE_VALUE_INVALID);
+    CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+    CK_ATTRIBUTE find_kek[] = {{CKA_CLASS, &secret, sizeof(secret)}, {CKA_LABEL, "kek", 3}};
+    CK_OBJECT_HANDLE kek;
+    assert_int_equal(fx_find(t->session, find_kek, 2, &kek, 1), 1);
+    assert_rv(unwrap_b(t->session, kek, &h), CKR_WRAPPED_KEY_INVALID);
 
     /* Lowering below 1024 bits, or nonsense, is a configuration error. */
     assert_rv(f->C_Finalize(NULL_PTR), CKR_OK);
