@@ -125,4 +125,3 @@ size_t mech_list(CK_MECHANISM_TYPE *list, size_t max)
     }
     return n;
 }
-

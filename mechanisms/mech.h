@@ -159,7 +159,7 @@ bool mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
 /* Fills list (or counts when list is NULL) of every supported mechanism, once each. */
 size_t mech_list(CK_MECHANISM_TYPE *list, size_t max);
 
-/* ---- RSA key sizes (mech.c) ---------------------------------------------- */
+/* ---- RSA key sizes (mechanisms/mech_rsa_size.c) ------------------------- */
 
 /* RSA moduli from MECH_RSA_MIN_BITS (card profiles certify 1024-bit keys)
  * to MECH_RSA_MAX_BITS.  The configuration may raise the minimum

@@ -100,7 +100,8 @@ static CK_RV apply(se_config *cfg, const char *key, const char *value, const cha
         cfg->so_max_failures = n;
         return CKR_OK;
     }
-    /* Only raised: below 1024 bits no card profile asks (docs/spec.md). */
+    /* Only raised: no card profile asks below 1024 bits (docs/spec.md "RSA
+     * as cards use it"). */
     if (strcmp(key, "rsa_min_bits") == 0 && parse_ulong(value, &n) && n >= MECH_RSA_MIN_BITS &&
         n <= MECH_RSA_MAX_BITS) {
         cfg->rsa_min_bits = n;

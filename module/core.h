@@ -298,6 +298,8 @@ bool policy_is_key_material(CK_ATTRIBUTE_TYPE type);
 /* ---- operations (crypto_ops.c) ------------------------------------ */
 
 CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key);
+/* C_SignRecover / C_VerifyRecover are op_single with MECH_SIGN_RECOVER /
+ * MECH_VERIFY_RECOVER (the signature is the input of a verify-recover). */
 CK_RV op_single(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                 CK_ULONG_PTR out_len);
 CK_RV op_update(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -308,8 +310,6 @@ CK_RV op_verify(se_session *s, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR 
 CK_RV op_verify_final(se_session *s, CK_BYTE_PTR sig, CK_ULONG sig_len);
 CK_RV op_digest_key(se_session *s, CK_OBJECT_HANDLE key);
 CK_RV op_context_login(se_session *s);
-/* C_SignRecover / C_VerifyRecover are op_single with MECH_SIGN_RECOVER /
- * MECH_VERIFY_RECOVER (the signature is the input of a verify-recover). */
 
 CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
                    CK_OBJECT_HANDLE_PTR out);
