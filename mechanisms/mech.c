@@ -11,8 +11,8 @@
 
 static const mech_table *const tables[] = {
     &mech_table_digest, &mech_table_sign,   &mech_table_cipher, &mech_table_keygen,
-    &mech_table_wrap,   &mech_table_derive, &mech_table_gkea,   &mech_table_ki,
-    &mech_table_sk3,
+    &mech_table_wrap,   &mech_table_derive, &mech_table_rsa_raw, &mech_table_gkea,
+    &mech_table_ki,     &mech_table_sk3,
 };
 
 #define EACH_ROW(row)                                              \
@@ -65,6 +65,16 @@ const mech_row *mech_find(CK_MECHANISM_TYPE type, CK_FLAGS needed)
     return NULL;
 }
 
+/* A row's info as C_GetMechanismInfo reports it: an RSA row's minimum
+ * is the configured one. */
+static CK_MECHANISM_INFO row_info(const mech_row *row)
+{
+    CK_MECHANISM_INFO info = row->info;
+    if (row->rsa_sized && info.ulMinKeySize < mech_rsa_min_bits())
+        info.ulMinKeySize = mech_rsa_min_bits();
+    return info;
+}
+
 bool mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
 {
     bool found = false;
@@ -72,16 +82,17 @@ bool mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info)
     {
         if (row->type != type)
             continue;
+        CK_MECHANISM_INFO this = row_info(row);
         if (!found) {
-            *info = row->info;
+            *info = this;
             found = true;
             continue;
         }
-        info->flags |= row->info.flags;
-        if (row->info.ulMinKeySize < info->ulMinKeySize)
-            info->ulMinKeySize = row->info.ulMinKeySize;
-        if (row->info.ulMaxKeySize > info->ulMaxKeySize)
-            info->ulMaxKeySize = row->info.ulMaxKeySize;
+        info->flags |= this.flags;
+        if (this.ulMinKeySize < info->ulMinKeySize)
+            info->ulMinKeySize = this.ulMinKeySize;
+        if (this.ulMaxKeySize > info->ulMaxKeySize)
+            info->ulMaxKeySize = this.ulMaxKeySize;
     }
     /* We emulate a card: every mechanism runs inside the device. */
     if (found)

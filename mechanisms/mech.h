@@ -28,7 +28,10 @@ typedef enum mech_op_kind {
     MECH_VERIFY,
     MECH_ENCRYPT,
     MECH_DECRYPT,
+    MECH_SIGN_RECOVER,   /* C_SignRecover: single-part, the signature out */
+    MECH_VERIFY_RECOVER, /* C_VerifyRecover: the signature in, the data out */
 } mech_op_kind;
+#define MECH_OP_KINDS (MECH_VERIFY_RECOVER + 1)
 
 typedef enum mech_phase {
     MECH_PHASE_UPDATE,  /* output of update(in_len) */
@@ -126,6 +129,9 @@ typedef struct mech_row {
      * a mechanism that already wrote outputs (GKEA's EK and AK) erases
      * them, so that either everything exists afterwards or nothing. */
     void (*generate_failed)(const CK_MECHANISM *mech, const mech_env *env);
+    /* An RSA row: info.ulMinKeySize is a floor, and C_GetMechanismInfo
+     * reports the configured minimum (mech_rsa_min_bits) in its place. */
+    bool rsa_sized;
 } mech_row;
 
 /* Each mech_*.c exports its rows as one of these. */
@@ -140,6 +146,7 @@ extern const mech_table mech_table_cipher;  /* mechanisms/mech_cipher.c: AES mod
 extern const mech_table mech_table_keygen;  /* mechanisms/mech_keygen.c */
 extern const mech_table mech_table_wrap;    /* mechanisms/mech_wrap.c: AES-KW, KWP */
 extern const mech_table mech_table_derive;  /* mechanisms/mech_derive.c: ECDH, HKDF, SP800-108 */
+extern const mech_table mech_table_rsa_raw; /* mechanisms/mech_rsa_raw.c: CKM_RSA_X_509, recovery */
 extern const mech_table mech_table_gkea;    /* vendor-mechs/gkea.c: SPEC.md §4 */
 extern const mech_table mech_table_ki;      /* vendor-mechs/ki.c: SPEC.md §5 */
 extern const mech_table mech_table_sk3;     /* vendor-mechs/sk3.c: SPEC.md §6 */
@@ -151,6 +158,21 @@ const mech_row *mech_find(CK_MECHANISM_TYPE type, CK_FLAGS needed);
 bool mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
 /* Fills list (or counts when list is NULL) of every supported mechanism, once each. */
 size_t mech_list(CK_MECHANISM_TYPE *list, size_t max);
+
+/* ---- RSA key sizes (mechanisms/mech_rsa_size.c) ------------------------- */
+
+/* RSA moduli from MECH_RSA_MIN_BITS (card profiles certify 1024-bit keys)
+ * to MECH_RSA_MAX_BITS.  The configuration may raise the minimum
+ * (rsa_min_bits, docs/spec.md "RSA as cards use it"); C_Initialize sets
+ * it before any operation, and every RSA generation, import and use
+ * checks against it. */
+#define MECH_RSA_MIN_BITS 1024
+#define MECH_RSA_MAX_BITS 4096
+void mech_rsa_set_min_bits(CK_ULONG bits);
+CK_ULONG mech_rsa_min_bits(void);
+/* CKR_KEY_SIZE_RANGE for an RSA key (public or private) outside
+ * mech_rsa_min_bits()..MECH_RSA_MAX_BITS; CKR_OK for any other key. */
+CK_RV mech_rsa_check_size(const mech_key *key);
 
 /* ---- key conversions (mechanisms/keyconv.c) ------------------------------ */
 

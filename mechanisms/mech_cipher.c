@@ -576,7 +576,7 @@ static CK_RV rsa_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kin
     if (kind == MECH_DECRYPT && key->cls != CKO_PRIVATE_KEY)
         return CKR_KEY_TYPE_INCONSISTENT;
     int bits = EVP_PKEY_get_bits(key->pkey);
-    if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
+    if (bits < 0 || (CK_ULONG)bits < mech_rsa_min_bits() || bits > RSA_MAX_BITS) /* mech.h */
         return CKR_KEY_SIZE_RANGE;
 
     rsa_op *op = calloc(1, sizeof(*op));
@@ -803,11 +803,13 @@ static const mech_row rows[] = {
      .info = {RSA_MIN_BITS, RSA_MAX_BITS, CRYPT_WRAP},
      .ops = &rsa_ops,
      .wrap = rsa_wrap,
-     .unwrap = rsa_unwrap},
+     .unwrap = rsa_unwrap,
+     .rsa_sized = true},
     {.type = CKM_RSA_PKCS,
      .name = "RSA-PKCS",
      .info = {RSA_MIN_BITS, RSA_MAX_BITS, CRYPT},
-     .ops = &rsa_ops},
+     .ops = &rsa_ops,
+     .rsa_sized = true},
 };
 
 const mech_table mech_table_cipher = {rows, ARRAY_SIZE(rows)};

@@ -19,8 +19,6 @@
 #define AES_MAX_BYTES 32
 #define GENERIC_MIN_BYTES 1
 #define GENERIC_MAX_BYTES 512
-#define RSA_GEN_MIN_BITS 2048
-#define RSA_GEN_MAX_BITS 4096
 #define RSA_DEFAULT_EXPONENT RSA_F4 /* 65537 */
 #define RSA_MAX_EXPONENT_BITS 256
 #define EC_MIN_BITS 256
@@ -164,7 +162,10 @@ static CK_RV check_pair_templates(const CK_MECHANISM *mech, const attr_list *pub
     return rv;
 }
 
-/* CKA_PUBLIC_EXPONENT from the public template, or 65537: odd, at least 3. */
+/* CKA_PUBLIC_EXPONENT from the public template, or 65537.  Only 3 and
+ * 65537, the exponents card profiles use (EMV certifies card keys with
+ * e = 3): any other value is CKR_ATTRIBUTE_VALUE_INVALID (PKCS#11 3.0
+ * §4.1.2: an invalid value for a valid attribute). */
 static CK_RV rsa_exponent(const attr_list *pub_tmpl, BIGNUM **e)
 {
     const CK_ATTRIBUTE *attr = attr_list_find(pub_tmpl, CKA_PUBLIC_EXPONENT);
@@ -177,7 +178,7 @@ static CK_RV rsa_exponent(const attr_list *pub_tmpl, BIGNUM **e)
         return CKR_ATTRIBUTE_VALUE_INVALID;
     if (!BN_bin2bn(attr->pValue, (int)attr->ulValueLen, *e))
         return CKR_HOST_MEMORY;
-    if (!BN_is_odd(*e) || BN_is_one(*e))
+    if (!BN_is_word(*e, 3) && !BN_is_word(*e, RSA_F4))
         return CKR_ATTRIBUTE_VALUE_INVALID;
     return CKR_OK;
 }
@@ -192,8 +193,8 @@ static CK_RV rsa_generate_pair(const CK_MECHANISM *mech, const attr_list *pub_tm
     CK_RV rv = check_pair_templates(mech, pub_tmpl, priv_tmpl, CKK_RSA);
     if (rv == CKR_OK)
         rv = attr_list_ulong(pub_tmpl, CKA_MODULUS_BITS, &bits);
-    if (rv == CKR_OK && (bits < RSA_GEN_MIN_BITS || bits > RSA_GEN_MAX_BITS))
-        rv = CKR_KEY_SIZE_RANGE;
+    if (rv == CKR_OK && (bits < mech_rsa_min_bits() || bits > MECH_RSA_MAX_BITS))
+        rv = CKR_KEY_SIZE_RANGE; /* rsa_min_bits: the configured minimum (mech.h) */
     if (rv == CKR_OK)
         rv = rsa_exponent(pub_tmpl, &e);
     if (rv != CKR_OK)
@@ -373,8 +374,9 @@ static const mech_row rows[] = {
      .generate = generic_generate},
     {.type = CKM_RSA_PKCS_KEY_PAIR_GEN,
      .name = "CKM_RSA_PKCS_KEY_PAIR_GEN",
-     .info = {RSA_GEN_MIN_BITS, RSA_GEN_MAX_BITS, CKF_GENERATE_KEY_PAIR},
-     .generate_pair = rsa_generate_pair},
+     .info = {MECH_RSA_MIN_BITS, MECH_RSA_MAX_BITS, CKF_GENERATE_KEY_PAIR},
+     .generate_pair = rsa_generate_pair,
+     .rsa_sized = true},
     {.type = CKM_EC_KEY_PAIR_GEN,
      .name = "CKM_EC_KEY_PAIR_GEN",
      .info = {EC_MIN_BITS, EC_MAX_BITS, CKF_GENERATE_KEY_PAIR | EC_FLAGS},

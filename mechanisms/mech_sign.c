@@ -96,7 +96,7 @@ static CK_RV check_sign_key(const sign_mech *mech, const mech_key *key, mech_op_
 {
     CK_KEY_TYPE key_type = CKK_RSA;
     int pkey_type = EVP_PKEY_RSA;
-    CK_ULONG min = RSA_MIN_BITS, max = RSA_MAX_BITS;
+    CK_ULONG min = mech_rsa_min_bits(), max = RSA_MAX_BITS; /* rsa_min_bits (mech.h) */
     if (mech->scheme == SCHEME_ECDSA) {
         key_type = CKK_EC;
         pkey_type = EVP_PKEY_EC;
@@ -652,7 +652,7 @@ static const mech_ops mac_ops = {
 #define RSA_ROW(mech, multi)                                                                       \
     {                                                                                              \
         .type = mech, .name = #mech, .info = {RSA_MIN_BITS, RSA_MAX_BITS, SIGN_FLAGS},             \
-        .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops                     \
+        .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops, .rsa_sized = true  \
     }
 #define ECDSA_ROW(mech, multi)                                                                     \
     {                                                                                              \

@@ -68,6 +68,8 @@ typedef enum policy_role {
     ROLE_UNWRAP,
     ROLE_DERIVE,    /* the base key of C_DeriveKey */
     ROLE_HKDF_SALT, /* a CKF_HKDF_SALT_KEY (docs/spec.md §7.2) */
+    ROLE_SIGN_RECOVER,   /* C_SignRecover: a signing role of its own */
+    ROLE_VERIFY_RECOVER, /* C_VerifyRecover */
     ROLE_COUNT,
 } policy_role;
 #define R(role) (1u << (role))

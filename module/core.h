@@ -41,6 +41,7 @@ typedef struct se_config {
     unsigned long so_max_failures;
     char *rot_provider, *rot_dir, *rot_tcti; /* the device root of trust; NULL: default */
     bool key_separation_relaxed; /* one key may wrap and encrypt (docs/spec.md §7.2) */
+    unsigned long rsa_min_bits;  /* the smallest RSA modulus generated, imported or used */
 } se_config;
 
 CK_RV config_load(se_config *cfg);
@@ -162,7 +163,7 @@ struct se_session {
     se_mutex *lock;
     unsigned refs; /* table + callers holding it */
     bool closed;
-    se_operation ops[MECH_DECRYPT + 1];
+    se_operation ops[MECH_OP_KINDS];
     se_find find;
 };
 
@@ -309,6 +310,8 @@ bool policy_is_key_material(CK_ATTRIBUTE_TYPE type);
 /* ---- operations (crypto_ops.c) ------------------------------------ */
 
 CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key);
+/* C_SignRecover / C_VerifyRecover are op_single with MECH_SIGN_RECOVER /
+ * MECH_VERIFY_RECOVER (the signature is the input of a verify-recover). */
 CK_RV op_single(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                 CK_ULONG_PTR out_len);
 CK_RV op_update(se_session *s, mech_op_kind kind, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,

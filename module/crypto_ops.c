@@ -14,15 +14,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const CK_FLAGS op_flag[] = {
-    [MECH_DIGEST] = CKF_DIGEST, [MECH_SIGN] = CKF_SIGN,       [MECH_VERIFY] = CKF_VERIFY,
-    [MECH_ENCRYPT] = CKF_ENCRYPT, [MECH_DECRYPT] = CKF_DECRYPT,
+static const CK_FLAGS op_flag[MECH_OP_KINDS] = {
+    [MECH_DIGEST] = CKF_DIGEST,
+    [MECH_SIGN] = CKF_SIGN,
+    [MECH_VERIFY] = CKF_VERIFY,
+    [MECH_ENCRYPT] = CKF_ENCRYPT,
+    [MECH_DECRYPT] = CKF_DECRYPT,
+    [MECH_SIGN_RECOVER] = CKF_SIGN_RECOVER,
+    [MECH_VERIFY_RECOVER] = CKF_VERIFY_RECOVER,
 };
 
-/* The key role of each operation: its usage attribute is the policy's. */
-static const policy_role op_role[] = {
-    [MECH_DIGEST] = ROLE_NONE, [MECH_SIGN] = ROLE_SIGN, [MECH_VERIFY] = ROLE_VERIFY,
-    [MECH_ENCRYPT] = ROLE_ENCRYPT, [MECH_DECRYPT] = ROLE_DECRYPT,
+/* The key role of each operation: its usage attribute is the policy's
+ * (CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER for the recovery forms). */
+static const policy_role op_role[MECH_OP_KINDS] = {
+    [MECH_DIGEST] = ROLE_NONE,
+    [MECH_SIGN] = ROLE_SIGN,
+    [MECH_VERIFY] = ROLE_VERIFY,
+    [MECH_ENCRYPT] = ROLE_ENCRYPT,
+    [MECH_DECRYPT] = ROLE_DECRYPT,
+    [MECH_SIGN_RECOVER] = ROLE_SIGN_RECOVER,
+    [MECH_VERIFY_RECOVER] = ROLE_VERIFY_RECOVER,
 };
 
 /* Which key classes each operation takes. */
@@ -31,9 +42,11 @@ static bool class_fits(mech_op_kind kind, CK_OBJECT_CLASS cls)
     switch (kind) {
     case MECH_SIGN:
     case MECH_DECRYPT:
+    case MECH_SIGN_RECOVER:
         return cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY;
     case MECH_VERIFY:
     case MECH_ENCRYPT:
+    case MECH_VERIFY_RECOVER:
         return cls == CKO_PUBLIC_KEY || cls == CKO_SECRET_KEY;
     default:
         return false;
@@ -843,6 +856,8 @@ CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrappi
         rv = mech_key_from_attrs(&attrs, &check); /* e.g. an AES key of 20 bytes */
         if (rv != CKR_OK)
             rv = CKR_TEMPLATE_INCONSISTENT;
+        else if (check.type == CKK_RSA && mech_key_size(&check) < mech_rsa_min_bits())
+            rv = CKR_WRAPPED_KEY_INVALID; /* rsa_min_bits (mech.h): C_CreateObject refuses it too */
         mech_key_free(&check);
     }
     if (rv == CKR_OK)

@@ -222,9 +222,10 @@ SOFTSE_EXPORT CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 
 static CK_RV session_cancel(se_session *s, CK_FLAGS flags)
 {
-    static const CK_FLAGS kinds[] = {
+    static const CK_FLAGS kinds[MECH_OP_KINDS] = {
         [MECH_DIGEST] = CKF_DIGEST, [MECH_SIGN] = CKF_SIGN, [MECH_VERIFY] = CKF_VERIFY,
         [MECH_ENCRYPT] = CKF_ENCRYPT, [MECH_DECRYPT] = CKF_DECRYPT,
+        [MECH_SIGN_RECOVER] = CKF_SIGN_RECOVER, [MECH_VERIFY_RECOVER] = CKF_VERIFY_RECOVER,
     };
     mutex_lock(s->lock);
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
@@ -392,38 +393,38 @@ SOFTSE_EXPORT CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSigna
     WITH_SESSION(hSession, op_verify_final(s, pSignature, ulSignatureLen));
 }
 
-/* Recovery and dual-function operations are not offered (none of our
- * mechanisms has CKF_SIGN_RECOVER or CKF_VERIFY_RECOVER). */
+/* Signatures with message recovery: single-part, CKM_RSA_X_509 and
+ * CKM_RSA_PKCS (mechanisms/mech_rsa_raw.c); the keys need
+ * CKA_SIGN_RECOVER / CKA_VERIFY_RECOVER (docs/spec.md §7.2). */
 SOFTSE_EXPORT CK_RV C_SignRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
                                       CK_OBJECT_HANDLE hKey)
 {
-    (void)pMechanism, (void)hKey;
-    WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+    WITH_SESSION(hSession, op_init(s, MECH_SIGN_RECOVER, pMechanism, hKey));
 }
 
 SOFTSE_EXPORT CK_RV C_SignRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData,
                                   CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
                                   CK_ULONG_PTR pulSignatureLen)
 {
-    (void)pData, (void)ulDataLen, (void)pSignature, (void)pulSignatureLen;
-    WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+    WITH_SESSION(hSession,
+                 op_single(s, MECH_SIGN_RECOVER, pData, ulDataLen, pSignature, pulSignatureLen));
 }
 
 SOFTSE_EXPORT CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
                                         CK_OBJECT_HANDLE hKey)
 {
-    (void)pMechanism, (void)hKey;
-    WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+    WITH_SESSION(hSession, op_init(s, MECH_VERIFY_RECOVER, pMechanism, hKey));
 }
 
 SOFTSE_EXPORT CK_RV C_VerifyRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
                                     CK_ULONG ulSignatureLen, CK_BYTE_PTR pData,
                                     CK_ULONG_PTR pulDataLen)
 {
-    (void)pSignature, (void)ulSignatureLen, (void)pData, (void)pulDataLen;
-    WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);
+    WITH_SESSION(hSession, op_single(s, MECH_VERIFY_RECOVER, pSignature, ulSignatureLen, pData,
+                                     pulDataLen));
 }
 
+/* Dual-function operations are not offered. */
 #define DUAL_FUNCTION(Name)                                                                  \
     SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pIn, CK_ULONG ulIn, \
                                  CK_BYTE_PTR pOut, CK_ULONG_PTR pulOut)                      \

@@ -133,6 +133,8 @@ CK_RV module_initialize(CK_VOID_PTR args)
         goto out;
     rv = config_load(&module.config);
     if (rv == CKR_OK)
+        mech_rsa_set_min_bits(module.config.rsa_min_bits);
+    if (rv == CKR_OK)
         rv = secret_init(); /* a fresh masking key, in a forked child too */
     if (rv == CKR_OK)
         rv = tok_rot_configure(module.config.rot_provider, module.config.rot_dir,

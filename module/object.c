@@ -468,6 +468,12 @@ static CK_RV complete_created(se_session *s, CK_OBJECT_CLASS cls, attr_list *att
         rv = mech_key_from_attrs(attrs, &key);
         if (rv != CKR_OK)
             return rv;
+        /* The configured smallest RSA modulus (rsa_min_bits, mech.h): a
+         * key the token would refuse to use is not imported either. */
+        if (key.type == CKK_RSA && key.pkey && mech_key_size(&key) < mech_rsa_min_bits()) {
+            mech_key_free(&key);
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        }
         if (cls == CKO_SECRET_KEY) {
             rv = vendor_complete_key(&s->env, attrs);
             CK_ULONG given;

@@ -181,15 +181,16 @@ static void rsa_errors(void **state)
     attr_list tmpl, pub, priv;
     attr_list_init(&tmpl);
     assert_int_equal(rsa_pair(&tmpl, &pub, &priv), CKR_TEMPLATE_INCOMPLETE);
-    const CK_ULONG bad_bits[] = {512, 1024, 2047, 8192};
+    const CK_ULONG bad_bits[] = {512, 1023, 4097, 8192}; /* 1024..4096 (mech.h) */
     for (size_t i = 0; i < sizeof(bad_bits) / sizeof(bad_bits[0]); i++) {
         assert_int_equal(attr_list_set_ulong(&tmpl, CKA_MODULUS_BITS, bad_bits[i]), CKR_OK);
         assert_int_equal(rsa_pair(&tmpl, &pub, &priv), CKR_KEY_SIZE_RANGE);
     }
     assert_int_equal(attr_list_set_ulong(&tmpl, CKA_MODULUS_BITS, 2048), CKR_OK);
-    const char *bad_exponents[] = {"\x01\x00\x00", "\x01", ""};
-    const size_t exponent_lens[] = {3, 1, 0};
-    for (size_t i = 0; i < 3; i++) {
+    /* Only 3 and 65537 (docs/spec.md "RSA as cards use it"). */
+    const char *bad_exponents[] = {"\x01\x00\x00", "\x01", "", "\x11", "\x01\x00\x03"};
+    const size_t exponent_lens[] = {3, 1, 0, 1, 3};
+    for (size_t i = 0; i < 5; i++) {
         assert_int_equal(
             attr_list_set(&tmpl, CKA_PUBLIC_EXPONENT, bad_exponents[i], exponent_lens[i]), CKR_OK);
         assert_int_equal(rsa_pair(&tmpl, &pub, &priv), CKR_ATTRIBUTE_VALUE_INVALID);
@@ -327,7 +328,8 @@ static void table_shape(void **state)
     assert_int_equal(ec->info.flags & (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS),
                      CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS);
     assert_int_equal(find_row(&mech_table_keygen, CKM_RSA_PKCS_KEY_PAIR_GEN)->info.ulMinKeySize,
-                     2048);
+                     1024);
+    assert_true(find_row(&mech_table_keygen, CKM_RSA_PKCS_KEY_PAIR_GEN)->rsa_sized);
 }
 
 int main(void)
