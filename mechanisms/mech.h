@@ -169,6 +169,9 @@ const mech_row *mech_find(CK_MECHANISM_TYPE type, CK_FLAGS needed);
 bool mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
 /* Fills list (or counts when list is NULL) of every supported mechanism, once each. */
 size_t mech_list(CK_MECHANISM_TYPE *list, size_t max);
+/* Calls visit on every row of every table, in table order (the tests that
+ * check the tables' consistency: tests/mechanisms/test_mech.c). */
+void mech_each_row(void (*visit)(const mech_row *row, void *arg), void *arg);
 
 /* ---- key conversions (mechanisms/keyconv.c) ------------------------------ */
 

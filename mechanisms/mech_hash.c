@@ -14,6 +14,9 @@
         x963,                                                                                      \
         hmac,                                                                                      \
         hmac_key,                                                                                  \
+        rsa_pkcs,                                                                                  \
+        rsa_pss,                                                                                   \
+        ecdsa,                                                                                     \
         (on_digest ? MECH_HASH_DIGEST : 0) | (on_sign ? MECH_HASH_SIGN : 0) |                      \
             (on_hmac ? MECH_HASH_HMAC : 0) | (on_oaep ? MECH_HASH_OAEP : 0) |                      \
             (on_kdf ? MECH_HASH_KDF : 0),                                                          \

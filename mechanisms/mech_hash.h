@@ -88,14 +88,17 @@ typedef enum mech_hash_use {
 enum { MECH_HASHES(MECH_HASH_ENUM) MECH_HASH_COUNT };
 
 typedef struct mech_hash {
-    CK_MECHANISM_TYPE mech;    /* the digest; also hashAlg/prfHashMechanism in parameters */
-    const char *md_name;       /* OpenSSL's algorithm name */
-    size_t len;                /* digest length in bytes */
-    CK_RSA_PKCS_MGF_TYPE mgf1; /* CKG_MGF1_<hash> */
-    CK_EC_KDF_TYPE x963;       /* CKD_<hash>_KDF */
-    CK_MECHANISM_TYPE hmac;    /* CKM_<hash>_HMAC, also the PRF of SP 800-108 */
-    CK_KEY_TYPE hmac_key;      /* CKK_<hash>_HMAC */
-    unsigned uses;             /* mech_hash_use: where it is offered */
+    CK_MECHANISM_TYPE mech;     /* the digest; also hashAlg/prfHashMechanism in parameters */
+    const char *md_name;        /* OpenSSL's algorithm name */
+    size_t len;                 /* digest length in bytes */
+    CK_RSA_PKCS_MGF_TYPE mgf1;  /* CKG_MGF1_<hash> */
+    CK_EC_KDF_TYPE x963;        /* CKD_<hash>_KDF */
+    CK_MECHANISM_TYPE hmac;     /* CKM_<hash>_HMAC, also the PRF of SP 800-108 */
+    CK_KEY_TYPE hmac_key;       /* CKK_<hash>_HMAC */
+    CK_MECHANISM_TYPE rsa_pkcs; /* CKM_<hash>_RSA_PKCS */
+    CK_MECHANISM_TYPE rsa_pss;  /* CKM_<hash>_RSA_PKCS_PSS */
+    CK_MECHANISM_TYPE ecdsa;    /* CKM_ECDSA_<hash> */
+    unsigned uses;              /* mech_hash_use: where it is offered */
 } mech_hash;
 
 /* Every row of MECH_HASHES, in order (mech_hash.c). */
