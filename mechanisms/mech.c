@@ -125,3 +125,11 @@ size_t mech_list(CK_MECHANISM_TYPE *list, size_t max)
     }
     return n;
 }
+
+void mech_each_row(void (*visit)(const mech_row *row, void *arg), void *arg)
+{
+    EACH_ROW(row)
+    {
+        visit(row, arg);
+    }
+}

@@ -98,6 +98,10 @@ typedef struct mech_row {
     CK_MECHANISM_INFO info; /* sizes in bits (RSA, EC) or bytes (secret keys), CKF_* */
     bool multipart;         /* C_*Update allowed (else CKR_FUNCTION_NOT_SUPPORTED) */
     const mech_ops *ops;    /* streaming operations, or NULL */
+    /* What the row's callbacks need to know about it (its hash, its
+     * scheme…), so that rows that share callbacks need no side table;
+     * the callbacks find it with mech_row_data.  NULL: nothing. */
+    const void *data;
 
     /* C_GenerateKey: out receives CKA_KEY_TYPE, CKA_VALUE, CKA_VALUE_LEN
      * (and any other attribute the mechanism fixes); the core merges the
@@ -151,6 +155,20 @@ extern const mech_table mech_table_gkea;    /* vendor-mechs/gkea.c: SPEC.md §4 
 extern const mech_table mech_table_ki;      /* vendor-mechs/ki.c: SPEC.md §5 */
 extern const mech_table mech_table_sk3;     /* vendor-mechs/sk3.c: SPEC.md §6 */
 
+/* A row's data, for its callbacks (which get the CK_MECHANISM, not the
+ * row): the row of type in table that has every flag of needed (the
+ * callback's own: CKF_SIGN, CKF_GENERATE…).  Searches that one table
+ * only, so a family's rows work without the others (tests compile a
+ * family alone).  NULL when there is no such row or it has no data. */
+static inline const void *mech_row_data(const mech_table *table, CK_MECHANISM_TYPE type,
+                                        CK_FLAGS needed)
+{
+    for (const mech_row *row = table->rows; row < table->rows + table->count; row++)
+        if (row->type == type && (row->info.flags & needed) == needed)
+            return row->data;
+    return NULL;
+}
+
 /* The row of a mechanism that has every flag of needed (CKF_SIGN…);
  * NULL when the mechanism does not do that. */
 const mech_row *mech_find(CK_MECHANISM_TYPE type, CK_FLAGS needed);
@@ -158,6 +176,9 @@ const mech_row *mech_find(CK_MECHANISM_TYPE type, CK_FLAGS needed);
 bool mech_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
 /* Fills list (or counts when list is NULL) of every supported mechanism, once each. */
 size_t mech_list(CK_MECHANISM_TYPE *list, size_t max);
+/* Calls visit on every row of every table, in table order (the tests that
+ * check the tables' consistency: tests/mechanisms/test_mech.c). */
+void mech_each_row(void (*visit)(const mech_row *row, void *arg), void *arg);
 
 /* ---- RSA key sizes (mechanisms/mech_rsa_size.c) ------------------------- */
 

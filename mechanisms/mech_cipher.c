@@ -491,16 +491,6 @@ static const mech_ops aes_ops = {
 #define RSA_MAX_BITS 4096
 #define PKCS1_V15_OVERHEAD 11 /* RFC 8017 §7.2.1 */
 
-static const struct oaep_hash {
-    CK_MECHANISM_TYPE mech;
-    CK_RSA_PKCS_MGF_TYPE mgf;
-    const char *name;
-} oaep_hashes[] = {
-    {CKM_SHA_1, CKG_MGF1_SHA1, "SHA1"},        {CKM_SHA224, CKG_MGF1_SHA224, "SHA2-224"},
-    {CKM_SHA256, CKG_MGF1_SHA256, "SHA2-256"}, {CKM_SHA384, CKG_MGF1_SHA384, "SHA2-384"},
-    {CKM_SHA512, CKG_MGF1_SHA512, "SHA2-512"},
-};
-
 typedef struct rsa_op {
     EVP_PKEY_CTX *pctx;
     bool encrypt;
@@ -517,11 +507,11 @@ static void rsa_free(void *state)
     free(op);
 }
 
-/* OAEP: hash, MGF1 hash (may differ) and label (CK_RSA_PKCS_OAEP_PARAMS). */
+/* OAEP: hash, MGF1 hash (may differ) and label (CK_RSA_PKCS_OAEP_PARAMS);
+ * the hashes are those of the hash table offered for OAEP (mech_hash.h). */
 static CK_RV rsa_set_oaep(rsa_op *op, const CK_MECHANISM *mech)
 {
     const CK_RSA_PKCS_OAEP_PARAMS *p = param_struct(mech, sizeof(*p));
-    const char *hash = NULL, *mgf = NULL;
     if (!p || (p->ulSourceDataLen > 0 && !p->pSourceData) || p->ulSourceDataLen > INT_MAX)
         return CKR_MECHANISM_PARAM_INVALID;
     /* CKZ_DATA_SPECIFIED is the only source defined; source 0 with no
@@ -529,26 +519,19 @@ static CK_RV rsa_set_oaep(rsa_op *op, const CK_MECHANISM *mech)
     bool no_label = p->ulSourceDataLen == 0;
     if (p->source != CKZ_DATA_SPECIFIED && !(p->source == 0 && no_label))
         return CKR_MECHANISM_PARAM_INVALID;
-    for (size_t i = 0; i < ARRAY_SIZE(oaep_hashes); i++) {
-        if (oaep_hashes[i].mech == p->hashAlg)
-            hash = oaep_hashes[i].name;
-        if (oaep_hashes[i].mgf == p->mgf)
-            mgf = oaep_hashes[i].name;
-    }
+    const mech_hash *hash = mech_hash_find(MECH_HASH_BY_MECH, p->hashAlg, MECH_HASH_OAEP);
+    const mech_hash *mgf = mech_hash_find(MECH_HASH_BY_MGF1, p->mgf, MECH_HASH_OAEP);
     if (!hash || !mgf)
         return CKR_MECHANISM_PARAM_INVALID;
-    EVP_MD *md = EVP_MD_fetch(NULL, hash, NULL);
-    int hash_len = md ? EVP_MD_get_size(md) : 0;
-    EVP_MD_free(md);
-    if (hash_len <= 0)
+    if (!mech_hash_evp(hash))
         return openssl_failed(CKR_FUNCTION_FAILED);
-    if (op->modulus_len < 2 * (size_t)hash_len + 2)
+    if (op->modulus_len < 2 * hash->len + 2)
         return CKR_KEY_SIZE_RANGE; /* no room for any message */
-    op->max_plain = op->modulus_len - 2 * (size_t)hash_len - 2;
+    op->max_plain = op->modulus_len - 2 * hash->len - 2;
 
     if (EVP_PKEY_CTX_set_rsa_padding(op->pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md_name(op->pctx, hash, NULL) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md_name(op->pctx, mgf, NULL) <= 0)
+        EVP_PKEY_CTX_set_rsa_oaep_md_name(op->pctx, hash->md_name, NULL) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md_name(op->pctx, mgf->md_name, NULL) <= 0)
         return openssl_failed(CKR_FUNCTION_FAILED);
     if (p->ulSourceDataLen > 0) {
         void *label = OPENSSL_memdup(p->pSourceData, p->ulSourceDataLen);

@@ -21,31 +21,11 @@
 #define SECRET_MIN_LEN 1
 #define SECRET_MAX_LEN 1024
 
-/* The hashes the KDFs take, by each mechanism's name for them. */
-static const struct kdf_hash {
-    CK_MECHANISM_TYPE hash; /* CK_HKDF_PARAMS.prfHashMechanism */
-    CK_EC_KDF_TYPE x963;    /* CK_ECDH1_DERIVE_PARAMS.kdf */
-    CK_MECHANISM_TYPE hmac; /* CK_SP800_108_KDF_PARAMS.prfType */
-    const char *name;
-    size_t len;
-} kdf_hashes[] = {
-    {CKM_SHA_1, CKD_SHA1_KDF, CKM_SHA_1_HMAC, "SHA1", 20},
-    {CKM_SHA224, CKD_SHA224_KDF, CKM_SHA224_HMAC, "SHA2-224", 28},
-    {CKM_SHA256, CKD_SHA256_KDF, CKM_SHA256_HMAC, "SHA2-256", 32},
-    {CKM_SHA384, CKD_SHA384_KDF, CKM_SHA384_HMAC, "SHA2-384", 48},
-    {CKM_SHA512, CKD_SHA512_KDF, CKM_SHA512_HMAC, "SHA2-512", 64},
-};
-
-enum kdf_hash_by { BY_HASH, BY_X963, BY_HMAC };
-
-static const struct kdf_hash *find_hash(enum kdf_hash_by by, CK_ULONG value)
+/* The hashes the KDFs take: those of the hash table offered for KDFs
+ * (mech_hash.h), each mechanism naming them by its own column. */
+static const mech_hash *kdf_hash(mech_hash_by by, CK_ULONG value)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(kdf_hashes); i++) {
-        const struct kdf_hash *h = &kdf_hashes[i];
-        if ((by == BY_HASH ? h->hash : by == BY_X963 ? h->x963 : h->hmac) == value)
-            return h;
-    }
-    return NULL;
+    return mech_hash_find(by, value, MECH_HASH_KDF);
 }
 
 static const void *param_struct(const CK_MECHANISM *mech, size_t size)
@@ -114,19 +94,9 @@ static CK_RV check_secret_base(const mech_key *base)
 {
     if (!base || !base->secret)
         return CKR_KEY_TYPE_INCONSISTENT;
-    switch (base->type) {
-    case CKK_GENERIC_SECRET:
-    case CKK_AES:
-    case CKK_HKDF:
-    case CKK_SHA_1_HMAC:
-    case CKK_SHA224_HMAC:
-    case CKK_SHA256_HMAC:
-    case CKK_SHA384_HMAC:
-    case CKK_SHA512_HMAC:
-        break;
-    default:
+    if (base->type != CKK_GENERIC_SECRET && base->type != CKK_AES && base->type != CKK_HKDF &&
+        !mech_hash_find(MECH_HASH_BY_HMAC_KEY, base->type, MECH_HASH_HMAC))
         return CKR_KEY_TYPE_INCONSISTENT;
-    }
     if (base->secret_len < SECRET_MIN_LEN || base->secret_len > SECRET_MAX_LEN)
         return CKR_KEY_SIZE_RANGE;
     return CKR_OK;
@@ -225,8 +195,9 @@ static CK_RV ecdh_derive(const CK_MECHANISM *mech, const mech_key *base, const a
     if (!p || !p->pPublicData || p->ulPublicDataLen == 0 ||
         (p->ulSharedDataLen > 0 && !p->pSharedData))
         return CKR_MECHANISM_PARAM_INVALID;
-    const struct kdf_hash *hash = NULL;
-    if (p->kdf == CKD_NULL ? p->ulSharedDataLen != 0 : !(hash = find_hash(BY_X963, p->kdf)))
+    const mech_hash *hash = NULL;
+    if (p->kdf == CKD_NULL ? p->ulSharedDataLen != 0
+                           : !(hash = kdf_hash(MECH_HASH_BY_X963, p->kdf)))
         return CKR_MECHANISM_PARAM_INVALID;
     if (!base || base->type != CKK_EC || !base->pkey || !EVP_PKEY_is_a(base->pkey, "EC"))
         return CKR_KEY_TYPE_INCONSISTENT;
@@ -256,7 +227,7 @@ static CK_RV ecdh_derive(const CK_MECHANISM *mech, const mech_key *base, const a
         goto out;
     }
     OSSL_PARAM params[] = {
-        OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)hash->name, 0),
+        OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)hash->md_name, 0),
         OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, z, z_len),
         OSSL_PARAM_octet_string(OSSL_KDF_PARAM_INFO, p->pSharedData, p->ulSharedDataLen),
         OSSL_PARAM_END,
@@ -286,7 +257,7 @@ static CK_RV hkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const a
     const CK_HKDF_PARAMS *p = param_struct(mech, sizeof(*p));
     if (!p || (!p->bExtract && !p->bExpand) || (p->ulInfoLen > 0 && !p->pInfo))
         return CKR_MECHANISM_PARAM_INVALID;
-    const struct kdf_hash *hash = find_hash(BY_HASH, p->prfHashMechanism);
+    const mech_hash *hash = kdf_hash(MECH_HASH_BY_MECH, p->prfHashMechanism);
     if (!hash)
         return CKR_MECHANISM_PARAM_INVALID;
     if (p->bExtract) {
@@ -322,7 +293,7 @@ static CK_RV hkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const a
                               : EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND;
     OSSL_PARAM params[6], *param = params;
     *param++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-    *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)hash->name, 0);
+    *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)hash->md_name, 0);
     *param++ =
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, base->secret, base->secret_len);
     if (p->bExtract && p->ulSaltType == CKF_HKDF_SALT_DATA)
@@ -413,7 +384,7 @@ static CK_RV kbkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const 
 {
     (void)env;
     const CK_SP800_108_KDF_PARAMS *p = param_struct(mech, sizeof(*p));
-    const struct kdf_hash *hash = p ? find_hash(BY_HMAC, p->prfType) : NULL;
+    const mech_hash *hash = p ? kdf_hash(MECH_HASH_BY_HMAC, p->prfType) : NULL;
     if (!hash || p->ulAdditionalDerivedKeys != 0)
         return CKR_MECHANISM_PARAM_INVALID;
     kbkdf_layout layout;
@@ -438,7 +409,7 @@ static CK_RV kbkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const 
     OSSL_PARAM params[8], *param = params;
     *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, "COUNTER", 0);
     *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MAC, "HMAC", 0);
-    *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)hash->name, 0);
+    *param++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)hash->md_name, 0);
     *param++ =
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, base->secret, base->secret_len);
     if (layout.fixed_len > 0)

@@ -1,7 +1,8 @@
 /*
  * mech_digest.c — the hash mechanisms (C_Digest*).  The operation state
  * is the EVP_MD_CTX itself, initialised with an EVP_MD fetched once per
- * process (mech_hash_md), so a digest costs what it costs in raw EVP.
+ * process (mech_hash_evp), so a digest costs what it costs in raw EVP.
+ * The rows are those of the hash table (mech_hash.h) offered for digest.
  */
 #include "mech.h"
 #include "mech_util.h"
@@ -15,7 +16,8 @@ static CK_RV digest_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_
         return CKR_MECHANISM_INVALID;
     if (!mech_param_absent(mech))
         return CKR_MECHANISM_PARAM_INVALID;
-    const EVP_MD *md = mech_hash_md(mech->mechanism);
+    const EVP_MD *md =
+        mech_hash_evp(mech_row_data(&mech_table_digest, mech->mechanism, CKF_DIGEST));
     if (!md)
         return CKR_MECHANISM_INVALID;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -69,17 +71,16 @@ static const mech_ops digest_ops = {
     .free = digest_free,
 };
 
-#define DIGEST_ROW(mech_type, mech_name)                                                           \
-    {                                                                                              \
-        .type = (mech_type), .name = (mech_name), .info = {0, 0, CKF_DIGEST}, .multipart = true,   \
-        .ops = &digest_ops,                                                                        \
-    }
+#define DIGEST_ROW(digest, md_name, md_len, mgf1, x963, hmac, hmac_key, rsa_pkcs, rsa_pss, ecdsa,  \
+                   on_digest, on_sign, on_hmac, on_oaep, on_kdf)                                   \
+    MECH_IF(on_digest,                                                                             \
+            {.type = digest,                                                                       \
+             .name = #digest,                                                                      \
+             .info = {0, 0, CKF_DIGEST},                                                           \
+             .multipart = true,                                                                    \
+             .ops = &digest_ops,                                                                   \
+             .data = &mech_hashes[mech_hash_at_##digest]}, )
 
-static const mech_row rows[] = {
-    DIGEST_ROW(CKM_SHA_1, "CKM_SHA_1"),       DIGEST_ROW(CKM_SHA224, "CKM_SHA224"),
-    DIGEST_ROW(CKM_SHA256, "CKM_SHA256"),     DIGEST_ROW(CKM_SHA384, "CKM_SHA384"),
-    DIGEST_ROW(CKM_SHA512, "CKM_SHA512"),     DIGEST_ROW(CKM_SHA3_256, "CKM_SHA3_256"),
-    DIGEST_ROW(CKM_SHA3_384, "CKM_SHA3_384"), DIGEST_ROW(CKM_SHA3_512, "CKM_SHA3_512"),
-};
+static const mech_row rows[] = {MECH_HASHES(DIGEST_ROW)};
 
 const mech_table mech_table_digest = {rows, ARRAY_SIZE(rows)};

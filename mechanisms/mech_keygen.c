@@ -105,7 +105,8 @@ static CK_RV aes_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const
     return rv;
 }
 
-/* A generic secret, or a key typed for one HMAC when the template says so. */
+/* A generic secret, or a key typed for one HMAC when the template says so
+ * (the HMAC key types of the hash table, mech_hash.h). */
 static CK_RV generic_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const mech_env *env,
                               attr_list *out)
 {
@@ -117,17 +118,8 @@ static CK_RV generic_generate(const CK_MECHANISM *mech, const attr_list *tmpl, c
     CK_RV rv = template_key_type(tmpl, CKO_SECRET_KEY, CKK_GENERIC_SECRET, &type);
     if (rv != CKR_OK)
         return rv;
-    switch (type) {
-    case CKK_GENERIC_SECRET:
-    case CKK_SHA_1_HMAC:
-    case CKK_SHA224_HMAC:
-    case CKK_SHA256_HMAC:
-    case CKK_SHA384_HMAC:
-    case CKK_SHA512_HMAC:
-        break;
-    default:
-        return CKR_TEMPLATE_INCONSISTENT;
-    }
+    if (type != CKK_GENERIC_SECRET && !mech_hash_find(MECH_HASH_BY_HMAC_KEY, type, MECH_HASH_HMAC))
+        return CKR_TEMPLATE_INCONSISTENT; /* an HMAC key type: one the hash table offers */
     rv = value_len(tmpl, GENERIC_MIN_BYTES, GENERIC_MAX_BYTES, &len);
     if (rv == CKR_OK)
         rv = generate_secret(type, len, out);

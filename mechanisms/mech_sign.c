@@ -11,6 +11,9 @@
  * the state outlives the caller's mech_key and nothing is re-imported
  * per call.  PKCS#11 ECDSA signatures are r ‖ s, each the size of the
  * curve's order; OpenSSL speaks DER, so they are converted here.
+ *
+ * Each row's data is its sign_mech (scheme and hash); the rows with a
+ * hash are generated from the hash table (mech_hash.h).
  */
 #include "mech.h"
 #include "mech_util.h"
@@ -44,35 +47,21 @@ typedef enum sign_scheme {
     SCHEME_RSA_PSS,
     SCHEME_ECDSA,
     SCHEME_EDDSA,
+    SCHEME_HMAC,
+    SCHEME_CMAC,
 } sign_scheme;
 
+/* A row's data. */
 typedef struct sign_mech {
-    CK_MECHANISM_TYPE type;
     sign_scheme scheme;
-    CK_MECHANISM_TYPE hash; /* the token hashes the data with it; 0: signs the input as given */
+    const mech_hash *hash; /* the token hashes the data with it; NULL: signs the input as given */
 } sign_mech;
 
-static const sign_mech sign_mechs[] = {
-    {CKM_RSA_PKCS, SCHEME_RSA_PKCS, 0},
-    {CKM_SHA1_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA_1},
-    {CKM_SHA224_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA224},
-    {CKM_SHA256_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA256},
-    {CKM_SHA384_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA384},
-    {CKM_SHA512_RSA_PKCS, SCHEME_RSA_PKCS, CKM_SHA512},
-    {CKM_RSA_PKCS_PSS, SCHEME_RSA_PSS, 0},
-    {CKM_SHA1_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA_1},
-    {CKM_SHA224_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA224},
-    {CKM_SHA256_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA256},
-    {CKM_SHA384_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA384},
-    {CKM_SHA512_RSA_PKCS_PSS, SCHEME_RSA_PSS, CKM_SHA512},
-    {CKM_ECDSA, SCHEME_ECDSA, 0},
-    {CKM_ECDSA_SHA1, SCHEME_ECDSA, CKM_SHA_1},
-    {CKM_ECDSA_SHA224, SCHEME_ECDSA, CKM_SHA224},
-    {CKM_ECDSA_SHA256, SCHEME_ECDSA, CKM_SHA256},
-    {CKM_ECDSA_SHA384, SCHEME_ECDSA, CKM_SHA384},
-    {CKM_ECDSA_SHA512, SCHEME_ECDSA, CKM_SHA512},
-    {CKM_EDDSA, SCHEME_EDDSA, 0},
-};
+/* The sign_mech of a row of this file; NULL for any other mechanism. */
+static const sign_mech *sign_mech_of(CK_MECHANISM_TYPE type, mech_op_kind kind)
+{
+    return mech_row_data(&mech_table_sign, type, kind == MECH_SIGN ? CKF_SIGN : CKF_VERIFY);
+}
 
 typedef struct sign_state {
     const sign_mech *mech;
@@ -83,14 +72,6 @@ typedef struct sign_state {
     size_t max_in;          /* CKM_RSA_PKCS: k − 11; else 0 */
     size_t exact_in;        /* CKM_RSA_PKCS_PSS: the hash length; else 0 */
 } sign_state;
-
-static const sign_mech *find_sign_mech(CK_MECHANISM_TYPE type)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(sign_mechs); i++)
-        if (sign_mechs[i].type == type)
-            return &sign_mechs[i];
-    return NULL;
-}
 
 static CK_RV check_sign_key(const sign_mech *mech, const mech_key *key, mech_op_kind kind)
 {
@@ -142,7 +123,7 @@ static CK_RV configure_pss(const sign_mech *mech, const CK_MECHANISM *param, EVP
         return CKR_MECHANISM_PARAM_INVALID;
     CK_RSA_PKCS_PSS_PARAMS params;
     memcpy(&params, param->pParameter, sizeof(params));
-    if (mech->hash && params.hashAlg != mech->hash)
+    if (mech->hash && params.hashAlg != mech->hash->mech)
         return CKR_MECHANISM_PARAM_INVALID;
     const EVP_MD *md = mech_hash_md(params.hashAlg);
     const EVP_MD *mgf1 = mech_mgf1_md(params.mgf);
@@ -187,6 +168,9 @@ static CK_RV configure(sign_state *s, const CK_MECHANISM *param, EVP_PKEY *pkey,
     case SCHEME_EDDSA:
         s->sig_len = key_bytes;
         return CKR_OK;
+    case SCHEME_HMAC:
+    case SCHEME_CMAC:
+        break; /* mac_init's */
     }
     return CKR_MECHANISM_INVALID;
 }
@@ -205,8 +189,10 @@ static CK_RV sign_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
                        const mech_env *env, void **state)
 {
     (void)env;
-    const sign_mech *mech = find_sign_mech(param->mechanism);
-    if (!mech || (kind != MECH_SIGN && kind != MECH_VERIFY))
+    if (kind != MECH_SIGN && kind != MECH_VERIFY)
+        return CKR_MECHANISM_INVALID;
+    const sign_mech *mech = sign_mech_of(param->mechanism, kind);
+    if (!mech || mech->scheme == SCHEME_HMAC || mech->scheme == SCHEME_CMAC)
         return CKR_MECHANISM_INVALID;
     if (mech->scheme == SCHEME_EDDSA) {
         CK_RV rv = check_eddsa_params(param);
@@ -227,7 +213,7 @@ static CK_RV sign_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
     EVP_PKEY_CTX *pctx = NULL;
     rv = CKR_HOST_MEMORY;
     if (mech->hash || mech->scheme == SCHEME_EDDSA) {
-        const EVP_MD *md = mech->hash ? mech_hash_md(mech->hash) : NULL;
+        const EVP_MD *md = mech_hash_evp(mech->hash);
         s->md_ctx = EVP_MD_CTX_new();
         if (!s->md_ctx)
             goto out;
@@ -443,16 +429,6 @@ static const mech_ops single_sign_ops = {
 
 /* ---- MACs ------------------------------------------------------------------ */
 
-typedef struct mac_mech {
-    CK_MECHANISM_TYPE type;
-    CK_MECHANISM_TYPE hash; /* HMAC's hash; 0 for CMAC */
-} mac_mech;
-
-static const mac_mech mac_mechs[] = {
-    {CKM_SHA_1_HMAC, CKM_SHA_1},   {CKM_SHA224_HMAC, CKM_SHA224}, {CKM_SHA256_HMAC, CKM_SHA256},
-    {CKM_SHA384_HMAC, CKM_SHA384}, {CKM_SHA512_HMAC, CKM_SHA512}, {CKM_AES_CMAC, 0},
-};
-
 typedef struct mac_state {
     mech_op_kind kind;
     EVP_MAC_CTX *ctx;
@@ -476,14 +452,6 @@ static void free_macs(void)
 
 static mech_once mac_once = MECH_ONCE_INIT(fetch_macs, free_macs);
 
-static const mac_mech *find_mac_mech(CK_MECHANISM_TYPE type)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(mac_mechs); i++)
-        if (mac_mechs[i].type == type)
-            return &mac_mechs[i];
-    return NULL;
-}
-
 /* CMAC's block cipher by AES key length; NULL for an invalid length. */
 static const char *cmac_cipher(size_t key_len)
 {
@@ -499,30 +467,22 @@ static const char *cmac_cipher(size_t key_len)
     }
 }
 
-/* HMAC takes a generic secret or any HMAC key type (PKCS#11 3.0 §2.20);
- * CMAC an AES key. */
-static CK_RV check_mac_key(const mac_mech *mech, const mech_key *key)
+/* HMAC takes a generic secret or any HMAC key type offered (PKCS#11 3.0
+ * §2.20); CMAC an AES key. */
+static CK_RV check_mac_key(const sign_mech *mech, const mech_key *key)
 {
     if (!key || key->cls != CKO_SECRET_KEY || !key->secret)
         return CKR_KEY_TYPE_INCONSISTENT;
-    if (!mech->hash) {
+    if (mech->scheme == SCHEME_CMAC) {
         if (key->type != CKK_AES)
             return CKR_KEY_TYPE_INCONSISTENT;
         if (!cmac_cipher(key->secret_len))
             return CKR_KEY_SIZE_RANGE;
         return CKR_OK;
     }
-    switch (key->type) {
-    case CKK_GENERIC_SECRET:
-    case CKK_SHA_1_HMAC:
-    case CKK_SHA224_HMAC:
-    case CKK_SHA256_HMAC:
-    case CKK_SHA384_HMAC:
-    case CKK_SHA512_HMAC:
-        break;
-    default:
+    if (key->type != CKK_GENERIC_SECRET &&
+        !mech_hash_find(MECH_HASH_BY_HMAC_KEY, key->type, MECH_HASH_HMAC))
         return CKR_KEY_TYPE_INCONSISTENT;
-    }
     if (key->secret_len < HMAC_MIN_BYTES || key->secret_len > HMAC_MAX_BYTES)
         return CKR_KEY_SIZE_RANGE;
     return CKR_OK;
@@ -544,24 +504,26 @@ static CK_RV mac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_ki
                       const mech_env *env, void **state)
 {
     (void)env;
-    const mac_mech *mech = find_mac_mech(param->mechanism);
-    if (!mech || (kind != MECH_SIGN && kind != MECH_VERIFY))
+    if (kind != MECH_SIGN && kind != MECH_VERIFY)
+        return CKR_MECHANISM_INVALID;
+    const sign_mech *mech = sign_mech_of(param->mechanism, kind);
+    if (!mech || (mech->scheme != SCHEME_HMAC && mech->scheme != SCHEME_CMAC))
         return CKR_MECHANISM_INVALID;
     if (!mech_param_absent(param))
         return CKR_MECHANISM_PARAM_INVALID;
     CK_RV rv = check_mac_key(mech, key);
     if (rv != CKR_OK)
         return rv;
-    if (!mech->hash && (!mech_once_run(&mac_once) || !cmac_impl))
+    if (mech->scheme == SCHEME_CMAC && (!mech_once_run(&mac_once) || !cmac_impl))
         return CKR_MECHANISM_INVALID;
 
     mac_state *s = calloc(1, sizeof(*s));
     if (!s)
         return CKR_HOST_MEMORY;
     s->kind = kind;
-    if (mech->hash) {
+    if (mech->scheme == SCHEME_HMAC) {
         /* HMAC: a keyed context (the same key's, reset, when pooled). */
-        rv = mech_hmac_get(&s->hmac, mech->hash, key->secret, key->secret_len);
+        rv = mech_hmac_get(&s->hmac, mech->hash->mech, key->secret, key->secret_len);
         if (rv != CKR_OK)
             goto out;
         s->ctx = s->hmac.ctx;
@@ -649,56 +611,61 @@ static const mech_ops mac_ops = {
 #define SIGN_FLAGS (CKF_SIGN | CKF_VERIFY)
 #define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
 
-#define RSA_ROW(mech, multi)                                                                       \
-    {                                                                                              \
-        .type = mech, .name = #mech, .info = {RSA_MIN_BITS, RSA_MAX_BITS, SIGN_FLAGS},             \
-        .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops, .rsa_sized = true  \
-    }
-#define ECDSA_ROW(mech, multi)                                                                     \
-    {                                                                                              \
-        .type = mech, .name = #mech, .info = {EC_MIN_BITS, EC_MAX_BITS, SIGN_FLAGS | EC_FLAGS},    \
-        .multipart = multi, .ops = multi ? &hashed_sign_ops : &single_sign_ops                     \
-    }
-#define HMAC_ROW(mech)                                                                             \
-    {                                                                                              \
-        .type = mech, .name = #mech, .info = {HMAC_MIN_BYTES, HMAC_MAX_BYTES, SIGN_FLAGS},         \
-        .multipart = true, .ops = &mac_ops                                                         \
-    }
+/* clang-format off */
+#define RSA_INFO {RSA_MIN_BITS, RSA_MAX_BITS, SIGN_FLAGS}
+#define ECDSA_INFO {EC_MIN_BITS, EC_MAX_BITS, SIGN_FLAGS | EC_FLAGS}
+#define EDDSA_INFO {ED25519_BITS, ED25519_BITS, SIGN_FLAGS}
+#define HMAC_INFO {HMAC_MIN_BYTES, HMAC_MAX_BYTES, SIGN_FLAGS}
+#define CMAC_INFO {AES_MIN_BYTES, AES_MAX_BYTES, SIGN_FLAGS}
+/* clang-format on */
 
+/* The info comes last: its braces hold commas. */
+#define ROW(mech, mech_name, multi, row_ops, scheme, hash, ...)                                    \
+    {                                                                                              \
+        .type = mech, .name = mech_name, .info = __VA_ARGS__, .multipart = multi, .ops = row_ops,  \
+        .data = &(const sign_mech){scheme, hash},                                                  \
+        .rsa_sized = (scheme) == SCHEME_RSA_PKCS || (scheme) == SCHEME_RSA_PSS,                    \
+    }
+/* Mechanisms over the caller's input as given, single-part. */
+#define RAW_ROW(mech, scheme, ...)                                                                 \
+    ROW(mech, #mech, false, &single_sign_ops, scheme, NULL, __VA_ARGS__)
+
+/* A family's row for each hash of the table that offers it, expanded by
+ * MECH_HASHES(family). */
+#define RSA_PKCS_HASHED(digest, md_name, md_len, mgf1, x963, hmac, hmac_key, rsa_pkcs, rsa_pss,    \
+                        ecdsa, on_digest, on_sign, on_hmac, on_oaep, on_kdf)                       \
+    MECH_IF(on_sign,                                                                               \
+            ROW(rsa_pkcs, #rsa_pkcs, true, &hashed_sign_ops, SCHEME_RSA_PKCS,                      \
+                &mech_hashes[mech_hash_at_##digest], RSA_INFO), )
+#define RSA_PSS_HASHED(digest, md_name, md_len, mgf1, x963, hmac, hmac_key, rsa_pkcs, rsa_pss,     \
+                       ecdsa, on_digest, on_sign, on_hmac, on_oaep, on_kdf)                        \
+    MECH_IF(on_sign,                                                                               \
+            ROW(rsa_pss, #rsa_pss, true, &hashed_sign_ops, SCHEME_RSA_PSS,                         \
+                &mech_hashes[mech_hash_at_##digest], RSA_INFO), )
+#define ECDSA_HASHED(digest, md_name, md_len, mgf1, x963, hmac, hmac_key, rsa_pkcs, rsa_pss,       \
+                     ecdsa, on_digest, on_sign, on_hmac, on_oaep, on_kdf)                          \
+    MECH_IF(on_sign,                                                                               \
+            ROW(ecdsa, #ecdsa, true, &hashed_sign_ops, SCHEME_ECDSA,                               \
+                &mech_hashes[mech_hash_at_##digest], ECDSA_INFO), )
+#define HMAC_HASHED(digest, md_name, md_len, mgf1, x963, hmac, hmac_key, rsa_pkcs, rsa_pss, ecdsa, \
+                    on_digest, on_sign, on_hmac, on_oaep, on_kdf)                                  \
+    MECH_IF(on_hmac,                                                                               \
+            ROW(hmac, #hmac, true, &mac_ops, SCHEME_HMAC, &mech_hashes[mech_hash_at_##digest],     \
+                HMAC_INFO), )
+
+/* Each raw row, then the rows its family has for the hashes. */
+/* clang-format off */
 static const mech_row rows[] = {
-    RSA_ROW(CKM_RSA_PKCS, false),
-    RSA_ROW(CKM_SHA1_RSA_PKCS, true),
-    RSA_ROW(CKM_SHA224_RSA_PKCS, true),
-    RSA_ROW(CKM_SHA256_RSA_PKCS, true),
-    RSA_ROW(CKM_SHA384_RSA_PKCS, true),
-    RSA_ROW(CKM_SHA512_RSA_PKCS, true),
-    RSA_ROW(CKM_RSA_PKCS_PSS, false),
-    RSA_ROW(CKM_SHA1_RSA_PKCS_PSS, true),
-    RSA_ROW(CKM_SHA224_RSA_PKCS_PSS, true),
-    RSA_ROW(CKM_SHA256_RSA_PKCS_PSS, true),
-    RSA_ROW(CKM_SHA384_RSA_PKCS_PSS, true),
-    RSA_ROW(CKM_SHA512_RSA_PKCS_PSS, true),
-    ECDSA_ROW(CKM_ECDSA, false),
-    ECDSA_ROW(CKM_ECDSA_SHA1, true),
-    ECDSA_ROW(CKM_ECDSA_SHA224, true),
-    ECDSA_ROW(CKM_ECDSA_SHA256, true),
-    ECDSA_ROW(CKM_ECDSA_SHA384, true),
-    ECDSA_ROW(CKM_ECDSA_SHA512, true),
-    {.type = CKM_EDDSA,
-     .name = "CKM_EDDSA",
-     .info = {ED25519_BITS, ED25519_BITS, SIGN_FLAGS},
-     .multipart = false,
-     .ops = &single_sign_ops},
-    HMAC_ROW(CKM_SHA_1_HMAC),
-    HMAC_ROW(CKM_SHA224_HMAC),
-    HMAC_ROW(CKM_SHA256_HMAC),
-    HMAC_ROW(CKM_SHA384_HMAC),
-    HMAC_ROW(CKM_SHA512_HMAC),
-    {.type = CKM_AES_CMAC,
-     .name = "CKM_AES_CMAC",
-     .info = {AES_MIN_BYTES, AES_MAX_BYTES, SIGN_FLAGS},
-     .multipart = true,
-     .ops = &mac_ops},
+    RAW_ROW(CKM_RSA_PKCS, SCHEME_RSA_PKCS, RSA_INFO),
+    MECH_HASHES(RSA_PKCS_HASHED)
+    RAW_ROW(CKM_RSA_PKCS_PSS, SCHEME_RSA_PSS, RSA_INFO),
+    MECH_HASHES(RSA_PSS_HASHED)
+    RAW_ROW(CKM_ECDSA, SCHEME_ECDSA, ECDSA_INFO),
+    MECH_HASHES(ECDSA_HASHED)
+    RAW_ROW(CKM_EDDSA, SCHEME_EDDSA, EDDSA_INFO),
+    MECH_HASHES(HMAC_HASHED)
+    ROW(CKM_AES_CMAC, "CKM_AES_CMAC", true, &mac_ops, SCHEME_CMAC, NULL, CMAC_INFO),
 };
+/* clang-format on */
 
 const mech_table mech_table_sign = {rows, ARRAY_SIZE(rows)};

@@ -19,37 +19,21 @@
 
 /* ---- hashes ------------------------------------------------------------- */
 
-static const struct hash_alg {
-    CK_MECHANISM_TYPE mech;
-    CK_RSA_PKCS_MGF_TYPE mgf;
-    const char *name;
-} hash_algs[] = {
-    {CKM_SHA_1, CKG_MGF1_SHA1, "SHA1"},
-    {CKM_SHA224, CKG_MGF1_SHA224, "SHA2-224"},
-    {CKM_SHA256, CKG_MGF1_SHA256, "SHA2-256"},
-    {CKM_SHA384, CKG_MGF1_SHA384, "SHA2-384"},
-    {CKM_SHA512, CKG_MGF1_SHA512, "SHA2-512"},
-    {CKM_SHA3_224, CKG_MGF1_SHA3_224, "SHA3-224"},
-    {CKM_SHA3_256, CKG_MGF1_SHA3_256, "SHA3-256"},
-    {CKM_SHA3_384, CKG_MGF1_SHA3_384, "SHA3-384"},
-    {CKM_SHA3_512, CKG_MGF1_SHA3_512, "SHA3-512"},
-};
-
 /* Fetched once: an implicit fetch (EVP_sha256()…) would look the
  * algorithm up again on every EVP_DigestInit_ex.  They stay for the life
  * of the process. */
-static EVP_MD *hash_mds[ARRAY_SIZE(hash_algs)];
+static EVP_MD *hash_mds[MECH_HASH_COUNT];
 
 static void fetch_hashes(void)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++)
-        hash_mds[i] = EVP_MD_fetch(NULL, hash_algs[i].name, NULL);
+    for (size_t i = 0; i < MECH_HASH_COUNT; i++)
+        hash_mds[i] = EVP_MD_fetch(NULL, mech_hashes[i].md_name, NULL);
     ERR_clear_error(); /* a provider without SHA-3 just leaves NULL */
 }
 
 static void free_hashes(void)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++) {
+    for (size_t i = 0; i < MECH_HASH_COUNT; i++) {
         EVP_MD_free(hash_mds[i]);
         hash_mds[i] = NULL;
     }
@@ -64,27 +48,26 @@ static const EVP_MD *hash_md_at(size_t index)
     return hash_mds[index];
 }
 
+const EVP_MD *mech_hash_evp(const mech_hash *hash)
+{
+    return hash ? hash_md_at((size_t)(hash - mech_hashes)) : NULL;
+}
+
 const EVP_MD *mech_hash_md(CK_MECHANISM_TYPE hash)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++)
-        if (hash_algs[i].mech == hash)
-            return hash_md_at(i);
-    return NULL;
+    return mech_hash_evp(mech_hash_find(MECH_HASH_BY_MECH, hash, 0));
 }
 
 const EVP_MD *mech_mgf1_md(CK_RSA_PKCS_MGF_TYPE mgf)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++)
-        if (hash_algs[i].mgf == mgf)
-            return hash_md_at(i);
-    return NULL;
+    return mech_hash_evp(mech_hash_find(MECH_HASH_BY_MGF1, mgf, 0));
 }
 
 /* HMAC contexts with their digest already set, one per hash, duplicated
  * per use: setting the digest by name fetches it again on every call,
  * under OpenSSL's library-wide lock. */
 static EVP_MAC *hmac_mac;
-static EVP_MAC_CTX *hmac_templates[ARRAY_SIZE(hash_algs)];
+static EVP_MAC_CTX *hmac_templates[MECH_HASH_COUNT];
 #define HMAC_POOL_KEY_MAX 64
 static unsigned char hmac_pad[HMAC_POOL_KEY_MAX]; /* masks the pool's copies of keys */
 
@@ -93,7 +76,7 @@ static void fetch_hmacs(void)
     if (RAND_bytes(hmac_pad, sizeof(hmac_pad)) != 1) /* no pad: contexts are not pooled */
         return;
     hmac_mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-    for (size_t i = 0; hmac_mac && i < ARRAY_SIZE(hash_algs); i++) {
+    for (size_t i = 0; hmac_mac && i < MECH_HASH_COUNT; i++) {
         const EVP_MD *md = hash_md_at(i);
         if (!md)
             continue;
@@ -119,7 +102,7 @@ static void fetch_hmacs(void)
 #define HMAC_POOLED 8
 static struct hmac_slot {
     EVP_MAC_CTX *ctx;
-    size_t hash; /* index in hash_algs */
+    size_t hash;                                 /* index in mech_hashes */
     unsigned char masked_key[HMAC_POOL_KEY_MAX]; /* key XOR hmac_pad */
     size_t key_len;
     bool busy;
@@ -141,7 +124,7 @@ static void free_hmacs(void)
     for (size_t i = 0; i < HMAC_POOLED; i++)
         hmac_slot_clear(&hmac_pool[i]);
     pthread_mutex_unlock(&hmac_pool_lock);
-    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++) {
+    for (size_t i = 0; i < MECH_HASH_COUNT; i++) {
         EVP_MAC_CTX_free(hmac_templates[i]);
         hmac_templates[i] = NULL;
     }
@@ -154,10 +137,8 @@ static mech_once hmac_once = MECH_ONCE_INIT(fetch_hmacs, free_hmacs);
 
 static ssize_t hash_index(CK_MECHANISM_TYPE hash)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(hash_algs); i++)
-        if (hash_algs[i].mech == hash)
-            return (ssize_t)i;
-    return -1;
+    const mech_hash *found = mech_hash_find(MECH_HASH_BY_MECH, hash, 0);
+    return found ? found - mech_hashes : -1;
 }
 
 /* A new HMAC context for that hash, digest set; NULL for an unknown hash. */

@@ -7,14 +7,18 @@
 #define SOFTSE_MECH_UTIL_H
 
 #include "attrs.h"
+#include "mech_hash.h"
 #include "p11.h"
 
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
-/* The EVP_MD of a hash mechanism (CKM_SHA_1 … CKM_SHA512, CKM_SHA3_*),
- * fetched once and kept for the life of the process; NULL when the
- * mechanism is not a supported hash. */
+/* The EVP_MD of a row of the hash table (mech_hash.h), fetched once and
+ * kept for the life of the process; NULL when hash is NULL or the
+ * provider lacks it. */
+const EVP_MD *mech_hash_evp(const mech_hash *hash);
+/* The same by the hash's mechanism (CKM_SHA_1 … CKM_SHA3_512), any row of
+ * the table; NULL when the mechanism is not a hash there. */
 const EVP_MD *mech_hash_md(CK_MECHANISM_TYPE hash);
 /* For many short HMACs (HMAC signatures, SK3's queries): a context keyed
  * with key, from a small pool of contexts that stay keyed with the key
@@ -40,7 +44,8 @@ void mech_keyed_forget(void);
  * than a 32-byte draw itself.  Bytes handed out are erased from the
  * block; a forked child starts with fresh blocks, C_Finalize erases them. */
 CK_RV mech_random(void *out, size_t len, bool secret);
-/* The EVP_MD of an MGF1 type (CKG_MGF1_SHA1 …); NULL when unsupported. */
+/* The EVP_MD of an MGF1 type (CKG_MGF1_SHA1 …, any row of the hash
+ * table); NULL when unsupported. */
 const EVP_MD *mech_mgf1_md(CK_RSA_PKCS_MGF_TYPE mgf);
 
 /* A curve softse supports (P-256, P-384, P-521, Ed25519). */

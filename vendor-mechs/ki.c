@@ -588,40 +588,35 @@ static const ki_scheme rsa_oaep = {"CKM_SE_KI_RSA_OAEP", EVP_PKEY_RSA, rsa_check
 static const ki_scheme ec_elgamal = {"CKM_SE_KI_EC_ELGAMAL", EVP_PKEY_EC, ec_check_key,
                                      ec_elgamal_derive};
 
-static CK_RV rsa_raw_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const mech_env *env,
-                              attr_list *out)
+/* C_GenerateKey of the three rows: the row's data is its scheme. */
+static CK_RV ki_row_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const mech_env *env,
+                             attr_list *out)
 {
-    return ki_generate(&rsa_raw, mech, tmpl, env, out);
-}
-
-static CK_RV rsa_oaep_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const mech_env *env,
-                               attr_list *out)
-{
-    return ki_generate(&rsa_oaep, mech, tmpl, env, out);
-}
-
-static CK_RV ec_elgamal_generate(const CK_MECHANISM *mech, const attr_list *tmpl,
-                                 const mech_env *env, attr_list *out)
-{
-    return ki_generate(&ec_elgamal, mech, tmpl, env, out);
+    const ki_scheme *scheme = mech_row_data(&mech_table_ki, mech->mechanism, CKF_GENERATE);
+    if (!scheme)
+        return CKR_MECHANISM_INVALID;
+    return ki_generate(scheme, mech, tmpl, env, out);
 }
 
 static const mech_row rows[] = {
     {.type = CKM_SE_KI_RSA_RAW,
      .name = "CKM_SE_KI_RSA_RAW",
      .info = {KI_RSA_MIN_BITS, KI_RSA_MAX_BITS, CKF_GENERATE},
-     .generate = rsa_raw_generate,
+     .data = &rsa_raw,
+     .generate = ki_row_generate,
      .generate_failed = ki_generate_failed},
     {.type = CKM_SE_KI_RSA_OAEP,
      .name = "CKM_SE_KI_RSA_OAEP",
      .info = {KI_RSA_MIN_BITS, KI_RSA_MAX_BITS, CKF_GENERATE},
-     .generate = rsa_oaep_generate,
+     .data = &rsa_oaep,
+     .generate = ki_row_generate,
      .generate_failed = ki_generate_failed},
     {.type = CKM_SE_KI_EC_ELGAMAL,
      .name = "CKM_SE_KI_EC_ELGAMAL",
      .info = {KI_EC_MIN_BITS, KI_EC_MAX_BITS,
               CKF_GENERATE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS},
-     .generate = ec_elgamal_generate,
+     .data = &ec_elgamal,
+     .generate = ki_row_generate,
      .generate_failed = ki_generate_failed},
 };
 

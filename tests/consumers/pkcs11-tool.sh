@@ -207,7 +207,7 @@ say "ECDH with a peer key made by openssl"
 # CKA_EXTRACTABLE TRUE and writes its CKA_VALUE: the raw shared secret.
 # From a sensitive private key that is a derive-based leak, refused with
 # CKR_TEMPLATE_INCONSISTENT (docs/spec.md §7.2, docs/consumers.md); the
-# ECDH values themselves are checked in tests/mech_cipher.
+# ECDH values themselves are checked in tests/mechanisms/test_mech_derive.c.
 ecdh_check() {
     local curve=$1 id=$2 pub=$3
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:"$curve" -out "peer-$curve.pem"

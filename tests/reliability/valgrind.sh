@@ -38,7 +38,7 @@ trap 'rm -rf "$logs"' EXIT
 programs=()
 # test_memory_scan reads the whole address space: under valgrind that is
 # minutes and tells nothing valgrind does not (it runs in the other builds).
-for dir in unit store mech_sign mech_cipher integration security; do
+for dir in unit store mechanisms integration security; do
     for exe in "$build"/tests/$dir/test_*; do
         [ "$(basename "$exe")" = test_memory_scan ] && continue
         [ -f "$exe" ] && [ -x "$exe" ] && programs+=("$dir/$(basename "$exe") $exe")

@@ -296,6 +296,61 @@ static void templates_are_the_three(void **state)
     assert_false(attr_is_template(CKA_VALUE));
 }
 
+/* The lookups (policy_row_find, policy_row_of_type, the class and flag
+ * indexes) answer what a walk over the rows answers. */
+static void lookups_agree_with_the_rows(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < ARRAY_SIZE(classes); c++) {
+        assert_int_equal(policy_class_mask(classes[c].cls), classes[c].mask);
+        const policy_row *const *index = NULL;
+        size_t count = policy_class_rows(classes[c].mask, &index), k = 0;
+        EACH_ROW(row)
+        {
+            const policy_row *found = policy_row_find(classes[c].cls, row->type);
+            if (!(row->classes & classes[c].mask)) { /* another row of the type may hold it */
+                assert_true(!found || (found->type == row->type && found != row &&
+                                       (found->classes & classes[c].mask)));
+                continue;
+            }
+            assert_ptr_equal(found, row);
+            assert_true(k < count);
+            assert_ptr_equal(index[k++], row); /* in table order */
+        }
+        assert_int_equal(k, count);
+    }
+    for (unsigned flag = F_RO; flag <= F_USE_DATA; flag <<= 1) {
+        const policy_row *const *index = NULL;
+        size_t count = policy_flag_rows(flag, &index), k = 0;
+        EACH_ROW(row)
+        {
+            if (!(row->flags & flag))
+                continue;
+            assert_true(k < count);
+            assert_ptr_equal(index[k++], row);
+        }
+        assert_int_equal(k, count);
+    }
+    for (size_t i = 0; i < policy_row_count(); i++) {
+        const policy_row *row = policy_row_at(i), *first = row;
+        for (size_t j = 0; j < i; j++)
+            if (policy_row_at(j)->type == row->type && first == row)
+                first = policy_row_at(j);
+        assert_ptr_equal(policy_row_of_type(row->type), first);
+    }
+    assert_null(policy_row_of_type(CKA_VENDOR_DEFINED | 0x7777));
+    assert_null(policy_row_find(CKO_SECRET_KEY, CKA_VENDOR_DEFINED | 0x7777));
+    assert_null(policy_row_find(CKO_DATA, CKA_MODULUS)); /* an attribute of other classes */
+    assert_int_equal(policy_class_mask(CKO_DOMAIN_PARAMETERS), 0);
+    for (policy_role role = ROLE_NONE + 1; role < ROLE_COUNT; role++) {
+        CK_ATTRIBUTE_TYPE usage = policy_role_usage(role);
+        const policy_row *row = policy_row_of_type(usage);
+        assert_non_null(row);
+        assert_int_equal(policy_usage_separated(usage),
+                         (row->flags & (F_USE_KEYS | F_USE_DATA)) != 0);
+    }
+}
+
 /* README "Defaults, like a card", from the rows. */
 static void defaults_like_a_card(void **state)
 {
@@ -363,6 +418,7 @@ int main(void)
         cmocka_unit_test(vendor_rows_come_from_the_vendor_room),
         cmocka_unit_test(templates_are_the_three),
         cmocka_unit_test(defaults_like_a_card),
+        cmocka_unit_test(lookups_agree_with_the_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* mech_sign.c: every sign/verify/MAC row, verified independently with
  * plain OpenSSL or against RFC vectors, and the error paths. */
-#include "helpers.h"
+#include "mech_test.h"
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -98,11 +98,11 @@ static void table_shape(void **state)
         for (size_t j = i + 1; j < mech_table_sign.count; j++)
             assert_int_not_equal(row->type, mech_table_sign.rows[j].type);
     }
-    assert_false(find_row(&mech_table_sign, CKM_RSA_PKCS)->multipart);
-    assert_false(find_row(&mech_table_sign, CKM_ECDSA)->multipart);
-    assert_false(find_row(&mech_table_sign, CKM_EDDSA)->multipart);
-    assert_true(find_row(&mech_table_sign, CKM_SHA256_RSA_PKCS)->multipart);
-    assert_true(find_row(&mech_table_sign, CKM_SHA256_HMAC)->multipart);
+    assert_false(row_of(&mech_table_sign, CKM_RSA_PKCS)->multipart);
+    assert_false(row_of(&mech_table_sign, CKM_ECDSA)->multipart);
+    assert_false(row_of(&mech_table_sign, CKM_EDDSA)->multipart);
+    assert_true(row_of(&mech_table_sign, CKM_SHA256_RSA_PKCS)->multipart);
+    assert_true(row_of(&mech_table_sign, CKM_SHA256_HMAC)->multipart);
 }
 
 static void rsa_pkcs_hashed(void **state)
@@ -255,7 +255,7 @@ static void rsa_pss_bad_params(void **state)
     (void)state;
     mech_key key;
     load_key(&keys.rsa_priv, &key);
-    const mech_row *row = find_row(&mech_table_sign, CKM_SHA256_RSA_PKCS_PSS);
+    const mech_row *row = row_of(&mech_table_sign, CKM_SHA256_RSA_PKCS_PSS);
     void *st = NULL;
     static const CK_RSA_PKCS_PSS_PARAMS bad[] = {
         {CKM_SHA384, CKG_MGF1_SHA256, 32},  /* hash is not the mechanism's */
@@ -280,7 +280,7 @@ static void rsa_pss_bad_params(void **state)
     CK_RSA_PKCS_PSS_PARAMS unknown_hash = {CKM_MD5, CKG_MGF1_SHA256, 0};
     mech = (CK_MECHANISM){CKM_RSA_PKCS_PSS, &unknown_hash, sizeof(unknown_hash)};
     assert_int_equal(
-        find_row(&mech_table_sign, CKM_RSA_PKCS_PSS)->ops->init(&mech, &key, MECH_SIGN, NULL, &st),
+        row_of(&mech_table_sign, CKM_RSA_PKCS_PSS)->ops->init(&mech, &key, MECH_SIGN, NULL, &st),
         CKR_MECHANISM_PARAM_INVALID);
     mech_key_free(&key);
 }
@@ -522,7 +522,7 @@ static CK_RV init_with(CK_MECHANISM_TYPE type, const attr_list *attrs, mech_op_k
     mech_key key;
     load_key(attrs, &key);
     void *st = NULL;
-    const mech_row *row = find_row(&mech_table_sign, type);
+    const mech_row *row = row_of(&mech_table_sign, type);
     CK_RV rv = row->ops->init(&mech, &key, kind, NULL, &st);
     if (rv == CKR_OK)
         row->ops->free(st);
@@ -557,7 +557,7 @@ static void wrong_keys(void **state)
         CK_MECHANISM mech = {CKM_AES_CMAC, NULL, 0};
         void *st = NULL;
         assert_int_equal(
-            find_row(&mech_table_sign, CKM_AES_CMAC)->ops->init(&mech, &key, MECH_SIGN, NULL, &st),
+            row_of(&mech_table_sign, CKM_AES_CMAC)->ops->init(&mech, &key, MECH_SIGN, NULL, &st),
             CKR_KEY_SIZE_RANGE);
         mech_key_free(&key);
     }
@@ -576,7 +576,7 @@ static void wrong_keys(void **state)
         mech_key key;
         void *st = NULL;
         load_key(param_keys[i], &key);
-        assert_int_equal(find_row(&mech_table_sign, with_param[i].mechanism)
+        assert_int_equal(row_of(&mech_table_sign, with_param[i].mechanism)
                              ->ops->init(&with_param[i], &key, MECH_SIGN, NULL, &st),
                          CKR_MECHANISM_PARAM_INVALID);
         mech_key_free(&key);

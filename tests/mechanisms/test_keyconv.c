@@ -1,5 +1,5 @@
 /* keyconv.c: attributes ↔ EVP_PKEY ↔ PKCS#8, checked against plain OpenSSL. */
-#include "helpers.h"
+#include "mech_test.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

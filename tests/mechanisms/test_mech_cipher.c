@@ -37,14 +37,14 @@ static CK_RV encrypt_once(CK_MECHANISM_TYPE type, void *param, CK_ULONG param_le
                           const mech_key *key, const buf *in, buf *out)
 {
     CK_MECHANISM mech = {type, param, param_len};
-    return run_cipher(row(type), &mech, key, MECH_ENCRYPT, in->data, in->len, NULL, 0, out);
+    return run_row(row(type), &mech, key, MECH_ENCRYPT, in->data, in->len, NULL, 0, out);
 }
 
 static CK_RV decrypt_once(CK_MECHANISM_TYPE type, void *param, CK_ULONG param_len,
                           const mech_key *key, const buf *in, buf *out)
 {
     CK_MECHANISM mech = {type, param, param_len};
-    return run_cipher(row(type), &mech, key, MECH_DECRYPT, in->data, in->len, NULL, 0, out);
+    return run_row(row(type), &mech, key, MECH_DECRYPT, in->data, in->len, NULL, 0, out);
 }
 
 /* Both directions, single- and multi-part. */
@@ -172,8 +172,8 @@ static void test_ctr_counter_bits(void **unused)
     assert_int_equal(encrypt_once(CKM_AES_CTR, &params, sizeof(params), &key, &p, &out),
                      CKR_DATA_LEN_RANGE);
     CK_MECHANISM mech = {CKM_AES_CTR, &params, sizeof(params)};
-    assert_int_equal(run_cipher(row(CKM_AES_CTR), &mech, &key, MECH_ENCRYPT, p.data, 33, odd_splits,
-                                ARRAY_SIZE(odd_splits), &out),
+    assert_int_equal(run_row(row(CKM_AES_CTR), &mech, &key, MECH_ENCRYPT, p.data, 33, odd_splits,
+                             ARRAY_SIZE(odd_splits), &out),
                      CKR_DATA_LEN_RANGE);
 
     params.ulCounterBits = 0;
@@ -378,7 +378,7 @@ static void test_aes_round_trips(void **unused)
                     continue;
                 buf p = buf_random(lens[l]), c;
                 assert_int_equal(
-                    run_cipher(r, &modes[m].mech, &key, MECH_ENCRYPT, p.data, p.len, NULL, 0, &c),
+                    run_row(r, &modes[m].mech, &key, MECH_ENCRYPT, p.data, p.len, NULL, 0, &c),
                     CKR_OK);
                 check_cipher(r, &modes[m].mech, &key, MECH_ENCRYPT, &p, &c);
                 check_cipher(r, &modes[m].mech, &key, MECH_DECRYPT, &c, &p);
@@ -410,11 +410,11 @@ static void test_aes_errors(void **unused)
     assert_int_equal(decrypt_once(CKM_AES_CBC_PAD, iv.data, 16, &key, &empty, &out),
                      CKR_ENCRYPTED_DATA_LEN_RANGE);
     CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
-    assert_int_equal(run_cipher(row(CKM_AES_ECB), &ecb, &key, MECH_ENCRYPT, p.data, 33, odd_splits,
-                                ARRAY_SIZE(odd_splits), &out),
+    assert_int_equal(run_row(row(CKM_AES_ECB), &ecb, &key, MECH_ENCRYPT, p.data, 33, odd_splits,
+                             ARRAY_SIZE(odd_splits), &out),
                      CKR_DATA_LEN_RANGE);
-    assert_int_equal(run_cipher(row(CKM_AES_ECB), &ecb, &key, MECH_DECRYPT, p.data, 33, odd_splits,
-                                ARRAY_SIZE(odd_splits), &out),
+    assert_int_equal(run_row(row(CKM_AES_ECB), &ecb, &key, MECH_DECRYPT, p.data, 33, odd_splits,
+                             ARRAY_SIZE(odd_splits), &out),
                      CKR_ENCRYPTED_DATA_LEN_RANGE);
 
     /* parameters */
@@ -465,8 +465,8 @@ static void test_cbc_pad_bad_padding(void **unused)
         assert_int_equal(decrypt_once(CKM_AES_CBC_PAD, iv.data, 16, &key, &c, &out),
                          CKR_ENCRYPTED_DATA_INVALID);
         CK_MECHANISM mech = {CKM_AES_CBC_PAD, iv.data, 16};
-        assert_int_equal(run_cipher(row(CKM_AES_CBC_PAD), &mech, &key, MECH_DECRYPT, cipher, 32,
-                                    odd_splits, ARRAY_SIZE(odd_splits), &out),
+        assert_int_equal(run_row(row(CKM_AES_CBC_PAD), &mech, &key, MECH_DECRYPT, cipher, 32,
+                                 odd_splits, ARRAY_SIZE(odd_splits), &out),
                          CKR_ENCRYPTED_DATA_INVALID);
     }
     buf_free(&k), buf_free(&iv);

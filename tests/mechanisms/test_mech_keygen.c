@@ -1,5 +1,5 @@
 /* mech_keygen.c: secret keys and key pairs, their attributes checked with plain OpenSSL. */
-#include "helpers.h"
+#include "mech_test.h"
 
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
@@ -7,7 +7,7 @@
 
 static CK_RV generate_secret_key(CK_MECHANISM_TYPE type, const attr_list *tmpl, attr_list *out)
 {
-    const mech_row *row = find_row(&mech_table_keygen, type);
+    const mech_row *row = row_of(&mech_table_keygen, type);
     assert_non_null(row);
     assert_true(row->info.flags & CKF_GENERATE);
     CK_MECHANISM mech = {type, NULL, 0};
@@ -76,7 +76,7 @@ static void aes_errors(void **state)
     CK_MECHANISM with_param = {CKM_AES_KEY_GEN, &junk, sizeof(junk)};
     attr_list_init(&out);
     assert_int_equal(
-        find_row(&mech_table_keygen, CKM_AES_KEY_GEN)->generate(&with_param, &tmpl, NULL, &out),
+        row_of(&mech_table_keygen, CKM_AES_KEY_GEN)->generate(&with_param, &tmpl, NULL, &out),
         CKR_MECHANISM_PARAM_INVALID);
     attr_list_free(&out);
     attr_list_free(&tmpl);
@@ -324,12 +324,12 @@ static void table_shape(void **state)
         if (row->info.flags & CKF_GENERATE_KEY_PAIR)
             assert_non_null(row->generate_pair);
     }
-    const mech_row *ec = find_row(&mech_table_keygen, CKM_EC_KEY_PAIR_GEN);
+    const mech_row *ec = row_of(&mech_table_keygen, CKM_EC_KEY_PAIR_GEN);
     assert_int_equal(ec->info.flags & (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS),
                      CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS);
-    assert_int_equal(find_row(&mech_table_keygen, CKM_RSA_PKCS_KEY_PAIR_GEN)->info.ulMinKeySize,
+    assert_int_equal(row_of(&mech_table_keygen, CKM_RSA_PKCS_KEY_PAIR_GEN)->info.ulMinKeySize,
                      1024);
-    assert_true(find_row(&mech_table_keygen, CKM_RSA_PKCS_KEY_PAIR_GEN)->rsa_sized);
+    assert_true(row_of(&mech_table_keygen, CKM_RSA_PKCS_KEY_PAIR_GEN)->rsa_sized);
 }
 
 int main(void)

@@ -60,9 +60,9 @@ static void check_vector(CK_MECHANISM_TYPE type, const char *kek_hex, const char
         wrapped.data[i] ^= 0x80;
         assert_int_equal(unwrap(type, NULL, 0, &kek, &wrapped, &out), CKR_WRAPPED_KEY_INVALID);
         assert_null(out.data);
-        assert_int_equal(run_cipher(row(type), &mech, &k, MECH_DECRYPT, wrapped.data, wrapped.len,
-                                    NULL, 0, &out),
-                         CKR_ENCRYPTED_DATA_INVALID);
+        assert_int_equal(
+            run_row(row(type), &mech, &k, MECH_DECRYPT, wrapped.data, wrapped.len, NULL, 0, &out),
+            CKR_ENCRYPTED_DATA_INVALID);
         wrapped.data[i] ^= 0x80;
     }
     buf_free(&kek), buf_free(&key), buf_free(&wrapped);
@@ -108,8 +108,8 @@ static void test_lengths(void **unused)
             assert_int_equal(rv, CKR_KEY_SIZE_RANGE);
             CK_MECHANISM mech = {CKM_AES_KEY_WRAP, NULL, 0};
             mech_key k = secret_key(CKK_AES, &kek);
-            assert_int_equal(run_cipher(row(CKM_AES_KEY_WRAP), &mech, &k, MECH_ENCRYPT, in.data,
-                                        in.len, NULL, 0, &out),
+            assert_int_equal(run_row(row(CKM_AES_KEY_WRAP), &mech, &k, MECH_ENCRYPT, in.data,
+                                     in.len, NULL, 0, &out),
                              CKR_DATA_LEN_RANGE);
         } else {
             assert_int_equal(rv, CKR_OK);
@@ -135,9 +135,9 @@ static void test_lengths(void **unused)
                          CKR_WRAPPED_KEY_LEN_RANGE);
         CK_MECHANISM mech = {CKM_AES_KEY_WRAP, NULL, 0};
         mech_key k = secret_key(CKK_AES, &kek);
-        assert_int_equal(run_cipher(row(CKM_AES_KEY_WRAP), &mech, &k, MECH_DECRYPT, in.data, in.len,
-                                    NULL, 0, &out),
-                         CKR_ENCRYPTED_DATA_LEN_RANGE);
+        assert_int_equal(
+            run_row(row(CKM_AES_KEY_WRAP), &mech, &k, MECH_DECRYPT, in.data, in.len, NULL, 0, &out),
+            CKR_ENCRYPTED_DATA_LEN_RANGE);
     }
     for (size_t i = 0; i < ARRAY_SIZE(bad_kwp); i++) {
         buf in = {data.data, bad_kwp[i]};
