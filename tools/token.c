@@ -4,6 +4,7 @@
  * login), lifecycle (the SO transitions of SPEC.md §3).
  */
 #include "ca.h"
+#include "config.h"
 #include "identity.h"
 #include "softse-tool.h"
 
@@ -154,6 +155,24 @@ static CK_RV show_token(const p11_token *t)
     return CKR_OK;
 }
 
+/* The store line C_Initialize logs at level info (module/module.c),
+ * from the same module/config.c. */
+static void show_store(const CK_SLOT_ID *slots, CK_ULONG count)
+{
+    size_t tokens = 0;
+    for (CK_ULONG i = 0; i < count; i++) {
+        p11_token token;
+        if (p11_token_info(slots[i], &token) == CKR_OK &&
+            (token.info.flags & CKF_TOKEN_INITIALIZED))
+            tokens++;
+    }
+    se_config cfg;
+    if (config_load(&cfg, NULL) != CKR_OK)
+        return;
+    printf("Store %s (from %s): %zu token(s)\n", cfg.store_dir, cfg.store_dir_from, tokens);
+    config_free(&cfg);
+}
+
 int cmd_show(const tool_command *cmd, tool_opts *opts)
 {
     (void)cmd;
@@ -171,6 +190,8 @@ int cmd_show(const tool_command *cmd, tool_opts *opts)
     CK_SLOT_ID *slots;
     CK_ULONG count;
     CK_RV rv = p11_slots(&slots, &count);
+    if (rv == CKR_OK)
+        show_store(slots, count);
     for (CK_ULONG i = 0; rv == CKR_OK && i < count; i++) {
         p11_token token;
         rv = p11_token_info(slots[i], &token);
