@@ -130,6 +130,20 @@ def test_before_login(session):
     expect_error(LowLevel.CKR_USER_NOT_LOGGED_IN,
                  "before login: a token key pair, even with a public private key",
                  lambda: ec_keypair(session, "too-early", True, private_key_private=False))
+    expect_error(LowLevel.CKR_USER_NOT_LOGGED_IN,
+                 "before login: a public token AES key (C_GenerateKey)",
+                 lambda: session.generateKey([(PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY),
+                                              (PyKCS11.CKA_TOKEN, True),
+                                              (PyKCS11.CKA_PRIVATE, False),
+                                              (PyKCS11.CKA_VALUE_LEN, 32)],
+                                             PyKCS11.Mechanism(PyKCS11.CKM_AES_KEY_GEN)))
+    expect_error(LowLevel.CKR_USER_NOT_LOGGED_IN,
+                 "before login: a public token AES key (C_CreateObject)",
+                 lambda: session.createObject([(PyKCS11.CKA_CLASS, PyKCS11.CKO_SECRET_KEY),
+                                               (PyKCS11.CKA_KEY_TYPE, PyKCS11.CKK_AES),
+                                               (PyKCS11.CKA_TOKEN, True),
+                                               (PyKCS11.CKA_PRIVATE, False),
+                                               (PyKCS11.CKA_VALUE, bytes(16))]))
     pub, priv = ec_keypair(session, "session-key", False, private_key_private=False)
     check(pub is not None, "before login: a public session key pair is made")
     signature = session.sign(priv, b"data", PyKCS11.Mechanism(PyKCS11.CKM_ECDSA_SHA256))
