@@ -308,11 +308,16 @@ static void reserved_errors(void **state)
 
 /* ---- the system-wide file ------------------------------------------------------------ */
 
+/* The module's compiled-in system file.  Only the module meson builds for
+ * this test has one the test may write (valgrind.sh runs this program on
+ * the real module): without SOFTSE_TEST_SYSTEM_CONF the test is skipped. */
 static const char *system_conf(void)
 {
     const char *path = getenv("SOFTSE_TEST_SYSTEM_CONF");
-    if (!path || !*path)
-        fail_msg("SOFTSE_TEST_SYSTEM_CONF must name the module's compiled-in system file");
+    if (!path || !*path) {
+        print_message("SKIP: SOFTSE_TEST_SYSTEM_CONF does not name the module's system file\n");
+        skip();
+    }
     return path;
 }
 
@@ -330,7 +335,9 @@ static void write_system_conf(const char *text)
 
 static int teardown_system_conf(void **state)
 {
-    unlink(system_conf());
+    const char *path = getenv("SOFTSE_TEST_SYSTEM_CONF");
+    if (path && *path)
+        unlink(path);
     return fx_teardown(state);
 }
 
