@@ -300,8 +300,8 @@ CK_RV config_load(se_config *cfg, const char *reserved)
     cfg->so_max_failures = 10;
 
     const char *path = getenv("SOFTSE_CONF");
-    CK_RV rv = path && *path ? read_file(cfg, path, false)
-                             : read_file(cfg, SOFTSE_SYSTEM_CONF, true);
+    CK_RV rv =
+        path && *path ? read_file(cfg, path, false) : read_file(cfg, SOFTSE_SYSTEM_CONF, true);
     const char *level = getenv("SOFTSE_LOG_LEVEL");
     if (rv == CKR_OK && level && parse_level(level) >= 0)
         se_log_level = parse_level(level);

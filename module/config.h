@@ -16,7 +16,7 @@ typedef struct se_config {
     unsigned long user_max_failures;
     unsigned long so_max_failures;
     char *rot_provider, *rot_dir, *rot_tcti; /* the device root of trust; NULL: default */
-    bool key_separation_relaxed; /* one key may wrap and encrypt (docs/spec.md §7.2) */
+    bool key_separation_relaxed;             /* one key may wrap and encrypt (docs/spec.md §7.2) */
 } se_config;
 
 /* reserved: the pReserved settings string of C_Initialize, or NULL. */

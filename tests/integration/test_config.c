@@ -262,8 +262,8 @@ static void reserved_quoting(void **state)
     fx *t = *state;
     char store[PATH_MAX + 16], reserved[2 * PATH_MAX];
     path_join(store, sizeof(store), t->root, "a store; quoted");
-    snprintf(reserved, sizeof(reserved), " user_max_failures=3;store_dir=\"%s\";; so_max_failures=4 ",
-             store);
+    snprintf(reserved, sizeof(reserved),
+             " user_max_failures=3;store_dir=\"%s\";; so_max_failures=4 ", store);
     free(initialize_with(t, reserved, CKR_OK));
     CK_SLOT_ID slot = fx_new_token("quoted");
     assert_token_file_in(slot, store);
@@ -279,13 +279,13 @@ static void reserved_errors(void **state)
 {
     fx *t = *state;
     static const char *const bad[] = {
-        "store_dir",                 /* no value */
-        "store_dirr=/tmp",           /* no such key */
-        "user_max_failures=x",       /* not a number */
-        "store_dir='/tmp/unclosed",  /* quote not closed */
-        "store_dir='/a'b",           /* text after the quote */
-        "store_dir=",                /* empty store */
-        "=/tmp",                     /* no key */
+        "store_dir",                /* no value */
+        "store_dirr=/tmp",          /* no such key */
+        "user_max_failures=x",      /* not a number */
+        "store_dir='/tmp/unclosed", /* quote not closed */
+        "store_dir='/a'b",          /* text after the quote */
+        "store_dir=",               /* empty store */
+        "=/tmp",                    /* no key */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *log = initialize_with(t, bad[i], CKR_ARGUMENTS_BAD);
