@@ -55,8 +55,11 @@ check "ssh-add -s loads the module into the agent" ssh-add -s "$SOFTSE_MODULE"
 check "ssh-add -L lists the token's keys" ssh-add -L
 for id in 01 02; do
     blob=$(cut -d' ' -f2 key$id.ssh)
-    grep -qF "$blob" "$WORK/last.out" && echo "ok: the agent holds key $id" ||
+    if grep -qF "$blob" "$WORK/last.out"; then
+        echo "ok: the agent holds key $id"
+    else
         fail "the agent does not hold key $id" "$WORK/last.out"
+    fi
 done
 
 say "ssh-keygen -Y sign with the agent's token keys, -Y verify"

@@ -45,8 +45,9 @@ if grep -qw C_GetFunctionList "$WORK/symbols"; then
 else
     fail "the installed module does not export C_GetFunctionList"
 fi
+read -ra nss_cflags <<<"$(pkg-config --cflags nss)"
 if printf '#include <pkcs11.h>\n#include <softse/softse-pkcs11.h>\nunsigned long m = CKM_SE_GKEA;\n' |
-    cc -fsyntax-only $(pkg-config --cflags nss) -I"$DEST$INCLUDEDIR" -x c - 2>"$WORK/cc.log"; then
+    cc -fsyntax-only "${nss_cflags[@]}" -I"$DEST$INCLUDEDIR" -x c - 2>"$WORK/cc.log"; then
     ok "the installed header compiles and defines CKM_SE_GKEA"
 else
     fail "the installed header does not compile: $(cat "$WORK/cc.log")"
