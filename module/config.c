@@ -2,13 +2,29 @@
  * config.c — where the store lives and how costly PINs are.
  *
  * No configuration is needed: the store is $XDG_DATA_HOME/softse, else
- * ~/.local/share/softse.  SOFTSE_CONF names a file of "key = value" lines
- * (store_dir, pin_kdf_iterations, user_max_failures, so_max_failures,
- * log_level, syslog, key_separation = strict|relaxed, rsa_min_bits,
- * rot_provider, rot_dir, rot_tcti); SOFTSE_STORE, SOFTSE_PIN_KDF_ITERATIONS,
- * SOFTSE_KEY_SEPARATION, SOFTSE_RSA_MIN_BITS and SOFTSE_ROT_* override.
+ * ~/.local/share/softse.  Settings ("key = value": store_dir,
+ * pin_kdf_iterations, user_max_failures, so_max_failures, log_level,
+ * syslog, key_separation = strict|relaxed, rsa_min_bits, rot_provider,
+ * rot_dir, rot_tcti) come from, each over the one before:
+ *
+ *   1. a configuration file: $SOFTSE_CONF when set, else the system-wide
+ *      SOFTSE_SYSTEM_CONF (<sysconfdir>/softse/softse.conf, compiled in)
+ *      when it exists;
+ *   2. the environment: SOFTSE_STORE, SOFTSE_PIN_KDF_ITERATIONS,
+ *      SOFTSE_KEY_SEPARATION, SOFTSE_RSA_MIN_BITS, SOFTSE_ROT_*,
+ *      SOFTSE_LOG_LEVEL;
+ *   3. the string the application passed in CK_C_INITIALIZE_ARGS'
+ *      pReserved (NSS's LibraryParameters; p11-kit passes a module file's
+ *      x-init-reserved there): "key=value" pairs with the file's keys,
+ *      separated by blanks or ';', a value quoted with ' or " when it
+ *      holds either.
+ *
+ * So a service whose environment is empty finds its store through the
+ * system file or through the module file that registers softse with
+ * p11-kit, instead of quietly opening another user's default store.
  */
-#include "core.h"
+#include "config.h"
+#include "mech.h" /* MECH_RSA_MIN_BITS */
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,6 +35,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+#ifndef SOFTSE_SYSTEM_CONF
+#define SOFTSE_SYSTEM_CONF "/etc/softse/softse.conf"
+#endif
+/* Longer than any sensible settings string: a pReserved that is not a
+ * string ends here instead of being read on. */
+#define RESERVED_MAX 4096
+#define RESERVED_WHERE "C_Initialize pReserved"
+
 #ifndef SOFTSE_DEFAULT_PIN_KDF_ITERATIONS
 #define SOFTSE_DEFAULT_PIN_KDF_ITERATIONS 600000
 #endif
@@ -26,15 +50,17 @@
 extern int se_log_level;
 extern bool se_log_syslog;
 
-static char *default_store_dir(void)
+static char *default_store_dir(const char **from)
 {
     char *dir = NULL;
     const char *xdg = getenv("XDG_DATA_HOME");
     if (xdg && *xdg) {
+        *from = "default: $XDG_DATA_HOME/softse";
         if (asprintf(&dir, "%s/softse", xdg) < 0)
             return NULL;
         return dir;
     }
+    *from = "default: ~/.local/share/softse";
     const char *home = getenv("HOME");
     if (!home || !*home) {
         struct passwd *pw = getpwuid(getuid());
@@ -83,10 +109,12 @@ static char *trim(char *s)
 static CK_RV apply(se_config *cfg, const char *key, const char *value, const char *where)
 {
     unsigned long n;
-    if (strcmp(key, "store_dir") == 0) {
+    if (strcmp(key, "store_dir") == 0 && *value) {
         free(cfg->store_dir);
+        free(cfg->store_dir_from);
         cfg->store_dir = strdup(value);
-        return cfg->store_dir ? CKR_OK : CKR_HOST_MEMORY;
+        cfg->store_dir_from = strdup(where);
+        return cfg->store_dir && cfg->store_dir_from ? CKR_OK : CKR_HOST_MEMORY;
     }
     if (strcmp(key, "pin_kdf_iterations") == 0 && parse_ulong(value, &n) && n > 0) {
         cfg->pin_kdf_iterations = n;
@@ -133,9 +161,14 @@ static CK_RV apply(se_config *cfg, const char *key, const char *value, const cha
     return CKR_GENERAL_ERROR;
 }
 
-static CK_RV read_file(se_config *cfg, const char *path)
+/* Reads "key = value" lines.  A missing file is an error unless missing_ok
+ * (the system file need not exist; one that exists but cannot be read is
+ * reported, so a service never quietly falls back to another store). */
+static CK_RV read_file(se_config *cfg, const char *path, bool missing_ok)
 {
     FILE *f = fopen(path, "r");
+    if (!f && missing_ok && errno == ENOENT)
+        return CKR_OK;
     if (!f) {
         se_log(SE_LOG_ERROR, "cannot read configuration %s: %s", path, strerror(errno));
         return CKR_GENERAL_ERROR;
@@ -166,54 +199,129 @@ static CK_RV read_file(se_config *cfg, const char *path)
     return rv;
 }
 
-CK_RV config_load(se_config *cfg)
+static bool is_separator(char c)
+{
+    return c == ';' || isspace((unsigned char)c);
+}
+
+/* Cuts the value at *p: up to the matching quote when it starts with one,
+ * else up to the next separator.  NULL when a quote is not closed or is
+ * followed by something other than a separator. */
+static char *cut_value(char **p)
+{
+    char *value = *p, *end;
+    if (*value == '\'' || *value == '"') {
+        end = strchr(value + 1, *value);
+        if (!end || (end[1] && !is_separator(end[1])))
+            return NULL;
+        value++;
+    } else {
+        for (end = value; *end && !is_separator(*end); end++)
+            ;
+    }
+    *p = *end ? end + 1 : end;
+    *end = '\0';
+    return value;
+}
+
+/* The pReserved settings string (see the top of this file). */
+static CK_RV read_reserved(se_config *cfg, const char *reserved)
+{
+    size_t len = strnlen(reserved, RESERVED_MAX);
+    if (len == RESERVED_MAX) {
+        se_log(SE_LOG_ERROR, RESERVED_WHERE ": not a string of settings");
+        return CKR_ARGUMENTS_BAD;
+    }
+    char *copy = strndup(reserved, len), *p = copy;
+    if (!copy)
+        return CKR_HOST_MEMORY;
+    CK_RV rv = CKR_OK;
+    while (rv == CKR_OK) {
+        while (is_separator(*p))
+            p++;
+        if (!*p)
+            break;
+        char *key = p;
+        while (*p && *p != '=' && !is_separator(*p))
+            p++;
+        char *value = NULL;
+        if (*p == '=') {
+            *p++ = '\0';
+            value = cut_value(&p);
+        }
+        if (!value) {
+            se_log(SE_LOG_ERROR, RESERVED_WHERE ": expected key=value at \"%.40s\"", key);
+            rv = CKR_ARGUMENTS_BAD;
+        } else if (apply(cfg, key, value, RESERVED_WHERE) != CKR_OK) {
+            rv = CKR_ARGUMENTS_BAD; /* the caller's argument, not our state */
+        }
+    }
+    free(copy);
+    return rv;
+}
+
+/* The environment variables, each over its file setting. */
+static CK_RV read_environment(se_config *cfg)
+{
+    static const char *const env_keys[][2] = {
+        {"SOFTSE_STORE", "store_dir"},
+        {"SOFTSE_ROT_PROVIDER", "rot_provider"},
+        {"SOFTSE_ROT_DIR", "rot_dir"},
+        {"SOFTSE_ROT_TCTI", "rot_tcti"},
+        {"SOFTSE_PIN_KDF_ITERATIONS", "pin_kdf_iterations"},
+        {"SOFTSE_KEY_SEPARATION", "key_separation"},
+        {"SOFTSE_RSA_MIN_BITS", "rsa_min_bits"},
+    };
+    CK_RV rv = CKR_OK;
+    for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(env_keys); i++) {
+        const char *value = getenv(env_keys[i][0]);
+        if (value && *value)
+            rv = apply(cfg, env_keys[i][1], value, env_keys[i][0]);
+    }
+    return rv;
+}
+
+static CK_RV use_default_store(se_config *cfg)
+{
+    if (cfg->store_dir)
+        return CKR_OK;
+    const char *from = NULL;
+    cfg->store_dir = default_store_dir(&from);
+    if (!cfg->store_dir) {
+        se_log(SE_LOG_ERROR, "no store directory: set SOFTSE_STORE, XDG_DATA_HOME or HOME");
+        return CKR_GENERAL_ERROR;
+    }
+    cfg->store_dir_from = strdup(from);
+    return cfg->store_dir_from ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+const char *config_system_path(void)
+{
+    return SOFTSE_SYSTEM_CONF;
+}
+
+CK_RV config_load(se_config *cfg, const char *reserved)
 {
     memset(cfg, 0, sizeof(*cfg));
+    se_log_level = SE_LOG_WARN; /* nothing kept from a previous C_Initialize */
+    se_log_syslog = false;
     cfg->pin_kdf_iterations = SOFTSE_DEFAULT_PIN_KDF_ITERATIONS;
     cfg->user_max_failures = 10;
     cfg->so_max_failures = 10;
     cfg->rsa_min_bits = MECH_RSA_MIN_BITS;
-    const char *level = getenv("SOFTSE_LOG_LEVEL");
-    if (level && parse_level(level) >= 0)
-        se_log_level = parse_level(level);
 
-    CK_RV rv = CKR_OK;
     const char *path = getenv("SOFTSE_CONF");
-    if (path && *path) {
-        rv = read_file(cfg, path);
-        if (rv != CKR_OK)
-            goto out;
-    }
-    const char *store = getenv("SOFTSE_STORE");
-    if (store && *store)
-        rv = apply(cfg, "store_dir", store, "SOFTSE_STORE");
-    static const char *const rot_env[][2] = {{"SOFTSE_ROT_PROVIDER", "rot_provider"},
-                                             {"SOFTSE_ROT_DIR", "rot_dir"},
-                                             {"SOFTSE_ROT_TCTI", "rot_tcti"}};
-    for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(rot_env); i++) {
-        const char *value = getenv(rot_env[i][0]);
-        if (value && *value)
-            rv = apply(cfg, rot_env[i][1], value, rot_env[i][0]);
-    }
-    const char *iterations = getenv("SOFTSE_PIN_KDF_ITERATIONS");
-    if (rv == CKR_OK && iterations && *iterations)
-        rv = apply(cfg, "pin_kdf_iterations", iterations, "SOFTSE_PIN_KDF_ITERATIONS");
-    const char *separation = getenv("SOFTSE_KEY_SEPARATION");
-    if (rv == CKR_OK && separation && *separation)
-        rv = apply(cfg, "key_separation", separation, "SOFTSE_KEY_SEPARATION");
-    const char *rsa_min = getenv("SOFTSE_RSA_MIN_BITS");
-    if (rv == CKR_OK && rsa_min && *rsa_min)
-        rv = apply(cfg, "rsa_min_bits", rsa_min, "SOFTSE_RSA_MIN_BITS");
-    if (rv != CKR_OK)
-        goto out;
-    if (!cfg->store_dir) {
-        cfg->store_dir = default_store_dir();
-        if (!cfg->store_dir) {
-            se_log(SE_LOG_ERROR, "no store directory: set SOFTSE_STORE, XDG_DATA_HOME or HOME");
-            rv = CKR_GENERAL_ERROR;
-        }
-    }
-out:
+    CK_RV rv =
+        path && *path ? read_file(cfg, path, false) : read_file(cfg, SOFTSE_SYSTEM_CONF, true);
+    const char *level = getenv("SOFTSE_LOG_LEVEL");
+    if (rv == CKR_OK && level && parse_level(level) >= 0)
+        se_log_level = parse_level(level);
+    if (rv == CKR_OK)
+        rv = read_environment(cfg);
+    if (rv == CKR_OK && reserved)
+        rv = read_reserved(cfg, reserved);
+    if (rv == CKR_OK)
+        rv = use_default_store(cfg);
     if (rv != CKR_OK)
         config_free(cfg);
     return rv;
@@ -222,6 +330,7 @@ out:
 void config_free(se_config *cfg)
 {
     free(cfg->store_dir);
+    free(cfg->store_dir_from);
     free(cfg->rot_provider);
     free(cfg->rot_dir);
     free(cfg->rot_tcti);

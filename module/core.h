@@ -17,6 +17,7 @@
 #define SOFTSE_CORE_H
 
 #include "attrs.h"
+#include "config.h"
 #include "mech.h"
 #include "p11.h"
 #include "secret.h"
@@ -31,21 +32,6 @@ CK_RV mutex_create(se_mutex **m);
 void mutex_destroy(se_mutex *m);
 void mutex_lock(se_mutex *m);
 void mutex_unlock(se_mutex *m);
-
-/* ---- configuration (config.c) ------------------------------------- */
-
-typedef struct se_config {
-    char *store_dir;
-    unsigned long pin_kdf_iterations;
-    unsigned long user_max_failures;
-    unsigned long so_max_failures;
-    char *rot_provider, *rot_dir, *rot_tcti; /* the device root of trust; NULL: default */
-    bool key_separation_relaxed; /* one key may wrap and encrypt (docs/spec.md §7.2) */
-    unsigned long rsa_min_bits;  /* the smallest RSA modulus generated, imported or used */
-} se_config;
-
-CK_RV config_load(se_config *cfg);
-void config_free(se_config *cfg);
 
 #define SE_PIN_MIN 4
 #define SE_PIN_MAX 255

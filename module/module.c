@@ -92,18 +92,20 @@ static void register_atfork(void)
     pthread_atfork(NULL, NULL, child_after_fork);
 }
 
-static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *args)
+/* *reserved: the settings string the caller passed, or NULL. */
+static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *args, const char **reserved)
 {
     memset(&callbacks, 0, sizeof(callbacks));
     threads_allowed = true;
+    *reserved = NULL;
     if (!args)
         return CKR_OK;
-    /* NSS's header adds LibraryParameters where the standard structure
-     * has pReserved, and pReserved after it: a standard caller's structure
-     * ends at LibraryParameters, so that is the field we check, and the
-     * one after it is never read. */
-    if (args->LibraryParameters)
-        return CKR_ARGUMENTS_BAD;
+    /* NSS's header names LibraryParameters the field the standard
+     * structure calls pReserved (and adds a pReserved after it, which a
+     * standard caller's structure does not have and we never read).  NSS
+     * passes a module's parameters there and p11-kit a module file's
+     * x-init-reserved: a settings string (config.c). */
+    *reserved = (const char *)args->LibraryParameters;
     bool any = args->CreateMutex || args->DestroyMutex || args->LockMutex || args->UnlockMutex;
     bool all = args->CreateMutex && args->DestroyMutex && args->LockMutex && args->UnlockMutex;
     if (any && !all)
@@ -118,6 +120,13 @@ static CK_RV parse_args(const CK_C_INITIALIZE_ARGS *args)
     return CKR_OK;
 }
 
+/* Which store a process opened, for whoever wonders why it sees no keys. */
+static void log_store(void)
+{
+    se_log(SE_LOG_INFO, "store %s (from %s): %zu token(s)", module.config.store_dir,
+           module.config.store_dir_from, module.token_path_count);
+}
+
 CK_RV module_initialize(CK_VOID_PTR args)
 {
     pthread_once(&atfork_once, register_atfork);
@@ -128,10 +137,11 @@ CK_RV module_initialize(CK_VOID_PTR args)
         goto out;
     }
     memset(&module, 0, sizeof(module));
-    rv = parse_args(args);
+    const char *reserved;
+    rv = parse_args(args, &reserved);
     if (rv != CKR_OK)
         goto out;
-    rv = config_load(&module.config);
+    rv = config_load(&module.config, reserved);
     if (rv == CKR_OK)
         mech_rsa_set_min_bits(module.config.rsa_min_bits);
     if (rv == CKR_OK)
@@ -157,6 +167,7 @@ CK_RV module_initialize(CK_VOID_PTR args)
     }
     module.initialized = true;
     slot_events_start();
+    log_store();
 out:
     if (rv != CKR_OK && !module.initialized)
         config_free(&module.config);

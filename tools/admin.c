@@ -3,16 +3,16 @@
  * tokens/tok.h and without the module: audit (print and verify the
  * hash-chained log of SPEC.md §3) and delete (remove a token's file).
  *
- * The store directory is found as the module finds it (module/config.c):
- * $SOFTSE_STORE, else store_dir in $SOFTSE_CONF, else
- * $XDG_DATA_HOME/softse, else $HOME/.local/share/softse.  --slot N is the
- * Nth usable token in store order, which is the module's slot N.
+ * The store directory is found as the module finds it, by the module's
+ * own module/config.c (SOFTSE_STORE, SOFTSE_CONF, the system file, the
+ * default).  --slot N is the Nth usable token in store order, which is the
+ * module's slot N.
  */
+#include "config.h"
 #include "softse-tool.h"
 #include "tok.h"
 
 #include <ctype.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,78 +21,19 @@
 
 /* ---- the store directory ------------------------------------------------------- */
 
-/* A key's value in a "key = value" configuration file, or NULL. */
-static char *conf_value(const char *path, const char *wanted)
-{
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return NULL;
-    char line[4096], *found = NULL;
-    while (!found && fgets(line, sizeof(line), file)) {
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        char *eq = strchr(line, '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        char *key = line, *value = eq + 1;
-        while (isspace((unsigned char)*key))
-            key++;
-        while (isspace((unsigned char)*value))
-            value++;
-        for (char *end = key + strlen(key); end > key && isspace((unsigned char)end[-1]);)
-            *--end = '\0';
-        for (char *end = value + strlen(value); end > value && isspace((unsigned char)end[-1]);)
-            *--end = '\0';
-        if (strcmp(key, wanted) == 0 && *value)
-            found = strdup(value);
-    }
-    fclose(file);
-    return found;
-}
-
-/* The device root of trust as the module finds it: SOFTSE_ROT_* over the
- * rot_* keys of $SOFTSE_CONF over the defaults (tokens/tok.h). */
-static void configure_rot(void)
-{
-    static const char *const keys[][2] = {{"SOFTSE_ROT_PROVIDER", "rot_provider"},
-                                          {"SOFTSE_ROT_DIR", "rot_dir"},
-                                          {"SOFTSE_ROT_TCTI", "rot_tcti"}};
-    char *values[3] = {NULL, NULL, NULL};
-    const char *conf = getenv("SOFTSE_CONF");
-    for (size_t i = 0; i < 3; i++) {
-        const char *env = getenv(keys[i][0]);
-        if (env && *env)
-            values[i] = strdup(env);
-        else if (conf && *conf)
-            values[i] = conf_value(conf, keys[i][1]);
-    }
-    tok_rot_configure(values[0], values[1], values[2]);
-    for (size_t i = 0; i < 3; i++)
-        free(values[i]);
-}
-
+/* The store directory the module would open, its root of trust
+ * configured as the module would configure it; NULL on a configuration
+ * error, which config_load has reported. */
 static char *store_dir(void)
 {
-    char *dir = NULL;
-    const char *env = getenv("SOFTSE_STORE");
-    if (env && *env)
-        return strdup(env);
-    const char *conf = getenv("SOFTSE_CONF");
-    if (conf && *conf && (dir = conf_value(conf, "store_dir")) != NULL)
-        return dir;
-    const char *xdg = getenv("XDG_DATA_HOME");
-    if (xdg && *xdg)
-        return asprintf(&dir, "%s/softse", xdg) < 0 ? NULL : dir;
-    const char *home = getenv("HOME");
-    if (!home || !*home) {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    if (!home)
+    se_config cfg;
+    if (config_load(&cfg, NULL) != CKR_OK)
         return NULL;
-    return asprintf(&dir, "%s/.local/share/softse", home) < 0 ? NULL : dir;
+    tok_rot_configure(cfg.rot_provider, cfg.rot_dir, cfg.rot_tcti);
+    char *dir = cfg.store_dir;
+    cfg.store_dir = NULL;
+    config_free(&cfg);
+    return dir;
 }
 
 /* ---- selecting a token file ------------------------------------------------------ */
@@ -124,10 +65,9 @@ static bool store_matches(const p11_selector *sel, size_t index, const store_tok
 static int open_selected(const tool_opts *opts, store_token *out)
 {
     memset(out, 0, sizeof(*out));
-    configure_rot();
     char *dir = store_dir();
     if (!dir)
-        return tool_fail("no store directory: set SOFTSE_STORE, XDG_DATA_HOME or HOME");
+        return tool_fail("no store directory (see the message above)");
     char **paths = NULL;
     size_t count = 0, usable = 0, matches = 0;
     CK_RV rv = tok_scan(dir, &paths, &count);
@@ -280,10 +220,9 @@ int cmd_migrate(const tool_command *cmd, tool_opts *opts)
     if (!so_pin)
         return TOOL_USAGE;
     const char *pin = opts->pin && *opts->pin ? opts->pin : getenv("SOFTSE_PIN");
-    configure_rot();
     char *dir = store_dir(), *path = NULL;
     if (!dir)
-        return tool_fail("no store directory: set SOFTSE_STORE, XDG_DATA_HOME or HOME");
+        return tool_fail("no store directory (see the message above)");
     char serial[TOK_SERIAL_LEN + 1] = {0};
     for (size_t i = 0; i < TOK_SERIAL_LEN && opts->select.serial[i]; i++)
         serial[i] = (char)toupper((unsigned char)opts->select.serial[i]);

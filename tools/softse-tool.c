@@ -140,17 +140,19 @@ static const tool_command commands[] = {
      "and stores the certificate and the CA certificate on the token, read-only.\n"
      "Prints the token serial and the certificate subject.  Once per token."},
     {"show", cmd_show, OPT_MODULE | OPT_SELECT, 0, "slots, tokens, lifecycle and identity",
-     "Without login: labels, serials, the lifecycle state, token flags with the PIN\n"
-     "counters, and the device certificate of manufactured tokens."},
+     "Without login: the store directory, where that setting came from and the number\n"
+     "of tokens (as C_Initialize logs them at log_level info), then labels, serials,\n"
+     "the lifecycle state, token flags with the PIN counters, and the device\n"
+     "certificate of manufactured tokens."},
     {"lifecycle", cmd_lifecycle, OPT_MODULE | OPT_SELECT | OPT_SO_PIN | OPT_TO, OPT_SELECT | OPT_TO,
      "move a token to another lifecycle state (SPEC.md §3)",
      "As the SO: personalization -> operational -> terminated (also personalization ->\n"
      "terminated).  operational -> personalization is a reset: it erases every object\n"
      "but the device identity.  terminated is final and erases every secret key value."},
     {"audit", cmd_audit, OPT_SELECT | OPT_VERIFY, OPT_SELECT, "print (and verify) the audit log",
-     "Reads the token file in the store directory without the module: $SOFTSE_STORE,\n"
-     "else store_dir of $SOFTSE_CONF, else $XDG_DATA_HOME/softse, else\n"
-     "~/.local/share/softse (as the module).  Exits 1 naming the first broken record."},
+     "Reads the token file in the store directory without the module, found as the\n"
+     "module finds it (README \"Configuration\").  Exits 1 naming the first broken\n"
+     "record."},
     {"migrate", cmd_migrate, OPT_SERIAL | OPT_SO_PIN | OPT_PIN, OPT_SERIAL,
      "bind a token of store format 1 to the device root of trust",
      "Tokens written before the device root of trust are refused until migrated:\n"

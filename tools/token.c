@@ -4,6 +4,7 @@
  * login), lifecycle (the SO transitions of SPEC.md §3).
  */
 #include "ca.h"
+#include "config.h"
 #include "identity.h"
 #include "softse-tool.h"
 
@@ -154,12 +155,37 @@ static CK_RV show_token(const p11_token *t)
     return CKR_OK;
 }
 
+/* The store line C_Initialize logs at level info (module/module.c), from
+ * the same module/config.c; the module was loaded without a settings
+ * string, so it opened this store. */
+static void show_store(void)
+{
+    CK_SLOT_ID *slots;
+    CK_ULONG count;
+    size_t tokens = 0;
+    if (p11_slots(&slots, &count) != CKR_OK)
+        return;
+    for (CK_ULONG i = 0; i < count; i++) {
+        p11_token token;
+        if (p11_token_info(slots[i], &token) == CKR_OK &&
+            (token.info.flags & CKF_TOKEN_INITIALIZED))
+            tokens++;
+    }
+    free(slots);
+    se_config cfg;
+    if (config_load(&cfg, NULL) != CKR_OK)
+        return;
+    printf("Store %s (from %s): %zu token(s)\n", cfg.store_dir, cfg.store_dir_from, tokens);
+    config_free(&cfg);
+}
+
 int cmd_show(const tool_command *cmd, tool_opts *opts)
 {
     (void)cmd;
     int rc = tool_load_module(opts);
     if (rc != TOOL_OK)
         return rc;
+    show_store();
     if (opts->given & OPT_SELECT) {
         p11_token token;
         rc = tool_find_token(opts, &token);

@@ -2,7 +2,8 @@
 # NSS: softse registered in a fresh NSS database with modutil; certutil
 # lists a certificate stored on the token, signs certificate requests with
 # token keys (made by pkcs11-tool, and made by certutil itself), and imports
-# a certificate into the token; openssl checks every request.
+# a certificate into the token; openssl checks every request.  Module
+# parameters (modutil -string) set softse's store.
 source "$(dirname "$0")/lib.sh"
 need_tools certutil modutil pkcs11-tool openssl
 cd "$WORK"
@@ -91,6 +92,21 @@ if [ -s req-nss-rsa.der ]; then
     request by-nickname -k "$TOKEN:nss-made"
 else
     skip_step "certificate import: no NSS-made request (see FAIL above)"
+fi
+
+say "module parameters (modutil -string) reach softse as its settings string"
+# NSS passes them to C_Initialize (LibraryParameters, the standard pReserved).
+mkdir -p "$WORK/nssdb2" "$WORK/other store"
+must "certutil -N of a second database" certutil -N -d "sql:$WORK/nssdb2" --empty-password
+check "modutil -add softse -string store_dir=..." modutil -dbdir "sql:$WORK/nssdb2" -add softse \
+    -libfile "$SOFTSE_MODULE" -string "store_dir='$WORK/other store' log_level=info" -force
+check "modutil -list with the parameters" modutil -dbdir "sql:$WORK/nssdb2" -list
+grep_out "softse opened the store the parameters name" \
+    "softse: info: store $WORK/other store \\(from C_Initialize pReserved\\): 0 token\\(s\\)"
+if grep -q "token: $TOKEN\$" "$WORK/last.out"; then
+    fail "the token of SOFTSE_STORE is listed: the parameters were not used" "$WORK/last.out"
+else
+    echo "ok: not the token of SOFTSE_STORE"
 fi
 
 finish

@@ -13,6 +13,7 @@ SOFTSE_PACKAGES=(
     opensc p11-kit softhsm2 gnutls-bin libnss3-tools libengine-pkcs11-openssl
     sqlite3 valgrind libclang-rt-14-dev
     libtss2-dev swtpm swtpm-tools libtss2-tcti-swtpm0
+    openssh-client openjdk-17-jdk-headless python3-pykcs11 python3-cryptography
 )
 
 softse_install_deps() {

@@ -1,7 +1,12 @@
 /*
  * Configuration: where the store lives (SOFTSE_STORE, $XDG_DATA_HOME/softse,
- * ~/.local/share/softse), the SOFTSE_CONF file and its keys.  Every test
+ * ~/.local/share/softse), the SOFTSE_CONF file and its keys, the system-wide
+ * file and the settings string of C_Initialize's pReserved.  Every test
  * points HOME and XDG_DATA_HOME into its temporary directory.
+ *
+ * The module under test (meson: softse-pkcs11-sysconf.so) is the real one
+ * with its system-wide file compiled in at $SOFTSE_TEST_SYSTEM_CONF, in the
+ * build tree, so the system file is tested without root or /etc.
  */
 #include "p11_fixture.h"
 
@@ -9,6 +14,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -199,6 +205,222 @@ static void config_errors_are_reported(void **state)
     assert_true(t->f->C_Initialize(NULL_PTR) != CKR_OK);
 }
 
+/* ---- C_Initialize's pReserved: a settings string ----------------------------------- */
+
+/* The log of a C_Initialize with this pReserved string (stderr captured). */
+static char *initialize_with(fx *t, const char *reserved, CK_RV expected)
+{
+    fx_stderr_begin(t);
+    CK_RV rv = fx_initialize_args(NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, (CK_VOID_PTR)reserved);
+    char *log = fx_stderr_end(t);
+    if (rv != expected)
+        fail_msg("C_Initialize with pReserved \"%.60s\": %s, expected %s; log: %s", reserved,
+                 fx_rv_name(rv), fx_rv_name(expected), log);
+    return log;
+}
+
+static void assert_logged(const char *log, const char *wanted)
+{
+    if (!strstr(log, wanted))
+        fail_msg("the log does not say \"%s\": %s", wanted, log);
+}
+
+/* pReserved wins over SOFTSE_STORE; the store line names it and counts. */
+static void reserved_store_dir(void **state)
+{
+    fx *t = *state;
+    char store[PATH_MAX + 16], reserved[2 * PATH_MAX], line[2 * PATH_MAX];
+    path_join(store, sizeof(store), t->root, "reserved-store");
+    snprintf(reserved, sizeof(reserved), "store_dir=%s log_level=info", store);
+    char *log = initialize_with(t, reserved, CKR_OK);
+    snprintf(line, sizeof(line), "store %s (from C_Initialize pReserved): 0 token(s)", store);
+    assert_logged(log, line);
+    free(log);
+    CK_SLOT_ID slot = fx_new_token("reserved");
+    assert_token_file_in(slot, store);
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+
+    log = initialize_with(t, reserved, CKR_OK);
+    snprintf(line, sizeof(line), "store %s (from C_Initialize pReserved): 1 token(s)", store);
+    assert_logged(log, line);
+    free(log);
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+
+    /* without pReserved: SOFTSE_STORE again (only a blank token there), and
+     * log_level back to warning */
+    log = initialize_with(t, NULL, CKR_OK);
+    assert_true(strstr(log, "store ") == NULL);
+    free(log);
+    CK_ULONG count = 0;
+    assert_rv(t->f->C_GetSlotList(CK_TRUE, NULL, &count), CKR_OK);
+    assert_int_equal(count, 1);
+}
+
+/* Quoted values keep blanks; ';' and blanks both separate. */
+static void reserved_quoting(void **state)
+{
+    fx *t = *state;
+    char store[PATH_MAX + 16], reserved[2 * PATH_MAX];
+    path_join(store, sizeof(store), t->root, "a store; quoted");
+    snprintf(reserved, sizeof(reserved),
+             " user_max_failures=3;store_dir=\"%s\";; so_max_failures=4 ", store);
+    free(initialize_with(t, reserved, CKR_OK));
+    CK_SLOT_ID slot = fx_new_token("quoted");
+    assert_token_file_in(slot, store);
+    CK_SESSION_HANDLE session;
+    assert_rv(fx_open(slot, true, &session), CKR_OK);
+    for (int i = 0; i < 2; i++)
+        assert_rv(fx_login(session, CKU_USER, "000000"), CKR_PIN_INCORRECT);
+    assert_true(fx_token_flags(slot) & CKF_USER_PIN_FINAL_TRY); /* user_max_failures = 3 */
+}
+
+/* A string the module cannot use is the caller's bad argument, named. */
+static void reserved_errors(void **state)
+{
+    fx *t = *state;
+    static const char *const bad[] = {
+        "store_dir",                /* no value */
+        "store_dirr=/tmp",          /* no such key */
+        "user_max_failures=x",      /* not a number */
+        "store_dir='/tmp/unclosed", /* quote not closed */
+        "store_dir='/a'b",          /* text after the quote */
+        "store_dir=",               /* empty store */
+        "=/tmp",                    /* no key */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *log = initialize_with(t, bad[i], CKR_ARGUMENTS_BAD);
+        assert_logged(log, "C_Initialize pReserved");
+        free(log);
+        CK_INFO info;
+        assert_rv(t->f->C_GetInfo(&info), CKR_CRYPTOKI_NOT_INITIALIZED);
+    }
+    /* no NUL in the first 4096 bytes: not a settings string */
+    char *long_text = malloc(5000);
+    assert_non_null(long_text);
+    memset(long_text, 'a', 4999);
+    long_text[4999] = '\0';
+    free(initialize_with(t, long_text, CKR_ARGUMENTS_BAD));
+    free(long_text);
+    /* an empty string sets nothing */
+    free(initialize_with(t, " ; ", CKR_OK));
+    fx_blank_slot();
+}
+
+/* ---- the system-wide file ------------------------------------------------------------ */
+
+/* The module's compiled-in system file.  Only the module meson builds for
+ * this test has one the test may write (valgrind.sh runs this program on
+ * the real module): without SOFTSE_TEST_SYSTEM_CONF the test is skipped. */
+static const char *system_conf(void)
+{
+    const char *path = getenv("SOFTSE_TEST_SYSTEM_CONF");
+    if (!path || !*path) {
+        print_message("SKIP: SOFTSE_TEST_SYSTEM_CONF does not name the module's system file\n");
+        skip();
+    }
+    return path;
+}
+
+static void write_system_conf(const char *text)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", system_conf());
+    *strrchr(dir, '/') = '\0';
+    mkdir(dir, 0755);
+    FILE *file = fopen(system_conf(), "w");
+    assert_non_null(file);
+    fputs(text, file);
+    fclose(file);
+}
+
+static int teardown_system_conf(void **state)
+{
+    const char *path = getenv("SOFTSE_TEST_SYSTEM_CONF");
+    if (path && *path)
+        unlink(path);
+    return fx_teardown(state);
+}
+
+/* A service started with an empty environment (only HOME, elsewhere)
+ * opens the store the system file names, and logs where it came from. */
+static void system_conf_for_services(void **state)
+{
+    fx *t = *state;
+    char store[PATH_MAX + 16], home[PATH_MAX + 16], text[3 * PATH_MAX], line[3 * PATH_MAX];
+    path_join(store, sizeof(store), t->root, "system-store");
+    path_join(home, sizeof(home), t->root, "service-home");
+    /* rot_dir: the test's own device root, which this process uses too */
+    snprintf(text, sizeof(text),
+             "# the machine's store\nstore_dir = %s\nrot_dir = %s/rot\n"
+             "pin_kdf_iterations = 1000\nlog_level = info\n",
+             store, t->root);
+    write_system_conf(text);
+    fx_stderr_begin(t);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        clearenv();
+        setenv("HOME", home, 1);
+        child_rv(t->f->C_Initialize(NULL_PTR), CKR_OK);
+        CK_SLOT_ID slots[4];
+        CK_ULONG count = 4;
+        child_rv(t->f->C_GetSlotList(CK_TRUE, slots, &count), CKR_OK);
+        child_check(count == 1);
+        child_rv(fx_init_token(slots[0], FX_SO_PIN, "service"), CKR_OK);
+        child_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char *log = fx_stderr_end(t);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("the service process failed: %s", log);
+    snprintf(line, sizeof(line), "store %s (from %s:2): 0 token(s)", store, system_conf());
+    assert_logged(log, line);
+    free(log);
+    struct stat st;
+    char elsewhere[2 * PATH_MAX];
+    path_join(elsewhere, sizeof(elsewhere), home, ".local/share/softse");
+    assert_int_not_equal(stat(elsewhere, &st), 0); /* nothing in the service's HOME */
+
+    /* SOFTSE_STORE overrides the file's store_dir; the token is in neither */
+    assert_rv(t->f->C_Initialize(NULL_PTR), CKR_OK);
+    fx_blank_slot();
+    CK_ULONG count = 0;
+    assert_rv(t->f->C_GetSlotList(CK_TRUE, NULL, &count), CKR_OK);
+    assert_int_equal(count, 1);
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+    unsetenv("SOFTSE_STORE");
+    assert_rv(t->f->C_Initialize(NULL_PTR), CKR_OK);
+    assert_token_file_in(fx_slot_by_label("service"), store);
+}
+
+/* SOFTSE_CONF replaces the system file; a bad system file is reported. */
+static void system_conf_replaced_and_checked(void **state)
+{
+    fx *t = *state;
+    char conf_path[PATH_MAX + 16];
+    write_system_conf("store_dir = /nonexistent/never-used\n");
+    unsetenv("SOFTSE_STORE");
+    char text[2 * PATH_MAX];
+    snprintf(text, sizeof(text), "store_dir = %s\n", t->store);
+    write_conf(t, text, conf_path, sizeof(conf_path));
+    assert_rv(t->f->C_Initialize(NULL_PTR), CKR_OK);
+    assert_token_file_in(fx_new_token("user-conf"), t->store);
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+
+    unsetenv("SOFTSE_CONF");
+    write_system_conf("store_dir = /tmp\nlog_levle = info\n");
+    fx_stderr_begin(t);
+    CK_RV rv = t->f->C_Initialize(NULL_PTR);
+    char *log = fx_stderr_end(t);
+    assert_rv(rv, CKR_GENERAL_ERROR);
+    char line[PATH_MAX + 16];
+    snprintf(line, sizeof(line), "%s:2", system_conf());
+    assert_logged(log, line);
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +430,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(config_file, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(config_with_defaults, fx_setup_env, fx_teardown),
         cmocka_unit_test_setup_teardown(config_errors_are_reported, fx_setup_env, fx_teardown),
+        cmocka_unit_test_setup_teardown(reserved_store_dir, fx_setup_env, fx_teardown),
+        cmocka_unit_test_setup_teardown(reserved_quoting, fx_setup_env, fx_teardown),
+        cmocka_unit_test_setup_teardown(reserved_errors, fx_setup_env, fx_teardown),
+        cmocka_unit_test_setup_teardown(system_conf_for_services, fx_setup_env,
+                                        teardown_system_conf),
+        cmocka_unit_test_setup_teardown(system_conf_replaced_and_checked, fx_setup_env,
+                                        teardown_system_conf),
     };
+    fx_own_rot_dir(true);
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

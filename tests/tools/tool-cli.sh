@@ -92,6 +92,7 @@ expect_in "$out" "1 to 32 bytes" "a 33-byte label"
 step "the module: found without --module, --module wins, a bad one is named"
 ok "show (SOFTSE_MODULE)" tool show
 expect_in "$out" "^Slot 0: blank token" "show on an empty store"
+expect_in "$out" "^Store $SOFTSE_STORE \\(from SOFTSE_STORE\\): 0 token\\(s\\)$" "show: the store line"
 ok "show --module" env -u SOFTSE_MODULE "$SOFTSE_TOOL" show --module "$SOFTSE_MODULE"
 expect_in "$out" "^Slot 0: blank token" "show --module"
 # The built tool finds the module built next to it (<builddir>/module/).
@@ -110,6 +111,11 @@ ok "init from the environment" env SOFTSE_SO_PIN=$SO_PIN SOFTSE_PIN=$PIN "$SOFTS
 expect_in "$out" "token \"t\" initialized in slot 0, serial [0-9A-F]{16}" "init"
 ok "pkcs11-tool-free login check" tool show --token t
 expect_in "$out" "USER_PIN_INITIALIZED" "the user PIN is set"
+expect_in "$out" "^Store $SOFTSE_STORE \\(from SOFTSE_STORE\\): 1 token\\(s\\)$" "show --token: the store line"
+printf '# the store\nstore_dir = %s\n' "$SOFTSE_STORE" >"$work/tool.conf"
+ok "show with the store in a configuration file" env -u SOFTSE_STORE SOFTSE_CONF="$work/tool.conf" \
+    "$SOFTSE_TOOL" show
+expect_in "$out" "^Store $SOFTSE_STORE \\(from $work/tool.conf:2\\): 1 token\\(s\\)$" "show: a store from a file"
 fails "the same label again" tool init --token t --so-pin $SO_PIN --pin $PIN
 expect_in "$out" "a token labelled \"t\" exists already" "a second token t"
 fails "a short PIN" tool init --token u --so-pin 12 --pin $PIN
