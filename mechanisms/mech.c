@@ -11,8 +11,8 @@
 
 static const mech_table *const tables[] = {
     &mech_table_digest, &mech_table_sign,   &mech_table_cipher, &mech_table_keygen,
-    &mech_table_wrap,   &mech_table_derive, &mech_table_gkea,   &mech_table_ki,
-    &mech_table_sk3,
+    &mech_table_wrap,   &mech_table_derive, &mech_table_des3,   &mech_table_encrypt_data,
+    &mech_table_gkea,   &mech_table_ki,     &mech_table_sk3,
 };
 
 #define EACH_ROW(row)                                              \
