@@ -66,8 +66,11 @@ CK_RV mech_set_check_value(attr_list *attrs)
 {
     CK_KEY_TYPE type;
     const CK_ATTRIBUTE *value = attr_list_find(attrs, CKA_VALUE);
-    if (attr_list_ulong(attrs, CKA_KEY_TYPE, &type) != CKR_OK || !value)
-        return CKR_OK; /* no key bytes here (an in-card secret): nothing to check */
+    if (attr_list_ulong(attrs, CKA_KEY_TYPE, &type) != CKR_OK || !value) {
+        /* no key bytes here (an in-card secret): nothing to compute or check */
+        attr_list_remove(attrs, CKA_CHECK_VALUE);
+        return CKR_OK;
+    }
     unsigned char computed[MECH_CHECK_VALUE_LEN];
     bool defined;
     CK_RV rv = compute(type, value->pValue, value->ulValueLen, computed, &defined);
