@@ -287,6 +287,19 @@ static void wrap_unwrap(void **state)
         read_check_value(t->session, back, kcv_back); /* the same key came back */
         assert_memory_equal(kcv, kcv_back, 3);
     }
+    /* the check value the sender gave with the wrapped key is checked */
+    CK_KEY_TYPE aes_type = CKK_AES;
+    CK_ATTRIBUTE with_kcv[] = {{CKA_CLASS, &secret_class, sizeof(secret_class)},
+                               {CKA_KEY_TYPE, &aes_type, sizeof(aes_type)},
+                               {CKA_ENCRYPT, &yes, sizeof(yes)},
+                               {CKA_CHECK_VALUE, kcv, 3}};
+    CK_ULONG blob_len = sizeof(blob);
+    assert_rv(f->C_WrapKey(t->session, &mechs[2], wrapping, target, blob, &blob_len), CKR_OK);
+    assert_rv(f->C_UnwrapKey(t->session, &mechs[2], wrapping, blob, blob_len, with_kcv, 4, &back),
+              CKR_OK);
+    kcv[0] ^= 0x80;
+    assert_rv(f->C_UnwrapKey(t->session, &mechs[2], wrapping, blob, blob_len, with_kcv, 4, &back),
+              CKR_ATTRIBUTE_VALUE_INVALID);
     /* a wrapped DES3 key of bad parity, and one too short for its type */
     unsigned char bad[24];
     memcpy(bad, sp800_67_key, 24);
