@@ -12,7 +12,6 @@
 #include "mech.h"
 #include "mech_util.h"
 
-#include <limits.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
