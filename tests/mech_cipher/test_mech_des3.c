@@ -423,7 +423,10 @@ static void test_check_value(void **state)
         kcv.data[2] ^= 1;
         assert_int_equal(attr_list_set(&attrs, CKA_CHECK_VALUE, kcv.data, 3), CKR_OK);
         assert_int_equal(mech_set_check_value(&attrs), CKR_ATTRIBUTE_VALUE_INVALID);
-        assert_int_equal(attr_list_set(&attrs, CKA_CHECK_VALUE, kcv.data, 4), CKR_OK);
+        unsigned char longer[4] = {0};
+        kcv.data[2] ^= 1; /* the right three bytes, and one more */
+        memcpy(longer, kcv.data, 3);
+        assert_int_equal(attr_list_set(&attrs, CKA_CHECK_VALUE, longer, 4), CKR_OK);
         assert_int_equal(mech_set_check_value(&attrs), CKR_ATTRIBUTE_VALUE_INVALID);
         assert_int_equal(attr_list_set(&attrs, CKA_CHECK_VALUE, NULL, 0), CKR_OK);
         assert_int_equal(mech_set_check_value(&attrs), CKR_OK);
