@@ -286,7 +286,9 @@ static CK_RV ed25519_from_attrs(const attr_list *attrs, bool private_key, EVP_PK
 }
 
 /* Any secret key type (vendor ones included) is bytes; an AES key must
- * be 16, 24 or 32 of them (PKCS#11 3.0 §2.10.2). */
+ * be 16, 24 or 32 of them (PKCS#11 3.0 §2.10.2), a DES2/DES3 key its
+ * length with odd parity and not single DES (mech_des_key_check); single
+ * DES keys softse does not hold (README, "no single DES"). */
 static CK_RV secret_from_attrs(const attr_list *attrs, CK_KEY_TYPE type, mech_key *out)
 {
     const CK_ATTRIBUTE *value;
@@ -296,6 +298,13 @@ static CK_RV secret_from_attrs(const attr_list *attrs, CK_KEY_TYPE type, mech_ke
     if (type == CKK_AES && value->ulValueLen != 16 && value->ulValueLen != 24 &&
         value->ulValueLen != 32)
         return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (type == CKK_DES)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (mech_des_key_len(type)) {
+        rv = mech_des_key_check(type, value->pValue, value->ulValueLen);
+        if (rv != CKR_OK)
+            return rv;
+    }
     out->secret = malloc(value->ulValueLen);
     if (!out->secret)
         return CKR_HOST_MEMORY;

@@ -151,6 +151,8 @@ extern const mech_table mech_table_keygen;  /* mechanisms/mech_keygen.c */
 extern const mech_table mech_table_wrap;    /* mechanisms/mech_wrap.c: AES-KW, KWP */
 extern const mech_table mech_table_derive;  /* mechanisms/mech_derive.c: ECDH, HKDF, SP800-108 */
 extern const mech_table mech_table_rsa_raw; /* mechanisms/mech_rsa_raw.c: CKM_RSA_X_509, recovery */
+extern const mech_table mech_table_des3;    /* mechanisms/mech_des3.c: Triple DES */
+extern const mech_table mech_table_encrypt_data; /* mechanisms/mech_encrypt_data.c: *_ENCRYPT_DATA */
 extern const mech_table mech_table_gkea;    /* vendor-mechs/gkea.c: SPEC.md §4 */
 extern const mech_table mech_table_ki;      /* vendor-mechs/ki.c: SPEC.md §5 */
 extern const mech_table mech_table_sk3;     /* vendor-mechs/sk3.c: SPEC.md §6 */
@@ -217,5 +219,28 @@ CK_RV mech_private_attrs(EVP_PKEY *pkey, attr_list *out);
 
 /* Bits of an RSA/EC key, or bytes of a secret key: for CKR_KEY_SIZE_RANGE. */
 CK_ULONG mech_key_size(const mech_key *key);
+
+/* ---- Triple DES keys (mechanisms/mech_des3.c) ------------------------------ */
+
+#define MECH_DES_BLOCK 8
+/* 16 for CKK_DES2, 24 for CKK_DES3, 0 for any other key type. */
+size_t mech_des_key_len(CK_KEY_TYPE type);
+/* A DES2/DES3 value as softse takes one: its type's length, odd parity in
+ * every byte (PKCS#11 3.0), and no single DES in disguise (K1 = K2, or
+ * K2 = K3).  CKR_ATTRIBUTE_VALUE_INVALID otherwise. */
+CK_RV mech_des_key_check(CK_KEY_TYPE type, const unsigned char *value, size_t len);
+/* Sets each byte's low bit for odd parity (FIPS 46-3). */
+void mech_des_set_parity(unsigned char *value, size_t len);
+/* The DES-EDE3 key of a DES2 (K1‖K2‖K1) or DES3 value of len bytes. */
+void mech_des3_key24(const unsigned char *value, size_t len, unsigned char out[24]);
+
+/* ---- check values (mechanisms/mech_check_value.c) -------------------------- */
+
+#define MECH_CHECK_VALUE_LEN 3
+/* A new secret key's CKA_CHECK_VALUE (docs/spec.md §7.5): computed from
+ * CKA_KEY_TYPE and CKA_VALUE in attrs and set; a value the caller gave
+ * must match (else CKR_ATTRIBUTE_VALUE_INVALID), an empty one is kept
+ * empty; a key type without a check value keeps none. */
+CK_RV mech_set_check_value(attr_list *attrs);
 
 #endif

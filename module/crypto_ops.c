@@ -417,9 +417,17 @@ static CK_RV template_class(const attr_list *tmpl, CK_OBJECT_CLASS dflt, CK_OBJE
     return rv == CKR_TEMPLATE_INCOMPLETE ? CKR_OK : rv;
 }
 
-/* Stores one new key; token->lock is taken here. */
+/* Stores one new key, a secret one with its check value (docs/spec.md
+ * §7.5); token->lock is taken here. */
 static CK_RV store_new(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT_HANDLE_PTR out)
 {
+    CK_ULONG cls = CKO_DATA;
+    attr_list_ulong(attrs, CKA_CLASS, &cls);
+    if (cls == CKO_SECRET_KEY) {
+        CK_RV rv = mech_set_check_value(attrs);
+        if (rv != CKR_OK)
+            return rv;
+    }
     mutex_lock(s->token->lock);
     CK_RV rv = check_lifecycle(s->token);
     if (rv == CKR_OK)
@@ -854,7 +862,14 @@ CK_RV key_unwrap(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE unwrappi
         mech_key check;
         memset(&check, 0, sizeof(check));
         rv = mech_key_from_attrs(&attrs, &check); /* e.g. an AES key of 20 bytes */
-        if (rv != CKR_OK)
+        CK_ULONG type = 0;
+        attr_list_ulong(&attrs, CKA_KEY_TYPE, &type);
+        /* A DES key of bad parity, or single DES, is a bad wrapped key
+         * (PKCS#11 3.0: it may not be unwrapped); else the type does not fit. */
+        if (rv != CKR_OK && mech_des_key_len(type))
+            rv = len != mech_des_key_len(type) ? CKR_WRAPPED_KEY_LEN_RANGE
+                                               : CKR_WRAPPED_KEY_INVALID;
+        else if (rv != CKR_OK)
             rv = CKR_TEMPLATE_INCONSISTENT;
         else if (check.type == CKK_RSA && mech_key_size(&check) < mech_rsa_min_bits())
             rv = CKR_WRAPPED_KEY_INVALID; /* rsa_min_bits (mech.h): C_CreateObject refuses it too */

@@ -484,6 +484,8 @@ static CK_RV complete_created(se_session *s, CK_OBJECT_CLASS cls, attr_list *att
                 rv = CKR_TEMPLATE_INCONSISTENT;
             else
                 rv = attr_list_set_ulong(attrs, CKA_VALUE_LEN, key.secret_len);
+            if (rv == CKR_OK)
+                rv = mech_set_check_value(attrs);
         } else if (key.pkey && !attr_list_has(attrs, CKA_PUBLIC_KEY_INFO)) {
             attr_list pub;
             attr_list_init(&pub);

@@ -20,6 +20,14 @@
 #define CKA_UNIQUE_ID 0x00000004UL
 #endif
 
+/* PKCS#11 3.0 mechanisms absent from NSS's header. */
+#ifndef CKM_DES3_CMAC_GENERAL
+#define CKM_DES3_CMAC_GENERAL 0x00000137UL
+#endif
+#ifndef CKM_DES3_CMAC
+#define CKM_DES3_CMAC 0x00000138UL
+#endif
+
 #define SOFTSE_EXPORT __attribute__((visibility("default")))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -5,7 +5,7 @@
  * mechanism's structure (CK_GCM_PARAMS_V3, CK_AES_CTR_PARAMS,
  * CK_RSA_PKCS_OAEP_PARAMS, CK_RSA_PKCS_PSS_PARAMS, CK_EDDSA_PARAMS,
  * CK_HKDF_PARAMS, CK_ECDH1_DERIVE_PARAMS, CK_SP800_108_KDF_PARAMS, the
- * CK_SE_* structures) whose inner pointers point into exactly-sized copies
+ * *_ENCRYPT_DATA parameters, the CK_SE_* structures) whose inner pointers point into exactly-sized copies
  * of the input, with lengths from it, sometimes NULL with a length.  Then
  * C_EncryptInit, C_DecryptInit, C_SignInit, C_VerifyInit, C_DigestInit,
  * C_DeriveKey, C_GenerateKey, C_WrapKey or C_UnwrapKey, and when the init
@@ -434,6 +434,30 @@ static void natural_parameter(CK_MECHANISM *mech, fz_input *in)
         mech->ulParameterLen = sizeof(CK_SE_SK3_Q4_PARAMS);
         mech->pParameter = fz_take(in, mech->ulParameterLen);
         return;
+    case CKM_DES3_ECB_ENCRYPT_DATA:
+    case CKM_AES_ECB_ENCRYPT_DATA: {
+        CK_KEY_DERIVATION_STRING_DATA *p = fz_alloc(sizeof(*p));
+        fz_buffer(in, &p->pData, &p->ulLen);
+        mech->pParameter = p;
+        mech->ulParameterLen = sizeof(*p);
+        return;
+    }
+    case CKM_DES3_CBC_ENCRYPT_DATA: {
+        CK_DES_CBC_ENCRYPT_DATA_PARAMS *p = fz_alloc(sizeof(*p));
+        memcpy(p->iv, fz_take(in, sizeof(p->iv)), sizeof(p->iv));
+        fz_buffer(in, &p->pData, &p->length);
+        mech->pParameter = p;
+        mech->ulParameterLen = sizeof(*p);
+        return;
+    }
+    case CKM_AES_CBC_ENCRYPT_DATA: {
+        CK_AES_CBC_ENCRYPT_DATA_PARAMS *p = fz_alloc(sizeof(*p));
+        memcpy(p->iv, fz_take(in, sizeof(p->iv)), sizeof(p->iv));
+        fz_buffer(in, &p->pData, &p->length);
+        mech->pParameter = p;
+        mech->ulParameterLen = sizeof(*p);
+        return;
+    }
     case CKM_SE_SK3_HOST_DERIVE:
         mech->ulParameterLen = sizeof(CK_SE_SK3_HOST_PARAMS);
         mech->pParameter = fz_take(in, mech->ulParameterLen);

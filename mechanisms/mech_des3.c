@@ -1,0 +1,654 @@
+/*
+ * mech_des3.c — Triple DES (TDEA, NIST SP 800-67) as cards and issuer
+ * systems use it: CKK_DES2 (K1‖K2, run as K1‖K2‖K1) and CKK_DES3 keys,
+ * their generation, ECB / CBC / CBC_PAD encryption and key wrapping,
+ * the CBC-MAC of FIPS 113 (CKM_DES3_MAC, _GENERAL) and CMAC of NIST
+ * SP 800-38B (CKM_DES3_CMAC, _GENERAL).  No single DES: a key whose parts
+ * collapse it to one DES key (K1 = K2, or K2 = K3) is refused.
+ *
+ * The cipher is OpenSSL's DES-EDE3 (default provider), fetched once per
+ * process; a DES2 key is expanded to K1‖K2‖K1 before keying it.
+ */
+#include "mech.h"
+#include "mech_util.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DES_BLOCK MECH_DES_BLOCK
+#define DES_PART 8 /* one DES key of the bundle */
+#define DES2_BYTES 16
+#define DES3_BYTES 24
+#define EVP_CHUNK (1 << 30) /* EVP_CipherUpdate takes an int length; a block multiple */
+#define MAC_CHUNK 512       /* CBC-MAC: ciphertext blocks are produced here, then dropped */
+
+/* ---- keys ------------------------------------------------------------------ */
+
+size_t mech_des_key_len(CK_KEY_TYPE type)
+{
+    return type == CKK_DES2 ? DES2_BYTES : type == CKK_DES3 ? DES3_BYTES : 0;
+}
+
+/* FIPS 46-3: each byte's low bit makes its count of one bits odd. */
+static unsigned char with_parity(unsigned char byte)
+{
+    unsigned char high = byte & 0xfe;
+    return (unsigned char)(high | !__builtin_parity(high));
+}
+
+void mech_des_set_parity(unsigned char *value, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        value[i] = with_parity(value[i]);
+}
+
+/* K1 = K2 (DES2, DES3) or K2 = K3 (DES3): EDE then is one DES. */
+static bool collapses_to_des(const unsigned char *value, size_t len)
+{
+    if (CRYPTO_memcmp(value, value + DES_PART, DES_PART) == 0)
+        return true;
+    return len == DES3_BYTES && CRYPTO_memcmp(value + DES_PART, value + 2 * DES_PART, DES_PART) == 0;
+}
+
+CK_RV mech_des_key_check(CK_KEY_TYPE type, const unsigned char *value, size_t len)
+{
+    if (!value || len == 0 || len != mech_des_key_len(type))
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    /* PKCS#11 3.0 ("DES2/DES3 secret key objects"): a key with incorrect
+     * parity may not be created or unwrapped. */
+    for (size_t i = 0; i < len; i++)
+        if (value[i] != with_parity(value[i]))
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+    return collapses_to_des(value, len) ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_OK;
+}
+
+void mech_des3_key24(const unsigned char *value, size_t len, unsigned char out[24])
+{
+    memcpy(out, value, len == DES2_BYTES ? DES2_BYTES : DES3_BYTES);
+    if (len == DES2_BYTES)
+        memcpy(out + DES2_BYTES, value, DES_PART); /* keying option 2: K3 = K1 */
+}
+
+/* A key the rows take: a DES2 or DES3 secret of its type's length.  The
+ * parity was checked when the key was made (keyconv.c); DES ignores it. */
+static CK_RV check_key(const mech_key *key)
+{
+    if (!key || key->cls != CKO_SECRET_KEY || !key->secret || !mech_des_key_len(key->type))
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (key->secret_len != mech_des_key_len(key->type))
+        return CKR_KEY_SIZE_RANGE;
+    return CKR_OK;
+}
+
+/* ---- fetched algorithms ---------------------------------------------------- */
+
+static EVP_CIPHER *des3_ecb, *des3_cbc; /* until C_Finalize (mech_once) */
+static EVP_MAC *des3_cmac;
+
+static void des3_fetch_all(void)
+{
+    des3_ecb = EVP_CIPHER_fetch(NULL, "DES-EDE3-ECB", NULL);
+    des3_cbc = EVP_CIPHER_fetch(NULL, "DES-EDE3-CBC", NULL);
+    des3_cmac = EVP_MAC_fetch(NULL, "CMAC", NULL);
+    ERR_clear_error();
+}
+
+static void des3_free_all(void)
+{
+    EVP_CIPHER_free(des3_ecb);
+    EVP_CIPHER_free(des3_cbc);
+    EVP_MAC_free(des3_cmac);
+    des3_ecb = des3_cbc = NULL;
+    des3_cmac = NULL;
+}
+
+static mech_once des3_once = MECH_ONCE_INIT(des3_fetch_all, des3_free_all);
+
+/* A context keyed with key (DES2 expanded), for ECB or CBC. */
+static CK_RV keyed_context(EVP_CIPHER_CTX **ctx, bool cbc, const mech_key *key,
+                           const unsigned char *iv, bool encrypt, bool padding)
+{
+    if (!mech_once_run(&des3_once) || !(cbc ? des3_cbc : des3_ecb))
+        return CKR_FUNCTION_FAILED;
+    if (!(*ctx = EVP_CIPHER_CTX_new()))
+        return CKR_HOST_MEMORY;
+    unsigned char key24[DES3_BYTES];
+    mech_des3_key24(key->secret, key->secret_len, key24);
+    int ok = EVP_CipherInit_ex2(*ctx, cbc ? des3_cbc : des3_ecb, key24, iv, encrypt ? 1 : 0, NULL);
+    OPENSSL_cleanse(key24, sizeof(key24));
+    if (!ok)
+        return mech_openssl_error("DES-EDE3 init", CKR_FUNCTION_FAILED);
+    EVP_CIPHER_CTX_set_padding(*ctx, padding);
+    return CKR_OK;
+}
+
+/* EVP_CipherUpdate over any length. */
+static CK_RV evp_update(EVP_CIPHER_CTX *ctx, unsigned char *out, size_t *out_len,
+                        const unsigned char *in, size_t in_len)
+{
+    size_t total = 0;
+    while (in_len > 0) {
+        int chunk = in_len > EVP_CHUNK ? EVP_CHUNK : (int)in_len;
+        int n = 0;
+        if (!EVP_CipherUpdate(ctx, out + total, &n, in, chunk))
+            return mech_openssl_error("DES-EDE3 update", CKR_FUNCTION_FAILED);
+        total += (size_t)n;
+        in += chunk;
+        in_len -= (size_t)chunk;
+    }
+    *out_len = total;
+    return CKR_OK;
+}
+
+/* ---- encryption: ECB, CBC, CBC_PAD ------------------------------------------ */
+
+typedef struct des3_op {
+    EVP_CIPHER_CTX *ctx;
+    CK_MECHANISM_TYPE type;
+    bool encrypt;
+    size_t pending; /* bytes fed but not yet output */
+} des3_op;
+
+static void des3_free(void *state)
+{
+    des3_op *op = state;
+    if (!op)
+        return;
+    EVP_CIPHER_CTX_free(op->ctx); /* cleanses the key schedule */
+    free(op);
+}
+
+static CK_RV des3_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
+                       const mech_env *env, void **state)
+{
+    (void)env;
+    if (kind != MECH_ENCRYPT && kind != MECH_DECRYPT)
+        return CKR_MECHANISM_INVALID;
+    bool cbc = mech->mechanism != CKM_DES3_ECB;
+    /* ECB: no parameter; CBC, CBC_PAD: the 8-byte IV. */
+    if (cbc ? !mech->pParameter || mech->ulParameterLen != DES_BLOCK : mech->ulParameterLen != 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    CK_RV rv = check_key(key);
+    if (rv != CKR_OK)
+        return rv;
+    des3_op *op = calloc(1, sizeof(*op));
+    if (!op)
+        return CKR_HOST_MEMORY;
+    op->type = mech->mechanism;
+    op->encrypt = kind == MECH_ENCRYPT;
+    rv = keyed_context(&op->ctx, cbc, key, cbc ? mech->pParameter : NULL, op->encrypt,
+                       op->type == CKM_DES3_CBC_PAD);
+    if (rv != CKR_OK) {
+        des3_free(op);
+        return rv;
+    }
+    *state = op;
+    return CKR_OK;
+}
+
+static size_t round_down_block(size_t n)
+{
+    return n - n % DES_BLOCK;
+}
+
+static CK_RV des3_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
+{
+    des3_op *op = state;
+    CK_RV len_range = op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
+    size_t fed = op->pending + in_len;
+    if (fed < in_len)
+        return len_range;
+    if (op->type == CKM_DES3_CBC_PAD) {
+        if (op->encrypt && phase != MECH_PHASE_UPDATE) {
+            if (fed > SIZE_MAX - DES_BLOCK)
+                return CKR_DATA_LEN_RANGE;
+            *out_len = round_down_block(fed) + DES_BLOCK; /* 1..8 bytes of padding */
+            return CKR_OK;
+        }
+        if (!op->encrypt && phase == MECH_PHASE_ONESHOT && (fed == 0 || fed % DES_BLOCK != 0))
+            return CKR_ENCRYPTED_DATA_LEN_RANGE;
+        *out_len = phase == MECH_PHASE_FINAL ? op->pending : round_down_block(fed);
+        return CKR_OK;
+    }
+    /* ECB, CBC: whole blocks, so a single part that is not is refused now. */
+    if (phase == MECH_PHASE_ONESHOT && fed % DES_BLOCK != 0)
+        return len_range;
+    *out_len = phase == MECH_PHASE_FINAL ? 0 : round_down_block(fed);
+    return CKR_OK;
+}
+
+static CK_RV des3_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                         size_t *out_len)
+{
+    des3_op *op = state;
+    unsigned char none[DES_BLOCK];
+    CK_RV rv = evp_update(op->ctx, out ? out : none, out_len, in, in_len);
+    if (rv == CKR_OK)
+        op->pending = op->pending + in_len - *out_len;
+    return rv;
+}
+
+static CK_RV des3_final(void *state, unsigned char *out, size_t *out_len)
+{
+    des3_op *op = state;
+    unsigned char none[DES_BLOCK];
+    int n = 0;
+    *out_len = 0;
+    if (op->type == CKM_DES3_CBC_PAD && !op->encrypt && op->pending != DES_BLOCK)
+        return CKR_ENCRYPTED_DATA_LEN_RANGE;
+    if (op->type != CKM_DES3_CBC_PAD && op->pending != 0)
+        return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
+    if (!EVP_CipherFinal_ex(op->ctx, out ? out : none, &n)) {
+        ERR_clear_error(); /* bad padding: the caller's data, not an OpenSSL fault */
+        return op->encrypt ? CKR_FUNCTION_FAILED : CKR_ENCRYPTED_DATA_INVALID;
+    }
+    op->pending = 0;
+    *out_len = (size_t)n;
+    return CKR_OK;
+}
+
+static CK_RV des3_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                          size_t *out_len)
+{
+    des3_op *op = state;
+    size_t probe = 0, head = 0, tail = 0;
+    *out_len = 0;
+    CK_RV rv = des3_out_size(op, MECH_PHASE_ONESHOT, in_len, &probe);
+    if (rv == CKR_OK)
+        rv = des3_update(op, in, in_len, out, &head);
+    if (rv == CKR_OK)
+        rv = des3_final(op, out ? out + head : NULL, &tail);
+    if (rv != CKR_OK) {
+        if (out && !op->encrypt)
+            OPENSSL_cleanse(out, head); /* bad padding: release nothing */
+        return rv;
+    }
+    *out_len = head + tail;
+    return CKR_OK;
+}
+
+static const mech_ops des3_ops = {
+    .init = des3_init,
+    .out_size = des3_out_size,
+    .update = des3_update,
+    .final = des3_final,
+    .oneshot = des3_oneshot,
+    .free = des3_free,
+};
+
+/* ---- C_WrapKey / C_UnwrapKey ------------------------------------------------- */
+
+/* Wrapping is single-part encryption of the key bytes under the names
+ * C_WrapKey and C_UnwrapKey give the failures (PKCS#11 3.0 base
+ * specification).  ECB and CBC take only values of whole blocks: softse
+ * does not pad a key with zeros it could not tell from the key on unwrap. */
+static CK_RV wrap_error(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_KEY_TYPE_INCONSISTENT:
+        return CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
+    case CKR_KEY_SIZE_RANGE:
+        return CKR_WRAPPING_KEY_SIZE_RANGE;
+    case CKR_DATA_LEN_RANGE:
+        return CKR_KEY_SIZE_RANGE;
+    default:
+        return rv;
+    }
+}
+
+static CK_RV unwrap_error(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_KEY_TYPE_INCONSISTENT:
+        return CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
+    case CKR_KEY_SIZE_RANGE:
+        return CKR_UNWRAPPING_KEY_SIZE_RANGE;
+    case CKR_ENCRYPTED_DATA_LEN_RANGE:
+        return CKR_WRAPPED_KEY_LEN_RANGE;
+    case CKR_ENCRYPTED_DATA_INVALID:
+        return CKR_WRAPPED_KEY_INVALID;
+    default:
+        return rv;
+    }
+}
+
+static CK_RV des3_wrap(const CK_MECHANISM *mech, const mech_key *wrapping, const unsigned char *in,
+                       size_t in_len, unsigned char *out, size_t *out_len)
+{
+    void *state = NULL;
+    size_t need = 0;
+    CK_RV rv = des3_init(mech, wrapping, MECH_ENCRYPT, NULL, &state);
+    if (rv == CKR_OK)
+        rv = des3_out_size(state, MECH_PHASE_ONESHOT, in_len, &need);
+    if (rv == CKR_OK && (!out || *out_len < need)) {
+        rv = out ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+        *out_len = need;
+    } else if (rv == CKR_OK) {
+        rv = des3_oneshot(state, in, in_len, out, out_len);
+    }
+    des3_free(state);
+    return wrap_error(rv);
+}
+
+static CK_RV des3_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,
+                         const unsigned char *in, size_t in_len, unsigned char **out,
+                         size_t *out_len)
+{
+    void *state = NULL;
+    unsigned char *buf = NULL;
+    size_t need = 0, len = 0;
+    CK_RV rv = des3_init(mech, unwrapping, MECH_DECRYPT, NULL, &state);
+    if (rv == CKR_OK)
+        rv = des3_out_size(state, MECH_PHASE_ONESHOT, in_len, &need);
+    if (rv == CKR_OK && !(buf = malloc(need > 0 ? need : 1)))
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK)
+        rv = des3_oneshot(state, in, in_len, buf, &len);
+    if (rv == CKR_OK && len == 0)
+        rv = CKR_WRAPPED_KEY_INVALID; /* an empty key */
+    des3_free(state);
+    if (rv != CKR_OK) {
+        if (buf)
+            OPENSSL_cleanse(buf, need);
+        free(buf);
+        return unwrap_error(rv);
+    }
+    *out = buf;
+    *out_len = len;
+    return CKR_OK;
+}
+
+/* ---- MACs: CBC-MAC (FIPS 113) and CMAC (SP 800-38B) -------------------------- */
+
+typedef struct des3_mac {
+    EVP_CIPHER_CTX *cbc; /* CKM_DES3_MAC*: CBC with a zero IV, no padding */
+    EVP_MAC_CTX *cmac;   /* CKM_DES3_CMAC* */
+    unsigned char last[DES_BLOCK]; /* CBC-MAC: the last ciphertext block */
+    unsigned char partial[DES_BLOCK];
+    size_t partial_len;
+    bool fed; /* CBC-MAC: any data came */
+    size_t mac_len;
+} des3_mac;
+
+static void mac_free(void *state)
+{
+    des3_mac *m = state;
+    if (!m)
+        return;
+    EVP_CIPHER_CTX_free(m->cbc);
+    EVP_MAC_CTX_free(m->cmac); /* both cleanse their key schedules */
+    OPENSSL_cleanse(m, sizeof(*m));
+    free(m);
+}
+
+/* The MAC length: half a block for CKM_DES3_MAC (PKCS#11 3.0, "General
+ * block cipher MAC"), a block for CMAC, 1..8 bytes as the _GENERAL
+ * parameter says (a MAC of no bytes would verify anything). */
+static CK_RV mac_length(const CK_MECHANISM *mech, size_t *len)
+{
+    switch (mech->mechanism) {
+    case CKM_DES3_MAC:
+    case CKM_DES3_CMAC:
+        if (mech->ulParameterLen != 0)
+            return CKR_MECHANISM_PARAM_INVALID;
+        *len = mech->mechanism == CKM_DES3_MAC ? DES_BLOCK / 2 : DES_BLOCK;
+        return CKR_OK;
+    case CKM_DES3_MAC_GENERAL:
+    case CKM_DES3_CMAC_GENERAL: {
+        if (!mech->pParameter || mech->ulParameterLen != sizeof(CK_MAC_GENERAL_PARAMS))
+            return CKR_MECHANISM_PARAM_INVALID;
+        CK_MAC_GENERAL_PARAMS asked = *(const CK_MAC_GENERAL_PARAMS *)mech->pParameter;
+        if (asked < 1 || asked > DES_BLOCK)
+            return CKR_MECHANISM_PARAM_INVALID;
+        *len = asked;
+        return CKR_OK;
+    }
+    default:
+        return CKR_MECHANISM_INVALID;
+    }
+}
+
+static CK_RV cmac_start(des3_mac *m, const mech_key *key)
+{
+    if (!mech_once_run(&des3_once) || !des3_cmac)
+        return CKR_FUNCTION_FAILED;
+    if (!(m->cmac = EVP_MAC_CTX_new(des3_cmac)))
+        return CKR_HOST_MEMORY;
+    unsigned char key24[DES3_BYTES];
+    mech_des3_key24(key->secret, key->secret_len, key24);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, "DES-EDE3-CBC", 0),
+        OSSL_PARAM_construct_end()};
+    int ok = EVP_MAC_init(m->cmac, key24, sizeof(key24), params);
+    OPENSSL_cleanse(key24, sizeof(key24));
+    return ok ? CKR_OK : mech_openssl_error("DES3-CMAC init", CKR_FUNCTION_FAILED);
+}
+
+static CK_RV mac_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
+                      const mech_env *env, void **state)
+{
+    (void)env;
+    if (kind != MECH_SIGN && kind != MECH_VERIFY)
+        return CKR_MECHANISM_INVALID;
+    size_t mac_len = 0;
+    CK_RV rv = mac_length(mech, &mac_len);
+    if (rv == CKR_OK)
+        rv = check_key(key);
+    if (rv != CKR_OK)
+        return rv;
+    des3_mac *m = calloc(1, sizeof(*m));
+    if (!m)
+        return CKR_HOST_MEMORY;
+    m->mac_len = mac_len;
+    static const unsigned char zero_iv[DES_BLOCK];
+    bool cmac = mech->mechanism == CKM_DES3_CMAC || mech->mechanism == CKM_DES3_CMAC_GENERAL;
+    rv = cmac ? cmac_start(m, key) : keyed_context(&m->cbc, true, key, zero_iv, true, false);
+    if (rv != CKR_OK) {
+        mac_free(m);
+        return rv;
+    }
+    *state = m;
+    return CKR_OK;
+}
+
+static CK_RV mac_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
+{
+    (void)in_len;
+    const des3_mac *m = state;
+    *out_len = phase == MECH_PHASE_UPDATE ? 0 : m->mac_len;
+    return CKR_OK;
+}
+
+/* CBC-encrypts whole blocks, keeping only the last ciphertext block. */
+static CK_RV cbc_mac_blocks(des3_mac *m, const unsigned char *in, size_t len)
+{
+    unsigned char scratch[MAC_CHUNK];
+    while (len > 0) {
+        size_t chunk = len > MAC_CHUNK ? MAC_CHUNK : len, n = 0;
+        CK_RV rv = evp_update(m->cbc, scratch, &n, in, chunk);
+        if (rv != CKR_OK)
+            return rv;
+        memcpy(m->last, scratch + n - DES_BLOCK, DES_BLOCK);
+        in += chunk;
+        len -= chunk;
+    }
+    return CKR_OK;
+}
+
+static CK_RV mac_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                        size_t *out_len)
+{
+    (void)out;
+    des3_mac *m = state;
+    if (out_len)
+        *out_len = 0;
+    if (m->cmac)
+        return EVP_MAC_update(m->cmac, in, in_len) ? CKR_OK
+                                                   : mech_openssl_error("DES3-CMAC", CKR_FUNCTION_FAILED);
+    CK_RV rv = CKR_OK;
+    m->fed = m->fed || in_len > 0;
+    if (m->partial_len > 0) { /* complete the held block first */
+        size_t take = DES_BLOCK - m->partial_len;
+        take = take < in_len ? take : in_len;
+        memcpy(m->partial + m->partial_len, in, take);
+        m->partial_len += take;
+        in += take;
+        in_len -= take;
+        if (m->partial_len < DES_BLOCK)
+            return CKR_OK;
+        rv = cbc_mac_blocks(m, m->partial, DES_BLOCK);
+        m->partial_len = 0;
+    }
+    size_t whole = round_down_block(in_len);
+    if (rv == CKR_OK && whole > 0)
+        rv = cbc_mac_blocks(m, in, whole);
+    if (rv == CKR_OK && in_len > whole) {
+        memcpy(m->partial, in + whole, in_len - whole);
+        m->partial_len = in_len - whole;
+    }
+    return rv;
+}
+
+/* The full MAC block; CBC-MAC pads with zeros (ISO/IEC 9797-1 method 1:
+ * empty data is one zero block). */
+static CK_RV mac_block(des3_mac *m, unsigned char block[DES_BLOCK])
+{
+    if (m->cmac) {
+        size_t len = 0;
+        if (!EVP_MAC_final(m->cmac, block, &len, DES_BLOCK) || len != DES_BLOCK)
+            return mech_openssl_error("DES3-CMAC final", CKR_FUNCTION_FAILED);
+        return CKR_OK;
+    }
+    if (m->partial_len > 0 || !m->fed) {
+        memset(m->partial + m->partial_len, 0, DES_BLOCK - m->partial_len);
+        CK_RV rv = cbc_mac_blocks(m, m->partial, DES_BLOCK);
+        m->partial_len = 0;
+        if (rv != CKR_OK)
+            return rv;
+    }
+    memcpy(block, m->last, DES_BLOCK);
+    return CKR_OK;
+}
+
+static CK_RV mac_final(void *state, unsigned char *out, size_t *out_len)
+{
+    des3_mac *m = state;
+    unsigned char block[DES_BLOCK];
+    CK_RV rv = mac_block(m, block);
+    if (rv == CKR_OK) {
+        memcpy(out, block, m->mac_len);
+        *out_len = m->mac_len;
+    }
+    OPENSSL_cleanse(block, sizeof(block));
+    return rv;
+}
+
+static CK_RV mac_verify_final(void *state, const unsigned char *sig, size_t sig_len)
+{
+    des3_mac *m = state;
+    if (sig_len != m->mac_len)
+        return CKR_SIGNATURE_LEN_RANGE;
+    unsigned char block[DES_BLOCK];
+    CK_RV rv = mac_block(m, block);
+    if (rv == CKR_OK && CRYPTO_memcmp(block, sig, sig_len) != 0)
+        rv = CKR_SIGNATURE_INVALID;
+    OPENSSL_cleanse(block, sizeof(block));
+    return rv;
+}
+
+static const mech_ops mac_ops = {
+    .init = mac_init,
+    .out_size = mac_out_size,
+    .update = mac_update,
+    .final = mac_final,
+    .verify_final = mac_verify_final,
+    .free = mac_free,
+};
+
+/* ---- key generation ---------------------------------------------------------- */
+
+/* The template may name the class and key type; they must be the
+ * mechanism's.  DES2 and DES3 keys have no CKA_VALUE_LEN in PKCS#11 3.0
+ * (their length is fixed), so one given is not read: pkcs11-tool 0.23
+ * sends 16 with --key-type DES3:.  The key records its true length. */
+static CK_RV check_template(const attr_list *tmpl, CK_KEY_TYPE type)
+{
+    CK_ULONG value;
+    if (attr_list_ulong(tmpl, CKA_CLASS, &value) == CKR_OK && value != CKO_SECRET_KEY)
+        return CKR_TEMPLATE_INCONSISTENT;
+    if (attr_list_ulong(tmpl, CKA_KEY_TYPE, &value) == CKR_OK && value != type)
+        return CKR_TEMPLATE_INCONSISTENT;
+    return CKR_OK;
+}
+
+static CK_RV des_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const mech_env *env,
+                          attr_list *out)
+{
+    (void)env;
+    if (!mech_param_absent(mech))
+        return CKR_MECHANISM_PARAM_INVALID;
+    CK_KEY_TYPE type = mech->mechanism == CKM_DES2_KEY_GEN ? CKK_DES2 : CKK_DES3;
+    size_t len = mech_des_key_len(type);
+    CK_RV rv = check_template(tmpl, type);
+    if (rv != CKR_OK)
+        return rv;
+    unsigned char value[DES3_BYTES];
+    do { /* a collapsed key comes once in 2^56 draws */
+        if (RAND_priv_bytes(value, (int)len) != 1) {
+            rv = mech_openssl_error("random key", CKR_FUNCTION_FAILED);
+            break;
+        }
+        mech_des_set_parity(value, len);
+    } while (collapses_to_des(value, len));
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong(out, CKA_KEY_TYPE, type);
+    if (rv == CKR_OK)
+        rv = attr_list_set(out, CKA_VALUE, value, (CK_ULONG)len);
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong(out, CKA_VALUE_LEN, (CK_ULONG)len);
+    OPENSSL_cleanse(value, sizeof(value));
+    return rv;
+}
+
+/* ---- rows ---------------------------------------------------------------------- */
+
+#define CRYPT_WRAP (CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP)
+#define SIGN_FLAGS (CKF_SIGN | CKF_VERIFY)
+/* Key sizes in bytes like softse's other secret-key rows (PKCS#11 says
+ * the fields are not used for DES): DES2 16, DES3 24. */
+#define DES_SIZES DES2_BYTES, DES3_BYTES
+
+#define CIPHER_ROW(mech)                                                                           \
+    {                                                                                              \
+        .type = mech, .name = #mech, .info = {DES_SIZES, CRYPT_WRAP}, .multipart = true,           \
+        .ops = &des3_ops, .wrap = des3_wrap, .unwrap = des3_unwrap                                  \
+    }
+#define MAC_ROW(mech)                                                                              \
+    {                                                                                              \
+        .type = mech, .name = #mech, .info = {DES_SIZES, SIGN_FLAGS}, .multipart = true,           \
+        .ops = &mac_ops                                                                            \
+    }
+
+static const mech_row rows[] = {
+    {.type = CKM_DES2_KEY_GEN,
+     .name = "CKM_DES2_KEY_GEN",
+     .info = {DES2_BYTES, DES2_BYTES, CKF_GENERATE},
+     .generate = des_generate},
+    {.type = CKM_DES3_KEY_GEN,
+     .name = "CKM_DES3_KEY_GEN",
+     .info = {DES3_BYTES, DES3_BYTES, CKF_GENERATE},
+     .generate = des_generate},
+    CIPHER_ROW(CKM_DES3_ECB),
+    CIPHER_ROW(CKM_DES3_CBC),
+    CIPHER_ROW(CKM_DES3_CBC_PAD),
+    MAC_ROW(CKM_DES3_MAC),
+    MAC_ROW(CKM_DES3_MAC_GENERAL),
+    MAC_ROW(CKM_DES3_CMAC),
+    MAC_ROW(CKM_DES3_CMAC_GENERAL),
+};
+
+const mech_table mech_table_des3 = {rows, ARRAY_SIZE(rows)};
