@@ -95,4 +95,12 @@ static inline EVP_PKEY *test_fixed_rsa(unsigned bits, unsigned long e)
     return pkey;
 }
 
+/* An RSA key of bits with e = 65537: the fixed one when there is one
+ * (test_fixed_rsa), else a fresh one. */
+static inline EVP_PKEY *test_rsa_key(unsigned bits)
+{
+    EVP_PKEY *pkey = test_fixed_rsa(bits, 65537);
+    return pkey ? pkey : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+}
+
 #endif

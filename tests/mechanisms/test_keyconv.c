@@ -1,5 +1,6 @@
 /* keyconv.c: attributes ↔ EVP_PKEY ↔ PKCS#8, checked against plain OpenSSL. */
 #include "mech_test.h"
+#include "test_keys.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -70,7 +71,7 @@ static void assert_signs_for(const mech_key *key, EVP_PKEY *pkey)
 static void rsa_round_trip(void **state)
 {
     (void)state;
-    EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    EVP_PKEY *pkey = test_rsa_key(2048);
     assert_non_null(pkey);
     attr_list pub, priv;
     attr_list_init(&pub);
@@ -386,7 +387,7 @@ static void pkcs8_round_trips(void **state)
 {
     (void)state;
     EVP_PKEY *keys[] = {
-        EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048),
+        test_rsa_key(2048),
         EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"),
         EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521"),
         EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"),

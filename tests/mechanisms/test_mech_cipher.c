@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "mech_test.h"
+#include "test_keys.h"
 
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -479,7 +480,7 @@ static EVP_PKEY *rsa_private, *rsa_public;
 static int rsa_setup(void **unused)
 {
     (void)unused;
-    rsa_private = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    rsa_private = test_rsa_key(2048);
     unsigned char *der = NULL;
     int len = i2d_PUBKEY(rsa_private, &der);
     const unsigned char *p = der;
