@@ -6,7 +6,9 @@
  * session K/KI and destroy it; the SK3 queries run on token host keys
  * whose values this file computes from a known server value (so query 3
  * passes every time and never adds to the failure count).  The raw side is
- * the same cryptography composed with libcrypto.
+ * the same cryptography composed with libcrypto: careful (raw_init_*:
+ * HMAC contexts keyed once per key, RSA contexts kept per key, nonces from
+ * a block) and naive (naive_init_*: all of it per call), issue 18.
  */
 #include "bench_rows.h"
 
