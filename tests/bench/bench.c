@@ -35,6 +35,8 @@ options opt = {
     .objects = {{1000}, {1000}},
     .nobjects = {1, 1},
     .populate_budget = 600,
+    .procs = {1, 2, 4},
+    .nprocs = 3,
 };
 
 bench_module modules[2];
@@ -165,6 +167,40 @@ static CK_RV module_prepare(bench_module *m, long slot)
     return rv;
 }
 
+/* The slot of the token labelled label. */
+static CK_RV find_label_slot(bench_module *m, const char *label)
+{
+    CK_SLOT_ID list[64];
+    CK_ULONG n = ARRAY_SIZE(list);
+    CK_RV rv = m->fn->C_GetSlotList(CK_TRUE, list, &n);
+    for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+        CK_TOKEN_INFO ti;
+        char text[33];
+        if (m->fn->C_GetTokenInfo(list[i], &ti) != CKR_OK)
+            continue;
+        bench_trim_copy(text, ti.label, sizeof(ti.label));
+        if (strcmp(text, label) == 0) {
+            m->slot = list[i];
+            return CKR_OK;
+        }
+    }
+    return rv != CKR_OK ? rv : CKR_SLOT_ID_INVALID;
+}
+
+CK_RV bench_child_module(bench_module *m, const char *path, const char *label)
+{
+    CK_RV rv = module_load(m, path);
+    if (rv == CKR_OK)
+        rv = find_label_slot(m, label);
+    CK_SLOT_ID slot = m->slot;
+    m->pin = opt.pin;
+    m->so_pin = opt.so_pin;
+    if (rv == CKR_OK)
+        rv = m->fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                                  &m->session);
+    return rv == CKR_OK ? bench_login(m, CKU_USER, m->pin) : rv;
+}
+
 bool bench_selected(const char *name, const char *group)
 {
     if (!opt.ops)
@@ -182,30 +218,34 @@ bool bench_selected(const char *name, const char *group)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: softse-bench --module PATH [--module2 PATH] [options]\n"
-               "  --slot N / --slot2 N   slot of module 1 / 2 (default: first initialized token,\n"
-               "                         or with --init the first blank slot)\n"
-               "  --pin PIN --so-pin PIN user and SO PINs (default 1234 / 12345678)\n"
-               "  --init                 initialize a token in the blank slot first\n"
-               "  --fresh-store          temporary stores for both modules (SOFTSE_STORE,\n"
-               "                         one directory per module; SOFTHSM2_CONF; and\n"
-               "                         SOFTSE_ROT_DIR unless set), removed at exit;\n"
-               "                         implies --init\n"
-               "  --ops LIST             rows or groups: random,digest,hmac,ecdsa,eddsa,rsa,aes,\n"
-               "                         keygen,object,login,find,init,gkea,ki,\n"
-               "                         sk3, vendor (= gkea,ki,sk3) (default all)\n"
-               "  --seconds S --rounds N each rate: median of N rounds of S seconds (0.25, 5)\n"
-               "  --threads LIST         thread counts for the sign rows, from 1 (default 1,2)\n"
-               "  --objects LIST         token object counts (default 1000); --objects2 LIST\n"
-               "                         for module 2 (default the same)\n"
-               "  --populate-budget S    stop populating a module after S seconds (600)\n"
-               "  --populate-with TOOL   populate a softse token with TOOL (softse-populate):\n"
-               "                         object 0 by C_CreateObject, the rest in bulk;\n"
-               "                         --populate-with2 TOOL for module 2 (default the same;\n"
-               "                         another softse build may need its own tool)\n"
-               "  --no-raw               skip the raw OpenSSL side (to profile a module alone)\n"
-               "  --json                 machine-readable output instead of the table\n"
-               "  --json-out FILE        also write it to FILE\n");
+    fprintf(
+        f,
+        "usage: softse-bench --module PATH [--module2 PATH] [options]\n"
+        "  --slot N / --slot2 N   slot of module 1 / 2 (default: first initialized token,\n"
+        "                         or with --init the first blank slot)\n"
+        "  --pin PIN --so-pin PIN user and SO PINs (default 1234 / 12345678)\n"
+        "  --init                 initialize a token in the blank slot first\n"
+        "  --fresh-store          temporary stores for both modules (SOFTSE_STORE,\n"
+        "                         one directory per module; SOFTHSM2_CONF; and\n"
+        "                         SOFTSE_ROT_DIR unless set), removed at exit;\n"
+        "                         implies --init\n"
+        "  --ops LIST             rows or groups: random,digest,hmac,ecdsa,eddsa,rsa,aes,\n"
+        "                         des3,keygen,object,login,find,init,gkea,ki,procs,\n"
+        "                         sk3, vendor (= gkea,ki,sk3) (default all)\n"
+        "  --seconds S --rounds N each rate: median of N rounds of S seconds (0.25, 5)\n"
+        "  --threads LIST         thread counts of the multi-session rows, from 1 (default 1,2)\n"
+        "  --procs LIST           process counts of the process rows (--ops procs),\n"
+        "                         from 1 (default 1,2,4)\n"
+        "  --objects LIST         token object counts (default 1000); --objects2 LIST\n"
+        "                         for module 2 (default the same)\n"
+        "  --populate-budget S    stop populating a module after S seconds (600)\n"
+        "  --populate-with TOOL   populate a softse token with TOOL (softse-populate):\n"
+        "                         object 0 by C_CreateObject, the rest in bulk;\n"
+        "                         --populate-with2 TOOL for module 2 (default the same;\n"
+        "                         another softse build may need its own tool)\n"
+        "  --no-raw               skip the raw OpenSSL side (to profile a module alone)\n"
+        "  --json                 machine-readable output instead of the table\n"
+        "  --json-out FILE        also write it to FILE\n");
 }
 
 static int parse_list(const char *text, unsigned long *out, size_t *n)
@@ -237,7 +277,8 @@ static int parse_options(int argc, char **argv)
         O_POPULATE_WITH,
         O_POPULATE_WITH2,
         O_NO_RAW,
-        O_JSON_OUT
+        O_JSON_OUT,
+        O_PROCS
     };
     static const struct option longs[] = {
         {"module", required_argument, NULL, 'm'},
@@ -260,6 +301,7 @@ static int parse_options(int argc, char **argv)
         {"populate-with2", required_argument, NULL, O_POPULATE_WITH2},
         {"no-raw", no_argument, NULL, O_NO_RAW},
         {"json-out", required_argument, NULL, O_JSON_OUT},
+        {"procs", required_argument, NULL, O_PROCS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     unsigned long list[MAX_LIST];
@@ -323,6 +365,12 @@ static int parse_options(int argc, char **argv)
                 goto bad; /* scaling is relative to one thread */
             for (size_t i = 0; i < opt.nthreads; i++)
                 opt.threads[i] = list[i] <= 4 * MAX_LIST ? (unsigned)list[i] : 4 * MAX_LIST;
+            break;
+        case O_PROCS:
+            if (parse_list(optarg, list, &opt.nprocs) != 0 || list[0] != 1)
+                goto bad; /* scaling is relative to one process */
+            for (size_t i = 0; i < opt.nprocs; i++)
+                opt.procs[i] = list[i] <= 4 * MAX_LIST ? (unsigned)list[i] : 4 * MAX_LIST;
             break;
         case 'n':
             if (parse_list(optarg, opt.objects[0], &opt.nobjects[0]) != 0)
@@ -417,6 +465,8 @@ int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "--child-init") == 0)
         return bench_child_init(argv[2], argv[3], argv[4]);
+    if (argc == 6 && strcmp(argv[1], "--child-proc") == 0)
+        return bench_child_proc(argv[2], argv[3], argv[4], argv[5]);
     if (parse_options(argc, argv) != 0)
         return 2;
     bench_data_fill();
@@ -433,6 +483,7 @@ int main(int argc, char **argv)
             status = 1;
     if (status == 0) {
         bench_run_operations();
+        bench_run_processes();
         bool find = bench_selected("find", "objects"), init = bench_selected("init", "objects");
         for (size_t k = 0; k < nmodules && (find || init); k++)
             bench_run_objects(k, find, init);

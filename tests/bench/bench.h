@@ -30,6 +30,7 @@ typedef struct bench_keys {
     CK_OBJECT_HANDLE ed_priv, ed_pub;
     CK_OBJECT_HANDLE rsa_priv, rsa_pub;
     CK_OBJECT_HANDLE hmac, aes;
+    CK_OBJECT_HANDLE des3, rsa1024_priv, rsa1024_pub; /* issue 16's rows */
     /* Vendor rows: SK3 server keys (one from CKM_SE_SK3_KEY_GEN, one of a
      * known value) and two host keys; the attestation key once made. */
     CK_OBJECT_HANDLE sk3_server_gen, sk3_server, sk3_host_i, sk3_host_j;
@@ -67,7 +68,7 @@ typedef struct bench_op {
     /* Checked with C_GetMechanismInfo first: the row is "n/a" without it.
      * 0 when the operation needs no mechanism (C_GenerateRandom…). */
     CK_MECHANISM_TYPE mech;
-    bool threaded; /* a sign operation: also measured on several threads */
+    bool threaded; /* runs on several sessions: also measured on several threads */
 
     /* PKCS#11 side: per-thread state on its own session s.  NULL for a
      * vendor row that is only reserved. */
@@ -76,6 +77,12 @@ typedef struct bench_op {
     /* Raw OpenSSL side; NULL when there is no equivalent. */
     CK_RV (*raw_init)(void **state);
     bench_run_fn raw_run;
+    /* The careful raw side above keeps what an application would keep
+     * (keyed contexts per key, random drawn in blocks); the naive one, when
+     * a row has it, remakes its contexts per call, as the first version of
+     * this bench did: reported as a second, labelled column (issue 18). */
+    CK_RV (*naive_init)(void **state);
+    bench_run_fn naive_run;
 } bench_op;
 
 /* Time an iteration spends on housekeeping that is not the operation

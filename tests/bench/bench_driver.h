@@ -13,8 +13,8 @@
 
 #include <stdio.h>
 
-#define MAX_LIST 8 /* entries of --threads and --objects */
-enum { T_MOD1, T_MOD2, T_RAW, T_COUNT };
+#define MAX_LIST 8                                /* entries of --threads and --objects */
+enum { T_MOD1, T_MOD2, T_RAW, T_NAIVE, T_COUNT }; /* T_NAIVE: the naive raw side */
 
 typedef struct options {
     const char *module[2];
@@ -31,6 +31,8 @@ typedef struct options {
     size_t nobjects[2];
     double populate_budget;
     const char *populate_with[2]; /* softse-populate, for a softse module 1 / 2 */
+    unsigned procs[MAX_LIST];     /* --procs: process counts of the process rows */
+    size_t nprocs;
 } options;
 
 extern options opt;
@@ -44,6 +46,10 @@ typedef struct measure {
     double median, min, max;
     double sample[MAX_ROUNDS];
     unsigned rounds;
+    /* Process CPU seconds (user + system, every thread: the module's
+     * audit drain too) per operation, per round, and their median. */
+    double cpu[MAX_ROUNDS];
+    double cpu_median;
     char note[80]; /* why there is no number: "n/a …", "error …" */
 } measure;
 
@@ -79,12 +85,18 @@ void bench_trim_copy(char *dst, const CK_UTF8CHAR *src, size_t len);
 CK_RV bench_login(bench_module *m, CK_USER_TYPE who, const char *pin);
 /* SOFTSE_STORE = the module's own store (a --fresh-store run), if any. */
 void bench_use_store(const bench_module *m);
+/* A child process's module: loaded, C_Initialize, the main session
+ * opened on the slot of the token labelled label and logged in as the
+ * user (--pin, the default). */
+CK_RV bench_child_module(bench_module *m, const char *path, const char *label);
 /* Whether --ops selects the row name or its group. */
 bool bench_selected(const char *name, const char *group);
 
 /* ---- bench_run.c ------------------------------------------------------ */
 
-double bench_now(void); /* CLOCK_MONOTONIC, seconds */
+double bench_now(void);         /* CLOCK_MONOTONIC, seconds */
+double bench_process_cpu(void); /* user + system seconds of the whole process */
+double bench_settled_cpu(void); /* the same, once background threads are idle */
 /* Marks m as not measured, with the reason (fmt takes one %s). */
 void bench_note(measure *m, const char *fmt, const char *arg);
 double bench_median(const double *values, unsigned n);
@@ -93,6 +105,19 @@ void bench_summarize(measure *m);
 void bench_measure_rate(measure *m, bench_run_fn run, void *state);
 /* Every selected row, on every module and raw; progress on stderr. */
 void bench_run_operations(void);
+/* One round on this thread: the rate, the operations done and the CPU
+ * seconds per operation (bench_settled_cpu before and after). */
+double bench_round(bench_run_fn run, void *state, double seconds, CK_RV *rv, uint64_t *done,
+                   double *cpu);
+
+/* ---- bench_procs.c ---------------------------------------------------- */
+
+/* The process rows: at[procs index][target], T_MOD1, T_MOD2, T_RAW. */
+extern op_result proc_results[];
+extern size_t nproc_results;
+void bench_run_processes(void);
+/* softse-bench --child-proc MODULE|raw LABEL ROW SECONDS (bench_procs.c). */
+int bench_child_proc(const char *path, const char *label, const char *row, const char *seconds);
 
 /* ---- bench_objects.c -------------------------------------------------- */
 

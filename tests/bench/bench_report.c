@@ -46,12 +46,70 @@ static double ratio(const measure *a, const measure *b)
     return bench_median(r, a->rounds);
 }
 
+/* The same for CPU seconds per operation (module over raw: above 1 is
+ * more CPU than raw). */
+static double cpu_ratio(const measure *a, const measure *b)
+{
+    double r[MAX_ROUNDS];
+    if (!a->ok || !b->ok || b->cpu_median <= 0)
+        return NAN;
+    if (a->rounds != b->rounds)
+        return a->cpu_median / b->cpu_median;
+    for (unsigned i = 0; i < a->rounds; i++)
+        r[i] = b->cpu[i] > 0 ? a->cpu[i] / b->cpu[i] : NAN;
+    return bench_median(r, a->rounds);
+}
+
+static double rate_of(const measure *m)
+{
+    return m->ok ? m->median : NAN;
+}
+
+static double cpu_us(const measure *m)
+{
+    return m->ok ? 1e6 * m->cpu_median : NAN;
+}
+
+static const char *target_name(size_t k)
+{
+    return k == T_RAW ? "raw" : k == T_NAIVE ? "raw-naive" : modules[k].name;
+}
+
 static void print_cell(double v, const char *fmt, int width)
 {
     if (isnan(v))
         printf(" %*s", width, "n/a");
     else
         printf(fmt, width, v);
+}
+
+/* The process rows: aggregate rates of N processes, against N raw ones. */
+static void print_processes(const char *n1, const char *n2)
+{
+    if (!nproc_results)
+        return;
+    printf("\nprocesses (N processes each with its own session on the same token, aggregate "
+           "ops/s; raw: N processes of raw OpenSSL;\nscale = rate at N / rate at 1, paired "
+           "rounds; cpu/raw = CPU per operation over raw's)\n");
+    printf("%-22s %5s %10s %5s %7s %6s %10s %5s %10s %6s\n", "operation", "procs", n1, "/raw",
+           "cpu/raw", "scale", n2, "/raw", "raw", "scale");
+    for (size_t i = 0; i < nproc_results; i++)
+        for (size_t p = 0; p < opt.nprocs; p++) {
+            measure *at = proc_results[i].at[p], *one = proc_results[i].at[0];
+            printf("%-22s %5u", proc_results[i].op->name, opt.procs[p]);
+            print_cell(rate_of(&at[T_MOD1]), " %*.0f", 10);
+            print_cell(ratio(&at[T_MOD1], &at[T_RAW]), " %*.2f", 5);
+            print_cell(cpu_ratio(&at[T_MOD1], &at[T_RAW]), " %*.2f", 7);
+            print_cell(ratio(&at[T_MOD1], &one[T_MOD1]), " %*.2f", 6);
+            print_cell(rate_of(&at[T_MOD2]), " %*.0f", 10);
+            print_cell(ratio(&at[T_MOD2], &at[T_RAW]), " %*.2f", 5);
+            print_cell(rate_of(&at[T_RAW]), " %*.0f", 10);
+            print_cell(ratio(&at[T_RAW], &one[T_RAW]), " %*.2f", 6);
+            for (size_t k = 0; k <= T_RAW; k++)
+                if (!at[k].ok && at[k].note[0] && (k < nmodules || k == T_RAW))
+                    printf("  %s: %s", target_name(k), at[k].note);
+            printf("\n");
+        }
 }
 
 void bench_print_table(void)
@@ -70,9 +128,13 @@ void bench_print_table(void)
     printf("each rate: median of %u rounds of %.2f s after a warm-up; raw = OpenSSL EVP, same "
            "key size and data\n\n",
            opt.rounds, opt.seconds);
-    printf("%-22s %3s %12s %6s %12s %6s %12s %8s\n", "operation", "thr", n1, "/raw", n2, "/raw",
-           "raw", n1);
-    printf("%-22s %3s %12s %6s %12s %6s %12s %8s\n", "", "", "ops/s", "", "ops/s", "", "ops/s",
+    printf("ratios are paired per round (median of the per-round ratios); /raw = rate over the "
+           "careful "
+           "raw rate;\ncpu = process CPU (user+system, all threads) per operation; cpu/raw = "
+           "that over raw's (above 1: more CPU than raw);\nnaive = the raw side remaking its "
+           "contexts per call (the first bench's), /nv = module rate over it\n\n");
+    printf("%-22s %3s %10s %5s %7s %7s %10s %5s %7s %10s %7s %10s %5s %6s\n", "operation", "thr",
+           n1, "/raw", "cpu us", "cpu/raw", n2, "/raw", "cpu/raw", "raw", "cpu us", "naive", "/nv",
            "/mod2");
     for (size_t i = 0; i < nresults; i++) {
         op_result *r = &results[i];
@@ -81,12 +143,18 @@ void bench_print_table(void)
             if (!at[T_MOD1].ok && !at[T_MOD1].note[0])
                 continue; /* not measured at this thread count */
             printf("%-22s %3u", r->op->name, opt.threads[t]);
-            print_cell(at[T_MOD1].ok ? at[T_MOD1].median : NAN, " %*.0f", 12);
-            print_cell(ratio(&at[T_MOD1], &at[T_RAW]), " %*.2f", 6);
-            print_cell(at[T_MOD2].ok ? at[T_MOD2].median : NAN, " %*.0f", 12);
-            print_cell(ratio(&at[T_MOD2], &at[T_RAW]), " %*.2f", 6);
-            print_cell(at[T_RAW].ok ? at[T_RAW].median : NAN, " %*.0f", 12);
-            print_cell(ratio(&at[T_MOD1], &at[T_MOD2]), " %*.2f", 8);
+            print_cell(rate_of(&at[T_MOD1]), " %*.0f", 10);
+            print_cell(ratio(&at[T_MOD1], &at[T_RAW]), " %*.2f", 5);
+            print_cell(cpu_us(&at[T_MOD1]), " %*.2f", 7);
+            print_cell(cpu_ratio(&at[T_MOD1], &at[T_RAW]), " %*.2f", 7);
+            print_cell(rate_of(&at[T_MOD2]), " %*.0f", 10);
+            print_cell(ratio(&at[T_MOD2], &at[T_RAW]), " %*.2f", 5);
+            print_cell(cpu_ratio(&at[T_MOD2], &at[T_RAW]), " %*.2f", 7);
+            print_cell(rate_of(&at[T_RAW]), " %*.0f", 10);
+            print_cell(cpu_us(&at[T_RAW]), " %*.2f", 7);
+            print_cell(rate_of(&at[T_NAIVE]), " %*.0f", 10);
+            print_cell(ratio(&at[T_MOD1], &at[T_NAIVE]), " %*.2f", 5);
+            print_cell(ratio(&at[T_MOD1], &at[T_MOD2]), " %*.2f", 6);
             printf("\n");
         }
     }
@@ -96,13 +164,13 @@ void bench_print_table(void)
             bool any = false;
             for (size_t k = 0; k < T_COUNT; k++) {
                 const measure *m = &results[i].at[t][k];
-                if (m->ok || !m->note[0] || (k == T_RAW && strcmp(m->note, "n/a") == 0))
+                if (m->ok || !m->note[0] || (k >= T_RAW && strcmp(m->note, "n/a") == 0))
                     continue;
                 if (!header)
                     printf("\nnotes:\n");
                 if (!any)
                     printf("  %s x%u:", results[i].op->name, opt.threads[t]);
-                printf("%s %s %s", any ? ";" : "", k == T_RAW ? "raw" : modules[k].name, m->note);
+                printf("%s %s %s", any ? ";" : "", target_name(k), m->note);
                 header = any = true;
             }
             if (any)
@@ -123,10 +191,12 @@ void bench_print_table(void)
                 header = true;
             }
             printf("%-22s %3u", results[i].op->name, opt.threads[t]);
-            for (size_t k = 0; k < T_COUNT; k++)
+            for (size_t k = 0; k <= T_RAW; k++)
                 print_cell(ratio(&many[k], &one[k]), " %*.2f", 10);
             printf("\n");
         }
+
+    print_processes(n1, n2);
 
     if (!levels[0][0].count)
         return;
@@ -155,8 +225,10 @@ void bench_print_table(void)
 static void json_measure(FILE *f, const char *key, const measure *m, bool last)
 {
     if (m->ok)
-        fprintf(f, "\"%s\": {\"median\": %.3f, \"min\": %.3f, \"max\": %.3f}%s", key, m->median,
-                m->min, m->max, last ? "" : ", ");
+        fprintf(f,
+                "\"%s\": {\"median\": %.3f, \"min\": %.3f, \"max\": %.3f, "
+                "\"cpu_us_per_op\": %.4f}%s",
+                key, m->median, m->min, m->max, 1e6 * m->cpu_median, last ? "" : ", ");
     else
         fprintf(f, "\"%s\": {\"note\": \"%s\"}%s", key, m->note[0] ? m->note : "not measured",
                 last ? "" : ", ");
@@ -200,14 +272,38 @@ void bench_print_json(FILE *f)
             first = false;
             json_measure(f, "module1", &at[T_MOD1], false);
             json_measure(f, "module2", &at[T_MOD2], false);
-            json_measure(f, "raw", &at[T_RAW], true);
+            json_measure(f, "raw", &at[T_RAW], false);
+            json_measure(f, "raw_naive", &at[T_NAIVE], true);
             fprintf(f, "}, ");
             json_number(f, "module1_over_raw", ratio(&at[T_MOD1], &at[T_RAW]), false);
             json_number(f, "module2_over_raw", ratio(&at[T_MOD2], &at[T_RAW]), false);
             json_number(f, "module1_over_module2", ratio(&at[T_MOD1], &at[T_MOD2]), false);
+            json_number(f, "module1_over_raw_naive", ratio(&at[T_MOD1], &at[T_NAIVE]), false);
+            json_number(f, "module1_cpu_over_raw", cpu_ratio(&at[T_MOD1], &at[T_RAW]), false);
+            json_number(f, "module2_cpu_over_raw", cpu_ratio(&at[T_MOD2], &at[T_RAW]), false);
             json_number(f, "scaling_module1", ratio(&at[T_MOD1], &results[i].at[0][T_MOD1]), false);
             json_number(f, "scaling_module2", ratio(&at[T_MOD2], &results[i].at[0][T_MOD2]), false);
             json_number(f, "scaling_raw", ratio(&at[T_RAW], &results[i].at[0][T_RAW]), true);
+            fprintf(f, "}");
+        }
+    fprintf(f, "\n  ],\n  \"processes\": [");
+    first = true;
+    for (size_t i = 0; i < nproc_results; i++)
+        for (size_t p = 0; p < opt.nprocs; p++) {
+            measure *at = proc_results[i].at[p], *one = proc_results[i].at[0];
+            fprintf(f, "%s\n    {\"name\": \"%s\", \"procs\": %u, \"ops_per_s\": {",
+                    first ? "" : ",", proc_results[i].op->name, opt.procs[p]);
+            first = false;
+            json_measure(f, "module1", &at[T_MOD1], false);
+            json_measure(f, "module2", &at[T_MOD2], false);
+            json_measure(f, "raw", &at[T_RAW], true);
+            fprintf(f, "}, ");
+            json_number(f, "module1_over_raw", ratio(&at[T_MOD1], &at[T_RAW]), false);
+            json_number(f, "module2_over_raw", ratio(&at[T_MOD2], &at[T_RAW]), false);
+            json_number(f, "module1_cpu_over_raw", cpu_ratio(&at[T_MOD1], &at[T_RAW]), false);
+            json_number(f, "scaling_module1", ratio(&at[T_MOD1], &one[T_MOD1]), false);
+            json_number(f, "scaling_module2", ratio(&at[T_MOD2], &one[T_MOD2]), false);
+            json_number(f, "scaling_raw", ratio(&at[T_RAW], &one[T_RAW]), true);
             fprintf(f, "}");
         }
     fprintf(f, "\n  ],\n  \"objects\": [");

@@ -37,6 +37,16 @@ CK_RV make_pair(bench_module *m, CK_MECHANISM_TYPE gen, CK_ATTRIBUTE *pub, CK_UL
 extern EVP_PKEY *raw_ec, *raw_rsa;
 EVP_PKEY *raw_key(EVP_PKEY **slot, const char *type);
 
+/* Random bytes drawn from OpenSSL in blocks and handed out in pieces, as
+ * a careful application (and softse's mech_random) draws them: one DRBG
+ * call per 64 nonces of 32 bytes.  A zeroed block is empty.  Each raw
+ * state has its own (one thread uses a state). */
+typedef struct raw_block {
+    unsigned char bytes[2048];
+    size_t left; /* the last `left` bytes are still to hand out */
+} raw_block;
+bool raw_block_draw(raw_block *b, unsigned char *out, size_t len, bool secret);
+
 /* bench_vendor.c: its raw state and its own raw keys. */
 typedef struct raw_vendor raw_vendor;
 void raw_vendor_free(raw_vendor *st);

@@ -6,7 +6,9 @@
  * session K/KI and destroy it; the SK3 queries run on token host keys
  * whose values this file computes from a known server value (so query 3
  * passes every time and never adds to the failure count).  The raw side is
- * the same cryptography composed with libcrypto.
+ * the same cryptography composed with libcrypto: careful (raw_init_*:
+ * HMAC contexts keyed once per key, RSA contexts kept per key, nonces from
+ * a block) and naive (naive_init_*: all of it per call), issue 18.
  */
 #include "bench_rows.h"
 
@@ -443,6 +445,14 @@ struct raw_vendor {
     EC_POINT *h, *gr, *hr;
     unsigned hmacs; /* SK3: HMAC-SHA-256 calls per iteration */
     bool rand32;    /* SK3: plus 32 random bytes (queries 1 and 2) */
+    /* naive: contexts made per call and one DRBG call per nonce, as the
+     * first bench composed it; else the careful side's kept state: */
+    bool naive;
+    EVP_MAC_CTX *keyed[3];  /* SK3: one HMAC context per key, keyed once */
+    EVP_PKEY_CTX *enc;      /* GKEA RSA, KI RSA: the encryption set up once */
+    EVP_MD_CTX *attest_set; /* GKEA: the attestation signature set up once */
+    EVP_MD_CTX *attest_ctx; /* its copy per call */
+    raw_block rnd;
     unsigned char spki[600];
     size_t spki_len, k;
     unsigned char n_bytes[512], g_bytes[133], h_bytes[133];
@@ -451,6 +461,12 @@ struct raw_vendor {
 
 void raw_vendor_free(raw_vendor *st)
 {
+    for (size_t i = 0; i < 3; i++)
+        EVP_MAC_CTX_free(st->keyed[i]);
+    EVP_PKEY_CTX_free(st->enc);
+    EVP_MD_CTX_free(st->attest_set);
+    EVP_MD_CTX_free(st->attest_ctx);
+    OPENSSL_cleanse(&st->rnd, sizeof(st->rnd));
     EVP_PKEY_CTX_free(st->gen);
     EVP_MAC_free(st->mac);
     EVP_KDF_free(st->kdf);
@@ -485,6 +501,12 @@ static bool raw_attest_sign(raw_vendor *st, const unsigned char *k, const unsign
     at += put16(st->buf + at, ek, ek_len);
     size_t len = 80;
     unsigned char sig[80];
+    if (!st->naive) {
+        if (!EVP_MD_CTX_copy_ex(st->attest_ctx, st->attest_set))
+            return false;
+        EVP_MD_CTX_set_flags(st->attest_ctx, EVP_MD_CTX_FLAG_FINALISE);
+        return EVP_DigestSign(st->attest_ctx, sig, &len, st->buf, at) > 0;
+    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     bool ok = ctx && EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, st->attest, NULL) &&
               EVP_DigestSign(ctx, sig, &len, st->buf, at);
@@ -510,9 +532,13 @@ static CK_RV raw_gkea(void *state)
     raw_vendor *st = state;
     unsigned char k[32], ek[520];
     size_t ek_len = sizeof(ek);
-    if (st->mode == RAWV_GKEA_RSA)
+    if (st->mode == RAWV_GKEA_RSA && st->naive)
         return OK(RAND_priv_bytes(k, sizeof(k)) &&
                   raw_oaep_to(st->server, k, sizeof(k), ek, &ek_len) &&
+                  raw_attest_sign(st, k, ek, ek_len));
+    if (st->mode == RAWV_GKEA_RSA)
+        return OK(raw_block_draw(&st->rnd, k, sizeof(k), true) &&
+                  EVP_PKEY_encrypt(st->enc, ek, &ek_len, k, sizeof(k)) > 0 &&
                   raw_attest_sign(st, k, ek, ek_len));
     /* EC: ephemeral e, Z = ECDH, EK = E, K = HKDF(nonce, Z, info). */
     EVP_PKEY *eph = NULL;
@@ -556,14 +582,22 @@ static CK_RV raw_ki(void *state)
         /* r uniform in [2, n-2], c = r^e mod n (RSA without padding). */
         ok = BN_rand_range(st->r, st->bound) && BN_add_word(st->r, 2) &&
              BN_bn2binpad(st->r, r, (int)st->k) == (int)st->k;
-        EVP_PKEY_CTX *ctx = ok ? EVP_PKEY_CTX_new_from_pkey(NULL, st->server, NULL) : NULL;
-        ok = ok && ctx && EVP_PKEY_encrypt_init(ctx) > 0 &&
-             EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) > 0 &&
-             EVP_PKEY_encrypt(ctx, c, &c_len, r, st->k) > 0;
-        EVP_PKEY_CTX_free(ctx);
-    } else if (st->mode == RAWV_KI_OAEP) {
+        EVP_PKEY_CTX *ctx = st->enc;
+        if (st->naive) {
+            ctx = ok ? EVP_PKEY_CTX_new_from_pkey(NULL, st->server, NULL) : NULL;
+            ok = ok && ctx && EVP_PKEY_encrypt_init(ctx) > 0 &&
+                 EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) > 0;
+        }
+        ok = ok && EVP_PKEY_encrypt(ctx, c, &c_len, r, st->k) > 0;
+        if (st->naive)
+            EVP_PKEY_CTX_free(ctx);
+    } else if (st->mode == RAWV_KI_OAEP && st->naive) {
         r_len = 32;
         ok = RAND_priv_bytes(r, 32) && raw_oaep_to(st->server, r, 32, c, &c_len);
+    } else if (st->mode == RAWV_KI_OAEP) {
+        r_len = 32;
+        ok = raw_block_draw(&st->rnd, r, 32, true) &&
+             EVP_PKEY_encrypt(st->enc, c, &c_len, r, 32) > 0;
     } else {
         /* r uniform in [1, q-1]; c = P(g^r); the hash takes P(h^r). */
         const size_t pl = 65;
@@ -585,10 +619,46 @@ static CK_RV raw_ki(void *state)
 static CK_RV raw_sk3(void *state)
 {
     raw_vendor *st = state;
-    bool ok = !st->rand32 || RAND_bytes(st->out, 32);
-    for (unsigned i = 0; ok && i < st->hmacs; i++)
-        ok = hmac32(st->mac, st->buf + (i % 3) * 32, st->out, 48, st->out + 64);
+    size_t len;
+    if (st->naive) {
+        bool ok = !st->rand32 || RAND_bytes(st->out, 32);
+        for (unsigned i = 0; ok && i < st->hmacs; i++)
+            ok = hmac32(st->mac, st->buf + (i % 3) * 32, st->out, 48, st->out + 64);
+        return OK(ok);
+    }
+    bool ok = !st->rand32 || raw_block_draw(&st->rnd, st->out, 32, false);
+    for (unsigned i = 0; ok && i < st->hmacs; i++) {
+        EVP_MAC_CTX *ctx = st->keyed[i % 3];
+        ok = EVP_MAC_init(ctx, NULL, 0, NULL) && EVP_MAC_update(ctx, st->out, 48) &&
+             EVP_MAC_final(ctx, st->out + 64, &len, 32);
+    }
     return OK(ok);
+}
+
+/* The careful side's kept state (see struct raw_vendor). */
+static bool raw_vendor_keep(raw_vendor *st)
+{
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    bool ok = true;
+    if (st->mode == RAWV_HMACS)
+        for (size_t i = 0; ok && i < 3; i++)
+            ok = (st->keyed[i] = EVP_MAC_CTX_new(st->mac)) &&
+                 EVP_MAC_init(st->keyed[i], st->buf + 32 * i, 32, params);
+    if (ok && (st->mode == RAWV_GKEA_RSA || st->mode == RAWV_KI_OAEP || st->mode == RAWV_KI_RAW)) {
+        bool oaep = st->mode != RAWV_KI_RAW;
+        ok = (st->enc = EVP_PKEY_CTX_new_from_pkey(NULL, st->server, NULL)) &&
+             EVP_PKEY_encrypt_init(st->enc) > 0 &&
+             EVP_PKEY_CTX_set_rsa_padding(st->enc, oaep ? RSA_PKCS1_OAEP_PADDING : RSA_NO_PADDING) >
+                 0 &&
+             (!oaep || (EVP_PKEY_CTX_set_rsa_oaep_md_name(st->enc, "SHA256", NULL) > 0 &&
+                        EVP_PKEY_CTX_set_rsa_mgf1_md_name(st->enc, "SHA256", NULL) > 0));
+    }
+    if (ok && (st->mode == RAWV_GKEA_RSA || st->mode == RAWV_GKEA_EC))
+        ok = (st->attest_set = EVP_MD_CTX_new()) && (st->attest_ctx = EVP_MD_CTX_new()) &&
+             EVP_DigestSignInit_ex(st->attest_set, NULL, "SHA256", NULL, NULL, st->attest, NULL);
+    return ok;
 }
 
 static CK_RV raw_vendor_new(int mode, raw_vendor **out)
@@ -639,7 +709,7 @@ static bool raw_ec_issuer(raw_vendor *st)
     return ok;
 }
 
-static CK_RV raw_vendor_init(int mode, unsigned hmacs, bool rand32, void **state)
+static CK_RV raw_vendor_init(int mode, unsigned hmacs, bool rand32, bool naive, void **state)
 {
     raw_vendor *st = NULL;
     CK_RV rv = raw_vendor_new(mode, &st);
@@ -675,6 +745,8 @@ static CK_RV raw_vendor_init(int mode, unsigned hmacs, bool rand32, void **state
         memcpy(st->buf, sk3_server_value, sizeof(sk3_server_value));
         ok = ok && (st->mac = EVP_MAC_fetch(NULL, "HMAC", NULL));
     }
+    st->naive = naive;
+    ok = ok && (naive || raw_vendor_keep(st));
     if (!ok) {
         bench_state_free(st);
         return CKR_FUNCTION_FAILED;
@@ -683,73 +755,85 @@ static CK_RV raw_vendor_init(int mode, unsigned hmacs, bool rand32, void **state
     return CKR_OK;
 }
 
-#define RAWV_INIT(fname, mode, hmacs, rand32)                                                      \
-    static CK_RV fname(void **state)                                                               \
+/* Each composition twice: careful (raw_init_*) and naive (naive_init_*). */
+#define RAWV_INIT(name, mode, hmacs, rand32)                                                       \
+    static CK_RV raw_init_##name(void **state)                                                     \
     {                                                                                              \
-        return raw_vendor_init((mode), (hmacs), (rand32), state);                                  \
+        return raw_vendor_init((mode), (hmacs), (rand32), false, state);                           \
+    }                                                                                              \
+    static CK_RV naive_init_##name(void **state)                                                   \
+    {                                                                                              \
+        return raw_vendor_init((mode), (hmacs), (rand32), true, state);                            \
     }
 
-RAWV_INIT(raw_init_gkea_rsa, RAWV_GKEA_RSA, 0, false)
-RAWV_INIT(raw_init_gkea_ec, RAWV_GKEA_EC, 0, false)
-RAWV_INIT(raw_init_ki_rsa_raw, RAWV_KI_RAW, 0, false)
-RAWV_INIT(raw_init_ki_rsa_oaep, RAWV_KI_OAEP, 0, false)
-RAWV_INIT(raw_init_ki_ec, RAWV_KI_EC, 0, false)
+RAWV_INIT(gkea_rsa, RAWV_GKEA_RSA, 0, false)
+RAWV_INIT(gkea_ec, RAWV_GKEA_EC, 0, false)
+RAWV_INIT(ki_rsa_raw, RAWV_KI_RAW, 0, false)
+RAWV_INIT(ki_rsa_oaep, RAWV_KI_OAEP, 0, false)
+RAWV_INIT(ki_ec, RAWV_KI_EC, 0, false)
 /* HMAC-SHA-256 calls per query, SPEC.md §6: Q1 f_K~(r_i); server K(j),
  * K(j,i), K'(i), K'(i,j), K''(i), K''(i,j), beta; Q2 K(j,i), tau, sigma; Q3
  * c_i, K''(i,j), beta, K'(i,j), tau, rho, sigma; Q4 K(j,i), rho. */
-RAWV_INIT(raw_init_sk3_q1, RAWV_HMACS, 1, true)
-RAWV_INIT(raw_init_sk3_server, RAWV_HMACS, 7, false)
-RAWV_INIT(raw_init_sk3_q2, RAWV_HMACS, 3, true)
-RAWV_INIT(raw_init_sk3_q3, RAWV_HMACS, 7, false)
-RAWV_INIT(raw_init_sk3_q4, RAWV_HMACS, 2, false)
-RAWV_INIT(raw_init_sk3_full, RAWV_HMACS, 20, true)
+RAWV_INIT(sk3_q1, RAWV_HMACS, 1, true)
+RAWV_INIT(sk3_server, RAWV_HMACS, 7, false)
+RAWV_INIT(sk3_q2, RAWV_HMACS, 3, true)
+RAWV_INIT(sk3_q3, RAWV_HMACS, 7, false)
+RAWV_INIT(sk3_q4, RAWV_HMACS, 2, false)
+RAWV_INIT(sk3_full, RAWV_HMACS, 20, true)
 
 /* ---- the rows ------------------------------------------------------------------ */
 
 #define P11(name) p11_init_##name
 #define RAW(name) raw_init_##name
+#define NAIVE(name) naive_init_##name
 
 const bench_op bench_vendor_ops[] = {
     {"se-gkea-rsa2048", "gkea",
      "C_GenerateKey CKM_SE_GKEA session AES-256 K, RSA-2048 server, P-256 device key + "
      "C_DestroyObject; raw: RAND 32 B + OAEP-SHA256 + ECDSA-P256-SHA256 over the TBS",
-     CKM_SE_GKEA, false, P11(gkea_rsa), p11_gkea, RAW(gkea_rsa), raw_gkea},
+     CKM_SE_GKEA, true, P11(gkea_rsa), p11_gkea, RAW(gkea_rsa), raw_gkea, NAIVE(gkea_rsa),
+     raw_gkea},
     {"se-gkea-p256", "gkea",
      "C_GenerateKey CKM_SE_GKEA session AES-256 K, P-256 server, P-256 device key + "
      "C_DestroyObject; raw: EC keygen + ECDH + HKDF + ECDSA-P256-SHA256 over the TBS",
-     CKM_SE_GKEA, false, P11(gkea_ec), p11_gkea, RAW(gkea_ec), raw_gkea},
+     CKM_SE_GKEA, true, P11(gkea_ec), p11_gkea, RAW(gkea_ec), raw_gkea, NAIVE(gkea_ec), raw_gkea},
     {"se-ki-rsa-raw", "ki",
      "C_GenerateKey CKM_SE_KI_RSA_RAW SHA-256, RSA-2048 e=3, session KI + C_DestroyObject; "
      "raw: random r + RSA no padding + SHA-256",
-     CKM_SE_KI_RSA_RAW, false, P11(ki_rsa_raw), p11_ki, RAW(ki_rsa_raw), raw_ki},
+     CKM_SE_KI_RSA_RAW, true, P11(ki_rsa_raw), p11_ki, RAW(ki_rsa_raw), raw_ki, NAIVE(ki_rsa_raw),
+     raw_ki},
     {"se-ki-rsa-oaep", "ki",
      "C_GenerateKey CKM_SE_KI_RSA_OAEP SHA-256, RSA-2048 e=3, session KI + C_DestroyObject; "
      "raw: RAND 32 B + OAEP-SHA256 + SHA-256",
-     CKM_SE_KI_RSA_OAEP, false, P11(ki_rsa_oaep), p11_ki, RAW(ki_rsa_oaep), raw_ki},
+     CKM_SE_KI_RSA_OAEP, true, P11(ki_rsa_oaep), p11_ki, RAW(ki_rsa_oaep), raw_ki,
+     NAIVE(ki_rsa_oaep), raw_ki},
     {"se-ki-ec-elgamal", "ki",
      "C_GenerateKey CKM_SE_KI_EC_ELGAMAL SHA-256, P-256, session KI + C_DestroyObject; "
      "raw: random r + 2 EC scalar mults + SHA-256",
-     CKM_SE_KI_EC_ELGAMAL, false, P11(ki_ec), p11_ki, RAW(ki_ec), raw_ki},
+     CKM_SE_KI_EC_ELGAMAL, true, P11(ki_ec), p11_ki, RAW(ki_ec), raw_ki, NAIVE(ki_ec), raw_ki},
     {"se-sk3-q1", "sk3", "C_SignInit+C_Sign CKM_SE_SK3_Q1; raw: RAND 32 B + 1 HMAC-SHA256",
-     CKM_SE_SK3_Q1, false, P11(sk3_q1), p11_sk3_q1, RAW(sk3_q1), raw_sk3},
+     CKM_SE_SK3_Q1, true, P11(sk3_q1), p11_sk3_q1, RAW(sk3_q1), raw_sk3, NAIVE(sk3_q1), raw_sk3},
     {"se-sk3-server", "sk3",
      "C_SignInit+C_Sign CKM_SE_SK3_SERVER (CKM_SE_SK3_KEY_GEN key); raw: 7 HMAC-SHA256",
-     CKM_SE_SK3_SERVER, false, P11(sk3_server), p11_sk3_server, RAW(sk3_server), raw_sk3},
+     CKM_SE_SK3_SERVER, true, P11(sk3_server), p11_sk3_server, RAW(sk3_server), raw_sk3,
+     NAIVE(sk3_server), raw_sk3},
     {"se-sk3-q2", "sk3",
      "C_DeriveKey CKM_SE_SK3_Q2 session AES sigma + C_DestroyObject; raw: RAND 32 B + 3 HMAC",
-     CKM_SE_SK3_Q2, false, P11(sk3_q2), p11_sk3_q2, RAW(sk3_q2), raw_sk3},
+     CKM_SE_SK3_Q2, true, P11(sk3_q2), p11_sk3_q2, RAW(sk3_q2), raw_sk3, NAIVE(sk3_q2), raw_sk3},
     {"se-sk3-q3", "sk3",
      "C_DeriveKey CKM_SE_SK3_Q3 session AES sigma + C_DestroyObject; raw: 7 HMAC", CKM_SE_SK3_Q3,
-     false, P11(sk3_q3), p11_sk3_q3, RAW(sk3_q3), raw_sk3},
+     true, P11(sk3_q3), p11_sk3_q3, RAW(sk3_q3), raw_sk3, NAIVE(sk3_q3), raw_sk3},
     {"se-sk3-q4", "sk3", "C_VerifyInit+C_Verify CKM_SE_SK3_Q4; raw: 2 HMAC-SHA256", CKM_SE_SK3_Q4,
-     false, P11(sk3_q4), p11_sk3_q4, RAW(sk3_q4), raw_sk3},
+     true, P11(sk3_q4), p11_sk3_q4, RAW(sk3_q4), raw_sk3, NAIVE(sk3_q4), raw_sk3},
     {"se-sk3-reject", "sk3",
      "C_VerifyInit+C_Verify CKM_SE_SK3_Q4 with a wrong rho_i -> CKR_SIGNATURE_INVALID, the key's "
      "failure counter raised; raw: 2 HMAC-SHA256",
-     CKM_SE_SK3_Q4, false, P11(sk3_reject), p11_sk3_reject, RAW(sk3_q4), raw_sk3},
+     CKM_SE_SK3_Q4, false, P11(sk3_reject), p11_sk3_reject, RAW(sk3_q4), raw_sk3, NAIVE(sk3_q4),
+     raw_sk3},
     {"se-sk3-handshake", "sk3",
      "Q1 + server + Q2 + Q3 + Q4 (sigma keys destroyed); raw: RAND 32 B + 20 HMAC-SHA256",
-     CKM_SE_SK3_Q3, false, P11(sk3_full), p11_sk3_full, RAW(sk3_full), raw_sk3},
+     CKM_SE_SK3_Q3, false, P11(sk3_full), p11_sk3_full, RAW(sk3_full), raw_sk3, NAIVE(sk3_full),
+     raw_sk3},
 };
 
 const size_t bench_vendor_ops_count = ARRAY_SIZE(bench_vendor_ops);
