@@ -9,6 +9,7 @@
  */
 #include "mech.h"
 #include "mech_util.h"
+#include "param.h"
 
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -30,12 +31,6 @@ static CK_RV openssl_failed(CK_RV rv)
 {
     ERR_clear_error();
     return rv;
-}
-
-/* pParameter when it is exactly one struct of size bytes, else NULL. */
-static const void *param_struct(const CK_MECHANISM *mech, size_t size)
-{
-    return mech->pParameter && mech->ulParameterLen == size ? mech->pParameter : NULL;
 }
 
 /* ---- AES ------------------------------------------------------------------ */
@@ -201,12 +196,12 @@ static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key
         break;
     case CKM_AES_CBC:
     case CKM_AES_CBC_PAD:
-        if (!(iv = param_struct(mech, AES_BLOCK)))
+        if (!(iv = se_param_struct(mech, AES_BLOCK)))
             return CKR_MECHANISM_PARAM_INVALID;
         mode = AES_MODE_CBC;
         break;
     case CKM_AES_CTR: {
-        const CK_AES_CTR_PARAMS *ctr = param_struct(mech, sizeof(*ctr));
+        const CK_AES_CTR_PARAMS *ctr = se_param_struct(mech, sizeof(*ctr));
         if (!ctr || ctr_setup(&op->ctr, ctr) != CKR_OK)
             return CKR_MECHANISM_PARAM_INVALID;
         iv = ctr->cb;
@@ -215,7 +210,7 @@ static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key
     }
     case CKM_AES_GCM:
         /* ulIvBits is informative only (PKCS#11 3.0, "AES-GCM"): ulIvLen rules. */
-        gcm = param_struct(mech, sizeof(*gcm));
+        gcm = se_param_struct(mech, sizeof(*gcm));
         if (!gcm || !gcm->pIv || gcm->ulIvLen < 1 || gcm->ulIvLen > GCM_IV_MAX ||
             (gcm->ulAADLen > 0 && !gcm->pAAD) || !gcm_tag_bits_valid(gcm->ulTagBits))
             return CKR_MECHANISM_PARAM_INVALID;
@@ -520,7 +515,7 @@ static void rsa_free(void *state)
 /* OAEP: hash, MGF1 hash (may differ) and label (CK_RSA_PKCS_OAEP_PARAMS). */
 static CK_RV rsa_set_oaep(rsa_op *op, const CK_MECHANISM *mech)
 {
-    const CK_RSA_PKCS_OAEP_PARAMS *p = param_struct(mech, sizeof(*p));
+    const CK_RSA_PKCS_OAEP_PARAMS *p = se_param_struct(mech, sizeof(*p));
     const char *hash = NULL, *mgf = NULL;
     if (!p || (p->ulSourceDataLen > 0 && !p->pSourceData) || p->ulSourceDataLen > INT_MAX)
         return CKR_MECHANISM_PARAM_INVALID;

@@ -6,6 +6,7 @@
  */
 #include "mech.h"
 #include "mech_util.h"
+#include "param.h"
 
 #include <openssl/asn1.h>
 #include <openssl/core_names.h>
@@ -46,11 +47,6 @@ static const struct kdf_hash *find_hash(enum kdf_hash_by by, CK_ULONG value)
             return h;
     }
     return NULL;
-}
-
-static const void *param_struct(const CK_MECHANISM *mech, size_t size)
-{
-    return mech->pParameter && mech->ulParameterLen == size ? mech->pParameter : NULL;
 }
 
 /* The derived value's length: the template's CKA_VALUE_LEN, else
@@ -221,7 +217,7 @@ static CK_RV ecdh_derive(const CK_MECHANISM *mech, const mech_key *base, const a
                          const mech_env *env, attr_list *out)
 {
     (void)env;
-    const CK_ECDH1_DERIVE_PARAMS *p = param_struct(mech, sizeof(*p));
+    const CK_ECDH1_DERIVE_PARAMS *p = se_param_struct(mech, sizeof(*p));
     if (!p || !p->pPublicData || p->ulPublicDataLen == 0 ||
         (p->ulSharedDataLen > 0 && !p->pSharedData))
         return CKR_MECHANISM_PARAM_INVALID;
@@ -283,7 +279,7 @@ static CK_RV hkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const a
                          const mech_env *env, attr_list *out)
 {
     (void)env;
-    const CK_HKDF_PARAMS *p = param_struct(mech, sizeof(*p));
+    const CK_HKDF_PARAMS *p = se_param_struct(mech, sizeof(*p));
     if (!p || (!p->bExtract && !p->bExpand) || (p->ulInfoLen > 0 && !p->pInfo))
         return CKR_MECHANISM_PARAM_INVALID;
     const struct kdf_hash *hash = find_hash(BY_HASH, p->prfHashMechanism);
@@ -412,7 +408,7 @@ static CK_RV kbkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const 
                           const mech_env *env, attr_list *out)
 {
     (void)env;
-    const CK_SP800_108_KDF_PARAMS *p = param_struct(mech, sizeof(*p));
+    const CK_SP800_108_KDF_PARAMS *p = se_param_struct(mech, sizeof(*p));
     const struct kdf_hash *hash = p ? find_hash(BY_HMAC, p->prfType) : NULL;
     if (!hash || p->ulAdditionalDerivedKeys != 0)
         return CKR_MECHANISM_PARAM_INVALID;
