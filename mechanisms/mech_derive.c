@@ -96,10 +96,8 @@ static CK_RV run_kdf(const char *name, const OSSL_PARAM *params, unsigned char *
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, name, NULL);
     EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
     CK_RV rv = CKR_OK;
-    if (!ctx || EVP_KDF_derive(ctx, out, len, params) <= 0) {
-        ERR_clear_error();
-        rv = CKR_FUNCTION_FAILED;
-    }
+    if (!ctx || EVP_KDF_derive(ctx, out, len, params) <= 0)
+        rv = mech_openssl_error(name, CKR_FUNCTION_FAILED);
     EVP_KDF_CTX_free(ctx); /* cleanses the key it copied */
     EVP_KDF_free(kdf);
     return rv;
@@ -148,7 +146,7 @@ static bool peer_point(const unsigned char *data, size_t len, size_t field_len,
     int flags = ASN1_get_object(&p, &content_len, &tag, &cls, (long)len);
     if ((flags & 0x80) || (flags & V_ASN1_CONSTRUCTED) || tag != V_ASN1_OCTET_STRING ||
         cls != V_ASN1_UNIVERSAL || p + content_len != data + len) {
-        ERR_clear_error();
+        mech_openssl_error("ECDH public value DER", CKR_OK);
         return false;
     }
     *point = p;
@@ -165,10 +163,8 @@ static CK_RV peer_key(EVP_PKEY *base, const unsigned char *data, size_t len, EVP
     size_t point_len;
     size_t field_len = ((size_t)EVP_PKEY_get_bits(base) + 7) / 8;
     if (!EVP_PKEY_get_utf8_string_param(base, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                        NULL)) {
-        ERR_clear_error();
-        return CKR_KEY_TYPE_INCONSISTENT; /* explicit curve parameters */
-    }
+                                        NULL)) /* explicit curve parameters */
+        return mech_openssl_error("ECDH base key group", CKR_KEY_TYPE_INCONSISTENT);
     if (!peer_point(data, len, field_len, &point, &point_len))
         return CKR_MECHANISM_PARAM_INVALID;
     OSSL_PARAM params[] = {
@@ -179,10 +175,8 @@ static CK_RV peer_key(EVP_PKEY *base, const unsigned char *data, size_t len, EVP
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, mech_keytype("EC"), NULL);
     CK_RV rv = CKR_OK;
     if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, peer, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-        ERR_clear_error();
-        rv = CKR_MECHANISM_PARAM_INVALID;
-    }
+        EVP_PKEY_fromdata(ctx, peer, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+        rv = mech_openssl_error("ECDH peer point", CKR_MECHANISM_PARAM_INVALID);
     EVP_PKEY_CTX_free(ctx);
     return rv;
 }
@@ -203,7 +197,7 @@ static CK_RV ecdh_secret(EVP_PKEY *base, EVP_PKEY *peer, unsigned char **z, size
         rv = CKR_FUNCTION_FAILED;
     }
     if (rv != CKR_OK) {
-        ERR_clear_error();
+        mech_openssl_error("ECDH derive", rv);
         if (*z)
             OPENSSL_cleanse(*z, *z_len);
         free(*z);

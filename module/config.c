@@ -4,11 +4,12 @@
  * No configuration is needed: the store is $XDG_DATA_HOME/softse, else
  * ~/.local/share/softse.  SOFTSE_CONF names a file of "key = value" lines
  * (store_dir, pin_kdf_iterations, user_max_failures, so_max_failures,
- * log_level, syslog, key_separation = strict|relaxed, rot_provider, rot_dir,
- * rot_tcti); SOFTSE_STORE, SOFTSE_PIN_KDF_ITERATIONS, SOFTSE_KEY_SEPARATION
- * and SOFTSE_ROT_* override.
+ * log_level, syslog, trace = on|off, key_separation = strict|relaxed,
+ * rot_provider, rot_dir, rot_tcti); SOFTSE_STORE, SOFTSE_PIN_KDF_ITERATIONS,
+ * SOFTSE_KEY_SEPARATION, SOFTSE_TRACE and SOFTSE_ROT_* override.
  */
 #include "core.h"
+#include "trace.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,9 +23,6 @@
 #ifndef SOFTSE_DEFAULT_PIN_KDF_ITERATIONS
 #define SOFTSE_DEFAULT_PIN_KDF_ITERATIONS 600000
 #endif
-
-extern int se_log_level;
-extern bool se_log_syslog;
 
 static char *default_store_dir(void)
 {
@@ -118,6 +116,11 @@ static CK_RV apply(se_config *cfg, const char *key, const char *value, const cha
         cfg->key_separation_relaxed = strcmp(value, "relaxed") == 0; /* docs/spec.md §7.2 */
         return CKR_OK;
     }
+    if (strcmp(key, "trace") == 0) { /* every C_* call at debug level: trace.h */
+        se_trace_on = strcasecmp(value, "on") == 0 || strcasecmp(value, "true") == 0 ||
+                      strcmp(value, "1") == 0;
+        return CKR_OK;
+    }
     if (strcmp(key, "syslog") == 0) {
         se_log_syslog = strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0;
         return CKR_OK;
@@ -165,6 +168,7 @@ CK_RV config_load(se_config *cfg)
     cfg->pin_kdf_iterations = SOFTSE_DEFAULT_PIN_KDF_ITERATIONS;
     cfg->user_max_failures = 10;
     cfg->so_max_failures = 10;
+    se_trace_on = false; /* this configuration's, not a previous C_Initialize's */
     const char *level = getenv("SOFTSE_LOG_LEVEL");
     if (level && parse_level(level) >= 0)
         se_log_level = parse_level(level);
@@ -193,6 +197,9 @@ CK_RV config_load(se_config *cfg)
     const char *separation = getenv("SOFTSE_KEY_SEPARATION");
     if (rv == CKR_OK && separation && *separation)
         rv = apply(cfg, "key_separation", separation, "SOFTSE_KEY_SEPARATION");
+    const char *trace = getenv("SOFTSE_TRACE");
+    if (rv == CKR_OK && trace && *trace)
+        rv = apply(cfg, "trace", trace, "SOFTSE_TRACE");
     if (rv != CKR_OK)
         goto out;
     if (!cfg->store_dir) {
