@@ -9,14 +9,17 @@
 
 #include <pthread.h>
 
-static const mech_table *const tables[] = {
-    &mech_table_digest, &mech_table_sign,   &mech_table_cipher, &mech_table_keygen,
-    &mech_table_wrap,   &mech_table_derive, &mech_table_gkea,   &mech_table_ki,
-    &mech_table_sk3,
+/* The standard families, then what mech_register added (the vendor
+ * room's rows: module/families.c). */
+static const mech_table *tables[MECH_TABLES_MAX] = {
+    &mech_table_digest, &mech_table_sign, &mech_table_cipher,
+    &mech_table_keygen, &mech_table_wrap, &mech_table_derive,
 };
+static size_t table_count = 6;
+static bool index_built;
 
 #define EACH_ROW(row)                                              \
-    for (size_t t_ = 0; t_ < ARRAY_SIZE(tables); t_++)              \
+    for (size_t t_ = 0; t_ < table_count; t_++)                     \
         for (const mech_row *row = tables[t_]->rows;                \
              row < tables[t_]->rows + tables[t_]->count; row++)
 
@@ -28,8 +31,17 @@ static const mech_row *by_type[MECH_ROWS_MAX];
 static size_t by_type_count;
 static pthread_once_t by_type_once = PTHREAD_ONCE_INIT;
 
+bool mech_register(const mech_table *table)
+{
+    if (index_built || table_count == MECH_TABLES_MAX)
+        return false;
+    tables[table_count++] = table;
+    return true;
+}
+
 static void by_type_build(void)
 {
+    index_built = true;
     EACH_ROW(row)
     {
         if (by_type_count == MECH_ROWS_MAX)

@@ -140,9 +140,13 @@ extern const mech_table mech_table_cipher;  /* mechanisms/mech_cipher.c: AES mod
 extern const mech_table mech_table_keygen;  /* mechanisms/mech_keygen.c */
 extern const mech_table mech_table_wrap;    /* mechanisms/mech_wrap.c: AES-KW, KWP */
 extern const mech_table mech_table_derive;  /* mechanisms/mech_derive.c: ECDH, HKDF, SP800-108 */
-extern const mech_table mech_table_gkea;    /* vendor-mechs/gkea.c: SPEC.md §4 */
-extern const mech_table mech_table_ki;      /* vendor-mechs/ki.c: SPEC.md §5 */
-extern const mech_table mech_table_sk3;     /* vendor-mechs/sk3.c: SPEC.md §6 */
+
+/* A family outside mechanisms/ (the vendor room, vendor-mechs/vendor.c)
+ * adds its rows after the standard ones: once, before the first lookup
+ * (module/families.c runs every registration from C_Initialize).  False
+ * once mech_find has built its index, or when MECH_TABLES_MAX is reached. */
+#define MECH_TABLES_MAX 16
+bool mech_register(const mech_table *table);
 
 /* The row of a mechanism that has every flag of needed (CKF_SIGN…);
  * NULL when the mechanism does not do that. */

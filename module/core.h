@@ -44,6 +44,10 @@ typedef struct se_config {
 CK_RV config_load(se_config *cfg);
 void config_free(se_config *cfg);
 
+/* Registers the families built in beyond mechanisms/ (families.c):
+ * C_Initialize calls it before anything reads a table. */
+void families_register(void);
+
 #define SE_PIN_MIN 4
 #define SE_PIN_MAX 255
 #define SE_MAX_SECRET_LEN 1024 /* bytes: the largest secret key or derived value */

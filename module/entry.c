@@ -52,6 +52,7 @@ static CK_RV pad_copy(CK_UTF8CHAR *dst, size_t size, const char *src)
 
 SOFTSE_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
+    families_register(); /* once: the vendor room's rows join the tables */
     CK_RV rv = module_initialize(pInitArgs); /* reads the trace switch */
     TRACE(rv, "args=%p", pInitArgs);
     return rv;
