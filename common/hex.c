@@ -14,8 +14,7 @@ int se_hex_digit(char c)
     return -1;
 }
 
-bool se_hex_decode(const char *text, size_t text_len, unsigned char *out, size_t max,
-                   size_t *len)
+bool se_hex_decode(const char *text, size_t text_len, unsigned char *out, size_t max, size_t *len)
 {
     if (text_len % 2 || text_len / 2 > max)
         return false;

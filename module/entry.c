@@ -13,30 +13,30 @@
 /* Every session-bound call: initialized?, a valid session?, one call;
  * traced with the session handle and, in the _ARGS form, fmt and its
  * arguments (evaluated only when tracing; they may read rv_, the result). */
-#define WITH_SESSION_ARGS(handle, call, fmt, ...)                                            \
-    do {                                                                                     \
-        CK_RV rv_ = module_check();                                                          \
-        if (rv_ == CKR_OK) {                                                                 \
-            se_session *s;                                                                   \
-            rv_ = session_get((handle), &s);                                                 \
-            if (rv_ == CKR_OK) {                                                             \
-                rv_ = (call);                                                                \
-                session_put(s);                                                              \
-            }                                                                                \
-        }                                                                                    \
-        TRACE(rv_, "session=0x%lx" fmt, (unsigned long)(handle), ##__VA_ARGS__);             \
-        return rv_;                                                                          \
+#define WITH_SESSION_ARGS(handle, call, fmt, ...)                                                  \
+    do {                                                                                           \
+        CK_RV rv_ = module_check();                                                                \
+        if (rv_ == CKR_OK) {                                                                       \
+            se_session *s;                                                                         \
+            rv_ = session_get((handle), &s);                                                       \
+            if (rv_ == CKR_OK) {                                                                   \
+                rv_ = (call);                                                                      \
+                session_put(s);                                                                    \
+            }                                                                                      \
+        }                                                                                          \
+        TRACE(rv_, "session=0x%lx" fmt, (unsigned long)(handle), ##__VA_ARGS__);                   \
+        return rv_;                                                                                \
     } while (0)
 #define WITH_SESSION(handle, call) WITH_SESSION_ARGS(handle, call, "%s", "")
 
 /* Every call without a session: initialized?, one call, the trace. */
-#define INITIALIZED_ARGS(call, fmt, ...)                                                     \
-    do {                                                                                     \
-        CK_RV rv_ = module_check();                                                          \
-        if (rv_ == CKR_OK)                                                                   \
-            rv_ = (call);                                                                    \
-        TRACE(rv_, fmt, ##__VA_ARGS__);                                                      \
-        return rv_;                                                                          \
+#define INITIALIZED_ARGS(call, fmt, ...)                                                           \
+    do {                                                                                           \
+        CK_RV rv_ = module_check();                                                                \
+        if (rv_ == CKR_OK)                                                                         \
+            rv_ = (call);                                                                          \
+        TRACE(rv_, fmt, ##__VA_ARGS__);                                                            \
+        return rv_;                                                                                \
     } while (0)
 #define INITIALIZED(call) INITIALIZED_ARGS(call, "%s", "")
 
@@ -52,7 +52,7 @@ static CK_RV pad_copy(CK_UTF8CHAR *dst, size_t size, const char *src)
 
 SOFTSE_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
-    families_register(); /* once: the vendor room's rows join the tables */
+    families_register();                     /* once: the vendor room's rows join the tables */
     CK_RV rv = module_initialize(pInitArgs); /* reads the trace switch */
     TRACE(rv, "args=%p", pInitArgs);
     return rv;
@@ -73,8 +73,7 @@ static CK_RV module_info(CK_INFO_PTR pInfo)
     pInfo->cryptokiVersion.major = 3;
     pInfo->cryptokiVersion.minor = 0;
     pad_copy(pInfo->manufacturerID, sizeof(pInfo->manufacturerID), "softse project");
-    pad_copy(pInfo->libraryDescription, sizeof(pInfo->libraryDescription),
-             "softse secure element");
+    pad_copy(pInfo->libraryDescription, sizeof(pInfo->libraryDescription), "softse secure element");
     pInfo->libraryVersion.major = 0;
     pInfo->libraryVersion.minor = 1;
     return CKR_OK;
@@ -141,8 +140,8 @@ static CK_RV mechanism_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANIS
 SOFTSE_EXPORT CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList,
                                        CK_ULONG_PTR pulCount)
 {
-    INITIALIZED_ARGS(mechanism_list(slotID, pMechanismList, pulCount), "slot=%lu, count=%lu", slotID,
-                     trace_out(rv_, pulCount));
+    INITIALIZED_ARGS(mechanism_list(slotID, pMechanismList, pulCount), "slot=%lu, count=%lu",
+                     slotID, trace_out(rv_, pulCount));
 }
 
 SOFTSE_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type,
@@ -163,8 +162,8 @@ SOFTSE_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, 
     WITH_SESSION(hSession, token_init_pin(s, pPin, ulPinLen));
 }
 
-SOFTSE_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin,
-                             CK_ULONG ulOldLen, CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen)
+SOFTSE_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen,
+                             CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen)
 {
     WITH_SESSION(hSession, token_set_pin(s, pOldPin, ulOldLen, pNewPin, ulNewLen));
 }
@@ -181,8 +180,9 @@ SOFTSE_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR
                                   CK_NOTIFY Notify, CK_SESSION_HANDLE_PTR phSession)
 {
     (void)pApplication, (void)Notify; /* no callbacks: nothing is ever surrendered */
-    INITIALIZED_ARGS(session_open(slotID, flags, phSession), "slot=%lu, flags=0x%lx -> session=0x%lx",
-                     slotID, flags, trace_out(rv_, phSession));
+    INITIALIZED_ARGS(session_open(slotID, flags, phSession),
+                     "slot=%lu, flags=0x%lx -> session=0x%lx", slotID, flags,
+                     trace_out(rv_, phSession));
 }
 
 SOFTSE_EXPORT CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
@@ -248,7 +248,7 @@ SOFTSE_EXPORT CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 static CK_RV session_cancel(se_session *s, CK_FLAGS flags)
 {
     static const CK_FLAGS kinds[] = {
-        [MECH_DIGEST] = CKF_DIGEST, [MECH_SIGN] = CKF_SIGN, [MECH_VERIFY] = CKF_VERIFY,
+        [MECH_DIGEST] = CKF_DIGEST,   [MECH_SIGN] = CKF_SIGN,       [MECH_VERIFY] = CKF_VERIFY,
         [MECH_ENCRYPT] = CKF_ENCRYPT, [MECH_DECRYPT] = CKF_DECRYPT,
     };
     mutex_lock(s->lock);
@@ -312,7 +312,8 @@ SOFTSE_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HA
 SOFTSE_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate,
                                       CK_ULONG ulCount)
 {
-    WITH_SESSION_ARGS(hSession, object_find_init(s, pTemplate, ulCount), ", attributes=%lu", ulCount);
+    WITH_SESSION_ARGS(hSession, object_find_init(s, pTemplate, ulCount), ", attributes=%lu",
+                      ulCount);
 }
 
 SOFTSE_EXPORT CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject,
@@ -329,24 +330,24 @@ SOFTSE_EXPORT CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
 
 /* ---- single- and multi-part operations ------------------------------------ */
 
-#define OPERATION_FUNCTIONS(Name, KIND)                                                      \
-    SOFTSE_EXPORT CK_RV C_##Name##Init(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMech,  \
-                                       CK_OBJECT_HANDLE hKey)                               \
-    {                                                                                        \
-        WITH_SESSION_ARGS(hSession, op_init(s, KIND, pMech, hKey), ", mechanism=%s, key=0x%lx", \
-                          trace_mech(pMech), hKey);                                          \
-    }                                                                                        \
-    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pIn, CK_ULONG ulIn, \
-                                 CK_BYTE_PTR pOut, CK_ULONG_PTR pulOut)                      \
-    {                                                                                        \
-        WITH_SESSION_ARGS(hSession, op_single(s, KIND, pIn, ulIn, pOut, pulOut),            \
-                          ", in=%lu -> out=%lu", ulIn, trace_out(rv_, pulOut));              \
-    }                                                                                        \
-    SOFTSE_EXPORT CK_RV C_##Name##Final(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOut,        \
-                                        CK_ULONG_PTR pulOut)                                 \
-    {                                                                                        \
-        WITH_SESSION_ARGS(hSession, op_final(s, KIND, pOut, pulOut), " -> out=%lu",          \
-                          trace_out(rv_, pulOut));                                           \
+#define OPERATION_FUNCTIONS(Name, KIND)                                                            \
+    SOFTSE_EXPORT CK_RV C_##Name##Init(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMech,         \
+                                       CK_OBJECT_HANDLE hKey)                                      \
+    {                                                                                              \
+        WITH_SESSION_ARGS(hSession, op_init(s, KIND, pMech, hKey), ", mechanism=%s, key=0x%lx",    \
+                          trace_mech(pMech), hKey);                                                \
+    }                                                                                              \
+    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pIn, CK_ULONG ulIn,       \
+                                 CK_BYTE_PTR pOut, CK_ULONG_PTR pulOut)                            \
+    {                                                                                              \
+        WITH_SESSION_ARGS(hSession, op_single(s, KIND, pIn, ulIn, pOut, pulOut),                   \
+                          ", in=%lu -> out=%lu", ulIn, trace_out(rv_, pulOut));                    \
+    }                                                                                              \
+    SOFTSE_EXPORT CK_RV C_##Name##Final(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOut,              \
+                                        CK_ULONG_PTR pulOut)                                       \
+    {                                                                                              \
+        WITH_SESSION_ARGS(hSession, op_final(s, KIND, pOut, pulOut), " -> out=%lu",                \
+                          trace_out(rv_, pulOut));                                                 \
     }
 
 OPERATION_FUNCTIONS(Encrypt, MECH_ENCRYPT)
@@ -357,20 +358,18 @@ SOFTSE_EXPORT CK_RV C_EncryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPar
                                     CK_ULONG ulPartLen, CK_BYTE_PTR pEncryptedPart,
                                     CK_ULONG_PTR pulEncryptedPartLen)
 {
-    WITH_SESSION_ARGS(hSession,
-                      op_update(s, MECH_ENCRYPT, pPart, ulPartLen, pEncryptedPart,
-                                pulEncryptedPartLen),
-                      ", in=%lu -> out=%lu", ulPartLen, trace_out(rv_, pulEncryptedPartLen));
+    WITH_SESSION_ARGS(
+        hSession, op_update(s, MECH_ENCRYPT, pPart, ulPartLen, pEncryptedPart, pulEncryptedPartLen),
+        ", in=%lu -> out=%lu", ulPartLen, trace_out(rv_, pulEncryptedPartLen));
 }
 
 SOFTSE_EXPORT CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart,
                                     CK_ULONG ulEncryptedPartLen, CK_BYTE_PTR pPart,
                                     CK_ULONG_PTR pulPartLen)
 {
-    WITH_SESSION_ARGS(hSession,
-                      op_update(s, MECH_DECRYPT, pEncryptedPart, ulEncryptedPartLen, pPart,
-                                pulPartLen),
-                      ", in=%lu -> out=%lu", ulEncryptedPartLen, trace_out(rv_, pulPartLen));
+    WITH_SESSION_ARGS(
+        hSession, op_update(s, MECH_DECRYPT, pEncryptedPart, ulEncryptedPartLen, pPart, pulPartLen),
+        ", in=%lu -> out=%lu", ulEncryptedPartLen, trace_out(rv_, pulPartLen));
 }
 
 SOFTSE_EXPORT CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
@@ -414,8 +413,8 @@ SOFTSE_EXPORT CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDiges
 SOFTSE_EXPORT CK_RV C_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
                                  CK_OBJECT_HANDLE hKey)
 {
-    WITH_SESSION_ARGS(hSession, op_init(s, MECH_VERIFY, pMechanism, hKey), ", mechanism=%s, key=0x%lx",
-                      trace_mech(pMechanism), hKey);
+    WITH_SESSION_ARGS(hSession, op_init(s, MECH_VERIFY, pMechanism, hKey),
+                      ", mechanism=%s, key=0x%lx", trace_mech(pMechanism), hKey);
 }
 
 SOFTSE_EXPORT CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
@@ -448,9 +447,8 @@ SOFTSE_EXPORT CK_RV C_SignRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_P
                       trace_mech(pMechanism), hKey);
 }
 
-SOFTSE_EXPORT CK_RV C_SignRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData,
-                                  CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
-                                  CK_ULONG_PTR pulSignatureLen)
+SOFTSE_EXPORT CK_RV C_SignRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+                                  CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
 {
     (void)pData, (void)ulDataLen, (void)pSignature, (void)pulSignatureLen;
     WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);
@@ -471,12 +469,12 @@ SOFTSE_EXPORT CK_RV C_VerifyRecover(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSig
     WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-#define DUAL_FUNCTION(Name)                                                                  \
-    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pIn, CK_ULONG ulIn, \
-                                 CK_BYTE_PTR pOut, CK_ULONG_PTR pulOut)                      \
-    {                                                                                        \
-        (void)pIn, (void)ulIn, (void)pOut, (void)pulOut;                                     \
-        WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);                                  \
+#define DUAL_FUNCTION(Name)                                                                        \
+    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pIn, CK_ULONG ulIn,       \
+                                 CK_BYTE_PTR pOut, CK_ULONG_PTR pulOut)                            \
+    {                                                                                              \
+        (void)pIn, (void)ulIn, (void)pOut, (void)pulOut;                                           \
+        WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);                                        \
     }
 
 DUAL_FUNCTION(DigestEncryptUpdate)
@@ -491,8 +489,8 @@ SOFTSE_EXPORT CK_RV C_GenerateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR p
                                   CK_OBJECT_HANDLE_PTR phKey)
 {
     WITH_SESSION_ARGS(hSession, key_generate(s, pMechanism, pTemplate, ulCount, phKey),
-                      ", mechanism=%s, attributes=%lu -> key=0x%lx", trace_mech(pMechanism), ulCount,
-                      trace_out(rv_, phKey));
+                      ", mechanism=%s, attributes=%lu -> key=0x%lx", trace_mech(pMechanism),
+                      ulCount, trace_out(rv_, phKey));
 }
 
 SOFTSE_EXPORT CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -530,7 +528,8 @@ SOFTSE_EXPORT CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMe
                       key_unwrap(s, pMechanism, hUnwrappingKey, pWrappedKey, ulWrappedKeyLen,
                                  pTemplate, ulAttributeCount, phKey),
                       ", mechanism=%s, unwrapping_key=0x%lx, in=%lu -> key=0x%lx",
-                      trace_mech(pMechanism), hUnwrappingKey, ulWrappedKeyLen, trace_out(rv_, phKey));
+                      trace_mech(pMechanism), hUnwrappingKey, ulWrappedKeyLen,
+                      trace_out(rv_, phKey));
 }
 
 SOFTSE_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -569,17 +568,17 @@ SOFTSE_EXPORT CK_RV C_CancelFunction(CK_SESSION_HANDLE hSession)
 
 /* ---- message-based functions (PKCS#11 3.0 §5.13+): not offered --------- */
 
-#define MESSAGE_INIT(Name)                                                                   \
-    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,   \
-                                 CK_OBJECT_HANDLE hKey)                                      \
-    {                                                                                        \
-        WITH_SESSION_ARGS(hSession, CKR_FUNCTION_NOT_SUPPORTED, ", mechanism=%s, key=0x%lx",  \
-                          trace_mech(pMechanism), hKey);                                     \
+#define MESSAGE_INIT(Name)                                                                         \
+    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,          \
+                                 CK_OBJECT_HANDLE hKey)                                            \
+    {                                                                                              \
+        WITH_SESSION_ARGS(hSession, CKR_FUNCTION_NOT_SUPPORTED, ", mechanism=%s, key=0x%lx",       \
+                          trace_mech(pMechanism), hKey);                                           \
     }
-#define MESSAGE_FINAL(Name)                                                                  \
-    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession)                                 \
-    {                                                                                        \
-        WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);                                  \
+#define MESSAGE_FINAL(Name)                                                                        \
+    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession)                                       \
+    {                                                                                              \
+        WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);                                        \
     }
 
 MESSAGE_INIT(MessageEncryptInit)
@@ -613,26 +612,26 @@ SOFTSE_EXPORT CK_RV C_DecryptMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pPa
     WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-#define MESSAGE_BEGIN(Name)                                                                  \
-    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,        \
-                                 CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,       \
-                                 CK_ULONG ulAssociatedDataLen)                               \
-    {                                                                                        \
-        (void)pParameter, (void)ulParameterLen, (void)pAssociatedData;                       \
-        (void)ulAssociatedDataLen;                                                           \
-        WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);                                  \
+#define MESSAGE_BEGIN(Name)                                                                        \
+    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,               \
+                                 CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,             \
+                                 CK_ULONG ulAssociatedDataLen)                                     \
+    {                                                                                              \
+        (void)pParameter, (void)ulParameterLen, (void)pAssociatedData;                             \
+        (void)ulAssociatedDataLen;                                                                 \
+        WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);                                        \
     }
 MESSAGE_BEGIN(EncryptMessageBegin)
 MESSAGE_BEGIN(DecryptMessageBegin)
 
-#define MESSAGE_NEXT(Name)                                                                   \
-    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,        \
-                                 CK_ULONG ulParameterLen, CK_BYTE_PTR pIn, CK_ULONG ulIn,    \
-                                 CK_BYTE_PTR pOut, CK_ULONG_PTR pulOut, CK_FLAGS flags)      \
-    {                                                                                        \
-        (void)pParameter, (void)ulParameterLen, (void)pIn, (void)ulIn, (void)pOut;           \
-        (void)pulOut, (void)flags;                                                           \
-        WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);                                  \
+#define MESSAGE_NEXT(Name)                                                                         \
+    SOFTSE_EXPORT CK_RV C_##Name(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,               \
+                                 CK_ULONG ulParameterLen, CK_BYTE_PTR pIn, CK_ULONG ulIn,          \
+                                 CK_BYTE_PTR pOut, CK_ULONG_PTR pulOut, CK_FLAGS flags)            \
+    {                                                                                              \
+        (void)pParameter, (void)ulParameterLen, (void)pIn, (void)ulIn, (void)pOut;                 \
+        (void)pulOut, (void)flags;                                                                 \
+        WITH_SESSION(hSession, CKR_FUNCTION_NOT_SUPPORTED);                                        \
     }
 MESSAGE_NEXT(EncryptMessageNext)
 MESSAGE_NEXT(DecryptMessageNext)
@@ -694,6 +693,8 @@ SOFTSE_EXPORT CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR 
 /* The members of the function lists, by name: each list is written with
  * designated initializers (.C_Sign = C_Sign), so no entry can land in
  * another's slot whatever the order of the struct. */
+/* one name per X(), wrapped by hand */
+// clang-format off
 #define FUNCTIONS_2_40(X) X(C_Initialize) X(C_Finalize) X(C_GetInfo) X(C_GetFunctionList)        \
     X(C_GetSlotList) X(C_GetSlotInfo) X(C_GetTokenInfo) X(C_GetMechanismList)                    \
     X(C_GetMechanismInfo) X(C_InitToken) X(C_InitPIN) X(C_SetPIN) X(C_OpenSession)               \
@@ -729,6 +730,7 @@ static CK_FUNCTION_LIST_3_0 function_list_3_0 = {
     FUNCTIONS_2_40(DESIGNATE)
     FUNCTIONS_3_0(DESIGNATE)
 };
+// clang-format on
 
 static CK_INTERFACE interfaces[] = {
     {(CK_UTF8CHAR_PTR) "PKCS 11", &function_list_3_0, 0},
@@ -774,7 +776,8 @@ static CK_RV interface_find(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVers
     for (size_t i = 0; i < ARRAY_SIZE(interfaces); i++) {
         CK_INTERFACE *it = &interfaces[i];
         const CK_VERSION *v = it->pFunctionList; /* every list starts with its version */
-        if (pInterfaceName && strcmp((const char *)pInterfaceName, (const char *)it->pInterfaceName))
+        if (pInterfaceName &&
+            strcmp((const char *)pInterfaceName, (const char *)it->pInterfaceName))
             continue;
         if (pVersion && (pVersion->major != v->major || pVersion->minor != v->minor))
             continue;

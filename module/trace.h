@@ -28,10 +28,10 @@ const char *trace_mech(const CK_MECHANISM *mech);
 CK_ULONG trace_out(CK_RV rv, const CK_ULONG *out);
 
 /* In an entry point: traces rv with __func__ when tracing is on. */
-#define TRACE(rv, ...)                                                                       \
-    do {                                                                                     \
-        if (__builtin_expect(se_trace_on, 0))                                                \
-            trace_return(__func__, (rv), __VA_ARGS__);                                       \
+#define TRACE(rv, ...)                                                                             \
+    do {                                                                                           \
+        if (__builtin_expect(se_trace_on, 0))                                                      \
+            trace_return(__func__, (rv), __VA_ARGS__);                                             \
     } while (0)
 
 #endif
