@@ -10,16 +10,15 @@
 #include <pthread.h>
 
 /* The standard families, then what mech_register added (the vendor
- * room's rows: module/families.c). */
+ * room's rows: module/families.c); the first NULL ends the list. */
 static const mech_table *tables[MECH_TABLES_MAX] = {
     &mech_table_digest, &mech_table_sign, &mech_table_cipher,
     &mech_table_keygen, &mech_table_wrap, &mech_table_derive,
 };
-static size_t table_count = 6;
 static bool index_built;
 
 #define EACH_ROW(row)                                              \
-    for (size_t t_ = 0; t_ < table_count; t_++)                     \
+    for (size_t t_ = 0; t_ < MECH_TABLES_MAX && tables[t_]; t_++)   \
         for (const mech_row *row = tables[t_]->rows;                \
              row < tables[t_]->rows + tables[t_]->count; row++)
 
@@ -33,9 +32,12 @@ static pthread_once_t by_type_once = PTHREAD_ONCE_INIT;
 
 bool mech_register(const mech_table *table)
 {
-    if (index_built || table_count == MECH_TABLES_MAX)
+    size_t free_slot = 0;
+    while (free_slot < MECH_TABLES_MAX && tables[free_slot])
+        free_slot++;
+    if (index_built || free_slot == MECH_TABLES_MAX)
         return false;
-    tables[table_count++] = table;
+    tables[free_slot] = table;
     return true;
 }
 

@@ -6,6 +6,7 @@
 #include "names.h"
 #include "param.h"
 
+#include "attr_table.h"
 #include "mech.h"
 #ifdef SOFTSE_VENDOR_MECHANISMS
 #include "vendor_family.h"
@@ -119,6 +120,17 @@ static void param_struct_is_exact(void **state)
     assert_null(se_param_struct(&mech, sizeof(ctr)));
 }
 
+/* Registration is for C_Initialize's start (module/families.c): once the
+ * lookup indexes exist, a late family is refused, not half-seen. */
+static void late_registration_is_refused(void **state)
+{
+    (void)state;
+    assert_non_null(mech_find(CKM_SHA256, CKF_DIGEST));
+    assert_false(mech_register(&mech_table_digest));
+    assert_non_null(policy_row_find(CKO_SECRET_KEY, CKA_VALUE));
+    assert_false(policy_register_rows(policy_row_at(0), 1));
+}
+
 int main(void)
 {
 #ifdef SOFTSE_VENDOR_MECHANISMS
@@ -132,6 +144,7 @@ int main(void)
         cmocka_unit_test(hex_decodes_strictly),
         cmocka_unit_test(hex_round_trip),
         cmocka_unit_test(param_struct_is_exact),
+        cmocka_unit_test(late_registration_is_refused),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
