@@ -71,7 +71,7 @@ static bool der_octet_string(const unsigned char *der, size_t der_len,
     int ret = ASN1_get_object(&p, &length, &tag, &cls, (long)der_len);
     if (ret != 0 || tag != V_ASN1_OCTET_STRING || cls != V_ASN1_UNIVERSAL ||
         p + length != der + der_len) {
-        ERR_clear_error();
+        mech_openssl_error("EC point DER", CKR_OK);
         return false;
     }
     *content = p;

@@ -9,16 +9,17 @@
 
 #include <pthread.h>
 
-/* New tables go last: C_GetMechanismList keeps its order for the
- * mechanisms already listed (the fuzz corpus picks them by position). */
-static const mech_table *const tables[] = {
-    &mech_table_digest, &mech_table_sign,   &mech_table_cipher, &mech_table_keygen,
-    &mech_table_wrap,   &mech_table_derive, &mech_table_gkea,   &mech_table_ki,
-    &mech_table_sk3,    &mech_table_des3,   &mech_table_encrypt_data, &mech_table_rsa_raw,
+/* The standard families, then what mech_register added (the vendor
+ * room's rows: module/families.c); the first NULL ends the list. */
+static const mech_table *tables[MECH_TABLES_MAX] = {
+    &mech_table_digest, &mech_table_sign, &mech_table_cipher,
+    &mech_table_keygen, &mech_table_wrap, &mech_table_derive,
+    &mech_table_des3,   &mech_table_encrypt_data, &mech_table_rsa_raw,
 };
+static bool index_built;
 
 #define EACH_ROW(row)                                              \
-    for (size_t t_ = 0; t_ < ARRAY_SIZE(tables); t_++)              \
+    for (size_t t_ = 0; t_ < MECH_TABLES_MAX && tables[t_]; t_++)   \
         for (const mech_row *row = tables[t_]->rows;                \
              row < tables[t_]->rows + tables[t_]->count; row++)
 
@@ -30,8 +31,20 @@ static const mech_row *by_type[MECH_ROWS_MAX];
 static size_t by_type_count;
 static pthread_once_t by_type_once = PTHREAD_ONCE_INIT;
 
+bool mech_register(const mech_table *table)
+{
+    size_t free_slot = 0;
+    while (free_slot < MECH_TABLES_MAX && tables[free_slot])
+        free_slot++;
+    if (index_built || free_slot == MECH_TABLES_MAX)
+        return false;
+    tables[free_slot] = table;
+    return true;
+}
+
 static void by_type_build(void)
 {
+    index_built = true;
     EACH_ROW(row)
     {
         if (by_type_count == MECH_ROWS_MAX)

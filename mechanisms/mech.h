@@ -153,9 +153,13 @@ extern const mech_table mech_table_derive;  /* mechanisms/mech_derive.c: ECDH, H
 extern const mech_table mech_table_rsa_raw; /* mechanisms/mech_rsa_raw.c: CKM_RSA_X_509, recovery */
 extern const mech_table mech_table_des3;    /* mechanisms/mech_des3.c: Triple DES */
 extern const mech_table mech_table_encrypt_data; /* mechanisms/mech_encrypt_data.c: *_ENCRYPT_DATA */
-extern const mech_table mech_table_gkea;    /* vendor-mechs/gkea.c: SPEC.md §4 */
-extern const mech_table mech_table_ki;      /* vendor-mechs/ki.c: SPEC.md §5 */
-extern const mech_table mech_table_sk3;     /* vendor-mechs/sk3.c: SPEC.md §6 */
+
+/* A family outside mechanisms/ (the vendor room, vendor-mechs/vendor.c)
+ * adds its rows after the standard ones: once, before the first lookup
+ * (module/families.c runs every registration from C_Initialize).  False
+ * once mech_find has built its index, or when MECH_TABLES_MAX is reached. */
+#define MECH_TABLES_MAX 16
+bool mech_register(const mech_table *table);
 
 /* A row's data, for its callbacks (which get the CK_MECHANISM, not the
  * row): the row of type in table that has every flag of needed (the

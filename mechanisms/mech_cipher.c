@@ -9,6 +9,7 @@
  */
 #include "mech.h"
 #include "mech_util.h"
+#include "param.h"
 
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -24,19 +25,6 @@
 
 __extension__ typedef unsigned __int128 u128;
 #define U128_MAX (~(u128)0)
-
-/* Clears OpenSSL's error queue after a failed call and returns rv. */
-static CK_RV openssl_failed(CK_RV rv)
-{
-    ERR_clear_error();
-    return rv;
-}
-
-/* pParameter when it is exactly one struct of size bytes, else NULL. */
-static const void *param_struct(const CK_MECHANISM *mech, size_t size)
-{
-    return mech->pParameter && mech->ulParameterLen == size ? mech->pParameter : NULL;
-}
 
 /* ---- AES ------------------------------------------------------------------ */
 
@@ -143,7 +131,7 @@ static CK_RV evp_update(EVP_CIPHER_CTX *ctx, unsigned char *out, size_t *out_len
         int chunk = in_len > EVP_CHUNK ? EVP_CHUNK : (int)in_len;
         int n = 0;
         if (!EVP_CipherUpdate(ctx, out + total, &n, in, chunk))
-            return openssl_failed(CKR_FUNCTION_FAILED);
+            return mech_openssl_error("AES update", CKR_FUNCTION_FAILED);
         total += (size_t)n;
         in += chunk;
         in_len -= (size_t)chunk;
@@ -169,7 +157,7 @@ static CK_RV ctr_update(aes_op *op, const unsigned char *in, size_t in_len, unsi
         ctr->offset += chunk;
         if (ctr->offset == ctr->wrap_at &&
             !EVP_CipherInit_ex2(op->ctx, NULL, NULL, ctr->wrapped, -1, NULL))
-            return openssl_failed(CKR_FUNCTION_FAILED);
+            return mech_openssl_error("AES-CTR counter wrap", CKR_FUNCTION_FAILED);
         total += n;
         in += chunk;
         in_len -= chunk;
@@ -201,12 +189,12 @@ static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key
         break;
     case CKM_AES_CBC:
     case CKM_AES_CBC_PAD:
-        if (!(iv = param_struct(mech, AES_BLOCK)))
+        if (!(iv = se_param_struct(mech, AES_BLOCK)))
             return CKR_MECHANISM_PARAM_INVALID;
         mode = AES_MODE_CBC;
         break;
     case CKM_AES_CTR: {
-        const CK_AES_CTR_PARAMS *ctr = param_struct(mech, sizeof(*ctr));
+        const CK_AES_CTR_PARAMS *ctr = se_param_struct(mech, sizeof(*ctr));
         if (!ctr || ctr_setup(&op->ctr, ctr) != CKR_OK)
             return CKR_MECHANISM_PARAM_INVALID;
         iv = ctr->cb;
@@ -215,7 +203,7 @@ static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key
     }
     case CKM_AES_GCM:
         /* ulIvBits is informative only (PKCS#11 3.0, "AES-GCM"): ulIvLen rules. */
-        gcm = param_struct(mech, sizeof(*gcm));
+        gcm = se_param_struct(mech, sizeof(*gcm));
         if (!gcm || !gcm->pIv || gcm->ulIvLen < 1 || gcm->ulIvLen > GCM_IV_MAX ||
             (gcm->ulAADLen > 0 && !gcm->pAAD) || !gcm_tag_bits_valid(gcm->ulTagBits))
             return CKR_MECHANISM_PARAM_INVALID;
@@ -238,23 +226,23 @@ static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key
         if (iv_len != GCM_IV_DEFAULT) {
             if (!EVP_CipherInit_ex2(op->ctx, cipher, NULL, NULL, enc, NULL) ||
                 EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len, NULL) <= 0)
-                return openssl_failed(CKR_FUNCTION_FAILED);
+                return mech_openssl_error("AES-GCM init", CKR_FUNCTION_FAILED);
             cipher = NULL; /* passing it again would reset the IV length */
         }
         if (!EVP_CipherInit_ex2(op->ctx, cipher, key->secret, iv, enc, NULL))
-            return openssl_failed(CKR_FUNCTION_FAILED);
+            return mech_openssl_error("AES-GCM key", CKR_FUNCTION_FAILED);
         const unsigned char *aad = gcm->pAAD;
         for (size_t left = gcm->ulAADLen; left > 0;) {
             int chunk = left > EVP_CHUNK ? EVP_CHUNK : (int)left, n;
             if (!EVP_CipherUpdate(op->ctx, NULL, &n, aad, chunk))
-                return openssl_failed(CKR_FUNCTION_FAILED);
+                return mech_openssl_error("AES-GCM AAD", CKR_FUNCTION_FAILED);
             aad += chunk;
             left -= (size_t)chunk;
         }
         return CKR_OK;
     }
     if (!EVP_CipherInit_ex2(op->ctx, cipher, key->secret, iv, enc, NULL))
-        return openssl_failed(CKR_FUNCTION_FAILED);
+        return mech_openssl_error("AES init", CKR_FUNCTION_FAILED);
     EVP_CIPHER_CTX_set_padding(op->ctx, mech->mechanism == CKM_AES_CBC_PAD);
     return CKR_OK;
 }
@@ -384,9 +372,9 @@ static CK_RV gcm_open(aes_op *op, const unsigned char *in, size_t in_len, unsign
     if (rv == CKR_OK) {
         if (EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_SET_TAG, (int)op->tag_len,
                                 (void *)(in + ct_len)) <= 0)
-            rv = openssl_failed(CKR_FUNCTION_FAILED);
+            rv = mech_openssl_error("AES-GCM tag", CKR_FUNCTION_FAILED);
         else if (!EVP_DecryptFinal_ex(op->ctx, out ? out + n : none, &fin))
-            rv = openssl_failed(CKR_ENCRYPTED_DATA_INVALID);
+            rv = mech_openssl_error("AES-GCM open", CKR_ENCRYPTED_DATA_INVALID);
     }
     if (rv != CKR_OK) {
         if (out)
@@ -429,7 +417,7 @@ static CK_RV aes_final(void *state, unsigned char *out, size_t *out_len)
             return gcm_open(op, op->held, op->held_len, out, out_len);
         if (!EVP_EncryptFinal_ex(op->ctx, out ? out : none, &n) ||
             EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_GET_TAG, (int)op->tag_len, out + n) <= 0)
-            return openssl_failed(CKR_FUNCTION_FAILED);
+            return mech_openssl_error("AES-GCM seal", CKR_FUNCTION_FAILED);
         *out_len = (size_t)n + op->tag_len;
         return CKR_OK;
     case CKM_AES_CTR:
@@ -444,7 +432,7 @@ static CK_RV aes_final(void *state, unsigned char *out, size_t *out_len)
         break;
     }
     if (!EVP_CipherFinal_ex(op->ctx, out ? out : none, &n))
-        return openssl_failed(op->encrypt ? CKR_FUNCTION_FAILED : CKR_ENCRYPTED_DATA_INVALID);
+        return mech_openssl_error("AES final", op->encrypt ? CKR_FUNCTION_FAILED : CKR_ENCRYPTED_DATA_INVALID);
     op->pending = 0;
     *out_len = (size_t)n;
     return CKR_OK;
@@ -511,7 +499,7 @@ static void rsa_free(void *state)
  * the hashes are those of the hash table offered for OAEP (mech_hash.h). */
 static CK_RV rsa_set_oaep(rsa_op *op, const CK_MECHANISM *mech)
 {
-    const CK_RSA_PKCS_OAEP_PARAMS *p = param_struct(mech, sizeof(*p));
+    const CK_RSA_PKCS_OAEP_PARAMS *p = se_param_struct(mech, sizeof(*p));
     if (!p || (p->ulSourceDataLen > 0 && !p->pSourceData) || p->ulSourceDataLen > INT_MAX)
         return CKR_MECHANISM_PARAM_INVALID;
     /* CKZ_DATA_SPECIFIED is the only source defined; source 0 with no
@@ -524,7 +512,7 @@ static CK_RV rsa_set_oaep(rsa_op *op, const CK_MECHANISM *mech)
     if (!hash || !mgf)
         return CKR_MECHANISM_PARAM_INVALID;
     if (!mech_hash_evp(hash))
-        return openssl_failed(CKR_FUNCTION_FAILED);
+        return mech_openssl_error("OAEP hash", CKR_FUNCTION_FAILED);
     if (op->modulus_len < 2 * hash->len + 2)
         return CKR_KEY_SIZE_RANGE; /* no room for any message */
     op->max_plain = op->modulus_len - 2 * hash->len - 2;
@@ -532,14 +520,14 @@ static CK_RV rsa_set_oaep(rsa_op *op, const CK_MECHANISM *mech)
     if (EVP_PKEY_CTX_set_rsa_padding(op->pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
         EVP_PKEY_CTX_set_rsa_oaep_md_name(op->pctx, hash->md_name, NULL) <= 0 ||
         EVP_PKEY_CTX_set_rsa_mgf1_md_name(op->pctx, mgf->md_name, NULL) <= 0)
-        return openssl_failed(CKR_FUNCTION_FAILED);
+        return mech_openssl_error("OAEP parameters", CKR_FUNCTION_FAILED);
     if (p->ulSourceDataLen > 0) {
         void *label = OPENSSL_memdup(p->pSourceData, p->ulSourceDataLen);
         if (!label)
             return CKR_HOST_MEMORY;
         if (EVP_PKEY_CTX_set0_rsa_oaep_label(op->pctx, label, (int)p->ulSourceDataLen) <= 0) {
             OPENSSL_free(label);
-            return openssl_failed(CKR_FUNCTION_FAILED);
+            return mech_openssl_error("OAEP label", CKR_FUNCTION_FAILED);
         }
     }
     return CKR_OK;
@@ -571,17 +559,17 @@ static CK_RV rsa_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kin
     op->max_plain = op->modulus_len - PKCS1_V15_OVERHEAD;
     op->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL); /* holds a reference */
     if (!op->pctx) {
-        rv = openssl_failed(CKR_HOST_MEMORY);
+        rv = mech_openssl_error("RSA context", CKR_HOST_MEMORY);
         goto out;
     }
     if ((op->encrypt ? EVP_PKEY_encrypt_init(op->pctx) : EVP_PKEY_decrypt_init(op->pctx)) <= 0) {
-        rv = openssl_failed(CKR_KEY_TYPE_INCONSISTENT);
+        rv = mech_openssl_error("RSA encryption init", CKR_KEY_TYPE_INCONSISTENT);
         goto out;
     }
     if (oaep)
         rv = rsa_set_oaep(op, mech);
     else if (EVP_PKEY_CTX_set_rsa_padding(op->pctx, RSA_PKCS1_PADDING) <= 0)
-        rv = openssl_failed(CKR_FUNCTION_FAILED);
+        rv = mech_openssl_error("RSA PKCS #1 padding", CKR_FUNCTION_FAILED);
 out:
     if (rv != CKR_OK)
         rsa_free(op);
@@ -608,12 +596,12 @@ static CK_RV rsa_oneshot(void *state, const unsigned char *in, size_t in_len, un
         if (in_len > op->max_plain)
             return CKR_DATA_LEN_RANGE;
         if (EVP_PKEY_encrypt(op->pctx, out, &n, in, in_len) <= 0)
-            return openssl_failed(CKR_FUNCTION_FAILED);
+            return mech_openssl_error("RSA encryption", CKR_FUNCTION_FAILED);
     } else {
         if (in_len != op->modulus_len)
             return CKR_ENCRYPTED_DATA_LEN_RANGE;
         if (EVP_PKEY_decrypt(op->pctx, out, &n, in, in_len) <= 0)
-            return openssl_failed(CKR_ENCRYPTED_DATA_INVALID);
+            return mech_openssl_error("RSA decryption", CKR_ENCRYPTED_DATA_INVALID);
     }
     *out_len = n;
     return CKR_OK;

@@ -6,6 +6,7 @@
  */
 #include "mech.h"
 #include "mech_util.h"
+#include "param.h"
 
 #include <openssl/asn1.h>
 #include <openssl/core_names.h>
@@ -26,11 +27,6 @@
 static const mech_hash *kdf_hash(mech_hash_by by, CK_ULONG value)
 {
     return mech_hash_find(by, value, MECH_HASH_KDF);
-}
-
-static const void *param_struct(const CK_MECHANISM *mech, size_t size)
-{
-    return mech->pParameter && mech->ulParameterLen == size ? mech->pParameter : NULL;
 }
 
 /* The derived value's length: the template's CKA_VALUE_LEN, else
@@ -80,10 +76,8 @@ static CK_RV run_kdf(const char *name, const OSSL_PARAM *params, unsigned char *
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, name, NULL);
     EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
     CK_RV rv = CKR_OK;
-    if (!ctx || EVP_KDF_derive(ctx, out, len, params) <= 0) {
-        ERR_clear_error();
-        rv = CKR_FUNCTION_FAILED;
-    }
+    if (!ctx || EVP_KDF_derive(ctx, out, len, params) <= 0)
+        rv = mech_openssl_error(name, CKR_FUNCTION_FAILED);
     EVP_KDF_CTX_free(ctx); /* cleanses the key it copied */
     EVP_KDF_free(kdf);
     return rv;
@@ -122,7 +116,7 @@ static bool peer_point(const unsigned char *data, size_t len, size_t field_len,
     int flags = ASN1_get_object(&p, &content_len, &tag, &cls, (long)len);
     if ((flags & 0x80) || (flags & V_ASN1_CONSTRUCTED) || tag != V_ASN1_OCTET_STRING ||
         cls != V_ASN1_UNIVERSAL || p + content_len != data + len) {
-        ERR_clear_error();
+        mech_openssl_error("ECDH public value DER", CKR_OK);
         return false;
     }
     *point = p;
@@ -139,10 +133,8 @@ static CK_RV peer_key(EVP_PKEY *base, const unsigned char *data, size_t len, EVP
     size_t point_len;
     size_t field_len = ((size_t)EVP_PKEY_get_bits(base) + 7) / 8;
     if (!EVP_PKEY_get_utf8_string_param(base, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                        NULL)) {
-        ERR_clear_error();
-        return CKR_KEY_TYPE_INCONSISTENT; /* explicit curve parameters */
-    }
+                                        NULL)) /* explicit curve parameters */
+        return mech_openssl_error("ECDH base key group", CKR_KEY_TYPE_INCONSISTENT);
     if (!peer_point(data, len, field_len, &point, &point_len))
         return CKR_MECHANISM_PARAM_INVALID;
     OSSL_PARAM params[] = {
@@ -153,10 +145,8 @@ static CK_RV peer_key(EVP_PKEY *base, const unsigned char *data, size_t len, EVP
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, mech_keytype("EC"), NULL);
     CK_RV rv = CKR_OK;
     if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, peer, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-        ERR_clear_error();
-        rv = CKR_MECHANISM_PARAM_INVALID;
-    }
+        EVP_PKEY_fromdata(ctx, peer, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+        rv = mech_openssl_error("ECDH peer point", CKR_MECHANISM_PARAM_INVALID);
     EVP_PKEY_CTX_free(ctx);
     return rv;
 }
@@ -177,7 +167,7 @@ static CK_RV ecdh_secret(EVP_PKEY *base, EVP_PKEY *peer, unsigned char **z, size
         rv = CKR_FUNCTION_FAILED;
     }
     if (rv != CKR_OK) {
-        ERR_clear_error();
+        mech_openssl_error("ECDH derive", rv);
         if (*z)
             OPENSSL_cleanse(*z, *z_len);
         free(*z);
@@ -191,7 +181,7 @@ static CK_RV ecdh_derive(const CK_MECHANISM *mech, const mech_key *base, const a
                          const mech_env *env, attr_list *out)
 {
     (void)env;
-    const CK_ECDH1_DERIVE_PARAMS *p = param_struct(mech, sizeof(*p));
+    const CK_ECDH1_DERIVE_PARAMS *p = se_param_struct(mech, sizeof(*p));
     if (!p || !p->pPublicData || p->ulPublicDataLen == 0 ||
         (p->ulSharedDataLen > 0 && !p->pSharedData))
         return CKR_MECHANISM_PARAM_INVALID;
@@ -254,7 +244,7 @@ static CK_RV hkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const a
                          const mech_env *env, attr_list *out)
 {
     (void)env;
-    const CK_HKDF_PARAMS *p = param_struct(mech, sizeof(*p));
+    const CK_HKDF_PARAMS *p = se_param_struct(mech, sizeof(*p));
     if (!p || (!p->bExtract && !p->bExpand) || (p->ulInfoLen > 0 && !p->pInfo))
         return CKR_MECHANISM_PARAM_INVALID;
     const mech_hash *hash = kdf_hash(MECH_HASH_BY_MECH, p->prfHashMechanism);
@@ -383,7 +373,7 @@ static CK_RV kbkdf_derive(const CK_MECHANISM *mech, const mech_key *base, const 
                           const mech_env *env, attr_list *out)
 {
     (void)env;
-    const CK_SP800_108_KDF_PARAMS *p = param_struct(mech, sizeof(*p));
+    const CK_SP800_108_KDF_PARAMS *p = se_param_struct(mech, sizeof(*p));
     const mech_hash *hash = p ? kdf_hash(MECH_HASH_BY_HMAC, p->prfType) : NULL;
     if (!hash || p->ulAdditionalDerivedKeys != 0)
         return CKR_MECHANISM_PARAM_INVALID;

@@ -368,8 +368,7 @@ static CK_RV verify_result(int ok)
 {
     if (ok == 1)
         return CKR_OK;
-    ERR_clear_error();
-    return CKR_SIGNATURE_INVALID;
+    return mech_openssl_error("signature verification", CKR_SIGNATURE_INVALID);
 }
 
 static CK_RV sign_verify_final(void *state, const unsigned char *sig, size_t sig_len)

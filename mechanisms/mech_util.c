@@ -398,16 +398,7 @@ bool mech_param_absent(const CK_MECHANISM *mech)
 
 CK_RV mech_openssl_error(const char *what, CK_RV rv)
 {
-    unsigned long err = ERR_peek_last_error();
-    if (err) {
-        char text[256];
-        ERR_error_string_n(err, text, sizeof(text));
-        se_log(SE_LOG_DEBUG, "%s: %s", what, text);
-    } else {
-        se_log(SE_LOG_DEBUG, "%s failed", what);
-    }
-    ERR_clear_error();
-    return rv;
+    return se_log_openssl(rv, what); /* common/log_openssl.c: the one way */
 }
 
 const char *mech_keytype(const char *name)

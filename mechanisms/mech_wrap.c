@@ -115,7 +115,7 @@ static CK_RV kw_start(kw_op *op, const CK_MECHANISM *mech, const mech_key *key, 
         return CKR_HOST_MEMORY;
     EVP_CIPHER_CTX_set_flags(op->ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
     if (!EVP_CipherInit_ex2(op->ctx, cipher, key->secret, iv, encrypt ? 1 : 0, NULL)) {
-        ERR_clear_error();
+        mech_openssl_error("AES key wrap init", CKR_FUNCTION_FAILED);
         kw_end(op);
         return CKR_FUNCTION_FAILED;
     }
@@ -157,7 +157,7 @@ static CK_RV kw_run(kw_op *op, const unsigned char *in, size_t in_len, unsigned 
         return CKR_HOST_MEMORY;
     int n = 0;
     if (!EVP_CipherUpdate(op->ctx, dst, &n, in, (int)in_len) || n < 0 || (size_t)n > max) {
-        ERR_clear_error();
+        mech_openssl_error(op->encrypt ? "AES key wrap" : "AES key unwrap", CKR_OK);
         OPENSSL_cleanse(out, max);
         rv = op->errors->invalid;
         n = 0;

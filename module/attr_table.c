@@ -1,8 +1,9 @@
 /*
  * attr_table.c — the core's rows of the attribute policy table (see
- * attr_table.h) and the lookups over every row.  Data only: the rules
- * that read the rows are in attr_policy.c, the vendor room's rows in
- * vendor-mechs/vendor_attrs.c.
+ * attr_table.h) and the lookups over every row, the core's and those a
+ * family registered (policy_register_rows: the vendor room's, from
+ * vendor-mechs/vendor_attrs.c).  Data only: the rules that read the rows
+ * are in attr_policy.c.
  */
 #include "attr_table.h"
 
@@ -91,18 +92,49 @@ static const policy_row core_rows[] = {
     {CKA_VALUE, C_HWF, ATTR_BYTES, F_SET, NODEF},
     {CKA_RESET_ON_INIT, C_HWF, ATTR_BOOL, 0, NODEF},
     {CKA_HAS_RESET, C_HWF, ATTR_BOOL, 0, NODEF},
-    /* vendor attributes (SPEC.md §1): vendor-mechs/vendor_attrs.c */
+    /* the device identity (SPEC.md §2, module/identity.c): the core's,
+     * though its number is in the vendor range; the vendor room's own
+     * attributes come from vendor-mechs/vendor_attrs.c */
+    {CKA_SE_ATTESTATION, C_CERT | C_PUB | C_PRIV, ATTR_BOOL, F_RO | F_LOOKUP, DFALSE},
 };
 POLICY_ROWS_END
 
+/* Row blocks a family registered, after the core's (policy_register_rows). */
+#define BLOCKS_MAX 4
+static struct {
+    const policy_row *rows;
+    size_t count;
+} blocks[BLOCKS_MAX];
+static size_t block_count;
+static bool index_built;
+
+bool policy_register_rows(const policy_row *rows, size_t count)
+{
+    if (index_built || block_count == BLOCKS_MAX)
+        return false;
+    blocks[block_count].rows = rows;
+    blocks[block_count].count = count;
+    block_count++;
+    return true;
+}
+
 size_t policy_row_count(void)
 {
-    return ARRAY_SIZE(core_rows) + vendor_attr_row_count;
+    size_t n = ARRAY_SIZE(core_rows);
+    for (size_t b = 0; b < block_count; b++)
+        n += blocks[b].count;
+    return n;
 }
 
 const policy_row *policy_row_at(size_t i)
 {
-    return i < ARRAY_SIZE(core_rows) ? &core_rows[i] : &vendor_attr_rows[i - ARRAY_SIZE(core_rows)];
+    if (i < ARRAY_SIZE(core_rows))
+        return &core_rows[i];
+    i -= ARRAY_SIZE(core_rows);
+    for (size_t b = 0; b < block_count; i -= blocks[b].count, b++)
+        if (i < blocks[b].count)
+            return &blocks[b].rows[i];
+    return NULL;
 }
 
 unsigned policy_class_mask(CK_OBJECT_CLASS cls)
@@ -145,6 +177,7 @@ static int compare_rows(const void *a, const void *b)
 
 static void index_build(void)
 {
+    index_built = true;
     size_t n = policy_row_count();
     if (n > ROWS_MAX)
         se_log(SE_LOG_ERROR, "attribute policy: %zu rows, only %d indexed", n, ROWS_MAX);

@@ -97,11 +97,13 @@ typedef struct policy_row {
 #define EMPTY DEF_EMPTY, 0
 #define DERIVED DEF_DERIVED, 0
 
-/* The vendor room's rows (vendor-mechs/vendor_attrs.c). */
-extern const policy_row vendor_attr_rows[];
-extern const size_t vendor_attr_row_count;
+/* A family adds its attributes' rows (the vendor room's CKA_SE_*:
+ * vendor-mechs/vendor_attrs.c) after the core's: once, before the first
+ * lookup (module/families.c, from C_Initialize).  False once the lookup
+ * index is built or when the blocks are full. */
+bool policy_register_rows(const policy_row *rows, size_t count);
 
-/* Every row, the core's then the vendor room's: i < policy_row_count(). */
+/* Every row, the core's then the registered ones: i < policy_row_count(). */
 size_t policy_row_count(void);
 const policy_row *policy_row_at(size_t i);
 /* The row of type on class cls (NULL: not an attribute of that class). */

@@ -4,15 +4,15 @@
  * No configuration is needed: the store is $XDG_DATA_HOME/softse, else
  * ~/.local/share/softse.  Settings ("key = value": store_dir,
  * pin_kdf_iterations, user_max_failures, so_max_failures, log_level,
- * syslog, key_separation = strict|relaxed, rsa_min_bits, rot_provider,
- * rot_dir, rot_tcti) come from, each over the one before:
+ * syslog, trace = on|off, key_separation = strict|relaxed, rsa_min_bits,
+ * rot_provider, rot_dir, rot_tcti) come from, each over the one before:
  *
  *   1. a configuration file: $SOFTSE_CONF when set, else the system-wide
  *      SOFTSE_SYSTEM_CONF (<sysconfdir>/softse/softse.conf, compiled in)
  *      when it exists;
  *   2. the environment: SOFTSE_STORE, SOFTSE_PIN_KDF_ITERATIONS,
- *      SOFTSE_KEY_SEPARATION, SOFTSE_RSA_MIN_BITS, SOFTSE_ROT_*,
- *      SOFTSE_LOG_LEVEL;
+ *      SOFTSE_KEY_SEPARATION, SOFTSE_RSA_MIN_BITS, SOFTSE_TRACE,
+ *      SOFTSE_ROT_*, SOFTSE_LOG_LEVEL;
  *   3. the string the application passed in CK_C_INITIALIZE_ARGS'
  *      pReserved (NSS's LibraryParameters; p11-kit passes a module file's
  *      x-init-reserved there): "key=value" pairs with the file's keys,
@@ -25,6 +25,7 @@
  */
 #include "config.h"
 #include "mech.h" /* MECH_RSA_MIN_BITS */
+#include "trace.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -46,9 +47,6 @@
 #ifndef SOFTSE_DEFAULT_PIN_KDF_ITERATIONS
 #define SOFTSE_DEFAULT_PIN_KDF_ITERATIONS 600000
 #endif
-
-extern int se_log_level;
-extern bool se_log_syslog;
 
 static char *default_store_dir(const char **from)
 {
@@ -151,6 +149,11 @@ static CK_RV apply(se_config *cfg, const char *key, const char *value, const cha
     if (strcmp(key, "key_separation") == 0 &&
         (strcmp(value, "strict") == 0 || strcmp(value, "relaxed") == 0)) {
         cfg->key_separation_relaxed = strcmp(value, "relaxed") == 0; /* docs/spec.md §7.2 */
+        return CKR_OK;
+    }
+    if (strcmp(key, "trace") == 0) { /* every C_* call at debug level: trace.h */
+        se_trace_on = strcasecmp(value, "on") == 0 || strcasecmp(value, "true") == 0 ||
+                      strcmp(value, "1") == 0;
         return CKR_OK;
     }
     if (strcmp(key, "syslog") == 0) {
@@ -271,6 +274,7 @@ static CK_RV read_environment(se_config *cfg)
         {"SOFTSE_PIN_KDF_ITERATIONS", "pin_kdf_iterations"},
         {"SOFTSE_KEY_SEPARATION", "key_separation"},
         {"SOFTSE_RSA_MIN_BITS", "rsa_min_bits"},
+        {"SOFTSE_TRACE", "trace"},
     };
     CK_RV rv = CKR_OK;
     for (size_t i = 0; rv == CKR_OK && i < ARRAY_SIZE(env_keys); i++) {
@@ -309,6 +313,7 @@ CK_RV config_load(se_config *cfg, const char *reserved)
     cfg->user_max_failures = 10;
     cfg->so_max_failures = 10;
     cfg->rsa_min_bits = MECH_RSA_MIN_BITS;
+    se_trace_on = false; /* this configuration's, not a previous C_Initialize's */
 
     const char *path = getenv("SOFTSE_CONF");
     CK_RV rv =

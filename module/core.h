@@ -33,6 +33,10 @@ void mutex_destroy(se_mutex *m);
 void mutex_lock(se_mutex *m);
 void mutex_unlock(se_mutex *m);
 
+/* Registers the families built in beyond mechanisms/ (families.c):
+ * C_Initialize calls it before anything reads a table. */
+void families_register(void);
+
 #define SE_PIN_MIN 4
 #define SE_PIN_MAX 255
 #define SE_MAX_SECRET_LEN 1024 /* bytes: the largest secret key or derived value */

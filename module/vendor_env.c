@@ -1,10 +1,39 @@
 /*
  * vendor_env.c — the core's services to vendor mechanisms (vendor_env.h):
- * audit records and persistent failure counters.  The lifecycle rules
- * are in lifecycle.c, the attestation key in identity.c.
+ * audit records, persistent failure counters and the key types a family
+ * registered.  The lifecycle rules are in lifecycle.c, the attestation
+ * key in identity.c.
  */
 #include "core.h"
 #include "vendor_env.h"
+
+#define KEY_TYPES_MAX 8
+static struct {
+    CK_KEY_TYPE type;
+    env_key_completer complete;
+} key_types[KEY_TYPES_MAX];
+static size_t key_type_count;
+
+bool env_register_key_type(CK_KEY_TYPE type, env_key_completer complete)
+{
+    if (key_type_count == KEY_TYPES_MAX)
+        return false;
+    key_types[key_type_count].type = type;
+    key_types[key_type_count].complete = complete;
+    key_type_count++;
+    return true;
+}
+
+CK_RV vendor_complete_key(const mech_env *env, attr_list *attrs)
+{
+    CK_ULONG type;
+    if (attr_list_ulong(attrs, CKA_KEY_TYPE, &type) != CKR_OK)
+        return CKR_OK;
+    for (size_t i = 0; i < key_type_count; i++)
+        if (key_types[i].type == type)
+            return key_types[i].complete(env, type, attrs);
+    return CKR_OK;
+}
 
 CK_RV env_audit(const mech_env *env, const char *event, const char *detail)
 {

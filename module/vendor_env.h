@@ -51,12 +51,19 @@ CK_RV env_failure_count(const mech_env *env, const mech_key *key, lifecycle_acti
 CK_RV env_failure_add(const mech_env *env, const mech_key *key, const char *detail,
                       CK_ULONG *count);
 
-/* Completes the attributes of a vendor key type when the object is made
- * (C_CreateObject, C_UnwrapKey, C_GenerateKey): checks the value (96 bytes
- * for CKK_SE_SK3_*), generates in-card secrets (CKA_SE_INTERNAL_SECRET),
- * sets CKA_SE_FAILURE_COUNT 0 and the default CKA_SE_FAILURE_LIMIT, and
- * applies the lifecycle rule.  CKR_OK and nothing done for other key
- * types.  Implemented in vendor-mechs/vendor.c. */
+/* What a family does when an object of its own key type is made
+ * (C_CreateObject, C_UnwrapKey, C_GenerateKey): SK3's (vendor-mechs/sk3.c)
+ * checks the value (96 bytes), generates the in-card secret
+ * (CKA_SE_INTERNAL_SECRET), sets CKA_SE_FAILURE_COUNT 0 and the default
+ * CKA_SE_FAILURE_LIMIT, and applies the lifecycle rule. */
+typedef CK_RV (*env_key_completer)(const mech_env *env, CK_KEY_TYPE type, attr_list *attrs);
+
+/* A family registers its key types with their completer: once, before the
+ * first C_Initialize goes on (module/families.c).  False when full. */
+bool env_register_key_type(CK_KEY_TYPE type, env_key_completer complete);
+
+/* Runs the completer of the object's key type; CKR_OK and nothing done
+ * for a key type no family registered. */
 CK_RV vendor_complete_key(const mech_env *env, attr_list *attrs);
 
 #endif

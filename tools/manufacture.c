@@ -17,6 +17,7 @@
  */
 #include "ca.h"
 #include "identity.h"
+#include "hex.h"
 #include "softse-tool.h"
 
 #include <openssl/x509v3.h>
@@ -31,20 +32,12 @@
  * serial's 8 bytes (it is 16 hex digits), else its text. */
 static CK_ULONG identity_id(const char *serial, unsigned char id[ID_MAX])
 {
-    size_t len = strlen(serial);
-    bool hex = len > 0 && len % 2 == 0 && len / 2 <= ID_MAX &&
-               strspn(serial, "0123456789abcdefABCDEF") == len;
-    if (!hex) {
-        len = len < ID_MAX ? len : ID_MAX;
-        memcpy(id, serial, len);
-        return len;
-    }
-    for (size_t i = 0; i < len / 2; i++) {
-        unsigned int byte;
-        sscanf(serial + 2 * i, "%2x", &byte);
-        id[i] = (unsigned char)byte;
-    }
-    return len / 2;
+    size_t len = strlen(serial), bytes;
+    if (len > 0 && se_hex_decode(serial, len, id, ID_MAX, &bytes))
+        return bytes;
+    len = len < ID_MAX ? len : ID_MAX;
+    memcpy(id, serial, len);
+    return len;
 }
 
 static CK_RV generate_identity(CK_SESSION_HANDLE session, const ca_key_type *type,

@@ -371,7 +371,7 @@ int cmd_sk3_q4(const tool_command *cmd, tool_opts *opts)
         return TOOL_OK;
     }
     if (rv == CKR_SIGNATURE_INVALID) {
-        printf("rejected: %s\n", p11_rv_name(rv));
+        printf("rejected: %s\n", se_rv_name(rv));
         return TOOL_FAIL;
     }
     return tool_ck_fail(rv, "query 4 (C_Verify CKM_SE_SK3_Q4) with \"%s\" on token \"%s\"",

@@ -9,6 +9,7 @@
  * --help are all derived from the two tables.
  */
 #include "softse-tool.h"
+#include "hex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -297,7 +298,7 @@ int tool_ck_fail(CK_RV rv, const char *fmt, ...)
     va_start(ap, fmt);
     fprintf(stderr, TOOL_NAME ": ");
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, ": %s\n", p11_rv_name(rv));
+    fprintf(stderr, ": %s\n", se_rv_name(rv));
     va_end(ap);
     return TOOL_FAIL;
 }
@@ -504,24 +505,13 @@ void tool_print_key(CK_OBJECT_HANDLE key, const char *label)
 
 /* ---- values on the command line ----------------------------------------------- */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int tool_hex_option(const tool_command *cmd, const char *name, const char *text, size_t min,
                     size_t max, unsigned char *out, size_t *len)
 {
     size_t digits = strlen(text);
     bool hex = digits % 2 == 0;
     for (size_t i = 0; hex && i < digits; i++)
-        hex = hex_digit(text[i]) >= 0;
+        hex = se_hex_digit(text[i]) >= 0;
     if (!hex)
         return tool_usage_fail(cmd, "--%s is not hex (an even number of digits 0-9, a-f)", name);
     if (digits / 2 < min || digits / 2 > max) {
@@ -531,9 +521,7 @@ int tool_hex_option(const tool_command *cmd, const char *name, const char *text,
         return tool_usage_fail(cmd, "--%s needs %zu to %zu bytes, not %zu", name, min, max,
                                digits / 2);
     }
-    for (size_t i = 0; i < digits; i += 2)
-        out[i / 2] = (unsigned char)(hex_digit(text[i]) << 4 | hex_digit(text[i + 1]));
-    *len = digits / 2;
+    se_hex_decode(text, digits, out, max, len); /* checked above: cannot fail */
     return TOOL_OK;
 }
 

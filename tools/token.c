@@ -109,7 +109,7 @@ static void show_identity(CK_SESSION_HANDLE session)
     tool_identity id;
     CK_RV rv = identity_read(session, &id);
     if (rv != CKR_OK)
-        printf("  identity:      unreadable (%s)\n", p11_rv_name(rv));
+        printf("  identity:      unreadable (%s)\n", se_rv_name(rv));
     else if (id.pub == CK_INVALID_HANDLE)
         printf("  identity:      not manufactured\n");
     else if (id.cert == CK_INVALID_HANDLE)
@@ -139,7 +139,7 @@ static CK_RV show_token(const p11_token *t)
     if (lifecycle_rv == CKR_OK)
         printf("  lifecycle:     %s\n", p11_lifecycle_name(state));
     else
-        printf("  lifecycle:     unknown (%s)\n", p11_rv_name(lifecycle_rv));
+        printf("  lifecycle:     unknown (%s)\n", se_rv_name(lifecycle_rv));
     printf("  flags:        ");
     for (size_t i = 0; i < ARRAY_SIZE(token_flags); i++)
         if (t->info.flags & token_flags[i].flag)

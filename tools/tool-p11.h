@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "names.h" /* se_rv_name: common/ */
+
 #ifndef NULL_PTR
 #define NULL_PTR NULL
 #endif
@@ -44,8 +46,6 @@ typedef struct p11_token {
     char serial[P11_SERIAL_LEN + 1];
 } p11_token;
 
-/* "CKR_PIN_INCORRECT", or "CKR_0x..." for a code the table lacks. */
-const char *p11_rv_name(CK_RV rv);
 
 /* ---- the module ----------------------------------------------------------- */
 

@@ -16,6 +16,7 @@
  * gkea_generate_failed, which erases them.
  */
 #include "mech_util.h"
+#include "param.h"
 #include "vendor.h"
 
 #include <openssl/bn.h>
@@ -82,9 +83,9 @@ static void gkea_result_clear(gkea_result *r)
 /* The parameter structure and its output length pointers. */
 static CK_RV gkea_params(const CK_MECHANISM *mech, const CK_SE_GKEA_PARAMS **params)
 {
-    if (!mech->pParameter || mech->ulParameterLen != sizeof(CK_SE_GKEA_PARAMS))
+    const CK_SE_GKEA_PARAMS *p = se_param_struct(mech, sizeof(*p));
+    if (!p)
         return CKR_MECHANISM_PARAM_INVALID;
-    const CK_SE_GKEA_PARAMS *p = mech->pParameter;
     if (!p->pulEncryptedKeyLen || !p->pulAttestationLen)
         return CKR_ARGUMENTS_BAD;
     *params = p;

@@ -20,6 +20,7 @@
  * CKR_ATTRIBUTE_VALUE_INVALID, as for CKM_AES_KEY_GEN.
  */
 #include "mech_util.h"
+#include "param.h"
 #include "vendor.h"
 
 #include <openssl/bn.h>
@@ -91,8 +92,8 @@ typedef struct ki_shape {
 
 static CK_RV ki_params(const CK_MECHANISM *mech, const CK_SE_KI_PARAMS **params)
 {
-    const CK_SE_KI_PARAMS *p = mech->pParameter;
-    if (!p || mech->ulParameterLen != sizeof(*p))
+    const CK_SE_KI_PARAMS *p = se_param_struct(mech, sizeof(*p));
+    if (!p)
         return CKR_MECHANISM_PARAM_INVALID;
     if (!p->pulCiphertextLen)
         return CKR_ARGUMENTS_BAD; /* nowhere to report |c| */

@@ -16,6 +16,7 @@
  * query is refused with CKR_SE_BLOCKED.
  */
 #include "mech_util.h"
+#include "param.h"
 #include "vendor.h"
 
 #include <openssl/core_names.h>
@@ -169,11 +170,6 @@ static CK_RV sk3_internal_secret(const mech_key *key, unsigned char *out)
     return CKR_OK;
 }
 
-static const void *sk3_param(const CK_MECHANISM *mech, size_t size)
-{
-    return mech->pParameter && mech->ulParameterLen == size ? mech->pParameter : NULL;
-}
-
 /* Appends text at *at in out[size], cut to fit, NUL-terminated. */
 static void detail_add(char *out, size_t size, size_t *at, const char *text)
 {
@@ -266,7 +262,7 @@ static CK_RV sk3_op_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_
     CK_KEY_TYPE type = mech->mechanism == CKM_SE_SK3_SERVER ? CKK_SE_SK3_SERVER : CKK_SE_SK3_HOST;
     const CK_SE_SK3_Q4_PARAMS *q4 = NULL;
     if (mech->mechanism == CKM_SE_SK3_Q4) {
-        q4 = sk3_param(mech, sizeof(*q4));
+        q4 = se_param_struct(mech, sizeof(*q4));
         if (!q4)
             return CKR_MECHANISM_PARAM_INVALID;
     } else if (!mech_param_absent(mech)) {
@@ -401,7 +397,7 @@ static CK_RV sk3_set_derived(attr_list *out, const attr_list *tmpl, const unsign
 static CK_RV sk3_q2_derive(const CK_MECHANISM *mech, const mech_key *base, const attr_list *tmpl,
                            const mech_env *env, attr_list *out)
 {
-    CK_SE_SK3_Q2_PARAMS *p = (CK_SE_SK3_Q2_PARAMS *)sk3_param(mech, sizeof(*p));
+    CK_SE_SK3_Q2_PARAMS *p = (CK_SE_SK3_Q2_PARAMS *)se_param_struct(mech, sizeof(*p));
     if (!p)
         return CKR_MECHANISM_PARAM_INVALID;
     CK_RV rv = sk3_key_check(base, CKK_SE_SK3_HOST);
@@ -435,7 +431,7 @@ static CK_RV sk3_q2_derive(const CK_MECHANISM *mech, const mech_key *base, const
 static CK_RV sk3_q3_derive(const CK_MECHANISM *mech, const mech_key *base, const attr_list *tmpl,
                            const mech_env *env, attr_list *out)
 {
-    CK_SE_SK3_Q3_PARAMS *p = (CK_SE_SK3_Q3_PARAMS *)sk3_param(mech, sizeof(*p));
+    CK_SE_SK3_Q3_PARAMS *p = (CK_SE_SK3_Q3_PARAMS *)se_param_struct(mech, sizeof(*p));
     if (!p)
         return CKR_MECHANISM_PARAM_INVALID;
     unsigned char internal[SK3_LEN], rho[SK3_LEN], sigma[SK3_LEN];
@@ -471,7 +467,7 @@ static CK_RV sk3_q3_derive(const CK_MECHANISM *mech, const mech_key *base, const
 static CK_RV sk3_host_derive(const CK_MECHANISM *mech, const mech_key *base, const attr_list *tmpl,
                              const mech_env *env, attr_list *out)
 {
-    const CK_SE_SK3_HOST_PARAMS *p = sk3_param(mech, sizeof(*p));
+    const CK_SE_SK3_HOST_PARAMS *p = se_param_struct(mech, sizeof(*p));
     if (!p)
         return CKR_MECHANISM_PARAM_INVALID;
     CK_RV rv = sk3_key_check(base, CKK_SE_SK3_SERVER);

@@ -306,7 +306,7 @@ CK_RV fz_trace(CK_RV rv, const char *fmt, ...)
     return rv;
 }
 
-extern int se_log_level; /* module/log.c: silenced while fuzzing */
+extern int se_log_level; /* common/log.c: silenced while fuzzing */
 
 static char cleanup_root[1024];
 

@@ -13,7 +13,7 @@
 #ifndef SOFTSE_FUZZ_COMMON_H
 #define SOFTSE_FUZZ_COMMON_H
 
-#include "p11.h" /* module/: PKCS#11 3.0 types as the module sees them */
+#include "p11.h" /* common/: PKCS#11 3.0 types as the module sees them */
 
 #define FZ_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -10,6 +10,7 @@
  * failed…), 2 usage or file errors.
  */
 #include "cli.h"
+#include "hex.h"
 #include "issuer-gkea.h"
 
 #include <errno.h>
@@ -47,37 +48,16 @@ static int complain(const char *cmd, int status, const char *fmt, ...)
     return status;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Even-length hex → malloc'ed bytes; false when malformed. */
 static bool parse_hex(const char *text, unsigned char **out, size_t *len)
 {
     size_t n = strlen(text);
-    if (n % 2 != 0)
-        return false;
     *out = malloc(n / 2 + 1);
-    if (!*out)
-        return false;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(*out);
-            *out = NULL;
-            return false;
-        }
-        (*out)[i] = (unsigned char)(hi << 4 | lo);
-    }
-    *len = n / 2;
-    return true;
+    if (*out && se_hex_decode(text, n, *out, n / 2, len))
+        return true;
+    free(*out);
+    *out = NULL;
+    return false;
 }
 
 /* A whole file (at most FILE_MAX bytes) into malloc'ed memory. */

@@ -12,6 +12,8 @@
 #include <pkcs11.h>
 
 #include "cli.h"
+#include "hex.h"
+#include "names.h"
 #include "issuer-ki.h"
 
 #include <dlfcn.h>
@@ -55,39 +57,6 @@ static const struct {
     {"sha1", CKM_SHA_1},
     {"sha256", CKM_SHA256},
 };
-
-static const struct {
-    CK_RV rv;
-    const char *name;
-} rv_names[] = {
-    {CKR_OK, "CKR_OK"},
-    {CKR_HOST_MEMORY, "CKR_HOST_MEMORY"},
-    {CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR"},
-    {CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED"},
-    {CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD"},
-    {CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"},
-    {CKR_ENCRYPTED_DATA_INVALID, "CKR_ENCRYPTED_DATA_INVALID"},
-    {CKR_ENCRYPTED_DATA_LEN_RANGE, "CKR_ENCRYPTED_DATA_LEN_RANGE"},
-    {CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT"},
-    {CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"},
-    {CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID"},
-    {CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"},
-    {CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID"},
-    {CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"},
-    {CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"},
-    {CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"},
-    {CKR_SE_LIFECYCLE, "CKR_SE_LIFECYCLE"},
-};
-
-static const char *rv_text(CK_RV rv)
-{
-    static char other[32];
-    for (size_t i = 0; i < sizeof(rv_names) / sizeof(rv_names[0]); i++)
-        if (rv_names[i].rv == rv)
-            return rv_names[i].name;
-    snprintf(other, sizeof(other), "CKR_0x%08lx", (unsigned long)rv);
-    return other;
-}
 
 /* ---- options shared by both commands ------------------------------------- */
 
@@ -221,33 +190,6 @@ static void hex_print(FILE *out, const unsigned char *data, size_t len)
         fprintf(out, "%02x", data[i]);
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Strict: an even number of hex digits, nothing else. */
-static bool hex_decode(const char *text, size_t text_len, unsigned char *out, size_t max,
-                       size_t *len)
-{
-    if (text_len % 2 || text_len / 2 > max)
-        return false;
-    for (size_t i = 0; i < text_len; i += 2) {
-        int high = hex_digit(text[i]), low = hex_digit(text[i + 1]);
-        if (high < 0 || low < 0)
-            return false;
-        out[i / 2] = (unsigned char)(high << 4 | low);
-    }
-    *len = text_len / 2;
-    return true;
-}
-
 static EVP_PKEY *load_private_key(const char *command, const char *path)
 {
     FILE *file = fopen(path, "r");
@@ -282,7 +224,7 @@ static bool recover_line(const ki_options *o, EVP_PKEY *key, char *line, unsigne
     const char *problem = NULL;
     if (!hex || strtok_r(NULL, blanks, &save))
         problem = "expected \"Id c\"";
-    else if (!hex_decode(hex, strlen(hex), c, sizeof(c), &c_len))
+    else if (!se_hex_decode(hex, strlen(hex), c, sizeof(c), &c_len))
         problem = "c is not hex";
     if (problem) {
         fprintf(stderr, "softse-issuer ki-recover: line %lu: %s\n", number, problem);
@@ -292,7 +234,7 @@ static bool recover_line(const ki_options *o, EVP_PKEY *key, char *line, unsigne
     if (rv != CKR_OK) {
         fprintf(stderr, "softse-issuer ki-recover: line %lu (%s): %s: %s\n", number, id,
                 rv == CKR_ENCRYPTED_DATA_LEN_RANGE ? "c has the wrong length" : "cannot recover KI",
-                rv_text(rv));
+                se_rv_name(rv));
         return false;
     }
     printf("%s ", id);
@@ -517,7 +459,7 @@ static bool personalize(const bureau *b, unsigned long index, char id[17])
     if (session != CK_INVALID_HANDLE)
         b->p11->C_CloseSession(session);
     if (rv != CKR_OK)
-        fprintf(stderr, "softse-issuer ki-batch: card %s: %s: %s%s\n", id, step, rv_text(rv),
+        fprintf(stderr, "softse-issuer ki-batch: card %s: %s: %s%s\n", id, step, se_rv_name(rv),
                 rv == CKR_SIGNATURE_INVALID ? " (card flagged)" : "");
     return rv == CKR_OK;
 }
@@ -635,7 +577,7 @@ int cmd_ki_batch(int argc, char **argv)
     CK_C_INITIALIZE_ARGS init = {.flags = CKF_OS_LOCKING_OK};
     CK_RV rv = b.p11->C_Initialize(&init);
     if (rv != CKR_OK) {
-        fprintf(stderr, "softse-issuer %s: C_Initialize: %s\n", argv[0], rv_text(rv));
+        fprintf(stderr, "softse-issuer %s: C_Initialize: %s\n", argv[0], se_rv_name(rv));
         goto out;
     }
     initialized = true;

@@ -20,6 +20,7 @@
 #include "p11_fixture.h"
 
 #include "gkea_card.h"
+#include "hex.h"
 
 #include <getopt.h>
 #include <openssl/pem.h>
@@ -47,17 +48,7 @@ static int usage(void)
 
 static bool parse_hex(const char *text, unsigned char *out, size_t max, size_t *len)
 {
-    size_t n = strlen(text);
-    if (n % 2 || n / 2 > max)
-        return false;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned int byte;
-        if (sscanf(text + 2 * i, "%2x", &byte) != 1)
-            return false;
-        out[i] = (unsigned char)byte;
-    }
-    *len = n / 2;
-    return true;
+    return se_hex_decode(text, strlen(text), out, max, len);
 }
 
 static bool write_all(const char *dir, const char *name, const void *data, size_t len)

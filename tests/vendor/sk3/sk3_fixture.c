@@ -2,6 +2,7 @@
  * sk3_fixture.c — see sk3_fixture.h.
  */
 #include "sk3_fixture.h"
+#include "hex.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -527,34 +528,11 @@ CK_RV sk3_set_lifecycle(CK_SLOT_ID slot, unsigned char state)
 
 void sk3_hex(const unsigned char *in, size_t len, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t n = 0; n < len; n++) {
-        out[2 * n] = digits[in[n] >> 4];
-        out[2 * n + 1] = digits[in[n] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    se_hex_encode(in, len, out);
 }
 
 bool sk3_unhex(const char *in, unsigned char *out, size_t len)
 {
-    if (strlen(in) != 2 * len)
-        return false;
-    for (size_t n = 0; n < len; n++) {
-        int hi = nibble(in[2 * n]), lo = nibble(in[2 * n + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[n] = (unsigned char)(hi << 4 | lo);
-    }
-    return true;
+    size_t got;
+    return strlen(in) == 2 * len && se_hex_decode(in, 2 * len, out, len, &got);
 }

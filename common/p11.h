@@ -1,6 +1,8 @@
 /*
  * p11.h — what every softse source includes: the PKCS#11 3.0 types from
- * NSS's headers, the vendor ABI, and the few macros shared by all rooms.
+ * NSS's headers, the vendor ABI, the few macros shared by all rooms and
+ * the log (common/log.h).  Part of common/, the library every target of
+ * the project links (common/meson.build).
  */
 #ifndef SOFTSE_P11_H
 #define SOFTSE_P11_H
@@ -29,10 +31,10 @@
 #endif
 
 #define SOFTSE_EXPORT __attribute__((visibility("default")))
+#ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
-/* Log to stderr (and syslog when configured) at a level; see module/log.c. */
-enum { SE_LOG_ERROR = 0, SE_LOG_WARN = 1, SE_LOG_INFO = 2, SE_LOG_DEBUG = 3 };
-void se_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include "log.h"
 
 #endif
