@@ -86,6 +86,7 @@ struct se_token {
     se_object *session_objects;
     CK_ULONG next_session_object;
     se_object *lifecycle_object; /* CKH_SE_LIFECYCLE, rebuilt after a change */
+    struct key_cache *key_cache; /* keys borrowed by sessions (key_cache.c) */
 };
 
 CK_RV slot_refresh(void); /* new token files; module.lock held */
