@@ -97,7 +97,16 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
     void *state = NULL;
     bool always_auth = false;
     if (kind == MECH_DIGEST) {
-        rv = row->ops->init(mech, NULL, kind, &s->env, &state);
+        state = row->ops->reuse ? session_unpark(op, row) : NULL;
+        if (state) {
+            rv = row->ops->reuse(mech, NULL, kind, &s->env, state);
+            if (rv != CKR_OK) {
+                row->ops->free(state);
+                state = NULL;
+            }
+        } else {
+            rv = row->ops->init(mech, NULL, kind, &s->env, &state);
+        }
     } else {
         /* The mechanism's init runs on a borrowed key, outside the token
          * lock, so sessions of one token set up operations in parallel. */
