@@ -90,6 +90,15 @@ typedef struct mech_ops {
     CK_RV (*verify_oneshot)(void *state, const unsigned char *in, size_t in_len,
                             const unsigned char *sig, size_t sig_len);
     void (*free)(void *state);
+    /* Optional, both or neither: the session keeps one ended state per
+     * operation kind for its next init of the same ops instead of freeing
+     * it (a digest context kept, not made and freed per call: issue 18).
+     * park wipes every trace of the ended operation from the state (false:
+     * free it instead); reuse is init on a parked state (on failure the
+     * core frees it). */
+    bool (*park)(void *state);
+    CK_RV (*reuse)(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
+                   const mech_env *env, void *state);
 } mech_ops;
 
 typedef struct mech_row {

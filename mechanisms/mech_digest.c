@@ -7,11 +7,9 @@
 #include "mech.h"
 #include "mech_util.h"
 
-static CK_RV digest_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
-                         const mech_env *env, void **state)
+/* Sets ctx (new, or parked) up for the mechanism. */
+static CK_RV digest_setup(const CK_MECHANISM *mech, mech_op_kind kind, EVP_MD_CTX *ctx)
 {
-    (void)key;
-    (void)env;
     if (kind != MECH_DIGEST)
         return CKR_MECHANISM_INVALID;
     if (!mech_param_absent(mech))
@@ -20,15 +18,41 @@ static CK_RV digest_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_
         mech_hash_evp(mech_row_data(&mech_table_digest, mech->mechanism, CKF_DIGEST));
     if (!md)
         return CKR_MECHANISM_INVALID;
+    if (!EVP_DigestInit_ex2(ctx, md, NULL))
+        return mech_openssl_error("digest init", CKR_FUNCTION_FAILED);
+    return CKR_OK;
+}
+
+static CK_RV digest_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
+                         const mech_env *env, void **state)
+{
+    (void)key;
+    (void)env;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx)
         return CKR_HOST_MEMORY;
-    if (!EVP_DigestInit_ex(ctx, md, NULL)) {
+    CK_RV rv = digest_setup(mech, kind, ctx);
+    if (rv != CKR_OK) {
         EVP_MD_CTX_free(ctx);
-        return mech_openssl_error("digest init", CKR_FUNCTION_FAILED);
+        return rv;
     }
     *state = ctx;
     return CKR_OK;
+}
+
+static CK_RV digest_reuse(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
+                          const mech_env *env, void *state)
+{
+    (void)key;
+    (void)env;
+    return digest_setup(mech, kind, state);
+}
+
+/* The hash state goes (OpenSSL cleanses it: C_DigestKey hashes a key);
+ * the context stays for the session's next digest. */
+static bool digest_park(void *state)
+{
+    return EVP_MD_CTX_reset(state) == 1;
 }
 
 static CK_RV digest_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
@@ -69,6 +93,8 @@ static const mech_ops digest_ops = {
     .update = digest_update,
     .final = digest_final,
     .free = digest_free,
+    .park = digest_park,
+    .reuse = digest_reuse,
 };
 
 #define DIGEST_ROW(digest, md_name, md_len, mgf1, x963, hmac, hmac_key, rsa_pkcs, rsa_pss, ecdsa,  \

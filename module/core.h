@@ -90,6 +90,7 @@ struct se_token {
     se_object *session_objects;
     CK_ULONG next_session_object;
     se_object *lifecycle_object; /* CKH_SE_LIFECYCLE, rebuilt after a change */
+    struct key_cache *key_cache; /* keys borrowed by sessions (key_cache.c) */
 };
 
 CK_RV slot_refresh(void); /* new token files; module.lock held */
@@ -133,6 +134,9 @@ typedef struct se_operation {
     void *state;
     bool updated;             /* a C_*Update was made: single-part calls are refused */
     bool needs_context_login; /* CKA_ALWAYS_AUTHENTICATE: C_Login(CKU_CONTEXT_SPECIFIC) first */
+    /* An ended state kept for the next init of the same ops (mech_ops.park). */
+    const mech_ops *parked_ops;
+    void *parked;
 } se_operation;
 
 typedef struct se_find {
@@ -151,7 +155,7 @@ struct se_session {
     se_token *token;
     CK_FLAGS flags; /* CKF_RW_SESSION | CKF_SERIAL_SESSION */
     se_mutex *lock;
-    unsigned refs; /* table + callers holding it */
+    unsigned refs; /* table + callers holding it; atomic (session.c) */
     bool closed;
     se_operation ops[MECH_OP_KINDS];
     se_find find;
@@ -165,7 +169,10 @@ CK_RV session_get(CK_SESSION_HANDLE h, se_session **out);
 void session_put(se_session *s);
 CK_RV session_info(se_session *s, CK_SESSION_INFO_PTR info);
 bool session_is_rw(const se_session *s);
+/* Ends the operation (its state parked or freed); the parked state stays. */
 void session_end_operation(se_operation *op);
+/* The parked state of the init of row: NULL when none fits (then none is kept). */
+void *session_unpark(se_operation *op, const mech_row *row);
 void sessions_free(void);
 /* Closes every session of a pulled token (PKCS#11 3.0 §5.1.2: removing a
  * token closes all sessions with it); module.lock held. */

@@ -8,6 +8,7 @@
  * taken just to resolve keys and to store objects.
  */
 #include "core.h"
+#include "key_cache.h"
 #include "mech_util.h"
 
 #include <openssl/crypto.h>
@@ -96,7 +97,16 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
     void *state = NULL;
     bool always_auth = false;
     if (kind == MECH_DIGEST) {
-        rv = row->ops->init(mech, NULL, kind, &s->env, &state);
+        state = row->ops->reuse ? session_unpark(op, row) : NULL;
+        if (state) {
+            rv = row->ops->reuse(mech, NULL, kind, &s->env, state);
+            if (rv != CKR_OK) {
+                row->ops->free(state);
+                state = NULL;
+            }
+        } else {
+            rv = row->ops->init(mech, NULL, kind, &s->env, &state);
+        }
     } else {
         /* The mechanism's init runs on a borrowed key, outside the token
          * lock, so sessions of one token set up operations in parallel. */
@@ -554,24 +564,43 @@ static const CK_ATTRIBUTE_TYPE lent_attrs[LEND_POLICY] = {
     CKA_SENSITIVE,          CKA_EXTRACTABLE,      CKA_TRUSTED,
     CKA_WRAP_TEMPLATE,      CKA_UNWRAP_TEMPLATE,  CKA_DERIVE_TEMPLATE};
 
+/* The object's key and lent attributes, checked (object_key). */
+static CK_RV resolve_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
+                         enum lend lend, mech_key *key, attr_list *attrs, bool *always_auth)
+{
+    bool auth = false;
+    CK_RV rv = object_key(s, h, usage, key, &auth);
+    if (rv == CKR_OK && lend != LEND_NONE)
+        rv = object_key_attrs(s, h, lent_attrs, (size_t)lend, attrs);
+    if (rv == CKR_OK && lend != LEND_POLICY) /* the wrap/derive paths: rare, not kept */
+        key_cache_put(s->token, s, h, usage, (size_t)lend, key, attrs, auth);
+    if (always_auth)
+        *always_auth = auth;
+    return rv;
+}
+
 static CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
                         enum lend lend, mech_key *key, attr_list *attrs, bool *always_auth)
 {
     se_token *t = s->token;
     memset(key, 0, sizeof(*key));
+    bool auth = false;
     mutex_lock(t->lock);
+    /* The store's data version and the lifecycle are read on every
+     * borrow; a change of either drops the kept keys (key_cache.c). */
     CK_RV rv = check_lifecycle(t);
-    if (rv == CKR_OK)
-        rv = object_key(s, h, usage, key, always_auth);
-    if (rv == CKR_OK && lend != LEND_NONE)
-        rv = object_key_attrs(s, h, lent_attrs, (size_t)lend, attrs);
+    if (rv == CKR_OK && !key_cache_take(t, s, h, usage, (size_t)lend, key, attrs, &auth))
+        rv = resolve_key(s, h, usage, lend, key, attrs, &auth);
+    mutex_unlock(t->lock);
     if (rv == CKR_OK) {
-        key->attrs = attrs; /* the object's list is the cache's */
+        key->attrs = attrs; /* the caller's copy */
+        key->handle = h;
+        if (always_auth)
+            *always_auth = auth;
     } else {
         mech_key_free(key);
         memset(key, 0, sizeof(*key));
     }
-    mutex_unlock(t->lock);
     return rv;
 }
 

@@ -9,6 +9,7 @@
  * C_FindObjects is in object_find.c.
  */
 #include "core.h"
+#include "key_cache.h"
 #include "object_internal.h"
 
 #include <openssl/crypto.h>
@@ -101,6 +102,7 @@ CK_OBJECT_HANDLE object_token_handle(const se_token *t, tok_id id)
 
 void object_cache_clear(se_token *t, bool session_objects_too)
 {
+    key_cache_clear(t);
     t->attestation_known = false;
     if (t->cache) {
         for (size_t i = 0; i < t->cache_size; i++) {
@@ -129,10 +131,12 @@ void object_cache_clear(se_token *t, bool session_objects_too)
 
 void object_drop_session(se_token *t, CK_SESSION_HANDLE owner)
 {
+    key_cache_drop_session(t, owner);
     se_object **link = &t->session_objects;
     while (*link) {
         se_object *o = *link;
         if (o->owner == owner) {
+            key_cache_clear(t); /* other sessions may have borrowed it */
             *link = o->next;
             object_free(o);
         } else {
@@ -164,6 +168,7 @@ static void cache_remove(se_token *t, tok_id id)
         return;
     for (se_object **link = &t->cache[id % t->cache_size]; *link; link = &(*link)->next) {
         if ((*link)->id == id) {
+            key_cache_clear(t);
             se_object *o = *link;
             *link = o->next;
             object_free(o);
@@ -622,6 +627,7 @@ CK_RV object_destroy(se_session *s, CK_OBJECT_HANDLE h)
             if (rv != CKR_OK)
                 goto out;
         }
+        key_cache_clear(t);
         for (se_object **link = &t->session_objects; *link; link = &(*link)->next) {
             if (*link == o) {
                 *link = o->next;
@@ -777,6 +783,7 @@ CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
             memcpy(o->nonce, kept, sizeof(kept));
             goto out;
         }
+        key_cache_clear(t);
         attr_list_free(&o->attrs);
         o->attrs = next;
         attr_list_init(&next);
@@ -891,6 +898,7 @@ CK_RV object_key_attrs(se_session *s, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE_TYP
 
 void object_forget_keys(se_token *t)
 {
+    key_cache_clear(t);
     for (se_object *o = t->session_objects; o; o = o->next) {
         if (o->key_ready)
             mech_key_free(&o->key);

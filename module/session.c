@@ -15,11 +15,40 @@ bool session_is_rw(const se_session *s)
     return (s->flags & CKF_RW_SESSION) != 0;
 }
 
+static void drop_parked(se_operation *op)
+{
+    if (op->parked)
+        op->parked_ops->free(op->parked);
+    op->parked = NULL;
+    op->parked_ops = NULL;
+}
+
 void session_end_operation(se_operation *op)
 {
-    if (op->active && op->row && op->row->ops && op->row->ops->free)
-        op->row->ops->free(op->state);
+    const mech_ops *ops = op->active && op->row ? op->row->ops : NULL;
+    const mech_ops *parked_ops = op->parked_ops;
+    void *parked = op->parked;
+    if (ops && ops->free) {
+        if (!parked && ops->park && ops->reuse && ops->park(op->state)) {
+            parked = op->state;
+            parked_ops = ops;
+        } else {
+            ops->free(op->state);
+        }
+    }
     memset(op, 0, sizeof(*op));
+    op->parked = parked;
+    op->parked_ops = parked_ops;
+}
+
+void *session_unpark(se_operation *op, const mech_row *row)
+{
+    if (op->parked && op->parked_ops != row->ops)
+        drop_parked(op); /* another family's: this session digests with another row now */
+    void *state = op->parked;
+    op->parked = NULL;
+    op->parked_ops = NULL;
+    return state;
 }
 
 static void find_end(se_find *find)
@@ -30,8 +59,10 @@ static void find_end(se_find *find)
 
 static void session_free(se_session *s)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(s->ops); i++)
+    for (size_t i = 0; i < ARRAY_SIZE(s->ops); i++) {
         session_end_operation(&s->ops[i]);
+        drop_parked(&s->ops[i]);
+    }
     find_end(&s->find);
     mutex_destroy(s->lock);
     free(s);
@@ -111,7 +142,7 @@ CK_RV session_get(CK_SESSION_HANDLE h, se_session **out)
     mutex_lock(module.lock);
     if (h >= 1 && h <= module.session_cap && module.sessions[h - 1]) {
         se_session *s = module.sessions[h - 1];
-        s->refs++;
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED); /* the table's keeps it above 0 */
         *out = s;
         rv = CKR_OK;
     }
@@ -119,12 +150,17 @@ CK_RV session_get(CK_SESSION_HANDLE h, se_session **out)
     return rv;
 }
 
+/* Without module.lock (it was 8 % of the lock waits of two threads
+ * signing, issue 18): the last reference is the one whose session has
+ * left the table, where session_get cannot find it any more. */
+static bool unref(se_session *s)
+{
+    return __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
 void session_put(se_session *s)
 {
-    mutex_lock(module.lock);
-    bool last = --s->refs == 0;
-    mutex_unlock(module.lock);
-    if (last)
+    if (unref(s))
         session_free(s);
 }
 
@@ -198,7 +234,7 @@ void sessions_close_token(se_token *t)
         if (!s || s->token != t)
             continue;
         session_detach(s);
-        if (--s->refs == 0)
+        if (unref(s))
             session_free(s);
     }
 }

@@ -12,6 +12,7 @@
  * Each change of a slot's card sets its event flag (slot_event.c).
  */
 #include "core.h"
+#include "key_cache.h"
 #include "mech_util.h"
 
 #include <openssl/crypto.h>
@@ -60,6 +61,7 @@ static void token_free(se_token *t)
     if (!t)
         return;
     object_cache_clear(t, true);
+    key_cache_free(t);
     free(t->cache);
     tok_keys_clear(&t->keys);
     if (t->store)

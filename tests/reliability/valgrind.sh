@@ -65,7 +65,7 @@ fi
 # checks but without the leak check (the same code paths are leak-checked
 # in the other programs).  Remove a name once the module keeps the
 # forgotten state reachable (docs/reliability.md).
-no_leak_check='^(integration/test_(init|find|login|slot_events)|security/test_policy_token)$'
+no_leak_check='^(integration/test_(init|find|login|slot_events)|security/test_(policy_token|key_cache))$'
 
 run_one() {
     local name=${1%% *} cmd=${1#* } log start status opts=()

@@ -1,0 +1,188 @@
+/*
+ * key_cache.c — the keys a session borrowed last, kept for its next
+ * C_*Init (issue 18, docs/performance.md).
+ *
+ * Resolving a key on every C_SignInit (the handle lookup, the class,
+ * attestation and usage checks, building and unmasking the value) was
+ * most of a small operation, and all of it under the token lock, which
+ * every session of the token takes: it kept two threads from scaling.
+ * A hit here replaces it with a copy of what the last borrow of the same
+ * (session, handle, usage, lent attributes) returned.
+ *
+ * The entries belong to the token and live under token->lock, so that
+ * whatever changes what a borrow would return drops them all at once, in
+ * the same critical section: the object cache being dropped (login,
+ * logout, another process's commit seen by object_sync, an erasure, the
+ * cache's own overflow), a token object removed from it (C_DestroyObject,
+ * C_SetAttributeValue), a session object destroyed, changed or dropped
+ * with its session, the session objects' keys forgotten.  No entry
+ * survives its session (C_CloseSession drops the session's), and the
+ * lifecycle check and the store's data version are still read on every
+ * borrow, before the cache.  Each entry is tagged with its session: no
+ * other session's borrow can take it.
+ *
+ * At rest, an entry's secret value and its lent masked attributes stay
+ * masked under the entry's own nonce (secret.h), as the object cache
+ * keeps them; an EVP_PKEY is a reference to the one the object holds.
+ */
+#include "key_cache.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_CACHE_SLOTS 64 /* direct-mapped by (session, handle) */
+
+struct key_cache_entry {
+    bool used;
+    CK_SESSION_HANDLE session;
+    CK_OBJECT_HANDLE handle;
+    CK_ATTRIBUTE_TYPE usage;
+    size_t lend;
+    bool always_auth;
+    mech_key key;  /* key.secret masked; key.attrs unused */
+    attr_list lent; /* masked values masked */
+    unsigned char nonce[SECRET_NONCE_LEN];
+};
+
+struct key_cache {
+    struct key_cache_entry slots[KEY_CACHE_SLOTS];
+};
+
+static struct key_cache_entry *slot_of(se_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
+{
+    uint64_t z = (uint64_t)s * 0x9e3779b97f4a7c15ULL ^ (uint64_t)h * 0xbf58476d1ce4e5b9ULL;
+    return &t->key_cache->slots[(z ^ (z >> 29)) % KEY_CACHE_SLOTS];
+}
+
+static void entry_clear(struct key_cache_entry *e)
+{
+    mech_key_free(&e->key); /* cleanses the (masked) secret */
+    attr_list_free(&e->lent);
+    OPENSSL_cleanse(e, sizeof(*e));
+    attr_list_init(&e->lent);
+}
+
+/* XORs the secret value and the masked lent attributes with the
+ * entry's keystream: masks a clear copy, unmasks a masked one. */
+static CK_RV xor_entry(const unsigned char *nonce, CK_OBJECT_CLASS cls, mech_key *key,
+                       attr_list *lent)
+{
+    CK_RV rv = CKR_OK;
+    if (key->secret)
+        rv = secret_xor(nonce, CKA_VALUE, key->secret, key->secret_len);
+    for (size_t i = 0; rv == CKR_OK && i < lent->count; i++) {
+        CK_ATTRIBUTE *a = &lent->items[i];
+        if (a->ulValueLen > 0 && (policy_store_flags(cls, a->type) & TOK_ATTR_SECRET))
+            rv = secret_xor(nonce, a->type, a->pValue, a->ulValueLen);
+    }
+    return rv;
+}
+
+/* A copy of key's material: a reference to its EVP_PKEY, its secret in a
+ * buffer of the copy's. */
+static CK_RV copy_key(mech_key *dst, const mech_key *src)
+{
+    *dst = *src;
+    dst->attrs = NULL;
+    dst->secret = NULL;
+    if (src->secret) {
+        dst->secret = malloc(src->secret_len ? src->secret_len : 1);
+        if (!dst->secret) {
+            dst->pkey = NULL;
+            return CKR_HOST_MEMORY;
+        }
+        memcpy(dst->secret, src->secret, src->secret_len);
+    }
+    if (dst->pkey)
+        EVP_PKEY_up_ref(dst->pkey);
+    return CKR_OK;
+}
+
+bool key_cache_take(se_token *t, const se_session *s, CK_OBJECT_HANDLE h,
+                    CK_ATTRIBUTE_TYPE usage, size_t lend, mech_key *key, attr_list *lent,
+                    bool *always_auth)
+{
+    if (!t->key_cache)
+        return false;
+    struct key_cache_entry *e = slot_of(t, s->handle, h);
+    if (!e->used || e->session != s->handle || e->handle != h || e->usage != usage ||
+        e->lend != lend)
+        return false;
+    CK_RV rv = copy_key(key, &e->key);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(lent, &e->lent);
+    if (rv == CKR_OK)
+        rv = xor_entry(e->nonce, e->key.cls, key, lent);
+    if (rv != CKR_OK) { /* the caller borrows the slow way */
+        mech_key_free(key);
+        memset(key, 0, sizeof(*key));
+        attr_list_free(lent);
+        attr_list_init(lent);
+        return false;
+    }
+    *always_auth = e->always_auth;
+    return true;
+}
+
+void key_cache_put(se_token *t, const se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
+                   size_t lend, const mech_key *key, const attr_list *lent, bool always_auth)
+{
+    if (!t->key_cache) {
+        t->key_cache = calloc(1, sizeof(*t->key_cache));
+        if (!t->key_cache)
+            return; /* no cache: every borrow resolves its key */
+    }
+    struct key_cache_entry *e = slot_of(t, s->handle, h);
+    entry_clear(e);
+    CK_RV rv = copy_key(&e->key, key);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(&e->lent, lent);
+    if (rv == CKR_OK)
+        rv = secret_nonce(e->nonce);
+    if (rv == CKR_OK)
+        rv = xor_entry(e->nonce, key->cls, &e->key, &e->lent);
+    if (rv != CKR_OK) {
+        entry_clear(e);
+        return;
+    }
+    e->session = s->handle;
+    e->handle = h;
+    e->usage = usage;
+    e->lend = lend;
+    e->always_auth = always_auth;
+    e->used = true;
+}
+
+void key_cache_clear(se_token *t)
+{
+    if (!t->key_cache)
+        return;
+    for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
+        if (t->key_cache->slots[i].used)
+            entry_clear(&t->key_cache->slots[i]);
+}
+
+void key_cache_drop_session(se_token *t, CK_SESSION_HANDLE session)
+{
+    if (!t->key_cache)
+        return;
+    for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
+        if (t->key_cache->slots[i].used && t->key_cache->slots[i].session == session)
+            entry_clear(&t->key_cache->slots[i]);
+}
+
+void key_cache_free(se_token *t)
+{
+    key_cache_clear(t);
+    free(t->key_cache);
+    t->key_cache = NULL;
+}
+
+size_t key_cache_count(const se_token *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; t->key_cache && i < KEY_CACHE_SLOTS; i++)
+        n += t->key_cache->slots[i].used;
+    return n;
+}

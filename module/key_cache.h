@@ -1,0 +1,30 @@
+/*
+ * key_cache.h — keys borrowed by a session, kept for its next C_*Init
+ * (key_cache.c).  Every function: token->lock held.
+ */
+#ifndef SOFTSE_KEY_CACHE_H
+#define SOFTSE_KEY_CACHE_H
+
+#include "core.h"
+
+/* What the session's last borrow of (h, usage, lend) returned, if kept:
+ * *key a copy (an EVP_PKEY reference, a secret value unmasked into a
+ * buffer of its own), *lent the lent attributes unmasked, appended.
+ * false: not kept, nothing given (borrow it the slow way, then put). */
+bool key_cache_take(se_token *t, const se_session *s, CK_OBJECT_HANDLE h,
+                    CK_ATTRIBUTE_TYPE usage, size_t lend, mech_key *key, attr_list *lent,
+                    bool *always_auth);
+/* Keeps a copy of a successful borrow for the session, masked. */
+void key_cache_put(se_token *t, const se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
+                   size_t lend, const mech_key *key, const attr_list *lent, bool always_auth);
+/* Drops every entry (cleansed): anything that may change what a borrow
+ * returns calls it (object.c). */
+void key_cache_clear(se_token *t);
+/* Drops the session's entries: its close. */
+void key_cache_drop_session(se_token *t, CK_SESSION_HANDLE session);
+/* The token's end. */
+void key_cache_free(se_token *t);
+/* Entries kept (the tests). */
+size_t key_cache_count(const se_token *t);
+
+#endif
