@@ -36,12 +36,12 @@ doc_rows() {
         }' "$doc"
 }
 
-# Constants as decimal numbers, like the program prints them.
+# Constants in lower-case hex, as the program prints them.
 doc_constants() {
     doc_rows | while read -r kind name value; do
         [ "$kind" = const ] || continue
         [[ $value =~ ^(0x[0-9A-Fa-f]+|[0-9]+)$ ]] || { echo "const $name not-a-number:$value"; continue; }
-        printf 'const %s %u\n' "$name" "$value"
+        printf 'const %s 0x%x\n' "$name" "$value"
     done
 }
 

@@ -59,7 +59,7 @@ END {
     print "int main(void)"
     print "{"
     for (i = 1; i <= nconsts; i++)
-        printf "    printf(\"const %%s %%lu\\n\", \"%s\", (unsigned long)(%s));\n", consts[i], consts[i]
+        printf "    printf(\"const %%s 0x%%lx\\n\", \"%s\", (unsigned long)(%s));\n", consts[i], consts[i]
     for (i = 1; i <= ntypes; i++)
         printf "    printf(\"type %%s %%zu %%zu\\n\", \"%s\", sizeof(%s), alignof(%s));\n", types[i], types[i], types[i]
     for (i = 1; i <= nfields; i++) {
