@@ -9,6 +9,7 @@
 # sizes of natural packing.  Any difference, a name present on one side
 # only included, fails with a diff.
 set -euo pipefail
+export LC_ALL=C # one sort order on both sides
 
 layout=$1 doc=$2
 work=$(mktemp -d)
