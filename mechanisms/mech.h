@@ -250,7 +250,7 @@ void mech_des3_key24(const unsigned char *value, size_t len, unsigned char out[2
 /* ---- check values (mechanisms/mech_check_value.c) -------------------------- */
 
 #define MECH_CHECK_VALUE_LEN 3
-/* A new secret key's CKA_CHECK_VALUE (docs/spec.md §7.5): computed from
+/* A new secret key's CKA_CHECK_VALUE (docs/spec.md §10): computed from
  * CKA_KEY_TYPE and CKA_VALUE in attrs and set; a value the caller gave
  * must match (else CKR_ATTRIBUTE_VALUE_INVALID), an empty one is kept
  * empty; a key type without a check value keeps none. */

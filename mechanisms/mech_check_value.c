@@ -5,7 +5,7 @@
  * keys, of the SHA-1 hash of CKA_VALUE for generic secrets.  The core
  * asks for it whenever a secret key is made (module/object.c for
  * C_CreateObject, module/crypto_ops.c for generated, derived and
- * unwrapped keys); docs/spec.md §7.5 has the rules.
+ * unwrapped keys); docs/spec.md §10 has the rules.
  */
 #include "mech.h"
 #include "mech_util.h"

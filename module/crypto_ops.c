@@ -429,7 +429,7 @@ static CK_RV template_class(const attr_list *tmpl, CK_OBJECT_CLASS dflt, CK_OBJE
 }
 
 /* Stores one new key, a secret one with its check value (docs/spec.md
- * §7.5); token->lock is taken here. */
+ * §10); token->lock is taken here. */
 static CK_RV store_new(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT_HANDLE_PTR out)
 {
     CK_ULONG cls = CKO_DATA;
