@@ -5,7 +5,7 @@
  * callbacks that implement it.  C_GetMechanismList / C_GetMechanismInfo
  * and every C_*Init dispatch are generated from the same rows (mech.c).
  * Rows live next to their implementation: mechanisms/mech_*.c for the
- * standard mechanisms, the files of vendor-mechs/ for SPEC.md's.
+ * standard mechanisms, the files of vendor-mechs/ for docs/spec.md's.
  *
  * The core (module/crypto_ops.c) owns the PKCS#11 conventions: session
  * state, the length query (NULL output → size; too small →

@@ -92,7 +92,7 @@ static const policy_row core_rows[] = {
     {CKA_VALUE, C_HWF, ATTR_BYTES, F_SET, NODEF},
     {CKA_RESET_ON_INIT, C_HWF, ATTR_BOOL, 0, NODEF},
     {CKA_HAS_RESET, C_HWF, ATTR_BOOL, 0, NODEF},
-    /* the device identity (SPEC.md §2, module/identity.c): the core's,
+    /* the device identity (docs/spec.md §2, module/identity.c): the core's,
      * though its number is in the vendor range; the vendor room's own
      * attributes come from vendor-mechs/vendor_attrs.c */
     {CKA_SE_ATTESTATION, C_CERT | C_PUB | C_PRIV, ATTR_BOOL, F_RO | F_LOOKUP, DFALSE},

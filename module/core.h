@@ -231,7 +231,7 @@ CK_RV object_sync(se_token *t);
 
 #include "vendor_env.h"
 
-/* CKR_OK or CKR_SE_LIFECYCLE: the one table of SPEC.md §3. */
+/* CKR_OK or CKR_SE_LIFECYCLE: the one table of docs/spec.md §3. */
 CK_RV lifecycle_check(const se_token *t, lifecycle_action action);
 /* The attributes of the CKH_SE_LIFECYCLE hardware-feature object. */
 CK_RV lifecycle_attrs(const se_token *t, attr_list *out);

@@ -68,7 +68,7 @@ static CK_RV check_mechanism(CK_MECHANISM_PTR mech, CK_FLAGS needed, const mech_
     return CKR_OK;
 }
 
-/* SPEC.md §3 with a fresh view of the state; token->lock held. */
+/* docs/spec.md §3 with a fresh view of the state; token->lock held. */
 static CK_RV check_lifecycle(se_token *t)
 {
     CK_RV rv = object_sync(t);
@@ -479,7 +479,7 @@ CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, 
         rv = assemble(s, &given, &made, cls, ORIGIN_GENERATE, mech->mechanism, &attrs);
     if (rv == CKR_OK)
         rv = store_new(s, &attrs, audit_for(row), out);
-    /* SPEC.md §4: outputs without the key must not survive. */
+    /* docs/spec.md §4: outputs without the key must not survive. */
     if (rv != CKR_OK && generated && row->generate_failed)
         row->generate_failed(mech, &s->env);
     attr_list_free(&given);
@@ -694,7 +694,7 @@ CK_RV key_derive(se_session *s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
     if (rv == CKR_OK)
         rv = assemble(s, &given, &made, cls, ORIGIN_DERIVE, mech->mechanism, &attrs);
     /* docs/spec.md §7.2: every secret the output comes from protects it.
-     * SPEC.md §6 still gives the SK3 σ and host keys "the flags of the
+     * docs/spec.md §6 still gives the SK3 σ and host keys "the flags of the
      * template" (the protocol reads σ and wraps host keys out): the vendor
      * derivations keep that rule until the two sections are reconciled. */
     bool vendor = (row->type & CKM_VENDOR_DEFINED) != 0;

@@ -1,5 +1,5 @@
 /*
- * identity.c — the device identity of SPEC.md §2.
+ * identity.c — the device identity of docs/spec.md §2.
  *
  * "Manufacture" is an SO's C_GenerateKeyPair whose private template asks
  * for CKA_SE_ATTESTATION: the key pair is born inside the token, once,

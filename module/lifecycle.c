@@ -1,5 +1,5 @@
 /*
- * lifecycle.c — the token lifecycle of SPEC.md §3 in one place: what each
+ * lifecycle.c — the token lifecycle of docs/spec.md §3 in one place: what each
  * state permits, the CKO_HW_FEATURE object that shows the state, and the
  * transitions an SO makes with C_SetAttributeValue.
  */

@@ -382,7 +382,7 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
     if (rv != CKR_OK)
         return rv;
     /* The certificates of the device identity are those the SO stores
-     * under its reserved labels (SPEC.md §2); a user's look-alike is not. */
+     * under its reserved labels (docs/spec.md §2); a user's look-alike is not. */
     if (cls == CKO_CERTIFICATE && t->login == LOGIN_SO && identity_label(attrs)) {
         CK_RV mark = attr_list_set_bool(attrs, CKA_SE_ATTESTATION, true);
         if (mark != CKR_OK)
@@ -417,7 +417,7 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
             goto out;
         o->handle = token_handle(t, o->id);
     } else {
-        /* SPEC.md §3: every key made is recorded, session keys too. */
+        /* docs/spec.md §3: every key made is recorded, session keys too. */
         if (audit && is_key_class(cls)) {
             rv = tok_audit_note(t->store, "object-created", audit);
             if (rv != CKR_OK)
@@ -849,7 +849,7 @@ CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mec
         return CKR_KEY_HANDLE_INVALID;
     if (rv != CKR_OK)
         return rv;
-    /* SPEC.md §2: the attestation key signs only inside vendor mechanisms. */
+    /* docs/spec.md §2: the attestation key signs only inside vendor mechanisms. */
     if (attr_list_bool(&o->attrs, CKA_SE_ATTESTATION, false))
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
     rv = policy_check_usage(&o->attrs, usage);

@@ -558,7 +558,7 @@ CK_RV token_login(se_session *s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULON
         return CKR_USER_TYPE_INVALID;
     if (!pin)
         return CKR_PIN_INCORRECT; /* no protected authentication path */
-    /* SPEC.md §7: a PIN no token could hold uses up no retry. */
+    /* docs/spec.md §7: a PIN no token could hold uses up no retry. */
     if (pin_len < SE_PIN_MIN || pin_len > SE_PIN_MAX)
         return CKR_PIN_LEN_RANGE;
     se_token *t = s->token;

@@ -1,5 +1,5 @@
 /*
- * vendor_env.h — what the core offers the vendor mechanisms of SPEC.md
+ * vendor_env.h — what the core offers the vendor mechanisms of docs/spec.md
  * §4–6 beyond a key: the lifecycle rules, the token's attestation key,
  * persistent failure counters and the audit log.  Implemented in
  * module/vendor_env.c; used from vendor-mechs/.
@@ -9,7 +9,7 @@
 
 #include "mech.h"
 
-/* In-card secret of a key (K~(i) of an SK3 host key, SPEC.md §6): stored
+/* In-card secret of a key (K~(i) of an SK3 host key, docs/spec.md §6): stored
  * sealed, never readable, never wrapped.  It is in mech_key.attrs. */
 #define CKA_SE_INTERNAL_SECRET (SOFTSE_VENDOR_BASE | 0xF1UL)
 
@@ -17,7 +17,7 @@
 #define SOFTSE_MANUFACTURER_CA_LABEL "softse-manufacturer-ca"
 #define SOFTSE_DEFAULT_FAILURE_LIMIT 1000
 
-/* What a lifecycle state permits (SPEC.md §3): one table in lifecycle.c. */
+/* What a lifecycle state permits (docs/spec.md §3): one table in lifecycle.c. */
 typedef enum lifecycle_action {
     LC_KEY_USE,      /* standard crypto with a key */
     LC_OBJECT_WRITE, /* create, copy, modify, destroy objects */

@@ -1,5 +1,5 @@
 /*
- * audit.c — the token's audit log (SPEC.md §3): append-only records
+ * audit.c — the token's audit log (docs/spec.md §3): append-only records
  * chained by SHA-256, appended in the transaction of the change they
  * record.  The encoding of a record's hash is documented in tok.h.
  */

@@ -1,5 +1,5 @@
 /*
- * lifecycle.c — the store's part of SPEC.md §3: erasing key values when
+ * lifecycle.c — the store's part of docs/spec.md §3: erasing key values when
  * a token is terminated, destroying all but the identity on reset, and
  * the persistent failure counters.  Each is one write transaction.
  */

@@ -1,5 +1,5 @@
 /*
- * object.c — objects at rest (SPEC.md §7): attribute rows, sealed when the
+ * object.c — objects at rest (docs/spec.md §7): attribute rows, sealed when the
  * object is private or the attribute SECRET, and lookup rows that let
  * tok_object_find answer from an index without loading any object.
  */

@@ -1,5 +1,5 @@
 /*
- * pin.c — PINs (SPEC.md §7): the master key wrapped under a KEK derived
+ * pin.c — PINs (docs/spec.md §7): the master key wrapped under a KEK derived
  * from each PIN, persistent retry counters, login, C_InitPIN, C_SetPIN
  * and C_InitToken on an initialized token.
  *

@@ -1,7 +1,7 @@
 /*
  * seal.c — the crypto of the store, all through OpenSSL EVP: random
  * bytes, PBKDF2 and HKDF, AES-256-GCM sealing of attribute values and
- * master key wraps, and the keyed lookup hash (SPEC.md §7).
+ * master key wraps, and the keyed lookup hash (docs/spec.md §7).
  */
 #include "tok_internal.h"
 

@@ -1,5 +1,5 @@
 /*
- * spool.c — audit records without a write transaction each (SPEC.md §3).
+ * spool.c — audit records without a write transaction each (docs/spec.md §3).
  *
  * An SK3 query, a GKEA or KI call and a session key's birth and death
  * change nothing in the store but the audit log, and one SQLite write

@@ -1,5 +1,5 @@
 /*
- * store.c — token files (SPEC.md §7): one SQLite database per token,
+ * store.c — token files (docs/spec.md §7): one SQLite database per token,
  * "<serial>.sqlite" in the store directory (0700), files 0600.
  */
 #include "tok_internal.h"

@@ -1,5 +1,5 @@
 /*
- * tok.h — the protected token store (SPEC.md §7).
+ * tok.h — the protected token store (docs/spec.md §7).
  *
  * One SQLite database per token in a store directory.  This room knows
  * storage, encryption at rest, PINs, retry counters, lifecycle and the
@@ -196,7 +196,7 @@ CK_RV tok_object_find(tok *t, const tok_keys *keys, const tok_attr *match, size_
  * this token (PRAGMA data_version): lets the caller keep caches. */
 CK_RV tok_data_version(tok *t, uint64_t *version);
 
-/* ---- lifecycle and audit (SPEC.md §3) -------------------------------- */
+/* ---- lifecycle and audit (docs/spec.md §3) --------------------------- */
 
 CK_RV tok_set_lifecycle(tok *t, unsigned char state, const char *audit);
 
@@ -240,7 +240,7 @@ CK_RV tok_audit_verify(tok *t,
 
 /* ---- lifecycle erasure and counters (tokens/lifecycle.c) ------------- */
 
-/* TERMINATED (SPEC.md §3): in one transaction, erases every attribute
+/* TERMINATED (docs/spec.md §3): in one transaction, erases every attribute
  * stored as TOK_ATTR_SECRET (key values) of every object, sets the state
  * and appends the audit record; then checkpoints the WAL so no old page
  * keeps a sealed value. */

@@ -260,7 +260,7 @@ CK_RV tok_gcm_seal(tok *t, const unsigned char key[32], const unsigned char *aad
 CK_RV tok_gcm_open(tok *t, const unsigned char key[32], const unsigned char *aad, size_t aad_len,
                    const unsigned char *blob, size_t blob_len, unsigned char *out);
 
-/* Attribute values at rest (SPEC.md §7): AES-256-GCM under keys->enc,
+/* Attribute values at rest (docs/spec.md §7): AES-256-GCM under keys->enc,
  * AAD = "softse-attr-v1" ‖ serial ‖ u64be(id) ‖ u64be(type) ‖ u8(private). */
 CK_RV tok_seal_attr(tok *t, const tok_keys *keys, tok_id id, bool is_private,
                     CK_ATTRIBUTE_TYPE type, const unsigned char *value, size_t len,

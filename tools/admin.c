@@ -1,7 +1,7 @@
 /*
  * admin.c — the subcommands that work on the token store itself, through
  * tokens/tok.h and without the module: audit (print and verify the
- * hash-chained log of SPEC.md §3) and delete (remove a token's file).
+ * hash-chained log of docs/spec.md §3) and delete (remove a token's file).
  *
  * The store directory is found as the module finds it, by the module's
  * own module/config.c (SOFTSE_STORE, SOFTSE_CONF, the system file, the
@@ -155,7 +155,7 @@ int cmd_audit(const tool_command *cmd, tool_opts *opts)
 /* ---- delete ------------------------------------------------------------------------ */
 
 /* Manufactured = holds the attestation public key: a public object
- * labelled softse-attestation with CKA_SE_ATTESTATION TRUE (SPEC.md §2),
+ * labelled softse-attestation with CKA_SE_ATTESTATION TRUE (docs/spec.md §2),
  * which the store lists and loads without any PIN.  The label alone
  * proves nothing: any user may give it to an object. */
 static CK_RV is_manufactured(tok *t, bool *manufactured)

@@ -1,7 +1,7 @@
 /*
  * ca.h — the manufacturer CA side of softse-tool, plain OpenSSL: key
  * types, the CA key and self-signed certificate, issuing a device
- * certificate for a token's attestation public key (SPEC.md §2), and a
+ * certificate for a token's attestation public key (docs/spec.md §2), and a
  * certificate summary for `show`.
  *
  * Functions returning int give TOOL_OK, or TOOL_FAIL after printing the
@@ -43,7 +43,7 @@ int ca_create(const ca_key_type *type, const char *subject, const char *key_path
  * belong together and that the certificate is a CA's. */
 int ca_load(const char *cert_path, const char *key_path, X509 **cert, EVP_PKEY **key);
 
-/* The device certificate of SPEC.md §2 for the DER SubjectPublicKeyInfo
+/* The device certificate of docs/spec.md §2 for the DER SubjectPublicKeyInfo
  * spki: subject "CN=softse SE <serial>, serialNumber=<serial>, O=softse",
  * CA:FALSE, keyUsage digitalSignature, 20 years, signed by the CA. */
 int ca_issue_device(X509 *ca, EVP_PKEY *ca_key, const unsigned char *spki, size_t spki_len,

@@ -1,14 +1,14 @@
 /*
- * gkea.c — the card's side of CKM_SE_GKEA (SPEC.md §4, seed 001) and the
+ * gkea.c — the card's side of CKM_SE_GKEA (docs/spec.md §4, seed 001) and the
  * standard calls that put K to work, one process per step:
  *
  *   gkea       C_GenerateKey(CKM_SE_GKEA): K on the token, EK and AK in files
- *   gkea-cert  the device certificate the server checks AK with (SPEC.md §2)
+ *   gkea-cert  the device certificate the server checks AK with (docs/spec.md §2)
  *   hkdf       C_DeriveKey(CKM_HKDF_DERIVE): a working AES key from K
  *   unwrap     C_UnwrapKey(CKM_AES_GCM or CKM_AES_KEY_WRAP_KWP): a secret
  *              the server encrypted under that key
  *   hmac       C_Sign(CKM_SHA256_HMAC or CKM_SHA_1_HMAC): proof that the
- *              token holds a secret (the imported one, or KI of SPEC.md §5)
+ *              token holds a secret (the imported one, or KI of docs/spec.md §5)
  *
  * The server's side is softse-issuer (keygen, gkea-verify, wrap-secret);
  * docs/protocols.md scripts the two together.
@@ -25,9 +25,9 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define GKEA_DEFAULT_LABEL "gkea-k"
-#define GKEA_NONCE_MIN 16 /* SPEC.md §4: CK_SE_GKEA_PARAMS.pNonce */
+#define GKEA_NONCE_MIN 16 /* docs/spec.md §4: CK_SE_GKEA_PARAMS.pNonce */
 #define GKEA_NONCE_MAX 64
-#define GENERIC_MIN 16 /* SPEC.md §4: a generic-secret K has 16..64 bytes */
+#define GENERIC_MIN 16 /* docs/spec.md §4: a generic-secret K has 16..64 bytes */
 #define GENERIC_MAX 64
 #define AES_DEFAULT_LEN 32
 #define HKDF_SALT_MAX 256
@@ -103,7 +103,7 @@ static int gkea_parse(const tool_command *cmd, const tool_opts *opts, gkea_reque
 }
 
 /* C_GenerateKey(CKM_SE_GKEA) twice: first without output buffers, which
- * gives their sizes and creates nothing (SPEC.md §1), then for real.
+ * gives their sizes and creates nothing (docs/spec.md §1.3), then for real.
  * *ek and *ak are malloc()ed. */
 static CK_RV gkea_generate(CK_SESSION_HANDLE session, const gkea_request *req,
                            const unsigned char *spki, size_t spki_len, p11_template *tmpl,
@@ -157,7 +157,7 @@ int cmd_gkea(const tool_command *cmd, tool_opts *opts)
     if (opts->token_object && (rc = tool_check_new_label(session, &token, req.label)) != TOOL_OK)
         goto out;
 
-    /* K: sensitive and never extractable whatever we ask (SPEC.md §4); a
+    /* K: sensitive and never extractable whatever we ask (docs/spec.md §4); a
      * base for the working keys and nothing else. */
     p11_template tmpl;
     p11_secret_template(&tmpl, req.type, opts->token_object, req.label);

@@ -1,5 +1,5 @@
 /*
- * identity.h — finding a token's device identity (SPEC.md §2) as a
+ * identity.h — finding a token's device identity (docs/spec.md §2) as a
  * client sees it, for `show` and `manufacture`.
  *
  * A label proves nothing: any user may create an object labelled

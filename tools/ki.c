@@ -1,6 +1,6 @@
 /*
  * ki.c — `softse-tool ki`: the card's side of in-card KI derivation
- * (SPEC.md §5, seed 000) at the personalization bureau.
+ * (docs/spec.md §5, seed 000) at the personalization bureau.
  *
  * The token picks r, keeps KI = H(r ‖ …) as a sensitive, non-extractable
  * token key and outputs only c = E_PK(r).  The command prints the bureau's
@@ -37,7 +37,7 @@ static const struct {
 };
 
 /* C_GenerateKey(mech) twice: without the output buffer, which gives c's
- * size and creates nothing (SPEC.md §1), then for real.  *c is malloc()ed. */
+ * size and creates nothing (docs/spec.md §1.3), then for real.  *c is malloc()ed. */
 static CK_RV ki_generate(CK_SESSION_HANDLE session, CK_MECHANISM_TYPE mech, CK_MECHANISM_TYPE hash,
                          const unsigned char *spki, size_t spki_len, p11_template *tmpl,
                          unsigned char **c, CK_ULONG *c_len, CK_OBJECT_HANDLE *ki)
@@ -89,7 +89,7 @@ int cmd_ki(const tool_command *cmd, tool_opts *opts)
         goto out;
 
     /* A generic secret for CKM_SHA256_HMAC / CKM_SHA_1_HMAC: the card's
-     * proof of KI (SPEC.md §5). */
+     * proof of KI (docs/spec.md §5). */
     p11_template tmpl;
     p11_secret_template(&tmpl, CKK_GENERIC_SECRET, true, opts->label);
     p11_template_uses(&tmpl, (CK_ATTRIBUTE_TYPE[]){CKA_SIGN, CKA_VERIFY}, 2);

@@ -1,6 +1,6 @@
 /*
  * manufacture.c — `softse-tool manufacture`: gives a token its device
- * identity (SPEC.md §2, seed 004).
+ * identity (docs/spec.md §2, seed 004).
  *
  * In an SO session on a token in PERSONALIZATION:
  *   1. C_GenerateKeyPair with CKA_SE_ATTESTATION in the private template:
@@ -80,7 +80,7 @@ static CK_ULONG ca_id(X509 *ca, unsigned char id[ID_MAX])
     return len;
 }
 
-/* A certificate object as SPEC.md §2 wants it: public, read-only,
+/* A certificate object as docs/spec.md §2 wants it: public, read-only,
  * undestroyable, not copyable (a copy would be an identity look-alike). */
 static int store_certificate(CK_SESSION_HANDLE session, X509 *cert, const char *label,
                              const unsigned char *id, CK_ULONG id_len, bool authority)
@@ -182,7 +182,7 @@ static int attestation_key(CK_SESSION_HANDLE session, const p11_token *token,
 {
     CK_OBJECT_HANDLE pub;
     CK_RV rv = generate_identity(session, type, id, *id_len, &pub);
-    if (rv == CKR_ACTION_PROHIBITED) /* manufactured once (SPEC.md §2) */
+    if (rv == CKR_ACTION_PROHIBITED) /* manufactured once (docs/spec.md §2) */
         return resume(session, token, rv, spki, spki_len, id, id_len);
     if (rv != CKR_OK)
         return generate_failed(session, token, rv);

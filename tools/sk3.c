@@ -1,5 +1,5 @@
 /*
- * sk3.c — SK3 (Shoup–Rubin, SPEC.md §6, seed 002) from the shell: the
+ * sk3.c — SK3 (Shoup–Rubin, docs/spec.md §6, seed 002) from the shell: the
  * card is a stateless oracle, so every query is one PKCS#11 call in one
  * process, and what a host must remember between queries (r_i, c_i…) is
  * hex on its command line.
@@ -80,11 +80,11 @@ static CK_RV sign_pair(CK_SESSION_HANDLE session, CK_MECHANISM_TYPE type, CK_OBJ
     if (rv == CKR_OK)
         rv = p11_functions()->C_Sign(session, (CK_BYTE_PTR)data, data_len, out, &len);
     if (rv == CKR_OK && len != 2 * SK3_LEN)
-        rv = CKR_DEVICE_ERROR; /* SPEC.md §6: both answers are 64 bytes */
+        rv = CKR_DEVICE_ERROR; /* docs/spec.md §6: both answers are 64 bytes */
     return rv;
 }
 
-/* The template of σ (SPEC.md §6: class, type and flags from the
+/* The template of σ (docs/spec.md §6: class, type and flags from the
  * template): an AES-256 key for encrypt/decrypt, on the token when
  * labelled, else it ends with the process. */
 static void sigma_template(p11_template *tmpl, const char *label)

@@ -82,7 +82,7 @@ static const tool_option options[] = {
     {OPT_HMAC_MECH, "mech", "HASH", STRING(mech),
      "sha256 (CKM_SHA256_HMAC, default) or sha1 (CKM_SHA_1_HMAC)"},
     {OPT_KI_MECH, "mech", "MECH", STRING(mech), "rsa-raw, rsa-oaep or ec-elgamal (CKM_SE_KI_*)"},
-    /* gkea, hkdf (SPEC.md §4) */
+    /* gkea, hkdf (docs/spec.md §4) */
     {OPT_SERVER_PUB, "server-key", "PUB", STRING(server_pub),
      "the server's public key, PEM or DER SubjectPublicKeyInfo (RSA >= 2048, EC P-256/384/521)"},
     {OPT_NONCE, "nonce", "HEX", STRING(nonce), "the server's nonce, 16 to 64 bytes"},
@@ -95,11 +95,11 @@ static const tool_option options[] = {
     {OPT_BASE, "base", "LABEL", STRING(base), "the label of the key to derive from (K)"},
     {OPT_SALT, "salt", "HEX", STRING(salt), "the HKDF salt (default: none, CKF_HKDF_SALT_NULL)"},
     {OPT_INFO, "info", "STRING", STRING(info), "the HKDF info, its bytes (default: empty)"},
-    /* ki (SPEC.md §5) */
+    /* ki (docs/spec.md §5) */
     {OPT_ISSUER_KEY, "issuer-key", "PUB", STRING(issuer_key),
      "the issuer's public key, PEM or DER SubjectPublicKeyInfo"},
     {OPT_HASH, "hash", "HASH", STRING(hash), "sha256 (default) or sha1"},
-    /* sk3 (SPEC.md §6) */
+    /* sk3 (docs/spec.md §6) */
     {OPT_SERVER_LABEL, "server-key", "LABEL", STRING(server_label),
      "the label of the SK3 server key"},
     {OPT_HOST, "host", "ID", STRING(host), "the host name i, 16 bytes (32 hex digits)"},
@@ -135,7 +135,7 @@ static const tool_command commands[] = {
      "demonstrations and tests: a real manufacturer keeps its CA key in an HSM."},
     {"manufacture", cmd_manufacture,
      OPT_MODULE | OPT_SELECT | OPT_SO_PIN | OPT_CA | OPT_CA_KEY | OPT_KEY_TYPE,
-     OPT_SELECT | OPT_CA | OPT_CA_KEY, "give a token its device identity (SPEC.md §2)",
+     OPT_SELECT | OPT_CA | OPT_CA_KEY, "give a token its device identity (docs/spec.md §2)",
      "As the SO, in lifecycle PERSONALIZATION: generates the attestation key pair inside\n"
      "the token (CKA_SE_ATTESTATION), certifies its public key with the manufacturer CA\n"
      "and stores the certificate and the CA certificate on the token, read-only.\n"
@@ -146,7 +146,7 @@ static const tool_command commands[] = {
      "the lifecycle state, token flags with the PIN counters, and the device\n"
      "certificate of manufactured tokens."},
     {"lifecycle", cmd_lifecycle, OPT_MODULE | OPT_SELECT | OPT_SO_PIN | OPT_TO, OPT_SELECT | OPT_TO,
-     "move a token to another lifecycle state (SPEC.md §3)",
+     "move a token to another lifecycle state (docs/spec.md §3)",
      "As the SO: personalization -> operational -> terminated (also personalization ->\n"
      "terminated).  operational -> personalization is a reset: it erases every object\n"
      "but the device identity.  terminated is final and erases every secret key value."},
@@ -169,7 +169,7 @@ static const tool_command commands[] = {
      OPT_USER_SESSION | OPT_SERVER_PUB | OPT_NONCE | OPT_OUT_EK | OPT_OUT_AK | OPT_LABEL |
          OPT_SECRET_TYPE | OPT_LEN | OPT_TOKEN_OBJECT | OPT_ATTESTATION_KEY,
      OPT_SELECT | OPT_SERVER_PUB | OPT_NONCE | OPT_OUT_EK | OPT_OUT_AK,
-     "make K for a server, encrypted and attested (SPEC.md §4)",
+     "make K for a server, encrypted and attested (docs/spec.md §4)",
      "C_GenerateKey(CKM_SE_GKEA): in one step the token makes K (sensitive, never\n"
      "extractable, only CKA_DERIVE: hkdf), encrypts it to the server's key (EK) and signs\n"
      "K, the server key, the nonce and EK with its attestation key (AK).  Writes EK and\n"
@@ -178,7 +178,7 @@ static const tool_command commands[] = {
      "`softse-issuer gkea-verify`, the device certificate from `softse-tool gkea-cert`."},
     {"gkea-cert", cmd_gkea_cert, OPT_MODULE | OPT_SELECT | OPT_OUT, OPT_SELECT | OPT_OUT,
      "write the device certificate (DER) that attests GKEA",
-     "Without login: writes the token's device certificate (SPEC.md §2), DER, for\n"
+     "Without login: writes the token's device certificate (docs/spec.md §2), DER, for\n"
      "`softse-issuer gkea-verify --cert`, and prints its subject."},
     {"hkdf", cmd_hkdf, OPT_USER_SESSION | OPT_BASE | OPT_SALT | OPT_INFO | OPT_LEN | OPT_LABEL,
      OPT_SELECT | OPT_BASE | OPT_LABEL, "derive an AES key from K (CKM_HKDF_DERIVE)",
@@ -199,13 +199,13 @@ static const tool_command commands[] = {
      "over the bytes of --data.  Prints the MAC in hex."},
     {"ki", cmd_ki, OPT_USER_SESSION | OPT_ISSUER_KEY | OPT_KI_MECH | OPT_HASH | OPT_LABEL | OPT_LEN,
      OPT_SELECT | OPT_ISSUER_KEY | OPT_KI_MECH | OPT_LABEL,
-     "derive KI inside the token for the issuer (SPEC.md §5)",
+     "derive KI inside the token for the issuer (docs/spec.md §5)",
      "C_GenerateKey(CKM_SE_KI_RSA_RAW, _RSA_OAEP or _EC_ELGAMAL): the token picks r,\n"
      "keeps KI = H(...) as a sensitive, non-extractable token key with CKA_SIGN (for\n"
      "hmac) and outputs only c.  Prints one line \"<token serial> <c in hex>\": the\n"
      "line `softse-issuer ki-recover` reads.  Only in lifecycle PERSONALIZATION."},
     {"sk3 keygen", cmd_sk3_keygen, OPT_USER_SESSION | OPT_LABEL, OPT_SELECT | OPT_LABEL,
-     "make the SK3 server key (SPEC.md §6)",
+     "make the SK3 server key (docs/spec.md §6)",
      "C_GenerateKey(CKM_SE_SK3_KEY_GEN): a CKK_SE_SK3_SERVER token key.  Only in\n"
      "lifecycle PERSONALIZATION.  Prints one line: its handle and label."},
     {"sk3 transport", cmd_sk3_transport, OPT_USER_SESSION | OPT_LABEL | OPT_VALUE,
@@ -271,7 +271,7 @@ static const tool_command commands[] = {
 static const struct {
     const char *name, *description;
 } groups[] = {
-    {"sk3", "SK3 (SPEC.md §6): each query is one call on one token, so each protocol step is\n"
+    {"sk3", "SK3 (docs/spec.md §6): each query is one call on one token, so each protocol step is\n"
             "one process; values travel between them as hex.  Provisioning: keygen (S),\n"
             "transport (S and each host), host-derive (S), import-host (host).  A round:\n"
             "  i: q1 -> r_i c_i          S: server -> alpha beta\n"

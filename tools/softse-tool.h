@@ -6,13 +6,13 @@
  * A subcommand is one row of the table in softse-tool.c (name, handler,
  * the options it accepts and requires, help text) and one cmd_* function
  * in the file of its concern:
- *   token.c        init, show, lifecycle   (PKCS#11, SPEC.md §3)
- *   manufacture.c  manufacture             (PKCS#11 + ca.c, SPEC.md §2)
+ *   token.c        init, show, lifecycle   (PKCS#11, docs/spec.md §3)
+ *   manufacture.c  manufacture             (PKCS#11 + ca.c, docs/spec.md §2)
  *   ca.c           ca create               (OpenSSL only)
  *   admin.c        audit, delete           (the token store directly)
- *   gkea.c         gkea, gkea-cert, hkdf, unwrap, hmac  (SPEC.md §4)
- *   ki.c           ki                      (SPEC.md §5)
- *   sk3.c          sk3 *, encrypt, decrypt (SPEC.md §6)
+ *   gkea.c         gkea, gkea-cert, hkdf, unwrap, hmac  (docs/spec.md §4)
+ *   ki.c           ki                      (docs/spec.md §5)
+ *   sk3.c          sk3 *, encrypt, decrypt (docs/spec.md §6)
  * with tool-p11.c (loading the module, PKCS#11 helpers) and identity.c
  * (recognizing the device identity) under them.
  *
@@ -68,7 +68,7 @@ typedef uint64_t tool_optset;
 #define OPT_WRAP_MECH OPT_BIT(23) /* --mech of unwrap */
 #define OPT_HMAC_MECH OPT_BIT(24) /* --mech of hmac */
 #define OPT_KI_MECH OPT_BIT(25)   /* --mech of ki */
-/* gkea, hkdf (SPEC.md §4) */
+/* gkea, hkdf (docs/spec.md §4) */
 #define OPT_SERVER_PUB OPT_BIT(26) /* --server-key of gkea */
 #define OPT_NONCE OPT_BIT(27)
 #define OPT_OUT_EK OPT_BIT(28)
@@ -78,10 +78,10 @@ typedef uint64_t tool_optset;
 #define OPT_BASE OPT_BIT(32)
 #define OPT_SALT OPT_BIT(33)
 #define OPT_INFO OPT_BIT(34)
-/* ki (SPEC.md §5) */
+/* ki (docs/spec.md §5) */
 #define OPT_ISSUER_KEY OPT_BIT(35)
 #define OPT_HASH OPT_BIT(36)
-/* sk3 (SPEC.md §6) */
+/* sk3 (docs/spec.md §6) */
 #define OPT_SERVER_LABEL OPT_BIT(37) /* --server-key of sk3 host-derive */
 #define OPT_HOST OPT_BIT(38)
 #define OPT_TRANSPORT_KEY OPT_BIT(39)
@@ -195,7 +195,7 @@ int tool_read_file(const char *path, unsigned char **data, size_t *len);
 int tool_write_file(const char *path, const void *data, size_t len, unsigned mode);
 /* The DER SubjectPublicKeyInfo of a PEM ("PUBLIC KEY") or DER public key
  * file, exactly as written there: the bytes the vendor mechanisms take
- * (SPEC.md §4: "SPKI is exactly the bytes passed").  free() *der. */
+ * (docs/spec.md §4: "SPKI is exactly the bytes passed").  free() *der. */
 int tool_read_spki(const char *path, unsigned char **der, size_t *len);
 
 /* ---- the subcommands ----------------------------------------------------- */

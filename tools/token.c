@@ -1,7 +1,7 @@
 /*
  * token.c — the subcommands that drive a token through PKCS#11 alone:
  * init (C_InitToken + C_InitPIN), show (what a consumer sees without
- * login), lifecycle (the SO transitions of SPEC.md §3).
+ * login), lifecycle (the SO transitions of docs/spec.md §3).
  */
 #include "ca.h"
 #include "config.h"
@@ -211,7 +211,7 @@ int cmd_show(const tool_command *cmd, tool_opts *opts)
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
-/* What a transition did besides changing the state (SPEC.md §3). */
+/* What a transition did besides changing the state (docs/spec.md §3). */
 static const char *transition_effect(unsigned char from, unsigned char to)
 {
     if (to == SOFTSE_LIFECYCLE_TERMINATED)

@@ -394,7 +394,7 @@ CK_RV p11_lifecycle_get(CK_SESSION_HANDLE session, unsigned char *state)
     CK_ATTRIBUTE attr = {CKA_VALUE, state, 1};
     rv = functions->C_GetAttributeValue(session, object, &attr, 1);
     if (rv == CKR_OK && attr.ulValueLen != 1)
-        rv = CKR_DEVICE_ERROR; /* SPEC.md §3: the state is one byte */
+        rv = CKR_DEVICE_ERROR; /* docs/spec.md §3: the state is one byte */
     return rv;
 }
 

@@ -2,7 +2,7 @@
  * tool-p11.h — softse-tool's PKCS#11 side: it loads softse-pkcs11.so with
  * dlopen, as any consumer would, and offers the few helpers every
  * subcommand needs (select a token, log in, find objects, read
- * attributes, the lifecycle object of SPEC.md §3).
+ * attributes, the lifecycle object of docs/spec.md §3).
  *
  * Every helper returns a CK_RV; none prints.  The callers name what
  * failed (tool_ck_error in softse-tool.h).
@@ -21,7 +21,7 @@
 #define NULL_PTR NULL
 #endif
 
-/* The labels of the identity objects (SPEC.md §2). */
+/* The labels of the identity objects (docs/spec.md §2). */
 #define P11_ATTESTATION_LABEL "softse-attestation"
 #define P11_MANUFACTURER_CA_LABEL "softse-manufacturer-ca"
 
@@ -117,7 +117,7 @@ void p11_template_value_len(p11_template *t, CK_ULONG len);
 /* value must outlive the template's use. */
 void p11_template_bytes(p11_template *t, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len);
 
-/* ---- the lifecycle (SPEC.md §3) ---------------------------------------------- */
+/* ---- the lifecycle (docs/spec.md §3) ----------------------------------------- */
 
 /* The CKO_HW_FEATURE object of type CKH_SE_LIFECYCLE and its state byte. */
 CK_RV p11_lifecycle_object(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE *object);

@@ -1,5 +1,5 @@
 /*
- * gkea.c — CKM_SE_GKEA, atomic generate-K-encrypt-and-attest (SPEC.md §4,
+ * gkea.c — CKM_SE_GKEA, atomic generate-K-encrypt-and-attest (docs/spec.md §4,
  * seed 001).
  *
  * C_GenerateKey(CKM_SE_GKEA, CK_SE_GKEA_PARAMS) makes K inside the token,
@@ -36,8 +36,8 @@
 #endif
 
 #define GKEA_NAME "CKM_SE_GKEA"
-#define GKEA_TBS_LABEL "SOFTSE-GKEA-1"       /* SPEC.md §4 step 2 */
-#define GKEA_ECDH_LABEL "SOFTSE-GKEA-ECDH-1" /* SPEC.md §4 step 1: HKDF info prefix */
+#define GKEA_TBS_LABEL "SOFTSE-GKEA-1"       /* docs/spec.md §4 step 2 */
+#define GKEA_ECDH_LABEL "SOFTSE-GKEA-ECDH-1" /* docs/spec.md §4 step 1: HKDF info prefix */
 #define GKEA_KDF_DIGEST "SHA2-256"
 #define GKEA_NONCE_MIN 16
 #define GKEA_NONCE_MAX 64
@@ -45,7 +45,7 @@
 #define GKEA_RSA_MAX_BITS OPENSSL_RSA_MAX_MODULUS_BITS
 #define GKEA_PSS_SALT_LEN 32
 #define GKEA_FIELD_MAX 0xFFFFu /* every TBS field is prefixed by a u16be length */
-/* K (SPEC.md §4): CKK_AES of 16, 24 or 32 bytes, CKK_GENERIC_SECRET of 16..64. */
+/* K (docs/spec.md §4): CKK_AES of 16, 24 or 32 bytes, CKK_GENERIC_SECRET of 16..64. */
 #define GKEA_K_MIN 16
 #define GKEA_K_MAX 64
 #define GKEA_K_DEFAULT 32
@@ -189,7 +189,7 @@ static CK_RV gkea_attestation_size(EVP_PKEY *key, size_t *ak_len)
     }
 }
 
-/* The length convention of SPEC.md §1: a missing or short buffer gets
+/* The length convention of docs/spec.md §1.3: a missing or short buffer gets
  * both sizes and CKR_BUFFER_TOO_SMALL; nothing is made. */
 static CK_RV gkea_check_buffers(const CK_SE_GKEA_PARAMS *p, size_t ek_len, size_t ak_len)
 {
@@ -397,7 +397,7 @@ static CK_RV gkea_key_attrs(CK_KEY_TYPE type, const gkea_result *r, attr_list *o
     return rv;
 }
 
-/* Every call is audited (SPEC.md §3), refused ones too. */
+/* Every call is audited (docs/spec.md §3), refused ones too. */
 static CK_RV gkea_audit(const mech_env *env, CK_RV rv, CK_KEY_TYPE type, const gkea_server *server,
                         const gkea_result *r)
 {

@@ -1,5 +1,5 @@
 /*
- * ki.c — in-card KI derivation (SPEC.md §5, seed 000): the card makes its
+ * ki.c — in-card KI derivation (docs/spec.md §5, seed 000): the card makes its
  * own secret KI = H(r, PK) and outputs only c = E_PK(r), so the bureau that
  * carries c from the card to the issuer never sees KI.
  *
@@ -36,7 +36,7 @@
 #define KI_RSA_MAX_BITS 8192
 #define KI_EC_MIN_BITS 256 /* P-256 … P-521 */
 #define KI_EC_MAX_BITS 521
-#define KI_OAEP_SECRET_LEN 32 /* SPEC.md §5: r = 32 random bytes */
+#define KI_OAEP_SECRET_LEN 32 /* docs/spec.md §5: r = 32 random bytes */
 #define KI_SPKI_MAX_LEN 4096  /* an RSA-8192 SubjectPublicKeyInfo is ~1.1 KB */
 #define KI_C_MAX_LEN (KI_RSA_MAX_BITS / 8)
 #define KI_AES_SHORT 16
@@ -112,7 +112,7 @@ static CK_RV ki_hash(CK_MECHANISM_TYPE hash_alg, const EVP_MD **md)
     return *md ? CKR_OK : CKR_FUNCTION_FAILED;
 }
 
-/* KI is always sensitive and never extractable (SPEC.md §5); its length is
+/* KI is always sensitive and never extractable (docs/spec.md §5); its length is
  * at most the hash's, by default all of it (for AES the largest key that
  * fits: AES-256 from SHA-256, AES-128 from SHA-1). */
 static CK_RV ki_template(const attr_list *tmpl, size_t hash_len, ki_shape *shape)
@@ -132,7 +132,7 @@ static CK_RV ki_template(const attr_list *tmpl, size_t hash_len, ki_shape *shape
         return rv;
     if (shape->len == 0 || shape->len > hash_len)
         return CKR_ATTRIBUTE_VALUE_INVALID;
-    /* Any AES length the hash fills (SPEC.md §5): 16 or 32 from SHA-256, and
+    /* Any AES length the hash fills (docs/spec.md §5): 16 or 32 from SHA-256, and
      * 24 too; only 16 from SHA-1, which the bound above already says. */
     if (aes && shape->len != KI_AES_SHORT && shape->len != KI_AES_MID && shape->len != KI_AES_LONG)
         return CKR_ATTRIBUTE_VALUE_INVALID;
@@ -535,7 +535,7 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
     unsigned char ki[EVP_MAX_MD_SIZE];
     CK_RV rv = ki_params(mech, &p);
     if (rv == CKR_OK)
-        rv = env_lifecycle_allows(env, LC_KI_DERIVE); /* PERSONALIZATION only (SPEC.md §3) */
+        rv = env_lifecycle_allows(env, LC_KI_DERIVE); /* PERSONALIZATION only (docs/spec.md §3) */
     if (rv == CKR_OK)
         rv = ki_hash(p->hashAlg, &md);
     if (rv == CKR_OK)
@@ -545,7 +545,7 @@ static CK_RV ki_generate(const ki_scheme *scheme, const CK_MECHANISM *mech, cons
     if (rv != CKR_OK)
         goto out;
     size_t c_len = issuer->c_len;
-    /* SPEC.md §1: a NULL or short buffer gets the size and nothing is made. */
+    /* docs/spec.md §1.3: a NULL or short buffer gets the size and nothing is made. */
     if (!p->pCiphertext || *p->pulCiphertextLen < c_len) {
         *p->pulCiphertextLen = c_len;
         rv = CKR_BUFFER_TOO_SMALL;
@@ -574,7 +574,7 @@ out:
     return rv;
 }
 
-/* KI could not be stored: c must not survive it (SPEC.md §1, all or nothing). */
+/* KI could not be stored: c must not survive it (docs/spec.md §1.3, all or nothing). */
 static void ki_generate_failed(const CK_MECHANISM *mech, const mech_env *env)
 {
     env_audit(env, "KI", "rolled back: KI was not stored, c erased");

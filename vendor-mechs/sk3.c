@@ -1,5 +1,5 @@
 /*
- * sk3.c — protocol SK3 of Shoup–Rubin (seed 002; SPEC.md §6 is the
+ * sk3.c — protocol SK3 of Shoup–Rubin (seed 002; docs/spec.md §6 is the
  * reference where the OCR lost the formulas): the card is a stateless
  * oracle answering queries 1–4 on a host key, the server answers (α, β)
  * and derives the host keys to provision.
@@ -36,7 +36,7 @@
 /* The three parts of a server or host key value. */
 enum sk3_part { PART_K = 0, PART_K1 = 1, PART_K2 = 2 };
 
-/* SPEC.md §6: the tags are ASCII, without a terminating NUL. */
+/* docs/spec.md §6: the tags are ASCII, without a terminating NUL. */
 static const char TAG_TAU[] = "1", TAG_RHO[] = "01", TAG_SIGMA[] = "00";
 
 /* ---- f = HMAC-SHA-256 ---------------------------------------------------- */
@@ -80,7 +80,7 @@ static CK_RV sk3_session_prf(const unsigned char *kappa, const unsigned char *ri
     return sk3_prf(kappa, pieces, ARRAY_SIZE(pieces), out);
 }
 
-/* ---- the protocol (SPEC.md §6), on plain bytes ----------------------------- */
+/* ---- the protocol (docs/spec.md §6), on plain bytes ----------------------------- */
 
 /* Server: α(i,j) = K(j,i) ⊕ K'(i,j), β(i,j) = f_{K''(i,j)}(α). */
 static CK_RV sk3_server_answer(const unsigned char *server, const unsigned char *i,
@@ -210,7 +210,7 @@ static CK_RV sk3_admit(const mech_env *env, const mech_key *key, const char *que
     CK_RV rv = env_failure_count(env, key, LC_SK3_QUERY, &count, limit);
     if (rv == CKR_OK && *limit != 0 && count >= *limit)
         rv = CKR_SE_BLOCKED;
-    /* SPEC.md §3: every vendor mechanism call is in the audit log. */
+    /* docs/spec.md §3: every vendor mechanism call is in the audit log. */
     char detail[96];
     sk3_detail(detail, sizeof(detail), query, key->handle,
                rv == CKR_OK           ? "answered"
@@ -340,7 +340,7 @@ static CK_RV sk3_op_verify(void *state, const unsigned char *in, size_t in_len,
         return rv;
     if (in_len != 0)
         return CKR_DATA_LEN_RANGE;
-    if (sig_len != SK3_LEN) /* SPEC.md §6: a wrong length is a reject, counted */
+    if (sig_len != SK3_LEN) /* docs/spec.md §6: a wrong length is a reject, counted */
         return sk3_reject(op->env, &op->key, limit, "SK3 query 4: rho_i length",
                           CKR_SIGNATURE_INVALID);
     rv = sk3_sub_key(op->value, PART_K, op->q4.peerId, kappa); /* K(j,i) */
@@ -364,7 +364,7 @@ static const mech_ops sk3_ops = {
 /* ---- queries 2 and 3, host-key derivation: C_DeriveKey --------------------- */
 
 /* The new key's template: σ is CKK_AES or CKK_GENERIC_SECRET of 32
- * bytes, a host key to provision a CKK_GENERIC_SECRET of 96 (SPEC.md §6).
+ * bytes, a host key to provision a CKK_GENERIC_SECRET of 96 (docs/spec.md §6).
  * Checked before any secret is used, so a bad template counts nothing. */
 static CK_RV sk3_check_template(const attr_list *tmpl, size_t len, bool aes_allowed)
 {

@@ -1,5 +1,5 @@
 /*
- * vendor.c — the vendor room as one family (SPEC.md §4–6): its mechanism
+ * vendor.c — the vendor room as one family (docs/spec.md §4–6): its mechanism
  * rows (gkea.c, ki.c, sk3.c), its attribute rows (vendor_attrs.c) and
  * its key types (SK3's, sk3.c) registered through the core's own tables,
  * as a standard family's are.  The core names none of them: it calls

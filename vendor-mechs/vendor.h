@@ -8,9 +8,9 @@
 #include "vendor_env.h"
 
 /* The room's mechanism rows, registered by vendor.c. */
-extern const mech_table mech_table_gkea; /* gkea.c: SPEC.md §4 */
-extern const mech_table mech_table_ki;   /* ki.c: SPEC.md §5 */
-extern const mech_table mech_table_sk3;  /* sk3.c: SPEC.md §6 */
+extern const mech_table mech_table_gkea; /* gkea.c: docs/spec.md §4 */
+extern const mech_table mech_table_ki;   /* ki.c: docs/spec.md §5 */
+extern const mech_table mech_table_sk3;  /* sk3.c: docs/spec.md §6 */
 
 /* The room's attribute rows (vendor_attrs.c), registered by vendor.c. */
 extern const policy_row vendor_attr_rows[];

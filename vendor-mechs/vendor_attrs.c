@@ -1,7 +1,7 @@
 /*
  * vendor_attrs.c — the vendor room's rows of the attribute policy table
  * (module/attr_table.h), registered by vendor.c: the CKA_SE_* attributes
- * of SPEC.md §1 that SK3 keys carry and the in-card secret of
+ * of docs/spec.md §1 that SK3 keys carry and the in-card secret of
  * vendor_env.h.  CKA_SE_ATTESTATION marks the device identity, which is
  * the core's (module/identity.c): its row is in module/attr_table.c.
  * What the SK3 key types compute when an object is made (failure count

@@ -3,7 +3,7 @@
  * what every row shares: the input data, the PIN-KDF cost, CK_RV names.
  *
  * The rows themselves live with their functions: the standard mechanisms
- * in bench_std.c, the vendor mechanisms (SPEC.md §4-6) in bench_vendor.c.
+ * in bench_std.c, the vendor mechanisms (docs/spec.md §4-6) in bench_vendor.c.
  * The catalogue is the standard rows, then the vendor rows.
  */
 #include "bench.h"

@@ -643,7 +643,7 @@ static CK_RV raw_ec_keygen(void *state)
     return rv;
 }
 
-/* softse derives its PIN key with PBKDF2-HMAC-SHA256 (SPEC.md §7). */
+/* softse derives its PIN key with PBKDF2-HMAC-SHA256 (docs/spec.md §7). */
 static CK_RV raw_login(void *state)
 {
     raw_state *st = state;

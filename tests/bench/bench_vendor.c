@@ -1,5 +1,5 @@
 /*
- * bench_vendor.c — the rows of the vendor mechanisms (SPEC.md §4-6):
+ * bench_vendor.c — the rows of the vendor mechanisms (docs/spec.md §4-6):
  * CKM_SE_GKEA, CKM_SE_KI_*, CKM_SE_SK3_*; --ops gkea,ki,sk3 or vendor.
  *
  * Each iteration does what an application would: GKEA and KI make a
@@ -371,7 +371,7 @@ static CK_RV p11_sk3_q4(void *state)
 
 /* Query 4 with a wrong rho_i on the reject key (host j's value and name,
  * CKA_SE_FAILURE_LIMIT SK3_REJECT_LIMIT): CKR_SIGNATURE_INVALID, and the
- * key's persistent failure counter rises by one (SPEC.md §6). */
+ * key's persistent failure counter rises by one (docs/spec.md §6). */
 static CK_RV p11_sk3_reject(void *state)
 {
     vendor_state *st = state;
@@ -488,7 +488,7 @@ static size_t put16(unsigned char *p, const void *v, size_t len)
     return len + 2;
 }
 
-/* TBS of SPEC.md §4 step 2, then AK = ECDSA-P256-SHA256 over it. */
+/* TBS of docs/spec.md §4 step 2, then AK = ECDSA-P256-SHA256 over it. */
 static bool raw_attest_sign(raw_vendor *st, const unsigned char *k, const unsigned char *ek,
                             size_t ek_len)
 {
@@ -771,7 +771,7 @@ RAWV_INIT(gkea_ec, RAWV_GKEA_EC, 0, false)
 RAWV_INIT(ki_rsa_raw, RAWV_KI_RAW, 0, false)
 RAWV_INIT(ki_rsa_oaep, RAWV_KI_OAEP, 0, false)
 RAWV_INIT(ki_ec, RAWV_KI_EC, 0, false)
-/* HMAC-SHA-256 calls per query, SPEC.md §6: Q1 f_K~(r_i); server K(j),
+/* HMAC-SHA-256 calls per query, docs/spec.md §6: Q1 f_K~(r_i); server K(j),
  * K(j,i), K'(i), K'(i,j), K''(i), K''(i,j), beta; Q2 K(j,i), tau, sigma; Q3
  * c_i, K''(i,j), beta, K'(i,j), tau, rho, sigma; Q4 K(j,i), rho. */
 RAWV_INIT(sk3_q1, RAWV_HMACS, 1, true)

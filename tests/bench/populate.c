@@ -3,7 +3,7 @@
  * minutes instead of hours, for the bench's object-count cases.
  *
  * Through the module every C_CreateObject of a token object is one durable
- * transaction (SPEC.md §7), so a million objects take about an hour at the
+ * transaction (docs/spec.md §7), so a million objects take about an hour at the
  * disk's fsync rate; the latencies the bench then measures (C_FindObjects,
  * C_Initialize) do not depend on how the rows got there.  This tool writes
  * the same rows directly, many objects per transaction:

@@ -89,7 +89,7 @@ void fz_env(fz_module *m, const char *name);
 /* fz_env, then C_Initialize, a token with FZ_SO_PIN and FZ_USER_PIN, an RW
  * session with the user logged in (m->session).  Aborts on failure. */
 void fz_module_setup(fz_module *m, const char *name);
-/* The token's device key pair (SPEC.md §2), made by the SO at setup when
+/* The token's device key pair (docs/spec.md §2), made by the SO at setup when
  * m->manufacture is set: an SO's C_GenerateKeyPair with CKA_SE_ATTESTATION. */
 /* Starts over: C_Finalize, an empty store, a new token, a session with
  * the user logged in.  Targets call it when objects they could not

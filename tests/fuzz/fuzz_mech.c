@@ -153,7 +153,7 @@ static void make_keys(void)
                 (unsigned long)keys[KEY_EC_PRIV], (unsigned long)rsa_spki_len,
                 (unsigned long)ec_spki_len, (unsigned long)ec_point_len);
 
-    /* SK3 keys (SPEC.md §6), when the mechanisms exist. */
+    /* SK3 keys (docs/spec.md §6), when the mechanisms exist. */
     static const char value96[] = "fuzz-sk3-server-key-K-----------fuzz-sk3-server-key-K'----------"
                                   "fuzz-sk3-server-key-K''---------";
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;

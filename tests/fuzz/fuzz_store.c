@@ -10,7 +10,7 @@
  * bytes of the file — and then opens it with tok_open, logs in, finds and
  * loads every object, reads counters, verifies the audit chain, and makes
  * a few changes.  Whatever the file holds, the store must return CKR codes:
- * no crash, no sanitizer report, and (SPEC.md §7, tok.h) never wrong bytes
+ * no crash, no sanitizer report, and (docs/spec.md §7, tok.h) never wrong bytes
  * for a value that was sealed — an attribute that was sealed in the file
  * made once either loads with its original value or fails.
  *

@@ -228,7 +228,7 @@ static void make_fixed(void)
     if (m.f->C_CreateObject(m.session, session_key_tmpl, FZ_ARRAY_SIZE(session_key_tmpl),
                             &fixed[fixed_count]) == CKR_OK)
         fixed_count++;
-    /* The lifecycle hardware feature (SPEC.md §3). */
+    /* The lifecycle hardware feature (docs/spec.md §3). */
     CK_OBJECT_CLASS hw = CKO_HW_FEATURE;
     CK_ATTRIBUTE find_hw = {CKA_CLASS, &hw, sizeof(hw)};
     CK_ULONG found = 0;

@@ -1,6 +1,6 @@
 /*
  * PINs and login: C_InitPIN, C_SetPIN, C_Login, C_Logout (PKCS#11 3.0
- * §5.6), the retry counters and their token flags (SPEC.md §7: 10 tries,
+ * §5.6), the retry counters and their token flags (docs/spec.md §7: 10 tries,
  * kept in the store across restarts and processes).
  */
 #include "p11_fixture.h"

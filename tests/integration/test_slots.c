@@ -297,7 +297,7 @@ static void slot_info_fields(void **state)
 
 #define MAX_FILES 8
 
-/* The token files now in the store: "<serial>.sqlite" (SPEC.md §7). */
+/* The token files now in the store: "<serial>.sqlite" (docs/spec.md §7). */
 static size_t token_files(const char *store, char names[MAX_FILES][64])
 {
     DIR *dir = opendir(store);

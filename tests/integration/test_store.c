@@ -1,5 +1,5 @@
 /*
- * The protected token store seen from outside (SPEC.md §7): several
+ * The protected token store seen from outside (docs/spec.md §7): several
  * processes share a token, no key bytes appear in the files, a tampered
  * ciphertext is refused rather than returned, and a foreign file in the
  * store directory harms nothing else.

@@ -1,5 +1,5 @@
 /*
- * concurrency_test.c — one token, 3 processes × 4 threads (SPEC.md §7:
+ * concurrency_test.c — one token, 3 processes × 4 threads (docs/spec.md §7:
  * "several processes may use one token at once"), each thread with its
  * own session, for a bounded time:
  *   - creates token objects (some only it destroys: CKA_ID "mine"; some

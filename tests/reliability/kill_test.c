@@ -1,5 +1,5 @@
 /*
- * kill_test.c — crash safety (SPEC.md §7: "writes are atomic and
+ * kill_test.c — crash safety (docs/spec.md §7: "writes are atomic and
  * durable"): a child works on two tokens and is SIGKILLed at a random
  * moment, hundreds of times; after every kill the parent checks that the
  * store is whole.

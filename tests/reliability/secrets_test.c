@@ -1,5 +1,5 @@
 /*
- * secrets_test.c — secrets at rest and in logs (SPEC.md §7: "no key bytes
+ * secrets_test.c — secrets at rest and in logs (docs/spec.md §7: "no key bytes
  * ever appear in clear in the store files"; PKCS#11 3.0 §4.9 sensitive
  * attributes; retry counters survive restarts).
  *

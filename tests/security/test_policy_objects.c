@@ -53,7 +53,7 @@ static void digest_key_refuses_a_sensitive_key(void **state)
 }
 
 /* Issue 15: an empty or 100 kB PIN returned CKR_PIN_INCORRECT and used
- * up a retry (SPEC.md §7: CKR_PIN_LEN_RANGE, no retry). */
+ * up a retry (docs/spec.md §7: CKR_PIN_LEN_RANGE, no retry). */
 static void pin_of_no_possible_length_uses_no_retry(void **state)
 {
     fx *t = *state;

@@ -34,7 +34,7 @@ static CK_OBJECT_HANDLE lifecycle_object(CK_SESSION_HANDLE session)
     return found;
 }
 
-/* An SO session moves the token to state (SPEC.md §3). */
+/* An SO session moves the token to state (docs/spec.md §3). */
 static CK_RV set_lifecycle(CK_SLOT_ID slot, unsigned char state)
 {
     CK_SESSION_HANDLE so = session_as(slot, CKU_SO);
@@ -69,7 +69,7 @@ static void terminated_is_final(void **state)
 }
 
 /* Issue 15: on a manufactured card C_InitToken erased the device identity
- * (SPEC.md §2) with the rest. */
+ * (docs/spec.md §2) with the rest. */
 static void init_token_keeps_the_identity(void **state)
 {
     fx *t = *state;

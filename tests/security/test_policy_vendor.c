@@ -1,5 +1,5 @@
 /*
- * The vendor protocols against an independent reading of SPEC.md (issue
+ * The vendor protocols against an independent reading of docs/spec.md (issue
  * 15): an SK3 query-4 ρ of the wrong length is a counted reject (§6), and
  * KI may be any AES length up to the hash's (§5).
  */
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-/* SPEC.md §6: a ρ of the wrong length is CKR_SIGNATURE_INVALID and adds
+/* docs/spec.md §6: a ρ of the wrong length is CKR_SIGNATURE_INVALID and adds
  * one to the failure count, like any other reject: a length probe is a
  * guess, and guesses are what the count limits. */
 static void sk3_query4_wrong_length_is_a_counted_reject(void **state)
@@ -48,7 +48,7 @@ static CK_RV ki_aes(fx *t, CK_MECHANISM_TYPE hash, CK_ULONG len, unsigned char *
                      c, c_len, ki);
 }
 
-/* SPEC.md §5: KI as AES-192 from SHA-256 (24 ≤ 32), and its size query;
+/* docs/spec.md §5: KI as AES-192 from SHA-256 (24 ≤ 32), and its size query;
  * from SHA-1 only AES-128 fits. */
 static void ki_is_any_aes_length_the_hash_fills(void **state)
 {

@@ -1,6 +1,6 @@
 /*
  * test_store_audit_cut.c — issue 14, attack 4: "deleting the newest audit
- * rows still gave 'audit chain verified'" (SPEC.md §7.1 property 4).  The
+ * rows still gave 'audit chain verified'" (docs/spec.md §7.1 property 4).  The
  * chain's head (seq and hash) is part of the authenticated token state:
  * newest rows deleted → the token is refused at open.  A middle row
  * deleted leaves the head alone: the module opens the token and

@@ -1,7 +1,7 @@
 /*
  * test_store_offline.c — issue 14, attack 1: "With the token file and
  * either PIN (the SO PIN is enough), a 40-line script recovers every
- * sealed value offline."  SPEC.md §7.1 property 1: confidentiality needs
+ * sealed value offline."  docs/spec.md §7.1 property 1: confidentiality needs
  * the device root key (DRK).
  *
  * Each test asserts the secure outcome and that the legitimate path (the

@@ -2,7 +2,7 @@
  * test_store_rollback.c — issue 14, attack 3: "restoring an older copy of
  * the whole file cleared a PIN lock and brought a destroyed key back";
  * also after an SK3 reject, a lifecycle transition and a PIN change
- * (SPEC.md §7.1 property 3).  The older copy is restored with the module
+ * (docs/spec.md §7.1 property 3).  The older copy is restored with the module
  * finalized and its -wal/-shm removed.  Refused at open ("older than its
  * device counter"); the newest file still opens and logs in.
  */

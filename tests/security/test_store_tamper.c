@@ -5,7 +5,7 @@
  * without the erase, and flipped CKA_SENSITIVE/CKA_EXTRACTABLE on a
  * public-class copy of a GKEA K so the module handed out its value.
  * Replaying an old sealed row of CKA_EXTRACTABLE made a key wrappable
- * again."  SPEC.md §7.1 property 2.
+ * again."  docs/spec.md §7.1 property 2.
  *
  * The edits are made with the sqlite3 C API on the token file while the
  * module is finalized.  A token-state edit refuses the token at open (no

@@ -1,5 +1,5 @@
 /*
- * The device identity (SPEC.md §2) and the lifecycle (SPEC.md §3) through
+ * The device identity (docs/spec.md §2) and the lifecycle (docs/spec.md §3) through
  * PKCS#11 alone, as softse-tool drives them: manufacture is an SO's
  * C_GenerateKeyPair with CKA_SE_ATTESTATION, then C_CreateObject of the
  * certificates; the identity then refuses every general use and every
@@ -69,7 +69,7 @@ static CK_RV generate_identity(CK_SESSION_HANDLE session, bool rsa, CK_OBJECT_HA
         {CKA_TOKEN, &yes, sizeof(yes)},
         {CKA_ID, (void *)device_id, sizeof(device_id)},
         {CKA_SE_ATTESTATION, &yes, sizeof(yes)},
-        {CKA_LABEL, "chosen-label", 12}, /* SPEC.md §2: forced to softse-attestation */
+        {CKA_LABEL, "chosen-label", 12}, /* docs/spec.md §2: forced to softse-attestation */
         {CKA_SIGN, &yes, sizeof(yes)},   /* forced FALSE */
     };
     return fx_functions()->C_GenerateKeyPair(session, &mech, rsa ? rsa_pub : ec_pub,
@@ -208,7 +208,7 @@ static int secret_rows(fx *t)
     return rows;
 }
 
-/* ---- the identity (SPEC.md §2) ------------------------------------------------------ */
+/* ---- the identity (docs/spec.md §2) ------------------------------------------------- */
 
 static void identity_attributes_are_forced(void **state)
 {
@@ -437,7 +437,7 @@ static void manufacture_needs_personalization(void **state)
     close_session(so);
 }
 
-/* ---- the lifecycle (SPEC.md §3) ------------------------------------------------------ */
+/* ---- the lifecycle (docs/spec.md §3) ------------------------------------------------- */
 
 static void lifecycle_object_reads_personalization(void **state)
 {
@@ -567,7 +567,7 @@ static void terminated_is_final_and_erases_secrets(void **state)
  * Any user may label an object "softse-attestation" or
  * "softse-manufacturer-ca".  The identity is what the token made
  * (CKA_SE_ATTESTATION) and what the SO stored; look-alikes must neither
- * block manufacture nor survive a reset (SPEC.md §2, §3).  Run as
+ * block manufacture nor survive a reset (docs/spec.md §2, §3).  Run as
  * `test_identity reserved-labels`.
  */
 

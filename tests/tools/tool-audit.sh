@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# softse-tool audit (SPEC.md §3): the hash-chained log lists a wrong PIN,
+# softse-tool audit (docs/spec.md §3): the hash-chained log lists a wrong PIN,
 # key creation and a lifecycle transition and verifies; a record changed
 # or removed with sqlite3 is detected and named.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

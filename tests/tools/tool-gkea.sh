@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# softse-tool gkea, gkea-cert, hkdf, unwrap, hmac (SPEC.md §4, seed 001)
+# softse-tool gkea, gkea-cert, hkdf, unwrap, hmac (docs/spec.md §4, seed 001)
 # against softse-issuer, every step its own process, as docs/protocols.md
 # scripts it: the card makes K for an RSA and an EC server key, the
 # server's gkea-verify accepts EK and AK with the device certificate, both

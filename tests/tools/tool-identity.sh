@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# softse-tool manufacture (SPEC.md §2), checked from outside: pkcs11-tool
+# softse-tool manufacture (docs/spec.md §2), checked from outside: pkcs11-tool
 # reads the device certificate and the attestation public key, OpenSSL
 # verifies the certificate against the manufacturer CA and compares the
 # keys; a second manufacture fails; show prints the identity; EC P-256 and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# softse-tool ki (SPEC.md §5, seed 000) at a personalization bureau,
+# softse-tool ki (docs/spec.md §5, seed 000) at a personalization bureau,
 # scripted as docs/protocols.md: three cards are personalized in a loop
 # for each mechanism (RSA raw with e = 3, RSA-OAEP, EC ElGamal), their
 # "<serial> <c>" lines go to softse-issuer ki-recover, and every recovered

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# softse-tool lifecycle (SPEC.md §3): transitions with the SO PIN, a wrong
+# softse-tool lifecycle (docs/spec.md §3): transitions with the SO PIN, a wrong
 # SO PIN fails with a clear message and shows in the PIN counters, show
 # follows the state, a reset erases the user's objects but keeps the
 # device identity, and TERMINATED is final.  show also follows the user

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# softse-tool sk3 (SPEC.md §6, seed 002): SK3 between three tokens — the
+# softse-tool sk3 (docs/spec.md §6, seed 002): SK3 between three tokens — the
 # server S and the cards of hosts i and j — driven only from the shell,
 # every query its own softse-tool process with its own C_Initialize, the
 # values carried between them as hex, as docs/protocols.md scripts it.

@@ -1,4 +1,4 @@
-/* The installed vendor header carries SPEC.md §1 exactly. */
+/* The installed vendor header carries docs/spec.md §1 exactly. */
 #include <pkcs11.h>
 #include <softse/softse-pkcs11.h>
 

@@ -1,5 +1,5 @@
 /*
- * gkea-cli.c — the GKEA commands of softse-issuer (SPEC.md §4, seed 001).
+ * gkea-cli.c — the GKEA commands of softse-issuer (docs/spec.md §4, seed 001).
  *
  *   keygen       the server's key pair (RSA or EC) as PEM files
  *   gkea-verify  the server's step 4: check the card's EK, AK and SE
@@ -136,7 +136,7 @@ static void keygen_usage(FILE *out)
 {
     fprintf(out, "usage: softse-issuer keygen --type TYPE --out KEY.pem --pub PUB.pem "
                  "[--pub-der PUB.der]\n\n"
-                 "Makes the server's key pair for CKM_SE_GKEA (SPEC.md §4).\n"
+                 "Makes the server's key pair for CKM_SE_GKEA (docs/spec.md §4).\n"
                  "  --type      rsa2048, rsa3072, ec-p256, ec-p384 or ec-p521\n"
                  "  --out       private key, PEM PKCS#8 (mode 0600)\n"
                  "  --pub       public key, PEM SubjectPublicKeyInfo\n"
@@ -226,7 +226,7 @@ static void verify_usage(FILE *out)
                  "         [--chain FILE] [--spki FILE]\n"
                  "         [--derive-enc FILE --info-enc STR [--enc-len N]]\n"
                  "         [--derive-mac FILE --info-mac STR [--mac-len N]] [--salt HEX]\n\n"
-                 "Checks what a card returned for CKM_SE_GKEA (SPEC.md §4) and recovers K:\n"
+                 "Checks what a card returned for CKM_SE_GKEA (docs/spec.md §4) and recovers K:\n"
                  "the SE certificate must chain to the manufacturer CA, EK must decrypt\n"
                  "with KEY, and AK must be the SE's signature over K, this server's public\n"
                  "key, the nonce and EK.  Prints \"OK\" and writes the outputs only then;\n"

@@ -1,5 +1,5 @@
 /*
- * gkea.c — the server side of CKM_SE_GKEA (SPEC.md §4): see issuer-gkea.h.
+ * gkea.c — the server side of CKM_SE_GKEA (docs/spec.md §4): see issuer-gkea.h.
  *
  * The order of issuer_gkea_verify is seed 001 §2 step 4 with the nonce of
  * §3: who made AK (the chain), what K is (EK with our private key), and

@@ -1,5 +1,5 @@
 /*
- * issuer-gkea.h — the server side of CKM_SE_GKEA (SPEC.md §4, seed 001),
+ * issuer-gkea.h — the server side of CKM_SE_GKEA (docs/spec.md §4, seed 001),
  * in plain OpenSSL: check what a card returned, recover K only when the
  * card's attestation covers the key this server sent, derive working keys
  * from K as CKM_HKDF_DERIVE does, and encrypt secrets for the card's
@@ -35,7 +35,7 @@ typedef enum issuer_gkea_status {
 /* "bad chain", "bad attestation", "decryption failed"… */
 const char *issuer_gkea_status_text(issuer_gkea_status status);
 
-/* TBS of SPEC.md §4 step 2:
+/* TBS of docs/spec.md §4 step 2:
  *   "SOFTSE-GKEA-1" ‖ u16be(|K|) ‖ K ‖ u16be(|SPKI|) ‖ SPKI ‖
  *   u16be(|nonce|) ‖ nonce ‖ u16be(|EK|) ‖ EK
  * *tbs holds K: release it with OPENSSL_clear_free(*tbs, *tbs_len). */

@@ -1,5 +1,5 @@
 /*
- * issuer-ki.h — the issuer side of in-card KI derivation (SPEC.md §5,
+ * issuer-ki.h — the issuer side of in-card KI derivation (docs/spec.md §5,
  * seed 000), in plain OpenSSL: from the card's output c and the issuer's
  * private key, recover the KI the card made, and check the card's answer
  * to a challenge with it.
@@ -40,7 +40,7 @@ size_t issuer_ki_ciphertext_len(EVP_PKEY *issuer, CK_MECHANISM_TYPE mech);
 CK_RV issuer_ki_recover(EVP_PKEY *issuer_priv, CK_MECHANISM_TYPE mech, CK_MECHANISM_TYPE hash_alg,
                         const unsigned char *c, size_t c_len, unsigned char *ki, size_t *ki_len);
 
-/* The HMAC a card proves KI with (SPEC.md §5): CKM_SHA256_HMAC for a
+/* The HMAC a card proves KI with (docs/spec.md §5): CKM_SHA256_HMAC for a
  * SHA-256 KI, CKM_SHA_1_HMAC for a SHA-1 KI; CKM_VENDOR_DEFINED otherwise. */
 CK_MECHANISM_TYPE issuer_ki_hmac_mechanism(CK_MECHANISM_TYPE hash_alg);
 

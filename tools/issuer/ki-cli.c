@@ -1,5 +1,5 @@
 /*
- * ki-cli.c — the KI commands of softse-issuer (SPEC.md §5, seed 000).
+ * ki-cli.c — the KI commands of softse-issuer (docs/spec.md §5, seed 000).
  *
  *   ki-recover  the issuer's step: "Id c" lines from the bureau → "Id KI"
  *   ki-batch    a personalization bureau simulated end to end: N cards
@@ -391,7 +391,7 @@ static CK_RV card_prepare(const bureau *b, unsigned long index, CK_SESSION_HANDL
     return rv;
 }
 
-/* The card derives KI (SPEC.md §5) and outputs c. */
+/* The card derives KI (docs/spec.md §5) and outputs c. */
 static CK_RV card_derive(const bureau *b, CK_SESSION_HANDLE session, unsigned char *c,
                          CK_ULONG *c_len, CK_OBJECT_HANDLE *ki)
 {

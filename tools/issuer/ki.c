@@ -1,5 +1,5 @@
 /*
- * ki.c — the issuer side of in-card KI derivation (issuer-ki.h, SPEC.md
+ * ki.c — the issuer side of in-card KI derivation (issuer-ki.h, docs/spec.md
  * §5): undo E_PK with the private key, then the same H as the card.
  */
 #include "p11.h"
@@ -16,7 +16,7 @@
 #include <openssl/rsa.h>
 #include <string.h>
 
-#define KI_OAEP_SECRET_LEN 32         /* SPEC.md §5 */
+#define KI_OAEP_SECRET_LEN 32         /* docs/spec.md §5 */
 #define KI_POINT_MAX_LEN (1 + 2 * 66) /* P() on P-521 */
 
 static const EVP_MD *ki_md(CK_MECHANISM_TYPE hash_alg)
@@ -262,7 +262,7 @@ CK_RV issuer_ki_recover(EVP_PKEY *issuer_priv, CK_MECHANISM_TYPE mech, CK_MECHAN
         return CKR_OK;
     }
     if (*ki_len == 0 || *ki_len > hash_len)
-        return CKR_ARGUMENTS_BAD; /* not a length a card makes (SPEC.md §5) */
+        return CKR_ARGUMENTS_BAD; /* not a length a card makes (docs/spec.md §5) */
     if (EVP_PKEY_get_base_id(issuer_priv) != key_type)
         return CKR_KEY_TYPE_INCONSISTENT;
     if (key_type == EVP_PKEY_RSA && c_len != (size_t)EVP_PKEY_get_size(issuer_priv))

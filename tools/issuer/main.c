@@ -12,9 +12,9 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"keygen", cmd_keygen, "make an issuer RSA or EC key pair (files)"},
-    {"gkea-verify", cmd_gkea_verify, "verify a card's GKEA output and recover K (SPEC.md §4)"},
+    {"gkea-verify", cmd_gkea_verify, "verify a card's GKEA output and recover K (docs/spec.md §4)"},
     {"wrap-secret", cmd_wrap_secret, "encrypt a secret for the card under a GKEA-derived key"},
-    {"ki-recover", cmd_ki_recover, "recover KI from a batch of 'Id c' lines (SPEC.md §5)"},
+    {"ki-recover", cmd_ki_recover, "recover KI from a batch of 'Id c' lines (docs/spec.md §5)"},
     {"ki-batch", cmd_ki_batch, "simulate a personalization bureau over N tokens"},
 };
 

@@ -6,7 +6,7 @@
 #ifndef SOFTSE_ISSUER_H
 #define SOFTSE_ISSUER_H
 
-#include "issuer-gkea.h" /* SPEC.md §4 */
-#include "issuer-ki.h"   /* SPEC.md §5 */
+#include "issuer-gkea.h" /* docs/spec.md §4 */
+#include "issuer-ki.h"   /* docs/spec.md §5 */
 
 #endif

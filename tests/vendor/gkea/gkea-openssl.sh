@@ -1,5 +1,5 @@
 #!/bin/bash
-# gkea-openssl.sh — the GKEA attestation (SPEC.md §4) checked with plain
+# gkea-openssl.sh — the GKEA attestation (docs/spec.md §4) checked with plain
 # `openssl` only, independently of softse-issuer's verifier: the card side
 # (gkea-card, gkea_driver.c) writes EK, AK, the device certificate and the
 # manufacturer CA; this script recovers K with `openssl pkeyutl` (RSA-OAEP

@@ -1,5 +1,5 @@
 /*
- * test_gkea_card.c — the card's side of CKM_SE_GKEA (SPEC.md §1, §4):
+ * test_gkea_card.c — the card's side of CKM_SE_GKEA (docs/spec.md §1, §4):
  * every refusal with its exact return value and nothing created (no
  * object, EK and AK buffers untouched), the length query, all-or-nothing
  * when storing K fails, the lifecycle, K's attributes, audit records.
@@ -509,7 +509,7 @@ static void refused_when_terminated(void **state)
     end(&c);
 }
 
-/* GKEA is allowed in PERSONALIZATION as in OPERATIONAL (SPEC.md §3). */
+/* GKEA is allowed in PERSONALIZATION as in OPERATIONAL (docs/spec.md §3). */
 static void allowed_in_personalization(void **state)
 {
     card_test c;

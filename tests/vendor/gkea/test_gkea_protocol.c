@@ -1,5 +1,5 @@
 /*
- * test_gkea_protocol.c — CKM_SE_GKEA end to end (SPEC.md §4, seed 001):
+ * test_gkea_protocol.c — CKM_SE_GKEA end to end (docs/spec.md §4, seed 001):
  * the card (softse through PKCS#11) and the issuer (libsoftse-issuer)
  * establish K, derive working keys with HKDF on both sides, and move a
  * secret into the card; then the attacks the protocol exists for: a man
@@ -240,7 +240,7 @@ static void explicit_attestation_handle(void **state)
     EVP_PKEY_free(server);
 }
 
-/* The bytes of SPEC.md §4 checked without libsoftse-issuer: TBS written
+/* The bytes of docs/spec.md §4 checked without libsoftse-issuer: TBS written
  * out by hand, K decrypted with plain OpenSSL, AK verified as ECDSA-SHA256
  * r ‖ s with the certificate's key. */
 static void tbs_layout_independent(void **state)

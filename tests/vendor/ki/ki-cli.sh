@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# softse-issuer's KI commands (SPEC.md §5):
+# softse-issuer's KI commands (docs/spec.md §5):
 #   ki-recover  a batch of "Id c" lines with malformed lines in the middle:
 #               the good lines are recovered (and each KI answers its card's
 #               challenge), every bad line is reported with its number, the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# KI recomputed independently of softse (SPEC.md §5): the card derives KI
+# KI recomputed independently of softse (docs/spec.md §5): the card derives KI
 # through PKCS#11 (ki-driver) and outputs c; the openssl command line
 # recovers r and computes KI; that KI must equal what softse-issuer
 # ki-recover prints and must answer the card's HMAC challenge.

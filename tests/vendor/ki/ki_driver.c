@@ -1,5 +1,5 @@
 /*
- * ki_driver.c — the card's side of SPEC.md §5 from the command line, for
+ * ki_driver.c — the card's side of docs/spec.md §5 from the command line, for
  * the shell tests (ki-openssl.sh, ki-cli.sh) until softse-tool has a ki
  * command, and a throughput measurement run by hand.  The module comes
  * from $SOFTSE_MODULE, the store from $SOFTSE_STORE.

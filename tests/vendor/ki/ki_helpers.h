@@ -1,5 +1,5 @@
 /*
- * ki_helpers.h — what the KI tests share (SPEC.md §5): issuer and insider
+ * ki_helpers.h — what the KI tests share (docs/spec.md §5): issuer and insider
  * key pairs, crafted bad keys, the card's side through PKCS#11 (derive,
  * answer a challenge) and the evidence a test counts (objects, audit
  * records in the token's SQLite file).

@@ -1,5 +1,5 @@
 /*
- * The issuer library of SPEC.md §5 (tools/issuer/ki.c) on its own, no
+ * The issuer library of docs/spec.md §5 (tools/issuer/ki.c) on its own, no
  * module: c values made here with OpenSSL primitives from a chosen r must
  * give H exactly as the SPEC's table says; c values no card makes are
  * refused with their code; the challenge-response HMACs against RFC 4231

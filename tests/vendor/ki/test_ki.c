@@ -1,5 +1,5 @@
 /*
- * In-card KI derivation (SPEC.md §5, seed 000), card and issuer together:
+ * In-card KI derivation (docs/spec.md §5, seed 000), card and issuer together:
  * the card derives KI and outputs c, the issuer library recovers the same
  * KI, and the card proves it by challenge-response; the insider's key
  * substitution of paper §4.3/§4.5 is detected; the lifecycle rule (§3).
@@ -94,7 +94,7 @@ static void rsa_raw_sha256(void **state)
     round_trip(state, CKM_SE_KI_RSA_RAW, CKM_SHA256, kh_issuer_for(CKM_SE_KI_RSA_RAW));
 }
 
-/* "any e accepted" (SPEC.md §5). */
+/* "any e accepted" (docs/spec.md §5). */
 static void rsa_raw_e65537(void **state)
 {
     round_trip(state, CKM_SE_KI_RSA_RAW, CKM_SHA256, kh_rsa(KH_ISSUER, 2048, 65537));
@@ -345,7 +345,7 @@ static void attack_ec_other_curve(void **state)
     assert_rv(rv, CKR_ENCRYPTED_DATA_LEN_RANGE);
 }
 
-/* ---- 4. lifecycle (SPEC.md §3) ------------------------------------------------------------ */
+/* ---- 4. lifecycle (docs/spec.md §3) ------------------------------------------------------- */
 
 static void set_lifecycle(fx *t, unsigned char state)
 {

@@ -1,5 +1,5 @@
 /*
- * In-card KI derivation (SPEC.md §5): every refusal with its exact CKR,
+ * In-card KI derivation (docs/spec.md §5): every refusal with its exact CKR,
  * and after each one nothing created, nothing written to c and nothing
  * audited; the length query; c erased when KI cannot be stored; one audit
  * record per derivation; the mechanism info.
@@ -441,7 +441,7 @@ static void audit_per_derivation(void **state)
     assert_int_equal(kh_audit_count(t->store, t->slot, "CKM_SE_KI_RSA_RAW", "hash SHA-256"), 2);
     assert_int_equal(kh_audit_count(t->store, t->slot, "CKM_SE_KI_EC_ELGAMAL", ec_print), 1);
     assert_int_equal(kh_audit_count(t->store, t->slot, "CKM_SE_KI_RSA_OAEP", NULL), 0);
-    /* The core records every key it made, session keys too (SPEC.md §3),
+    /* The core records every key it made, session keys too (docs/spec.md §3),
      * named after the row. */
     assert_int_equal(kh_audit_count(t->store, t->slot, "object-created", "CKM_SE_KI_EC_ELGAMAL"),
                      1);

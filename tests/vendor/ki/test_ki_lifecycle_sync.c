@@ -1,5 +1,5 @@
 /*
- * In-card KI derivation refused in OPERATIONAL (SPEC.md §3) when the state
+ * In-card KI derivation refused in OPERATIONAL (docs/spec.md §3) when the state
  * was changed by another process.
  *
  * The lifecycle rule a vendor mechanism asks for (env_lifecycle_allows,

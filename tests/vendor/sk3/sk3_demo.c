@@ -1,6 +1,6 @@
 /*
  * sk3_demo — session-key distribution with SK3 (Shoup–Rubin) between
- * processes, each host's card a softse token (SPEC.md §6).
+ * processes, each host's card a softse token (docs/spec.md §6).
  *
  *   SOFTSE_STORE=/path/to/store sk3_demo [MODULE [MESSAGE]]
  *

@@ -1,5 +1,5 @@
 /*
- * sk3_fixture.h — what the SK3 tests share (SPEC.md §6): a C reference of
+ * sk3_fixture.h — what the SK3 tests share (docs/spec.md §6): a C reference of
  * the protocol's formulas, the three-token world (server token S, host
  * tokens i and j) with provisioning through C_DeriveKey/C_WrapKey/
  * C_UnwrapKey, and one function per query.
@@ -123,7 +123,7 @@ CK_RV sk3_gcm_seal(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const unsigned cha
 CK_RV sk3_gcm_open(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const unsigned char *iv,
                    const unsigned char *in, CK_ULONG in_len, unsigned char *out, CK_ULONG *out_len);
 
-/* Moves the token to a lifecycle state in an SO session (SPEC.md §3). */
+/* Moves the token to a lifecycle state in an SO session (docs/spec.md §3). */
 CK_RV sk3_set_lifecycle(CK_SLOT_ID slot, unsigned char state);
 
 /* Lower-case hex of len bytes into out (2 * len + 1). */

@@ -1,5 +1,5 @@
 /*
- * SK3 under concurrency (SPEC.md §6, §7): 4 processes × 2 threads run
+ * SK3 under concurrency (docs/spec.md §6, §7): 4 processes × 2 threads run
  * whole rounds (queries 1–4 and the server query) on the same host keys
  * for a bounded time, some with a deliberately wrong β (query 3) or ρ
  * (query 4).  Afterwards each host key's CKA_SE_FAILURE_COUNT equals

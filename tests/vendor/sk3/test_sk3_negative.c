@@ -1,5 +1,5 @@
 /*
- * SK3 refusals (SPEC.md §6, §3; seed 003 §2.3.5): a tampered query 3 or
+ * SK3 refusals (docs/spec.md §6, §3; seed 003 §2.3.5): a tampered query 3 or
  * 4 is rejected and counted, persistently, with an audit record, and
  * never uncounted by a success; at CKA_SE_FAILURE_LIMIT every query is
  * blocked, also after a restart and in another process; key creation
@@ -176,7 +176,7 @@ static void q4_rejects_wrong_rho(void **state)
     assert_rv(sk3_q4(sj, hj, sk3_host_i, p.ri, p.rj, p.rhoI, SK3_LEN), CKR_SIGNATURE_INVALID);
     assert_int_equal(failures(w, SK3_J), 2);
     p.rj[0] ^= 1;
-    /* a wrong length is a wrong answer too (SPEC.md §6): counted */
+    /* a wrong length is a wrong answer too (docs/spec.md §6): counted */
     assert_rv(sk3_q4(sj, hj, sk3_host_i, p.ri, p.rj, p.rhoI, SK3_LEN - 1), CKR_SIGNATURE_INVALID);
     assert_rv(sk3_q4(sj, hj, sk3_host_i, p.ri, p.rj, p.rhoI, SK3_LEN), CKR_OK);
     assert_int_equal(failures(w, SK3_J), 3);
@@ -327,7 +327,7 @@ static void audit_record_per_reject(void **state)
     assert_int_equal(audit_count(t, w->slot[SK3_J], "failure", "%SK3 query 4%"), 1);
     assert_int_equal(audit_count(t, w->slot[SK3_S], "failure", "%"), 0);
     assert_int_equal(audit_count(t, w->slot[SK3_I], "sk3-blocked", "%"), 0);
-    /* SPEC.md §3: every query is recorded, answered or not. */
+    /* docs/spec.md §3: every query is recorded, answered or not. */
     int answered_q1 = audit_count(t, w->slot[SK3_I], "sk3", "query 1 on %: answered");
     int queried_q3 = audit_count(t, w->slot[SK3_I], "sk3", "query 3 on %");
     assert_true(queried_q3 >= 2);
@@ -352,7 +352,7 @@ static void audit_blocked_once(void **state)
     assert_int_equal(audit_count(t, w->slot[SK3_I], "sk3-blocked", "%"), 1);
 }
 
-/* ---- the lifecycle (SPEC.md §3) ----------------------------------------------------------------
+/* ---- the lifecycle (docs/spec.md §3) -----------------------------------------------------------
  */
 
 static CK_RV create_host_key(CK_SESSION_HANDLE s, const unsigned char *id, CK_ULONG id_len,

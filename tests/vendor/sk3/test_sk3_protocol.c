@@ -1,5 +1,5 @@
 /*
- * SK3 end to end in one process (SPEC.md §6): a server token S and host
+ * SK3 end to end in one process (docs/spec.md §6): a server token S and host
  * tokens i and j, each its own slot; host keys provisioned by
  * HOST_DERIVE → CKM_AES_KEY_WRAP_KWP → C_UnwrapKey; queries 1–4 and the
  * server query; σ_i = σ_j shown by AES-GCM across the two tokens.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SK3 test vectors (SPEC.md §6): every value the card and the C reference
+# SK3 test vectors (docs/spec.md §6): every value the card and the C reference
 # produce is recomputed here with the openssl command line alone (plain
 # HMAC-SHA-256), for a fixed server key and fixed host names.
 #

@@ -1,7 +1,7 @@
 /*
  * softse-pkcs11.h — the vendor ABI of the softse PKCS#11 module.
  *
- * Every number here is fixed by SPEC.md §1; external tests depend on them.
+ * Every number here is fixed by docs/spec.md §1; external tests depend on them.
  * Include a PKCS#11 3.0 header first (NSS <pkcs11.h>, p11-kit's
  * <p11-kit/pkcs11.h> or OpenSC's): this header only adds the vendor
  * constants and parameter structures, with the platform's normal packing.
