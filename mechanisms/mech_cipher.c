@@ -1,13 +1,15 @@
 /*
  * mech_cipher.c — AES (ECB, CBC, CBC_PAD, CTR, GCM) and RSA (PKCS #1 v1.5,
  * OAEP) encryption, and C_WrapKey/C_UnwrapKey of key bytes through
- * AES-GCM, AES-CBC_PAD and RSA-OAEP.
+ * AES-GCM, AES-CBC_PAD and RSA-OAEP.  ECB, CBC, CBC_PAD and the wrapping
+ * are mech_block.c's, for AES as described by aes_block here.
  *
  * The AES EVP_CIPHERs are fetched once per process: an implicit fetch
  * (EVP_aes_256_gcm()) would look the algorithm up again on every
  * C_EncryptInit.  Each operation owns one EVP_CIPHER_CTX.
  */
 #include "mech.h"
+#include "mech_block.h"
 #include "mech_util.h"
 #include "param.h"
 
@@ -90,7 +92,6 @@ typedef struct aes_op {
     EVP_CIPHER_CTX *ctx;
     CK_MECHANISM_TYPE type;
     bool encrypt;
-    size_t pending;      /* ECB, CBC, CBC_PAD: bytes fed but not yet output */
     size_t tag_len;      /* GCM */
     unsigned char *held; /* GCM decrypt: ciphertext ‖ tag, opened at final */
     size_t held_len, held_cap;
@@ -121,25 +122,6 @@ static CK_RV ctr_setup(ctr_state *ctr, const CK_AES_CTR_PARAMS *params)
     return CKR_OK;
 }
 
-/* EVP_CipherUpdate over any length; out NULL is never passed for data
- * (for GCM that would mean AAD). */
-static CK_RV evp_update(EVP_CIPHER_CTX *ctx, unsigned char *out, size_t *out_len,
-                        const unsigned char *in, size_t in_len)
-{
-    size_t total = 0;
-    while (in_len > 0) {
-        int chunk = in_len > EVP_CHUNK ? EVP_CHUNK : (int)in_len;
-        int n = 0;
-        if (!EVP_CipherUpdate(ctx, out + total, &n, in, chunk))
-            return mech_openssl_error("AES update", CKR_FUNCTION_FAILED);
-        total += (size_t)n;
-        in += chunk;
-        in_len -= (size_t)chunk;
-    }
-    *out_len = total;
-    return CKR_OK;
-}
-
 static CK_RV ctr_update(aes_op *op, const unsigned char *in, size_t in_len, unsigned char *out,
                         size_t *out_len)
 {
@@ -151,7 +133,7 @@ static CK_RV ctr_update(aes_op *op, const unsigned char *in, size_t in_len, unsi
         size_t chunk = in_len, n;
         if (ctr->offset < ctr->wrap_at && ctr->wrap_at - ctr->offset < chunk)
             chunk = (size_t)(ctr->wrap_at - ctr->offset);
-        CK_RV rv = evp_update(op->ctx, out + total, &n, in, chunk);
+        CK_RV rv = mech_cipher_update(op->ctx, out + total, &n, in, chunk, "AES");
         if (rv != CKR_OK)
             return rv;
         ctr->offset += chunk;
@@ -173,7 +155,8 @@ static bool gcm_tag_bits_valid(CK_ULONG bits)
     return bits == 32 || bits == 64 || (bits >= 96 && bits <= 128 && bits % 8 == 0);
 }
 
-/* Parses the mechanism's parameter: mode, IV, GCM's AAD and tag. */
+/* Parses the mechanism's parameter (CTR's counter block, GCM's IV, AAD
+ * and tag) and keys the context. */
 static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key)
 {
     enum aes_mode mode;
@@ -182,17 +165,6 @@ static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key
     const CK_GCM_PARAMS_V3 *gcm = NULL;
 
     switch (mech->mechanism) {
-    case CKM_AES_ECB:
-        if (mech->ulParameterLen != 0)
-            return CKR_MECHANISM_PARAM_INVALID;
-        mode = AES_MODE_ECB;
-        break;
-    case CKM_AES_CBC:
-    case CKM_AES_CBC_PAD:
-        if (!(iv = se_param_struct(mech, AES_BLOCK)))
-            return CKR_MECHANISM_PARAM_INVALID;
-        mode = AES_MODE_CBC;
-        break;
     case CKM_AES_CTR: {
         const CK_AES_CTR_PARAMS *ctr = se_param_struct(mech, sizeof(*ctr));
         if (!ctr || ctr_setup(&op->ctr, ctr) != CKR_OK)
@@ -243,7 +215,6 @@ static CK_RV aes_setup(aes_op *op, const CK_MECHANISM *mech, const mech_key *key
     }
     if (!EVP_CipherInit_ex2(op->ctx, cipher, key->secret, iv, enc, NULL))
         return mech_openssl_error("AES init", CKR_FUNCTION_FAILED);
-    EVP_CIPHER_CTX_set_padding(op->ctx, mech->mechanism == CKM_AES_CBC_PAD);
     return CKR_OK;
 }
 
@@ -283,59 +254,28 @@ static CK_RV aes_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kin
     return CKR_OK;
 }
 
-static size_t round_down_block(size_t n)
-{
-    return n - n % AES_BLOCK;
-}
-
 static CK_RV aes_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
 {
     aes_op *op = state;
-    size_t fed = op->pending + in_len;
-    if (fed < in_len)
-        return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
-
-    switch (op->type) {
-    case CKM_AES_CTR:
+    if (op->type == CKM_AES_CTR) {
         *out_len = phase == MECH_PHASE_FINAL ? 0 : in_len;
-        return CKR_OK;
-    case CKM_AES_GCM:
-        if (op->encrypt) {
-            if (phase == MECH_PHASE_UPDATE)
-                *out_len = in_len;
-            else if (phase == MECH_PHASE_FINAL)
-                *out_len = op->tag_len;
-            else if (in_len > SIZE_MAX - op->tag_len)
-                return CKR_DATA_LEN_RANGE;
-            else
-                *out_len = in_len + op->tag_len;
-        } else {
-            /* Decrypt releases plaintext only at final, after the tag
-             * verifies (PKCS#11 3.0, "AES-GCM": an AEAD returns no data
-             * before C_DecryptFinal). */
-            size_t sealed = phase == MECH_PHASE_FINAL ? op->held_len : in_len;
-            *out_len =
-                phase == MECH_PHASE_UPDATE || sealed < op->tag_len ? 0 : sealed - op->tag_len;
-        }
-        return CKR_OK;
-    case CKM_AES_CBC_PAD:
-        if (op->encrypt && phase != MECH_PHASE_UPDATE) {
-            if (fed > SIZE_MAX - AES_BLOCK)
-                return CKR_DATA_LEN_RANGE;
-            *out_len = round_down_block(fed) + AES_BLOCK; /* 1..16 bytes of padding */
-            return CKR_OK;
-        }
-        if (!op->encrypt && phase == MECH_PHASE_ONESHOT && (fed == 0 || fed % AES_BLOCK != 0))
-            return CKR_ENCRYPTED_DATA_LEN_RANGE;
-        /* Decrypt: at most what was fed, whole blocks (FINAL: the held-back one). */
-        *out_len = phase == MECH_PHASE_FINAL ? op->pending : round_down_block(fed);
-        return CKR_OK;
-    default: /* ECB, CBC: whole blocks, so a single part that is not is refused now */
-        if (phase == MECH_PHASE_ONESHOT && fed % AES_BLOCK != 0)
-            return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
-        *out_len = phase == MECH_PHASE_FINAL ? 0 : round_down_block(fed);
-        return CKR_OK;
+    } else if (op->encrypt) { /* GCM */
+        if (phase == MECH_PHASE_UPDATE)
+            *out_len = in_len;
+        else if (phase == MECH_PHASE_FINAL)
+            *out_len = op->tag_len;
+        else if (in_len > SIZE_MAX - op->tag_len)
+            return CKR_DATA_LEN_RANGE;
+        else
+            *out_len = in_len + op->tag_len;
+    } else {
+        /* GCM decrypt releases plaintext only at final, after the tag
+         * verifies (PKCS#11 3.0, "AES-GCM": an AEAD returns no data
+         * before C_DecryptFinal). */
+        size_t sealed = phase == MECH_PHASE_FINAL ? op->held_len : in_len;
+        *out_len = phase == MECH_PHASE_UPDATE || sealed < op->tag_len ? 0 : sealed - op->tag_len;
     }
+    return CKR_OK;
 }
 
 static CK_RV gcm_hold(aes_op *op, const unsigned char *in, size_t in_len)
@@ -368,7 +308,7 @@ static CK_RV gcm_open(aes_op *op, const unsigned char *in, size_t in_len, unsign
     size_t ct_len = in_len - op->tag_len, n = 0;
     unsigned char none[AES_BLOCK];
     int fin = 0;
-    CK_RV rv = evp_update(op->ctx, out, &n, in, ct_len);
+    CK_RV rv = mech_cipher_update(op->ctx, out, &n, in, ct_len, "AES");
     if (rv == CKR_OK) {
         if (EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_SET_TAG, (int)op->tag_len,
                                 (void *)(in + ct_len)) <= 0)
@@ -398,10 +338,7 @@ static CK_RV aes_update(void *state, const unsigned char *in, size_t in_len, uns
         return gcm_hold(op, in, in_len);
     if (op->type == CKM_AES_CTR)
         return ctr_update(op, in, in_len, out, out_len);
-    CK_RV rv = evp_update(op->ctx, out, out_len, in, in_len);
-    if (rv == CKR_OK)
-        op->pending = op->pending + in_len - *out_len;
-    return rv;
+    return mech_cipher_update(op->ctx, out, out_len, in, in_len, "AES"); /* GCM encrypt */
 }
 
 static CK_RV aes_final(void *state, unsigned char *out, size_t *out_len)
@@ -410,31 +347,14 @@ static CK_RV aes_final(void *state, unsigned char *out, size_t *out_len)
     unsigned char none[AES_BLOCK];
     int n = 0;
     *out_len = 0;
-
-    switch (op->type) {
-    case CKM_AES_GCM:
-        if (!op->encrypt)
-            return gcm_open(op, op->held, op->held_len, out, out_len);
-        if (!EVP_EncryptFinal_ex(op->ctx, out ? out : none, &n) ||
-            EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_GET_TAG, (int)op->tag_len, out + n) <= 0)
-            return mech_openssl_error("AES-GCM seal", CKR_FUNCTION_FAILED);
-        *out_len = (size_t)n + op->tag_len;
-        return CKR_OK;
-    case CKM_AES_CTR:
-        return CKR_OK;
-    case CKM_AES_CBC_PAD:
-        if (!op->encrypt && op->pending != AES_BLOCK)
-            return CKR_ENCRYPTED_DATA_LEN_RANGE;
-        break;
-    default: /* ECB, CBC: no padding, so the data must be whole blocks */
-        if (op->pending != 0)
-            return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
-        break;
-    }
-    if (!EVP_CipherFinal_ex(op->ctx, out ? out : none, &n))
-        return mech_openssl_error("AES final", op->encrypt ? CKR_FUNCTION_FAILED : CKR_ENCRYPTED_DATA_INVALID);
-    op->pending = 0;
-    *out_len = (size_t)n;
+    if (op->type == CKM_AES_CTR)
+        return CKR_OK; /* nothing held back */
+    if (!op->encrypt)
+        return gcm_open(op, op->held, op->held_len, out, out_len);
+    if (!EVP_EncryptFinal_ex(op->ctx, out ? out : none, &n) ||
+        EVP_CIPHER_CTX_ctrl(op->ctx, EVP_CTRL_GCM_GET_TAG, (int)op->tag_len, out + n) <= 0)
+        return mech_openssl_error("AES-GCM seal", CKR_FUNCTION_FAILED);
+    *out_len = (size_t)n + op->tag_len;
     return CKR_OK;
 }
 
@@ -445,11 +365,6 @@ static CK_RV aes_oneshot(void *state, const unsigned char *in, size_t in_len, un
     *out_len = 0;
     if (op->type == CKM_AES_GCM && !op->encrypt)
         return gcm_open(op, in, in_len, out, out_len); /* no copy into the hold buffer */
-    bool whole_blocks = in_len % AES_BLOCK == 0;
-    if ((op->type == CKM_AES_ECB || op->type == CKM_AES_CBC) && !whole_blocks)
-        return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
-    if (op->type == CKM_AES_CBC_PAD && !op->encrypt && (!whole_blocks || in_len == 0))
-        return CKR_ENCRYPTED_DATA_LEN_RANGE;
 
     size_t head = 0, tail = 0;
     CK_RV rv = aes_update(op, in, in_len, out, &head);
@@ -615,124 +530,37 @@ static const mech_ops rsa_ops = {
     .free = rsa_free,
 };
 
-/* ---- C_WrapKey / C_UnwrapKey ---------------------------------------------- */
+/* ---- ECB, CBC, CBC_PAD (mech_block.c) -------------------------------------- */
 
-/* Wrapping is single-part encryption of the key bytes; the errors take
- * the names C_WrapKey and C_UnwrapKey return (PKCS#11 3.0 base
- * specification): the wrapping key's type and size, CKR_KEY_SIZE_RANGE for
- * a key too long to wrap, CKR_WRAPPED_KEY_* for what cannot be unwrapped. */
-static CK_RV wrap_error(CK_RV rv)
+static const EVP_CIPHER *aes_block_evp(bool cbc, const mech_key *key)
 {
-    switch (rv) {
-    case CKR_KEY_TYPE_INCONSISTENT:
-        return CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
-    case CKR_KEY_SIZE_RANGE:
-        return CKR_WRAPPING_KEY_SIZE_RANGE;
-    case CKR_DATA_LEN_RANGE:
-        return CKR_KEY_SIZE_RANGE;
-    default:
-        return rv;
-    }
+    return aes_cipher(cbc ? AES_MODE_CBC : AES_MODE_ECB, key->secret_len);
 }
 
-static CK_RV unwrap_error(CK_RV rv)
+static const mech_block_cipher aes_block = {
+    .label = "AES",
+    .block = AES_BLOCK,
+    .ecb = CKM_AES_ECB,
+    .cbc = CKM_AES_CBC,
+    .cbc_pad = CKM_AES_CBC_PAD,
+    .check_key = aes_check_key,
+    .evp = aes_block_evp,
+};
+
+static CK_RV aes_block_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
+                            const mech_env *env, void **state)
 {
-    switch (rv) {
-    case CKR_KEY_TYPE_INCONSISTENT:
-        return CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
-    case CKR_KEY_SIZE_RANGE:
-        return CKR_UNWRAPPING_KEY_SIZE_RANGE;
-    case CKR_ENCRYPTED_DATA_LEN_RANGE:
-        return CKR_WRAPPED_KEY_LEN_RANGE;
-    case CKR_ENCRYPTED_DATA_INVALID:
-        return CKR_WRAPPED_KEY_INVALID;
-    default:
-        return rv;
-    }
+    (void)env;
+    return mech_block_init(&aes_block, mech, key, kind, state);
 }
 
-/* out NULL: *out_len = size needed; else *out_len is out's size on entry. */
-static CK_RV cipher_wrap(const mech_ops *ops, const CK_MECHANISM *mech, const mech_key *key,
-                         const unsigned char *in, size_t in_len, unsigned char *out,
-                         size_t *out_len)
-{
-    void *state = NULL;
-    size_t need = 0;
-    CK_RV rv = ops->init(mech, key, MECH_ENCRYPT, NULL, &state);
-    if (rv == CKR_OK)
-        rv = ops->out_size(state, MECH_PHASE_ONESHOT, in_len, &need);
-    if (rv != CKR_OK)
-        goto out;
-    if (!out || *out_len < need) {
-        rv = out ? CKR_BUFFER_TOO_SMALL : CKR_OK;
-        *out_len = need;
-        goto out;
-    }
-    rv = ops->oneshot(state, in, in_len, out, out_len);
-out:
-    if (state)
-        ops->free(state);
-    return wrap_error(rv);
-}
+static const mech_ops aes_block_ops = MECH_BLOCK_OPS(aes_block_init);
 
-static CK_RV cipher_unwrap(const mech_ops *ops, const CK_MECHANISM *mech, const mech_key *key,
-                           const unsigned char *in, size_t in_len, unsigned char **out,
-                           size_t *out_len)
-{
-    void *state = NULL;
-    unsigned char *buf = NULL;
-    size_t need = 0, len = 0;
-    CK_RV rv = ops->init(mech, key, MECH_DECRYPT, NULL, &state);
-    if (rv == CKR_OK)
-        rv = ops->out_size(state, MECH_PHASE_ONESHOT, in_len, &need);
-    if (rv != CKR_OK)
-        goto out;
-    if (!(buf = malloc(need > 0 ? need : 1))) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
-    }
-    rv = ops->oneshot(state, in, in_len, buf, &len);
-    if (rv == CKR_OK && len == 0)
-        rv = CKR_WRAPPED_KEY_INVALID; /* an empty key */
-out:
-    if (state)
-        ops->free(state);
-    if (rv != CKR_OK) {
-        if (buf)
-            OPENSSL_cleanse(buf, need);
-        free(buf);
-        return unwrap_error(rv);
-    }
-    *out = buf;
-    *out_len = len;
-    return CKR_OK;
-}
+/* ---- C_WrapKey / C_UnwrapKey: through the row's own encryption --------------- */
 
-static CK_RV aes_wrap(const CK_MECHANISM *mech, const mech_key *wrapping, const unsigned char *in,
-                      size_t in_len, unsigned char *out, size_t *out_len)
-{
-    return cipher_wrap(&aes_ops, mech, wrapping, in, in_len, out, out_len);
-}
-
-static CK_RV aes_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,
-                        const unsigned char *in, size_t in_len, unsigned char **out,
-                        size_t *out_len)
-{
-    return cipher_unwrap(&aes_ops, mech, unwrapping, in, in_len, out, out_len);
-}
-
-static CK_RV rsa_wrap(const CK_MECHANISM *mech, const mech_key *wrapping, const unsigned char *in,
-                      size_t in_len, unsigned char *out, size_t *out_len)
-{
-    return cipher_wrap(&rsa_ops, mech, wrapping, in, in_len, out, out_len);
-}
-
-static CK_RV rsa_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,
-                        const unsigned char *in, size_t in_len, unsigned char **out,
-                        size_t *out_len)
-{
-    return cipher_unwrap(&rsa_ops, mech, unwrapping, in, in_len, out, out_len);
-}
+MECH_WRAP_BY(aes_block, &aes_block_ops)
+MECH_WRAP_BY(aes, &aes_ops)
+MECH_WRAP_BY(rsa, &rsa_ops)
 
 /* ---- rows ----------------------------------------------------------------- */
 
@@ -744,19 +572,19 @@ static const mech_row rows[] = {
      .name = "AES-ECB",
      .info = {16, 32, CRYPT},
      .multipart = true,
-     .ops = &aes_ops},
+     .ops = &aes_block_ops},
     {.type = CKM_AES_CBC,
      .name = "AES-CBC",
      .info = {16, 32, CRYPT},
      .multipart = true,
-     .ops = &aes_ops},
+     .ops = &aes_block_ops},
     {.type = CKM_AES_CBC_PAD,
      .name = "AES-CBC-PAD",
      .info = {16, 32, CRYPT_WRAP},
      .multipart = true,
-     .ops = &aes_ops,
-     .wrap = aes_wrap,
-     .unwrap = aes_unwrap},
+     .ops = &aes_block_ops,
+     .wrap = aes_block_wrap,
+     .unwrap = aes_block_unwrap},
     {.type = CKM_AES_CTR,
      .name = "AES-CTR",
      .info = {16, 32, CRYPT},

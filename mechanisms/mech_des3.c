@@ -7,9 +7,12 @@
  * collapse it to one DES key (K1 = K2, or K2 = K3) is refused.
  *
  * The cipher is OpenSSL's DES-EDE3 (default provider), fetched once per
- * process; a DES2 key is expanded to K1‖K2‖K1 before keying it.
+ * process; a DES2 key is expanded to K1‖K2‖K1 before keying it.  ECB, CBC,
+ * CBC_PAD and their wrapping are mech_block.c's, for DES-EDE3 as
+ * des3_block here describes it.
  */
 #include "mech.h"
+#include "mech_block.h"
 #include "mech_util.h"
 
 #include <openssl/core_names.h>
@@ -23,7 +26,6 @@
 #define DES_PART 8 /* one DES key of the bundle */
 #define DES2_BYTES 16
 #define DES3_BYTES 24
-#define EVP_CHUNK (1 << 30) /* EVP_CipherUpdate takes an int length; a block multiple */
 #define MAC_CHUNK 512       /* CBC-MAC: ciphertext blocks are produced here, then dropped */
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -108,257 +110,61 @@ static void des3_free_all(void)
 
 static mech_once des3_once = MECH_ONCE_INIT(des3_fetch_all, des3_free_all);
 
-/* A context keyed with key (DES2 expanded), for ECB or CBC. */
-static CK_RV keyed_context(EVP_CIPHER_CTX **ctx, bool cbc, const mech_key *key,
-                           const unsigned char *iv, bool encrypt, bool padding)
+static const EVP_CIPHER *des3_evp(bool cbc, const mech_key *key)
 {
-    if (!mech_once_run(&des3_once) || !(cbc ? des3_cbc : des3_ecb))
-        return CKR_FUNCTION_FAILED;
-    if (!(*ctx = EVP_CIPHER_CTX_new()))
-        return CKR_HOST_MEMORY;
-    unsigned char key24[DES3_BYTES];
-    mech_des3_key24(key->secret, key->secret_len, key24);
-    int ok = EVP_CipherInit_ex2(*ctx, cbc ? des3_cbc : des3_ecb, key24, iv, encrypt ? 1 : 0, NULL);
-    OPENSSL_cleanse(key24, sizeof(key24));
-    if (!ok)
-        return mech_openssl_error("DES-EDE3 init", CKR_FUNCTION_FAILED);
-    EVP_CIPHER_CTX_set_padding(*ctx, padding);
-    return CKR_OK;
+    (void)key;
+    if (!mech_once_run(&des3_once))
+        return NULL;
+    return cbc ? des3_cbc : des3_ecb;
 }
 
-/* EVP_CipherUpdate over any length. */
-static CK_RV evp_update(EVP_CIPHER_CTX *ctx, unsigned char *out, size_t *out_len,
-                        const unsigned char *in, size_t in_len)
+static size_t des3_evp_key(const mech_key *key, unsigned char out[MECH_BLOCK_KEY_MAX])
 {
-    size_t total = 0;
-    while (in_len > 0) {
-        int chunk = in_len > EVP_CHUNK ? EVP_CHUNK : (int)in_len;
-        int n = 0;
-        if (!EVP_CipherUpdate(ctx, out + total, &n, in, chunk))
-            return mech_openssl_error("DES-EDE3 update", CKR_FUNCTION_FAILED);
-        total += (size_t)n;
-        in += chunk;
-        in_len -= (size_t)chunk;
-    }
-    *out_len = total;
-    return CKR_OK;
+    mech_des3_key24(key->secret, key->secret_len, out);
+    return DES3_BYTES;
 }
 
-/* ---- encryption: ECB, CBC, CBC_PAD ------------------------------------------ */
+/* ---- encryption: ECB, CBC, CBC_PAD, and key wrapping (mech_block.c) ---------- */
 
-typedef struct des3_op {
-    EVP_CIPHER_CTX *ctx;
-    CK_MECHANISM_TYPE type;
-    bool encrypt;
-    size_t pending; /* bytes fed but not yet output */
-} des3_op;
-
-static void des3_free(void *state)
-{
-    des3_op *op = state;
-    if (!op)
-        return;
-    EVP_CIPHER_CTX_free(op->ctx); /* cleanses the key schedule */
-    free(op);
-}
+static const mech_block_cipher des3_block = {
+    .label = "DES-EDE3",
+    .block = DES_BLOCK,
+    .ecb = CKM_DES3_ECB,
+    .cbc = CKM_DES3_CBC,
+    .cbc_pad = CKM_DES3_CBC_PAD,
+    .check_key = check_key,
+    .evp = des3_evp,
+    .evp_key = des3_evp_key,
+};
 
 static CK_RV des3_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
                        const mech_env *env, void **state)
 {
     (void)env;
-    if (kind != MECH_ENCRYPT && kind != MECH_DECRYPT)
-        return CKR_MECHANISM_INVALID;
-    bool cbc = mech->mechanism != CKM_DES3_ECB;
-    /* ECB: no parameter; CBC, CBC_PAD: the 8-byte IV. */
-    if (cbc ? !mech->pParameter || mech->ulParameterLen != DES_BLOCK : mech->ulParameterLen != 0)
-        return CKR_MECHANISM_PARAM_INVALID;
-    CK_RV rv = check_key(key);
-    if (rv != CKR_OK)
-        return rv;
-    des3_op *op = calloc(1, sizeof(*op));
-    if (!op)
+    return mech_block_init(&des3_block, mech, key, kind, state);
+}
+
+static const mech_ops des3_ops = MECH_BLOCK_OPS(des3_init);
+
+/* ECB and CBC wrap only values of whole blocks (mech_block.c's wrap_error). */
+MECH_WRAP_BY(des3, &des3_ops)
+
+/* A CBC context with a zero IV and no padding keyed with key, for the CBC-MAC. */
+static CK_RV cbc_mac_context(EVP_CIPHER_CTX **ctx, const mech_key *key)
+{
+    static const unsigned char zero_iv[DES_BLOCK];
+    const EVP_CIPHER *cbc = des3_evp(true, key);
+    if (!cbc)
+        return CKR_FUNCTION_FAILED;
+    if (!(*ctx = EVP_CIPHER_CTX_new()))
         return CKR_HOST_MEMORY;
-    op->type = mech->mechanism;
-    op->encrypt = kind == MECH_ENCRYPT;
-    rv = keyed_context(&op->ctx, cbc, key, cbc ? mech->pParameter : NULL, op->encrypt,
-                       op->type == CKM_DES3_CBC_PAD);
-    if (rv != CKR_OK) {
-        des3_free(op);
-        return rv;
-    }
-    *state = op;
-    return CKR_OK;
-}
-
-static size_t round_down_block(size_t n)
-{
-    return n - n % DES_BLOCK;
-}
-
-static CK_RV des3_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
-{
-    des3_op *op = state;
-    CK_RV len_range = op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
-    size_t fed = op->pending + in_len;
-    if (fed < in_len)
-        return len_range;
-    if (op->type == CKM_DES3_CBC_PAD) {
-        if (op->encrypt && phase != MECH_PHASE_UPDATE) {
-            if (fed > SIZE_MAX - DES_BLOCK)
-                return CKR_DATA_LEN_RANGE;
-            *out_len = round_down_block(fed) + DES_BLOCK; /* 1..8 bytes of padding */
-            return CKR_OK;
-        }
-        if (!op->encrypt && phase == MECH_PHASE_ONESHOT && (fed == 0 || fed % DES_BLOCK != 0))
-            return CKR_ENCRYPTED_DATA_LEN_RANGE;
-        *out_len = phase == MECH_PHASE_FINAL ? op->pending : round_down_block(fed);
-        return CKR_OK;
-    }
-    /* ECB, CBC: whole blocks, so a single part that is not is refused now. */
-    if (phase == MECH_PHASE_ONESHOT && fed % DES_BLOCK != 0)
-        return len_range;
-    *out_len = phase == MECH_PHASE_FINAL ? 0 : round_down_block(fed);
-    return CKR_OK;
-}
-
-static CK_RV des3_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
-                         size_t *out_len)
-{
-    des3_op *op = state;
-    unsigned char none[DES_BLOCK];
-    CK_RV rv = evp_update(op->ctx, out ? out : none, out_len, in, in_len);
-    if (rv == CKR_OK)
-        op->pending = op->pending + in_len - *out_len;
-    return rv;
-}
-
-static CK_RV des3_final(void *state, unsigned char *out, size_t *out_len)
-{
-    des3_op *op = state;
-    unsigned char none[DES_BLOCK];
-    int n = 0;
-    *out_len = 0;
-    if (op->type == CKM_DES3_CBC_PAD && !op->encrypt && op->pending != DES_BLOCK)
-        return CKR_ENCRYPTED_DATA_LEN_RANGE;
-    if (op->type != CKM_DES3_CBC_PAD && op->pending != 0)
-        return op->encrypt ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE;
-    if (!EVP_CipherFinal_ex(op->ctx, out ? out : none, &n)) {
-        ERR_clear_error(); /* bad padding: the caller's data, not an OpenSSL fault */
-        return op->encrypt ? CKR_FUNCTION_FAILED : CKR_ENCRYPTED_DATA_INVALID;
-    }
-    op->pending = 0;
-    *out_len = (size_t)n;
-    return CKR_OK;
-}
-
-static CK_RV des3_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
-                          size_t *out_len)
-{
-    des3_op *op = state;
-    size_t probe = 0, head = 0, tail = 0;
-    *out_len = 0;
-    CK_RV rv = des3_out_size(op, MECH_PHASE_ONESHOT, in_len, &probe);
-    if (rv == CKR_OK)
-        rv = des3_update(op, in, in_len, out, &head);
-    if (rv == CKR_OK)
-        rv = des3_final(op, out ? out + head : NULL, &tail);
-    if (rv != CKR_OK) {
-        if (out && !op->encrypt)
-            OPENSSL_cleanse(out, head); /* bad padding: release nothing */
-        return rv;
-    }
-    *out_len = head + tail;
-    return CKR_OK;
-}
-
-static const mech_ops des3_ops = {
-    .init = des3_init,
-    .out_size = des3_out_size,
-    .update = des3_update,
-    .final = des3_final,
-    .oneshot = des3_oneshot,
-    .free = des3_free,
-};
-
-/* ---- C_WrapKey / C_UnwrapKey ------------------------------------------------- */
-
-/* Wrapping is single-part encryption of the key bytes under the names
- * C_WrapKey and C_UnwrapKey give the failures (PKCS#11 3.0 base
- * specification).  ECB and CBC take only values of whole blocks: softse
- * does not pad a key with zeros it could not tell from the key on unwrap. */
-static CK_RV wrap_error(CK_RV rv)
-{
-    switch (rv) {
-    case CKR_KEY_TYPE_INCONSISTENT:
-        return CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
-    case CKR_KEY_SIZE_RANGE:
-        return CKR_WRAPPING_KEY_SIZE_RANGE;
-    case CKR_DATA_LEN_RANGE:
-        return CKR_KEY_SIZE_RANGE;
-    default:
-        return rv;
-    }
-}
-
-static CK_RV unwrap_error(CK_RV rv)
-{
-    switch (rv) {
-    case CKR_KEY_TYPE_INCONSISTENT:
-        return CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
-    case CKR_KEY_SIZE_RANGE:
-        return CKR_UNWRAPPING_KEY_SIZE_RANGE;
-    case CKR_ENCRYPTED_DATA_LEN_RANGE:
-        return CKR_WRAPPED_KEY_LEN_RANGE;
-    case CKR_ENCRYPTED_DATA_INVALID:
-        return CKR_WRAPPED_KEY_INVALID;
-    default:
-        return rv;
-    }
-}
-
-static CK_RV des3_wrap(const CK_MECHANISM *mech, const mech_key *wrapping, const unsigned char *in,
-                       size_t in_len, unsigned char *out, size_t *out_len)
-{
-    void *state = NULL;
-    size_t need = 0;
-    CK_RV rv = des3_init(mech, wrapping, MECH_ENCRYPT, NULL, &state);
-    if (rv == CKR_OK)
-        rv = des3_out_size(state, MECH_PHASE_ONESHOT, in_len, &need);
-    if (rv == CKR_OK && (!out || *out_len < need)) {
-        rv = out ? CKR_BUFFER_TOO_SMALL : CKR_OK;
-        *out_len = need;
-    } else if (rv == CKR_OK) {
-        rv = des3_oneshot(state, in, in_len, out, out_len);
-    }
-    des3_free(state);
-    return wrap_error(rv);
-}
-
-static CK_RV des3_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,
-                         const unsigned char *in, size_t in_len, unsigned char **out,
-                         size_t *out_len)
-{
-    void *state = NULL;
-    unsigned char *buf = NULL;
-    size_t need = 0, len = 0;
-    CK_RV rv = des3_init(mech, unwrapping, MECH_DECRYPT, NULL, &state);
-    if (rv == CKR_OK)
-        rv = des3_out_size(state, MECH_PHASE_ONESHOT, in_len, &need);
-    if (rv == CKR_OK && !(buf = malloc(need > 0 ? need : 1)))
-        rv = CKR_HOST_MEMORY;
-    if (rv == CKR_OK)
-        rv = des3_oneshot(state, in, in_len, buf, &len);
-    if (rv == CKR_OK && len == 0)
-        rv = CKR_WRAPPED_KEY_INVALID; /* an empty key */
-    des3_free(state);
-    if (rv != CKR_OK) {
-        if (buf)
-            OPENSSL_cleanse(buf, need);
-        free(buf);
-        return unwrap_error(rv);
-    }
-    *out = buf;
-    *out_len = len;
+    unsigned char key24[MECH_BLOCK_KEY_MAX];
+    des3_evp_key(key, key24);
+    int ok = EVP_CipherInit_ex2(*ctx, cbc, key24, zero_iv, 1, NULL);
+    OPENSSL_cleanse(key24, sizeof(key24));
+    if (!ok)
+        return mech_openssl_error("DES-EDE3 init", CKR_FUNCTION_FAILED);
+    EVP_CIPHER_CTX_set_padding(*ctx, 0);
     return CKR_OK;
 }
 
@@ -444,9 +250,8 @@ static CK_RV mac_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kin
     if (!m)
         return CKR_HOST_MEMORY;
     m->mac_len = mac_len;
-    static const unsigned char zero_iv[DES_BLOCK];
     bool cmac = mech->mechanism == CKM_DES3_CMAC || mech->mechanism == CKM_DES3_CMAC_GENERAL;
-    rv = cmac ? cmac_start(m, key) : keyed_context(&m->cbc, true, key, zero_iv, true, false);
+    rv = cmac ? cmac_start(m, key) : cbc_mac_context(&m->cbc, key);
     if (rv != CKR_OK) {
         mac_free(m);
         return rv;
@@ -469,7 +274,7 @@ static CK_RV cbc_mac_blocks(des3_mac *m, const unsigned char *in, size_t len)
     unsigned char scratch[MAC_CHUNK];
     while (len > 0) {
         size_t chunk = len > MAC_CHUNK ? MAC_CHUNK : len, n = 0;
-        CK_RV rv = evp_update(m->cbc, scratch, &n, in, chunk);
+        CK_RV rv = mech_cipher_update(m->cbc, scratch, &n, in, chunk, "DES-EDE3");
         if (rv != CKR_OK)
             return rv;
         memcpy(m->last, scratch + n - DES_BLOCK, DES_BLOCK);
@@ -503,7 +308,7 @@ static CK_RV mac_update(void *state, const unsigned char *in, size_t in_len, uns
         rv = cbc_mac_blocks(m, m->partial, DES_BLOCK);
         m->partial_len = 0;
     }
-    size_t whole = round_down_block(in_len);
+    size_t whole = in_len - in_len % DES_BLOCK;
     if (rv == CKR_OK && whole > 0)
         rv = cbc_mac_blocks(m, in, whole);
     if (rv == CKR_OK && in_len > whole) {

@@ -1,0 +1,75 @@
+/*
+ * mech_block.h — what AES (mech_cipher.c) and Triple DES (mech_des3.c)
+ * share: the ECB, CBC and CBC_PAD modes as streaming operations, and
+ * C_WrapKey/C_UnwrapKey as single-part encryption through a row's ops
+ * (AES, DES3, RSA-OAEP).  What differs between the block ciphers (the
+ * mechanisms, the block size, the keys taken, the EVP cipher per key) is
+ * one mech_block_cipher each family defines.
+ */
+#ifndef SOFTSE_MECH_BLOCK_H
+#define SOFTSE_MECH_BLOCK_H
+
+#include "mech.h"
+
+#define MECH_BLOCK_KEY_MAX 32 /* bytes of the longest EVP key (AES-256, DES-EDE3: 24) */
+
+typedef struct mech_block_cipher {
+    const char *label; /* in logs: "AES", "DES-EDE3" */
+    size_t block;      /* bytes */
+    CK_MECHANISM_TYPE ecb, cbc, cbc_pad;
+    /* CKR_KEY_TYPE_INCONSISTENT or CKR_KEY_SIZE_RANGE for a key the cipher does not take. */
+    CK_RV (*check_key)(const mech_key *key);
+    /* The EVP cipher (fetched once) for ECB or CBC and a checked key; NULL when unavailable. */
+    const EVP_CIPHER *(*evp)(bool cbc, const mech_key *key);
+    /* The EVP key of a checked key into out (DES2: K1‖K2‖K1), its length
+     * returned; NULL: the key's secret as it is. */
+    size_t (*evp_key)(const mech_key *key, unsigned char out[MECH_BLOCK_KEY_MAX]);
+} mech_block_cipher;
+
+/* The mech_ops of a cipher's ECB, CBC and CBC_PAD rows, around the
+ * family's init (which calls mech_block_init with its cipher). */
+CK_RV mech_block_init(const mech_block_cipher *cipher, const CK_MECHANISM *mech,
+                      const mech_key *key, mech_op_kind kind, void **state);
+CK_RV mech_block_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len);
+CK_RV mech_block_update(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                        size_t *out_len);
+CK_RV mech_block_final(void *state, unsigned char *out, size_t *out_len);
+CK_RV mech_block_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                         size_t *out_len);
+void mech_block_free(void *state);
+#define MECH_BLOCK_OPS(init_fn)                                                                    \
+    {                                                                                              \
+        .init = init_fn, .out_size = mech_block_out_size, .update = mech_block_update,             \
+        .final = mech_block_final, .oneshot = mech_block_oneshot, .free = mech_block_free,         \
+    }
+
+/* EVP_CipherUpdate over any length (it takes an int); *out_len = bytes
+ * written.  out is never NULL (for GCM that would mean AAD); label names
+ * the cipher in the log on failure ("<label> update"). */
+CK_RV mech_cipher_update(EVP_CIPHER_CTX *ctx, unsigned char *out, size_t *out_len,
+                         const unsigned char *in, size_t in_len, const char *label);
+
+/* C_WrapKey and C_UnwrapKey of key bytes as single-part encryption and
+ * decryption through ops (the row's own), with the failures renamed as
+ * those calls return them.  mech_row's wrap and unwrap contracts. */
+CK_RV mech_wrap_by_ops(const mech_ops *ops, const CK_MECHANISM *mech, const mech_key *key,
+                       const unsigned char *in, size_t in_len, unsigned char *out, size_t *out_len);
+CK_RV mech_unwrap_by_ops(const mech_ops *ops, const CK_MECHANISM *mech, const mech_key *key,
+                         const unsigned char *in, size_t in_len, unsigned char **out,
+                         size_t *out_len);
+/* Defines prefix_wrap and prefix_unwrap, a row's callbacks, through ops. */
+#define MECH_WRAP_BY(prefix, ops)                                                                  \
+    static CK_RV prefix##_wrap(const CK_MECHANISM *mech, const mech_key *wrapping,                 \
+                               const unsigned char *in, size_t in_len, unsigned char *out,         \
+                               size_t *out_len)                                                    \
+    {                                                                                              \
+        return mech_wrap_by_ops(ops, mech, wrapping, in, in_len, out, out_len);                    \
+    }                                                                                              \
+    static CK_RV prefix##_unwrap(const CK_MECHANISM *mech, const mech_key *unwrapping,             \
+                                 const unsigned char *in, size_t in_len, unsigned char **out,      \
+                                 size_t *out_len)                                                  \
+    {                                                                                              \
+        return mech_unwrap_by_ops(ops, mech, unwrapping, in, in_len, out, out_len);                \
+    }
+
+#endif
