@@ -1,7 +1,7 @@
 /*
  * mech_block.c — ECB, CBC and CBC_PAD over any block cipher of a
- * mech_block_cipher (AES, DES-EDE3), and key wrapping through a row's
- * single-part encryption (mech_block.h).
+ * mech_block_cipher (AES, DES-EDE3), key wrapping through a row's
+ * single-part encryption, and the _GENERAL MAC length (mech_block.h).
  *
  * CBC_PAD is PKCS #7 padding (EVP's); ECB and CBC take whole blocks only.
  * An operation owns one EVP_CIPHER_CTX.
@@ -34,6 +34,17 @@ CK_RV mech_cipher_update(EVP_CIPHER_CTX *ctx, unsigned char *out, size_t *out_le
         in_len -= (size_t)chunk;
     }
     *out_len = total;
+    return CKR_OK;
+}
+
+CK_RV mech_mac_general_len(const CK_MECHANISM *mech, size_t block, size_t *len)
+{
+    if (!mech->pParameter || mech->ulParameterLen != sizeof(CK_MAC_GENERAL_PARAMS))
+        return CKR_MECHANISM_PARAM_INVALID;
+    CK_MAC_GENERAL_PARAMS asked = *(const CK_MAC_GENERAL_PARAMS *)mech->pParameter;
+    if (asked < 1 || asked > block)
+        return CKR_MECHANISM_PARAM_INVALID;
+    *len = asked;
     return CKR_OK;
 }
 

@@ -1,8 +1,9 @@
 /*
  * mech_block.h — what AES (mech_cipher.c) and Triple DES (mech_des3.c)
- * share: the ECB, CBC and CBC_PAD modes as streaming operations, and
+ * share: the ECB, CBC and CBC_PAD modes as streaming operations,
  * C_WrapKey/C_UnwrapKey as single-part encryption through a row's ops
- * (AES, DES3, RSA-OAEP).  What differs between the block ciphers (the
+ * (AES, DES3, RSA-OAEP), and CMAC (NIST SP 800-38B), whose operations are
+ * mech_sign.c's EVP_MAC ones, shared with HMAC.  What differs between the block ciphers (the
  * mechanisms, the block size, the keys taken, the EVP cipher per key) is
  * one mech_block_cipher each family defines.
  */
@@ -17,6 +18,7 @@ typedef struct mech_block_cipher {
     const char *label; /* in logs: "AES", "DES-EDE3" */
     size_t block;      /* bytes */
     CK_MECHANISM_TYPE ecb, cbc, cbc_pad;
+    CK_MECHANISM_TYPE cmac, cmac_general; /* CK_UNAVAILABLE_INFORMATION: not offered */
     /* CKR_KEY_TYPE_INCONSISTENT or CKR_KEY_SIZE_RANGE for a key the cipher does not take. */
     CK_RV (*check_key)(const mech_key *key);
     /* The EVP cipher (fetched once) for ECB or CBC and a checked key; NULL when unavailable. */
@@ -24,7 +26,12 @@ typedef struct mech_block_cipher {
     /* The EVP key of a checked key into out (DES2: K1‖K2‖K1), its length
      * returned; NULL: the key's secret as it is. */
     size_t (*evp_key)(const mech_key *key, unsigned char out[MECH_BLOCK_KEY_MAX]);
+    /* The CBC cipher's name for a checked key, CMAC's OSSL_MAC_PARAM_CIPHER. */
+    const char *(*cbc_name)(const mech_key *key);
 } mech_block_cipher;
+
+extern const mech_block_cipher mech_block_aes;  /* mech_cipher.c */
+extern const mech_block_cipher mech_block_des3; /* mech_des3.c */
 
 /* The mech_ops of a cipher's ECB, CBC and CBC_PAD rows, around the
  * family's init (which calls mech_block_init with its cipher). */
@@ -42,6 +49,16 @@ void mech_block_free(void *state);
         .init = init_fn, .out_size = mech_block_out_size, .update = mech_block_update,             \
         .final = mech_block_final, .oneshot = mech_block_oneshot, .free = mech_block_free,         \
     }
+
+/* The MAC length a _GENERAL mechanism's CK_MAC_GENERAL_PARAMS asks for:
+ * 1..block bytes (a MAC of no bytes would verify anything), else
+ * CKR_MECHANISM_PARAM_INVALID. */
+CK_RV mech_mac_general_len(const CK_MECHANISM *mech, size_t block, size_t *len);
+
+/* The rows of CKM_AES_CMAC, CKM_DES3_CMAC and CKM_DES3_CMAC_GENERAL
+ * (mech_sign.c): the cipher is the mech_block_cipher whose cmac or
+ * cmac_general the mechanism is, CMAC's block cipher follows the key. */
+extern const mech_ops mech_cmac_ops;
 
 /* EVP_CipherUpdate over any length (it takes an int); *out_len = bytes
  * written.  out is never NULL (for GCM that would mean AAD); label names

@@ -2,7 +2,8 @@
  * mech_cipher.c — AES (ECB, CBC, CBC_PAD, CTR, GCM) and RSA (PKCS #1 v1.5,
  * OAEP) encryption, and C_WrapKey/C_UnwrapKey of key bytes through
  * AES-GCM, AES-CBC_PAD and RSA-OAEP.  ECB, CBC, CBC_PAD and the wrapping
- * are mech_block.c's, for AES as described by aes_block here.
+ * are mech_block.c's, and CMAC mech_sign.c's, for AES as mech_block_aes
+ * here describes it.
  *
  * The AES EVP_CIPHERs are fetched once per process: an implicit fetch
  * (EVP_aes_256_gcm()) would look the algorithm up again on every
@@ -537,21 +538,29 @@ static const EVP_CIPHER *aes_block_evp(bool cbc, const mech_key *key)
     return aes_cipher(cbc ? AES_MODE_CBC : AES_MODE_ECB, key->secret_len);
 }
 
-static const mech_block_cipher aes_block = {
+static const char *aes_cbc_name(const mech_key *key)
+{
+    return aes_names[AES_MODE_CBC][(key->secret_len - 16) / 8];
+}
+
+const mech_block_cipher mech_block_aes = {
     .label = "AES",
     .block = AES_BLOCK,
     .ecb = CKM_AES_ECB,
     .cbc = CKM_AES_CBC,
     .cbc_pad = CKM_AES_CBC_PAD,
+    .cmac = CKM_AES_CMAC, /* its row: mech_sign.c */
+    .cmac_general = CK_UNAVAILABLE_INFORMATION,
     .check_key = aes_check_key,
     .evp = aes_block_evp,
+    .cbc_name = aes_cbc_name,
 };
 
 static CK_RV aes_block_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
                             const mech_env *env, void **state)
 {
     (void)env;
-    return mech_block_init(&aes_block, mech, key, kind, state);
+    return mech_block_init(&mech_block_aes, mech, key, kind, state);
 }
 
 static const mech_ops aes_block_ops = MECH_BLOCK_OPS(aes_block_init);

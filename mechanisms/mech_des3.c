@@ -8,14 +8,14 @@
  *
  * The cipher is OpenSSL's DES-EDE3 (default provider), fetched once per
  * process; a DES2 key is expanded to K1‖K2‖K1 before keying it.  ECB, CBC,
- * CBC_PAD and their wrapping are mech_block.c's, for DES-EDE3 as
- * des3_block here describes it.
+ * CBC_PAD and their wrapping are mech_block.c's, and CMAC mech_sign.c's
+ * (with AES's), for DES-EDE3 as mech_block_des3 here describes it; the
+ * CBC-MAC is this file's.
  */
 #include "mech.h"
 #include "mech_block.h"
 #include "mech_util.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -89,13 +89,11 @@ static CK_RV check_key(const mech_key *key)
 /* ---- fetched algorithms ---------------------------------------------------- */
 
 static EVP_CIPHER *des3_ecb, *des3_cbc; /* until C_Finalize (mech_once) */
-static EVP_MAC *des3_cmac;
 
 static void des3_fetch_all(void)
 {
     des3_ecb = EVP_CIPHER_fetch(NULL, "DES-EDE3-ECB", NULL);
     des3_cbc = EVP_CIPHER_fetch(NULL, "DES-EDE3-CBC", NULL);
-    des3_cmac = EVP_MAC_fetch(NULL, "CMAC", NULL);
     ERR_clear_error();
 }
 
@@ -103,9 +101,7 @@ static void des3_free_all(void)
 {
     EVP_CIPHER_free(des3_ecb);
     EVP_CIPHER_free(des3_cbc);
-    EVP_MAC_free(des3_cmac);
     des3_ecb = des3_cbc = NULL;
-    des3_cmac = NULL;
 }
 
 static mech_once des3_once = MECH_ONCE_INIT(des3_fetch_all, des3_free_all);
@@ -124,24 +120,33 @@ static size_t des3_evp_key(const mech_key *key, unsigned char out[MECH_BLOCK_KEY
     return DES3_BYTES;
 }
 
-/* ---- encryption: ECB, CBC, CBC_PAD, and key wrapping (mech_block.c) ---------- */
+static const char *des3_cbc_name(const mech_key *key)
+{
+    (void)key;
+    return "DES-EDE3-CBC";
+}
 
-static const mech_block_cipher des3_block = {
+/* ---- encryption: ECB, CBC, CBC_PAD, key wrapping (mech_block.c), CMAC ------- */
+
+const mech_block_cipher mech_block_des3 = {
     .label = "DES-EDE3",
     .block = DES_BLOCK,
     .ecb = CKM_DES3_ECB,
     .cbc = CKM_DES3_CBC,
     .cbc_pad = CKM_DES3_CBC_PAD,
+    .cmac = CKM_DES3_CMAC,
+    .cmac_general = CKM_DES3_CMAC_GENERAL,
     .check_key = check_key,
     .evp = des3_evp,
     .evp_key = des3_evp_key,
+    .cbc_name = des3_cbc_name,
 };
 
 static CK_RV des3_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
                        const mech_env *env, void **state)
 {
     (void)env;
-    return mech_block_init(&des3_block, mech, key, kind, state);
+    return mech_block_init(&mech_block_des3, mech, key, kind, state);
 }
 
 static const mech_ops des3_ops = MECH_BLOCK_OPS(des3_init);
@@ -168,11 +173,10 @@ static CK_RV cbc_mac_context(EVP_CIPHER_CTX **ctx, const mech_key *key)
     return CKR_OK;
 }
 
-/* ---- MACs: CBC-MAC (FIPS 113) and CMAC (SP 800-38B) -------------------------- */
+/* ---- CBC-MAC (FIPS 113) ------------------------------------------------------ */
 
 typedef struct des3_mac {
-    EVP_CIPHER_CTX *cbc; /* CKM_DES3_MAC*: CBC with a zero IV, no padding */
-    EVP_MAC_CTX *cmac;   /* CKM_DES3_CMAC* */
+    EVP_CIPHER_CTX *cbc; /* CBC with a zero IV, no padding */
     unsigned char last[DES_BLOCK]; /* CBC-MAC: the last ciphertext block */
     unsigned char partial[DES_BLOCK];
     size_t partial_len;
@@ -185,53 +189,26 @@ static void mac_free(void *state)
     des3_mac *m = state;
     if (!m)
         return;
-    EVP_CIPHER_CTX_free(m->cbc);
-    EVP_MAC_CTX_free(m->cmac); /* both cleanse their key schedules */
+    EVP_CIPHER_CTX_free(m->cbc); /* cleanses the key schedule */
     OPENSSL_cleanse(m, sizeof(*m));
     free(m);
 }
 
 /* The MAC length: half a block for CKM_DES3_MAC (PKCS#11 3.0, "General
- * block cipher MAC"), a block for CMAC, 1..8 bytes as the _GENERAL
- * parameter says (a MAC of no bytes would verify anything). */
+ * block cipher MAC"), 1..8 bytes as CKM_DES3_MAC_GENERAL's parameter says. */
 static CK_RV mac_length(const CK_MECHANISM *mech, size_t *len)
 {
     switch (mech->mechanism) {
     case CKM_DES3_MAC:
-    case CKM_DES3_CMAC:
         if (mech->ulParameterLen != 0)
             return CKR_MECHANISM_PARAM_INVALID;
-        *len = mech->mechanism == CKM_DES3_MAC ? DES_BLOCK / 2 : DES_BLOCK;
+        *len = DES_BLOCK / 2;
         return CKR_OK;
     case CKM_DES3_MAC_GENERAL:
-    case CKM_DES3_CMAC_GENERAL: {
-        if (!mech->pParameter || mech->ulParameterLen != sizeof(CK_MAC_GENERAL_PARAMS))
-            return CKR_MECHANISM_PARAM_INVALID;
-        CK_MAC_GENERAL_PARAMS asked = *(const CK_MAC_GENERAL_PARAMS *)mech->pParameter;
-        if (asked < 1 || asked > DES_BLOCK)
-            return CKR_MECHANISM_PARAM_INVALID;
-        *len = asked;
-        return CKR_OK;
-    }
+        return mech_mac_general_len(mech, DES_BLOCK, len);
     default:
         return CKR_MECHANISM_INVALID;
     }
-}
-
-static CK_RV cmac_start(des3_mac *m, const mech_key *key)
-{
-    if (!mech_once_run(&des3_once) || !des3_cmac)
-        return CKR_FUNCTION_FAILED;
-    if (!(m->cmac = EVP_MAC_CTX_new(des3_cmac)))
-        return CKR_HOST_MEMORY;
-    unsigned char key24[DES3_BYTES];
-    mech_des3_key24(key->secret, key->secret_len, key24);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, "DES-EDE3-CBC", 0),
-        OSSL_PARAM_construct_end()};
-    int ok = EVP_MAC_init(m->cmac, key24, sizeof(key24), params);
-    OPENSSL_cleanse(key24, sizeof(key24));
-    return ok ? CKR_OK : mech_openssl_error("DES3-CMAC init", CKR_FUNCTION_FAILED);
 }
 
 static CK_RV mac_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
@@ -250,8 +227,7 @@ static CK_RV mac_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kin
     if (!m)
         return CKR_HOST_MEMORY;
     m->mac_len = mac_len;
-    bool cmac = mech->mechanism == CKM_DES3_CMAC || mech->mechanism == CKM_DES3_CMAC_GENERAL;
-    rv = cmac ? cmac_start(m, key) : cbc_mac_context(&m->cbc, key);
+    rv = cbc_mac_context(&m->cbc, key);
     if (rv != CKR_OK) {
         mac_free(m);
         return rv;
@@ -291,9 +267,6 @@ static CK_RV mac_update(void *state, const unsigned char *in, size_t in_len, uns
     des3_mac *m = state;
     if (out_len)
         *out_len = 0;
-    if (m->cmac)
-        return EVP_MAC_update(m->cmac, in, in_len) ? CKR_OK
-                                                   : mech_openssl_error("DES3-CMAC", CKR_FUNCTION_FAILED);
     CK_RV rv = CKR_OK;
     m->fed = m->fed || in_len > 0;
     if (m->partial_len > 0) { /* complete the held block first */
@@ -322,12 +295,6 @@ static CK_RV mac_update(void *state, const unsigned char *in, size_t in_len, uns
  * empty data is one zero block). */
 static CK_RV mac_block(des3_mac *m, unsigned char block[DES_BLOCK])
 {
-    if (m->cmac) {
-        size_t len = 0;
-        if (!EVP_MAC_final(m->cmac, block, &len, DES_BLOCK) || len != DES_BLOCK)
-            return mech_openssl_error("DES3-CMAC final", CKR_FUNCTION_FAILED);
-        return CKR_OK;
-    }
     if (m->partial_len > 0 || !m->fed) {
         memset(m->partial + m->partial_len, 0, DES_BLOCK - m->partial_len);
         CK_RV rv = cbc_mac_blocks(m, m->partial, DES_BLOCK);
@@ -432,10 +399,10 @@ static CK_RV des_generate(const CK_MECHANISM *mech, const attr_list *tmpl, const
         .type = mech, .name = #mech, .info = {DES_SIZES, CRYPT_WRAP}, .multipart = true,           \
         .ops = &des3_ops, .wrap = des3_wrap, .unwrap = des3_unwrap                                  \
     }
-#define MAC_ROW(mech)                                                                              \
+#define MAC_ROW(mech, row_ops)                                                                     \
     {                                                                                              \
         .type = mech, .name = #mech, .info = {DES_SIZES, SIGN_FLAGS}, .multipart = true,           \
-        .ops = &mac_ops                                                                            \
+        .ops = row_ops                                                                             \
     }
 
 static const mech_row rows[] = {
@@ -450,10 +417,10 @@ static const mech_row rows[] = {
     CIPHER_ROW(CKM_DES3_ECB),
     CIPHER_ROW(CKM_DES3_CBC),
     CIPHER_ROW(CKM_DES3_CBC_PAD),
-    MAC_ROW(CKM_DES3_MAC),
-    MAC_ROW(CKM_DES3_MAC_GENERAL),
-    MAC_ROW(CKM_DES3_CMAC),
-    MAC_ROW(CKM_DES3_CMAC_GENERAL),
+    MAC_ROW(CKM_DES3_MAC, &mac_ops),
+    MAC_ROW(CKM_DES3_MAC_GENERAL, &mac_ops),
+    MAC_ROW(CKM_DES3_CMAC, &mech_cmac_ops), /* mech_sign.c */
+    MAC_ROW(CKM_DES3_CMAC_GENERAL, &mech_cmac_ops),
 };
 
 const mech_table mech_table_des3 = {rows, ARRAY_SIZE(rows)};

@@ -1,7 +1,7 @@
 /*
  * mech_sign.c — signature and MAC mechanisms: RSA PKCS #1 v1.5 and PSS
  * (PKCS#11 3.0 §2.1), ECDSA (§2.3), EdDSA with Ed25519 (§2.3.14), HMAC
- * (§2.20…) and AES-CMAC (§2.11).
+ * (§2.20…) and CMAC (§2.11) for AES and DES3 (mech_block.h).
  *
  * Mechanisms that hash (CKM_SHA256_RSA_PKCS…) keep the EVP_MD_CTX of
  * EVP_DigestSignInit / EVP_DigestVerifyInit and are multipart; those that
@@ -16,6 +16,7 @@
  * hash are generated from the hash table (mech_hash.h).
  */
 #include "mech.h"
+#include "mech_block.h"
 #include "mech_util.h"
 
 #include <openssl/core_names.h>
@@ -426,13 +427,14 @@ static const mech_ops single_sign_ops = {
     .free = sign_free,
 };
 
-/* ---- MACs ------------------------------------------------------------------ */
+/* ---- MACs: HMAC and CMAC, one EVP_MAC path ------------------------------- */
 
 typedef struct mac_state {
     mech_op_kind kind;
     EVP_MAC_CTX *ctx;
-    mech_hmac hmac; /* HMAC: ctx comes from mech_util's pool of keyed contexts */
-    size_t mac_len;
+    mech_hmac hmac;  /* HMAC: ctx comes from mech_util's pool of keyed contexts */
+    size_t full_len; /* what EVP_MAC_final gives */
+    size_t mac_len;  /* what the caller gets: full_len, less for a _GENERAL CMAC */
 } mac_state;
 
 /* Fetched once, like the digests (mech_util.c). */
@@ -451,34 +453,12 @@ static void free_macs(void)
 
 static mech_once mac_once = MECH_ONCE_INIT(fetch_macs, free_macs);
 
-/* CMAC's block cipher by AES key length; NULL for an invalid length. */
-static const char *cmac_cipher(size_t key_len)
-{
-    switch (key_len) {
-    case 16:
-        return "AES-128-CBC";
-    case 24:
-        return "AES-192-CBC";
-    case 32:
-        return "AES-256-CBC";
-    default:
-        return NULL;
-    }
-}
-
 /* HMAC takes a generic secret or any HMAC key type offered (PKCS#11 3.0
- * §2.20); CMAC an AES key. */
-static CK_RV check_mac_key(const sign_mech *mech, const mech_key *key)
+ * §2.20). */
+static CK_RV check_hmac_key(const mech_key *key)
 {
     if (!key || key->cls != CKO_SECRET_KEY || !key->secret)
         return CKR_KEY_TYPE_INCONSISTENT;
-    if (mech->scheme == SCHEME_CMAC) {
-        if (key->type != CKK_AES)
-            return CKR_KEY_TYPE_INCONSISTENT;
-        if (!cmac_cipher(key->secret_len))
-            return CKR_KEY_SIZE_RANGE;
-        return CKR_OK;
-    }
     if (key->type != CKK_GENERIC_SECRET &&
         !mech_hash_find(MECH_HASH_BY_HMAC_KEY, key->type, MECH_HASH_HMAC))
         return CKR_KEY_TYPE_INCONSISTENT;
@@ -499,55 +479,115 @@ static void mac_free(void *state)
     free(s);
 }
 
-static CK_RV mac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_kind kind,
-                      const mech_env *env, void **state)
+/* The state around a keyed ctx (taken over, freed on failure). */
+static CK_RV mac_start(mac_state *s, size_t mac_len, void **state)
+{
+    s->full_len = EVP_MAC_CTX_get_mac_size(s->ctx);
+    s->mac_len = mac_len ? mac_len : s->full_len;
+    if (!s->full_len || s->mac_len > s->full_len) {
+        mac_free(s);
+        return CKR_FUNCTION_FAILED;
+    }
+    *state = s;
+    return CKR_OK;
+}
+
+static CK_RV hmac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_kind kind,
+                       const mech_env *env, void **state)
 {
     (void)env;
     if (kind != MECH_SIGN && kind != MECH_VERIFY)
         return CKR_MECHANISM_INVALID;
     const sign_mech *mech = sign_mech_of(param->mechanism, kind);
-    if (!mech || (mech->scheme != SCHEME_HMAC && mech->scheme != SCHEME_CMAC))
+    if (!mech || mech->scheme != SCHEME_HMAC)
         return CKR_MECHANISM_INVALID;
     if (!mech_param_absent(param))
         return CKR_MECHANISM_PARAM_INVALID;
-    CK_RV rv = check_mac_key(mech, key);
+    CK_RV rv = check_hmac_key(key);
     if (rv != CKR_OK)
         return rv;
-    if (mech->scheme == SCHEME_CMAC && (!mech_once_run(&mac_once) || !cmac_impl))
-        return CKR_MECHANISM_INVALID;
-
     mac_state *s = calloc(1, sizeof(*s));
     if (!s)
         return CKR_HOST_MEMORY;
     s->kind = kind;
-    if (mech->scheme == SCHEME_HMAC) {
-        /* HMAC: a keyed context (the same key's, reset, when pooled). */
-        rv = mech_hmac_get(&s->hmac, mech->hash->mech, key->secret, key->secret_len);
-        if (rv != CKR_OK)
-            goto out;
-        s->ctx = s->hmac.ctx;
-    } else {
-        /* CMAC: the cipher follows the key's length. */
-        rv = CKR_HOST_MEMORY;
-        s->ctx = EVP_MAC_CTX_new(cmac_impl);
-        if (!s->ctx)
-            goto out;
-        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(
-                                   OSSL_MAC_PARAM_CIPHER, (char *)cmac_cipher(key->secret_len), 0),
-                               OSSL_PARAM_construct_end()};
-        if (!EVP_MAC_init(s->ctx, key->secret, key->secret_len, params)) {
-            rv = mech_openssl_error("MAC init", CKR_FUNCTION_FAILED);
-            goto out;
+    /* A keyed context (the same key's, reset, when pooled). */
+    rv = mech_hmac_get(&s->hmac, mech->hash->mech, key->secret, key->secret_len);
+    if (rv != CKR_OK) {
+        mac_free(s);
+        return rv;
+    }
+    s->ctx = s->hmac.ctx;
+    return mac_start(s, 0, state);
+}
+
+/* The block cipher whose CMAC the mechanism is, and the MAC length it
+ * asks for (0: a whole block). */
+static const mech_block_cipher *cmac_cipher(const CK_MECHANISM *param, size_t *mac_len, CK_RV *rv)
+{
+    static const mech_block_cipher *const ciphers[] = {&mech_block_aes, &mech_block_des3};
+    *rv = CKR_OK;
+    *mac_len = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(ciphers); i++) {
+        const mech_block_cipher *cipher = ciphers[i];
+        if (param->mechanism == cipher->cmac) {
+            if (!mech_param_absent(param))
+                *rv = CKR_MECHANISM_PARAM_INVALID;
+            return cipher;
+        }
+        if (param->mechanism == cipher->cmac_general) {
+            *rv = mech_mac_general_len(param, cipher->block, mac_len);
+            return cipher;
         }
     }
-    s->mac_len = EVP_MAC_CTX_get_mac_size(s->ctx);
-    rv = s->mac_len ? CKR_OK : CKR_FUNCTION_FAILED;
-out:
+    *rv = CKR_MECHANISM_INVALID;
+    return NULL;
+}
+
+/* CMAC's block cipher follows the key: AES-128/192/256-CBC, DES-EDE3-CBC. */
+static CK_RV cmac_key(mac_state *s, const mech_block_cipher *cipher, const mech_key *key)
+{
+    if (!(s->ctx = EVP_MAC_CTX_new(cmac_impl)))
+        return CKR_HOST_MEMORY;
+    unsigned char expanded[MECH_BLOCK_KEY_MAX];
+    const unsigned char *evp_key = key->secret;
+    size_t evp_key_len = key->secret_len;
+    if (cipher->evp_key) {
+        evp_key_len = cipher->evp_key(key, expanded);
+        evp_key = expanded;
+    }
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, (char *)cipher->cbc_name(key), 0),
+        OSSL_PARAM_construct_end()};
+    int ok = EVP_MAC_init(s->ctx, evp_key, evp_key_len, params);
+    OPENSSL_cleanse(expanded, sizeof(expanded));
+    return ok ? CKR_OK : mech_openssl_error("MAC init", CKR_FUNCTION_FAILED);
+}
+
+static CK_RV cmac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_kind kind,
+                       const mech_env *env, void **state)
+{
+    (void)env;
+    if (kind != MECH_SIGN && kind != MECH_VERIFY)
+        return CKR_MECHANISM_INVALID;
+    size_t mac_len = 0;
+    CK_RV rv;
+    const mech_block_cipher *cipher = cmac_cipher(param, &mac_len, &rv);
+    if (rv == CKR_OK)
+        rv = cipher->check_key(key);
     if (rv != CKR_OK)
+        return rv;
+    if (!mech_once_run(&mac_once) || !cmac_impl)
+        return CKR_MECHANISM_INVALID;
+    mac_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return CKR_HOST_MEMORY;
+    s->kind = kind;
+    rv = cmac_key(s, cipher, key);
+    if (rv != CKR_OK) {
         mac_free(s);
-    else
-        *state = s;
-    return rv;
+        return rv;
+    }
+    return mac_start(s, mac_len, state);
 }
 
 static CK_RV mac_out_size(void *state, mech_phase phase, size_t in_len, size_t *out_len)
@@ -570,14 +610,33 @@ static CK_RV mac_update(void *state, const unsigned char *in, size_t in_len, uns
     return CKR_OK;
 }
 
+/* The whole MAC into mac (EVP_MAX_MD_SIZE bytes). */
+static CK_RV mac_whole(mac_state *s, unsigned char *mac)
+{
+    size_t len = 0;
+    if (!EVP_MAC_final(s->ctx, mac, &len, EVP_MAX_MD_SIZE) || len != s->full_len)
+        return mech_openssl_error("MAC final", CKR_FUNCTION_FAILED);
+    return CKR_OK;
+}
+
 static CK_RV mac_final(void *state, unsigned char *out, size_t *out_len)
 {
     mac_state *s = state;
     size_t len = 0;
-    if (!EVP_MAC_final(s->ctx, out, &len, s->mac_len))
-        return mech_openssl_error("MAC final", CKR_FUNCTION_FAILED);
-    *out_len = len;
-    return CKR_OK;
+    if (s->mac_len == s->full_len) { /* straight into out */
+        if (!EVP_MAC_final(s->ctx, out, &len, s->mac_len))
+            return mech_openssl_error("MAC final", CKR_FUNCTION_FAILED);
+        *out_len = len;
+        return CKR_OK;
+    }
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    CK_RV rv = mac_whole(s, mac);
+    if (rv == CKR_OK) {
+        memcpy(out, mac, s->mac_len); /* a _GENERAL MAC: its leading bytes */
+        *out_len = s->mac_len;
+    }
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return rv;
 }
 
 static CK_RV mac_verify_final(void *state, const unsigned char *sig, size_t sig_len)
@@ -586,24 +645,20 @@ static CK_RV mac_verify_final(void *state, const unsigned char *sig, size_t sig_
     if (sig_len != s->mac_len)
         return CKR_SIGNATURE_LEN_RANGE;
     unsigned char mac[EVP_MAX_MD_SIZE];
-    size_t len = 0;
-    CK_RV rv = CKR_OK;
-    if (!EVP_MAC_final(s->ctx, mac, &len, sizeof(mac)) || len != sig_len)
-        rv = mech_openssl_error("MAC final", CKR_FUNCTION_FAILED);
-    else if (CRYPTO_memcmp(mac, sig, len) != 0)
+    CK_RV rv = mac_whole(s, mac);
+    if (rv == CKR_OK && CRYPTO_memcmp(mac, sig, sig_len) != 0)
         rv = CKR_SIGNATURE_INVALID;
     OPENSSL_cleanse(mac, sizeof(mac));
     return rv;
 }
 
-static const mech_ops mac_ops = {
-    .init = mac_init,
-    .out_size = mac_out_size,
-    .update = mac_update,
-    .final = mac_final,
-    .verify_final = mac_verify_final,
-    .free = mac_free,
-};
+#define MAC_OPS(init_fn)                                                                           \
+    {                                                                                              \
+        .init = init_fn, .out_size = mac_out_size, .update = mac_update, .final = mac_final,       \
+        .verify_final = mac_verify_final, .free = mac_free,                                        \
+    }
+static const mech_ops hmac_ops = MAC_OPS(hmac_init);
+const mech_ops mech_cmac_ops = MAC_OPS(cmac_init);
 
 /* ---- the rows ------------------------------------------------------------- */
 
@@ -649,7 +704,7 @@ static const mech_ops mac_ops = {
 #define HMAC_HASHED(digest, md_name, md_len, mgf1, x963, hmac, hmac_key, rsa_pkcs, rsa_pss, ecdsa, \
                     on_digest, on_sign, on_hmac, on_oaep, on_kdf)                                  \
     MECH_IF(on_hmac,                                                                               \
-            ROW(hmac, #hmac, true, &mac_ops, SCHEME_HMAC, &mech_hashes[mech_hash_at_##digest],     \
+            ROW(hmac, #hmac, true, &hmac_ops, SCHEME_HMAC, &mech_hashes[mech_hash_at_##digest],    \
                 HMAC_INFO), )
 
 /* Each raw row, then the rows its family has for the hashes. */
@@ -663,7 +718,7 @@ static const mech_row rows[] = {
     MECH_HASHES(ECDSA_HASHED)
     RAW_ROW(CKM_EDDSA, SCHEME_EDDSA, EDDSA_INFO),
     MECH_HASHES(HMAC_HASHED)
-    ROW(CKM_AES_CMAC, "CKM_AES_CMAC", true, &mac_ops, SCHEME_CMAC, NULL, CMAC_INFO),
+    ROW(CKM_AES_CMAC, "CKM_AES_CMAC", true, &mech_cmac_ops, SCHEME_CMAC, NULL, CMAC_INFO),
 };
 /* clang-format on */
 
