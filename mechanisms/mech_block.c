@@ -1,7 +1,8 @@
 /*
  * mech_block.c — ECB, CBC and CBC_PAD over any block cipher of a
  * mech_block_cipher (AES, DES-EDE3), key wrapping through a row's
- * single-part encryption, and the _GENERAL MAC length (mech_block.h).
+ * single-part encryption, and the MAC helpers of the block-cipher MACs
+ * (mech_block.h).
  *
  * CBC_PAD is PKCS #7 padding (EVP's); ECB and CBC take whole blocks only.
  * An operation owns one EVP_CIPHER_CTX.
@@ -46,6 +47,32 @@ CK_RV mech_mac_general_len(const CK_MECHANISM *mech, size_t block, size_t *len)
         return CKR_MECHANISM_PARAM_INVALID;
     *len = asked;
     return CKR_OK;
+}
+
+CK_RV mech_mac_final(mech_mac_whole whole, void *state, size_t mac_len, unsigned char *out,
+                     size_t *out_len)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    CK_RV rv = whole(state, mac);
+    if (rv == CKR_OK) {
+        memcpy(out, mac, mac_len);
+        *out_len = mac_len;
+    }
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return rv;
+}
+
+CK_RV mech_mac_verify(mech_mac_whole whole, void *state, size_t mac_len, const unsigned char *sig,
+                      size_t sig_len)
+{
+    if (sig_len != mac_len)
+        return CKR_SIGNATURE_LEN_RANGE;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    CK_RV rv = whole(state, mac);
+    if (rv == CKR_OK && CRYPTO_memcmp(mac, sig, sig_len) != 0)
+        rv = CKR_SIGNATURE_INVALID;
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return rv;
 }
 
 /* ---- ECB, CBC, CBC_PAD ------------------------------------------------------- */

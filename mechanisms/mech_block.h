@@ -55,6 +55,17 @@ void mech_block_free(void *state);
  * CKR_MECHANISM_PARAM_INVALID. */
 CK_RV mech_mac_general_len(const CK_MECHANISM *mech, size_t block, size_t *len);
 
+/* A MAC's final and verify_final (mech_ops) when whole(state, mac) writes
+ * the whole MAC (at most EVP_MAX_MD_SIZE bytes) and the caller gets its
+ * first mac_len bytes: out receives them; sig must be mac_len bytes
+ * (else CKR_SIGNATURE_LEN_RANGE) and equal them (CRYPTO_memcmp; else
+ * CKR_SIGNATURE_INVALID).  The whole MAC is cleansed after. */
+typedef CK_RV (*mech_mac_whole)(void *state, unsigned char *mac);
+CK_RV mech_mac_final(mech_mac_whole whole, void *state, size_t mac_len, unsigned char *out,
+                     size_t *out_len);
+CK_RV mech_mac_verify(mech_mac_whole whole, void *state, size_t mac_len, const unsigned char *sig,
+                      size_t sig_len);
+
 /* The rows of CKM_AES_CMAC, CKM_DES3_CMAC and CKM_DES3_CMAC_GENERAL
  * (mech_sign.c): the cipher is the mech_block_cipher whose cmac or
  * cmac_general the mechanism is, CMAC's block cipher follows the key. */

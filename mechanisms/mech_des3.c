@@ -293,8 +293,9 @@ static CK_RV mac_update(void *state, const unsigned char *in, size_t in_len, uns
 
 /* The full MAC block; CBC-MAC pads with zeros (ISO/IEC 9797-1 method 1:
  * empty data is one zero block). */
-static CK_RV mac_block(des3_mac *m, unsigned char block[DES_BLOCK])
+static CK_RV mac_block(void *state, unsigned char *block)
 {
+    des3_mac *m = state;
     if (m->partial_len > 0 || !m->fed) {
         memset(m->partial + m->partial_len, 0, DES_BLOCK - m->partial_len);
         CK_RV rv = cbc_mac_blocks(m, m->partial, DES_BLOCK);
@@ -308,28 +309,12 @@ static CK_RV mac_block(des3_mac *m, unsigned char block[DES_BLOCK])
 
 static CK_RV mac_final(void *state, unsigned char *out, size_t *out_len)
 {
-    des3_mac *m = state;
-    unsigned char block[DES_BLOCK];
-    CK_RV rv = mac_block(m, block);
-    if (rv == CKR_OK) {
-        memcpy(out, block, m->mac_len);
-        *out_len = m->mac_len;
-    }
-    OPENSSL_cleanse(block, sizeof(block));
-    return rv;
+    return mech_mac_final(mac_block, state, ((des3_mac *)state)->mac_len, out, out_len);
 }
 
 static CK_RV mac_verify_final(void *state, const unsigned char *sig, size_t sig_len)
 {
-    des3_mac *m = state;
-    if (sig_len != m->mac_len)
-        return CKR_SIGNATURE_LEN_RANGE;
-    unsigned char block[DES_BLOCK];
-    CK_RV rv = mac_block(m, block);
-    if (rv == CKR_OK && CRYPTO_memcmp(block, sig, sig_len) != 0)
-        rv = CKR_SIGNATURE_INVALID;
-    OPENSSL_cleanse(block, sizeof(block));
-    return rv;
+    return mech_mac_verify(mac_block, state, ((des3_mac *)state)->mac_len, sig, sig_len);
 }
 
 static const mech_ops mac_ops = {

@@ -611,8 +611,9 @@ static CK_RV mac_update(void *state, const unsigned char *in, size_t in_len, uns
 }
 
 /* The whole MAC into mac (EVP_MAX_MD_SIZE bytes). */
-static CK_RV mac_whole(mac_state *s, unsigned char *mac)
+static CK_RV mac_whole(void *state, unsigned char *mac)
 {
+    mac_state *s = state;
     size_t len = 0;
     if (!EVP_MAC_final(s->ctx, mac, &len, EVP_MAX_MD_SIZE) || len != s->full_len)
         return mech_openssl_error("MAC final", CKR_FUNCTION_FAILED);
@@ -623,33 +624,18 @@ static CK_RV mac_final(void *state, unsigned char *out, size_t *out_len)
 {
     mac_state *s = state;
     size_t len = 0;
-    if (s->mac_len == s->full_len) { /* straight into out */
-        if (!EVP_MAC_final(s->ctx, out, &len, s->mac_len))
-            return mech_openssl_error("MAC final", CKR_FUNCTION_FAILED);
-        *out_len = len;
-        return CKR_OK;
-    }
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    CK_RV rv = mac_whole(s, mac);
-    if (rv == CKR_OK) {
-        memcpy(out, mac, s->mac_len); /* a _GENERAL MAC: its leading bytes */
-        *out_len = s->mac_len;
-    }
-    OPENSSL_cleanse(mac, sizeof(mac));
-    return rv;
+    if (s->mac_len != s->full_len) /* a _GENERAL MAC: the leading bytes */
+        return mech_mac_final(mac_whole, s, s->mac_len, out, out_len);
+    if (!EVP_MAC_final(s->ctx, out, &len, s->mac_len)) /* straight into out */
+        return mech_openssl_error("MAC final", CKR_FUNCTION_FAILED);
+    *out_len = len;
+    return CKR_OK;
 }
 
 static CK_RV mac_verify_final(void *state, const unsigned char *sig, size_t sig_len)
 {
     mac_state *s = state;
-    if (sig_len != s->mac_len)
-        return CKR_SIGNATURE_LEN_RANGE;
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    CK_RV rv = mac_whole(s, mac);
-    if (rv == CKR_OK && CRYPTO_memcmp(mac, sig, sig_len) != 0)
-        rv = CKR_SIGNATURE_INVALID;
-    OPENSSL_cleanse(mac, sizeof(mac));
-    return rv;
+    return mech_mac_verify(mac_whole, s, s->mac_len, sig, sig_len);
 }
 
 #define MAC_OPS(init_fn)                                                                           \
