@@ -572,6 +572,8 @@ static CK_RV cmac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
     size_t mac_len = 0;
     CK_RV rv;
     const mech_block_cipher *cipher = cmac_cipher(param, &mac_len, &rv);
+    if (rv == CKR_OK && (!key || key->cls != CKO_SECRET_KEY))
+        rv = CKR_KEY_TYPE_INCONSISTENT;
     if (rv == CKR_OK)
         rv = cipher->check_key(key);
     if (rv != CKR_OK)
