@@ -214,8 +214,8 @@ static char *initialize_with(fx *t, const char *reserved, CK_RV expected)
     CK_RV rv = fx_initialize_args(NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, (CK_VOID_PTR)reserved);
     char *log = fx_stderr_end(t);
     if (rv != expected)
-        fail_msg("C_Initialize with pReserved \"%.60s\": %s, expected %s; log: %s", reserved,
-                 fx_rv_name(rv), fx_rv_name(expected), log);
+        fail_msg("C_Initialize with pReserved \"%.60s\": %s, expected %s; log: %s",
+                 reserved ? reserved : "(NULL)", fx_rv_name(rv), fx_rv_name(expected), log);
     return log;
 }
 
