@@ -42,10 +42,12 @@ static CK_BYTE rsa_exponent[] = {0x01, 0x00, 0x01};
 static CK_ULONG rsa_bits = 2048;
 CK_BYTE key_label[] = "softse-bench-key";
 CK_BYTE secret32[32] = "softse-bench fixed 32-byte key!";
-/* Three distinct DES keys (odd parity is not required by EVP or PKCS#11). */
-static CK_BYTE des3_key[24] = "softse-b"
-                              "ench-des"
-                              "3-key-24";
+/* Three distinct DES keys with odd parity ("softse-bench-des3-key-24" with
+ * each byte's low bit set for it): softse refuses a DES key whose parity is
+ * wrong (docs/spec.md §10). */
+static CK_BYTE des3_key[24] = "sngusd,b"
+                              "dnbh,dds"
+                              "2,kdy,24";
 
 /* ---- shared token keys ------------------------------------------------- */
 

@@ -13,7 +13,8 @@
 # the "bench:tables" markers of docs/performance.md, and the plot is
 # redrawn when gnuplot is installed.  Environment: ROUNDS (7), SECONDS_PER
 # (0.3), PEER (/usr/lib/softhsm/libsofthsm2.so; empty for none), OBJECTS
-# (1000,10000,100000,1000000).
+# (1000,10000,100000,1000000), SKIP_OBJECTS (1: keep the last object-count
+# results, for a rerun of the operation rows only).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build-rel}
@@ -42,9 +43,11 @@ git -C "$top" rev-parse --short HEAD > "$out/commit.txt" 2>/dev/null || true
     --ops random,digest,hmac,ecdsa,eddsa,rsa,aes,des3,keygen,object,gkea,ki,sk3,procs \
     --json-out "$out/ops.json" > "$out/ops.txt"
 # 2. object counts (softse in bulk through softse-populate)
-"$bench" "$@" --fresh-store --ops find,init --objects "${OBJECTS:-1000,10000,100000,1000000}" \
-    --objects2 1000,10000 --rounds 9 --populate-with "$build/tests/bench/softse-populate" \
-    --json-out "$out/objects.json" > "$out/objects.txt"
+if [ "${SKIP_OBJECTS:-0}" != 1 ]; then
+    "$bench" "$@" --fresh-store --ops find,init --objects "${OBJECTS:-1000,10000,100000,1000000}" \
+        --objects2 1000,10000 --rounds 9 --populate-with "$build/tests/bench/softse-populate" \
+        --json-out "$out/objects.json" > "$out/objects.txt"
+fi
 echo "report.sh: load after: $(cat /proc/loadavg)" >&2
 
 # The tables into docs/performance.md, between the markers.
