@@ -355,10 +355,49 @@ CK_RV mech_key_from_attrs(const attr_list *attrs, mech_key *out)
     }
 }
 
+/* A context of pkey with usage's init run on it; NULL (OpenSSL's error
+ * queue telling why) when it cannot be made. */
+static EVP_PKEY_CTX *pkey_ctx_new(EVP_PKEY *pkey, CK_ATTRIBUTE_TYPE usage)
+{
+    int (*init)(EVP_PKEY_CTX *) = usage == CKA_SIGN      ? EVP_PKEY_sign_init
+                                  : usage == CKA_VERIFY  ? EVP_PKEY_verify_init
+                                  : usage == CKA_ENCRYPT ? EVP_PKEY_encrypt_init
+                                  : usage == CKA_DECRYPT ? EVP_PKEY_decrypt_init
+                                                         : NULL;
+    if (!init || !pkey)
+        return NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (ctx && init(ctx) > 0)
+        return ctx;
+    EVP_PKEY_CTX_free(ctx);
+    return NULL;
+}
+
+EVP_PKEY_CTX *mech_pkey_template(EVP_PKEY *pkey, CK_ATTRIBUTE_TYPE usage)
+{
+    EVP_PKEY_CTX *ctx = pkey_ctx_new(pkey, usage);
+    if (!ctx)
+        ERR_clear_error(); /* no template: each init makes its own context */
+    return ctx;
+}
+
+EVP_PKEY_CTX *mech_key_ctx(const mech_key *key, CK_ATTRIBUTE_TYPE usage)
+{
+    if (key->pkey_ctx && key->pkey_ctx_usage == usage &&
+        EVP_PKEY_CTX_get0_pkey(key->pkey_ctx) == key->pkey) {
+        EVP_PKEY_CTX *dup = EVP_PKEY_CTX_dup(key->pkey_ctx);
+        if (dup)
+            return dup;
+        ERR_clear_error(); /* made anew below */
+    }
+    return pkey_ctx_new(key->pkey, usage);
+}
+
 void mech_key_free(mech_key *key)
 {
     if (!key)
         return;
+    EVP_PKEY_CTX_free(key->pkey_ctx);
     EVP_PKEY_free(key->pkey);
     if (key->secret) {
         OPENSSL_cleanse(key->secret, key->secret_len);

@@ -53,6 +53,14 @@ typedef struct mech_key {
      * (crypto_ops.c lent_attrs); valid during the call only. */
     const attr_list *attrs;
     CK_OBJECT_HANDLE handle; /* the key object (for vendor_env.h services) */
+    /* Optional, owned (freed by mech_key_free): a context of pkey with
+     * the init of pkey_ctx_usage run on it (CKA_SIGN: EVP_PKEY_sign_init,
+     * CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT likewise), kept with a borrowed
+     * key (module/key_cache.c) for mech_key_ctx to duplicate: making a
+     * context fetches the operation's method, half of an ECDSA
+     * C_SignInit's cost (issue 18). */
+    EVP_PKEY_CTX *pkey_ctx;
+    CK_ATTRIBUTE_TYPE pkey_ctx_usage;
 } mech_key;
 
 /* The core's services to mechanisms that need more than a key (vendor
@@ -217,7 +225,18 @@ CK_RV mech_rsa_check_size(const mech_key *key);
  * CKA_EC_POINT; EdDSA; secret keys from CKA_VALUE).  Errors:
  * CKR_KEY_TYPE_INCONSISTENT, CKR_TEMPLATE_INCOMPLETE, CKR_ATTRIBUTE_VALUE_INVALID. */
 CK_RV mech_key_from_attrs(const attr_list *attrs, mech_key *out);
-void mech_key_free(mech_key *key); /* frees pkey, cleanses secret */
+void mech_key_free(mech_key *key); /* frees pkey and pkey_ctx, cleanses secret */
+
+/* A context of pkey with usage's init run on it (CKA_SIGN, CKA_VERIFY,
+ * CKA_ENCRYPT, CKA_DECRYPT), for mech_key.pkey_ctx; NULL for another usage,
+ * or when the key type has no such EVP_PKEY operation (EdDSA signs through
+ * a digest context) or OpenSSL fails (its error queue cleared). */
+EVP_PKEY_CTX *mech_pkey_template(EVP_PKEY *pkey, CK_ATTRIBUTE_TYPE usage);
+/* A context of key->pkey ready for usage (as mech_pkey_template): a
+ * duplicate of key->pkey_ctx when that was made for the same key and
+ * usage, else a new one; NULL when OpenSSL fails.  The caller frees it and
+ * sets up everything the mechanism needs (padding, digests) on it. */
+EVP_PKEY_CTX *mech_key_ctx(const mech_key *key, CK_ATTRIBUTE_TYPE usage);
 
 /* Private key object attributes → PKCS#8 DER (for C_WrapKey), and back
  * (for C_UnwrapKey: fills CKA_KEY_TYPE and the key values into out). */

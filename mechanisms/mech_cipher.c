@@ -473,12 +473,8 @@ static CK_RV rsa_init(const CK_MECHANISM *mech, const mech_key *key, mech_op_kin
     op->encrypt = kind == MECH_ENCRYPT;
     op->modulus_len = (size_t)EVP_PKEY_get_size(key->pkey);
     op->max_plain = op->modulus_len - PKCS1_V15_OVERHEAD;
-    op->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL); /* holds a reference */
+    op->pctx = mech_key_ctx(key, op->encrypt ? CKA_ENCRYPT : CKA_DECRYPT); /* holds a reference */
     if (!op->pctx) {
-        rv = mech_openssl_error("RSA context", CKR_HOST_MEMORY);
-        goto out;
-    }
-    if ((op->encrypt ? EVP_PKEY_encrypt_init(op->pctx) : EVP_PKEY_decrypt_init(op->pctx)) <= 0) {
         rv = mech_openssl_error("RSA encryption init", CKR_KEY_TYPE_INCONSISTENT);
         goto out;
     }

@@ -230,11 +230,8 @@ static CK_RV sign_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
             goto out;
         }
     } else {
-        s->pkey_ctx = pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
-        if (!pctx)
-            goto out;
-        int ok = kind == MECH_SIGN ? EVP_PKEY_sign_init(pctx) : EVP_PKEY_verify_init(pctx);
-        if (ok <= 0) {
+        s->pkey_ctx = pctx = mech_key_ctx(key, kind == MECH_SIGN ? CKA_SIGN : CKA_VERIFY);
+        if (!pctx) {
             rv = mech_openssl_error("signature init", CKR_FUNCTION_FAILED);
             goto out;
         }

@@ -28,6 +28,7 @@
 #include "key_cache.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@ struct key_cache_entry {
     CK_ATTRIBUTE_TYPE usage;
     size_t lend;
     bool always_auth;
-    mech_key key;  /* key.secret masked; key.attrs unused */
+    mech_key key;   /* key.secret masked; key.attrs unused */
     attr_list lent; /* masked values masked */
     unsigned char nonce[SECRET_NONCE_LEN];
 };
@@ -80,12 +81,13 @@ static CK_RV xor_entry(const unsigned char *nonce, CK_OBJECT_CLASS cls, mech_key
 }
 
 /* A copy of key's material: a reference to its EVP_PKEY, its secret in a
- * buffer of the copy's. */
+ * buffer of the copy's, a duplicate of its kept EVP_PKEY context. */
 static CK_RV copy_key(mech_key *dst, const mech_key *src)
 {
     *dst = *src;
     dst->attrs = NULL;
     dst->secret = NULL;
+    dst->pkey_ctx = NULL;
     if (src->secret) {
         dst->secret = malloc(src->secret_len ? src->secret_len : 1);
         if (!dst->secret) {
@@ -96,12 +98,13 @@ static CK_RV copy_key(mech_key *dst, const mech_key *src)
     }
     if (dst->pkey)
         EVP_PKEY_up_ref(dst->pkey);
+    if (src->pkey_ctx) /* a failed duplicate: the mechanism makes its own */
+        dst->pkey_ctx = EVP_PKEY_CTX_dup(src->pkey_ctx);
     return CKR_OK;
 }
 
-bool key_cache_take(se_token *t, const se_session *s, CK_OBJECT_HANDLE h,
-                    CK_ATTRIBUTE_TYPE usage, size_t lend, mech_key *key, attr_list *lent,
-                    bool *always_auth)
+bool key_cache_take(se_token *t, const se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
+                    size_t lend, mech_key *key, attr_list *lent, bool *always_auth)
 {
     if (!t->key_cache)
         return false;
@@ -146,6 +149,11 @@ void key_cache_put(se_token *t, const se_session *s, CK_OBJECT_HANDLE h, CK_ATTR
         entry_clear(e);
         return;
     }
+    /* A key with an EVP_PKEY keeps a context initialized for the usage
+     * (mech_key_ctx): a hit lends a duplicate of it.  It holds the entry's
+     * key, nothing the entry did not keep already. */
+    e->key.pkey_ctx = mech_pkey_template(e->key.pkey, usage);
+    e->key.pkey_ctx_usage = usage;
     e->session = s->handle;
     e->handle = h;
     e->usage = usage;

@@ -4,13 +4,20 @@
  * (mech_ops.park).  A destroyed key, a key whose usage was taken away (in
  * this process or another), a logout, and a login as someone else must
  * never reach a kept key; a parked digest context must carry nothing of
- * the operation it ended; and two threads on two sessions never see each
- * other's key or state.  Every MAC and digest is checked against OpenSSL
- * computed here.
+ * the operation it ended; a kept EVP_PKEY context (mech_key.pkey_ctx)
+ * carries no setting of one mechanism into the next; and two threads on
+ * two sessions never see each other's key or state.  Every MAC, digest
+ * and signature is checked against OpenSSL here.
  */
 #include "p11_fixture.h"
+#include "p11_keys.h"
+#include "test_keys.h"
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,11 +36,16 @@ static CK_OBJECT_HANDLE hmac_key(CK_SESSION_HANDLE session, bool token, const ch
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE type = CKK_GENERIC_SECRET;
     CK_ATTRIBUTE a[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},       {CKA_KEY_TYPE, &type, sizeof(type)},
-        {CKA_TOKEN, token ? &yes : &no, 1},   {CKA_PRIVATE, &yes, 1},
-        {CKA_SENSITIVE, &yes, 1},             {CKA_SIGN, &yes, 1},
-        {CKA_VERIFY, &no, 1},                 {CKA_MODIFIABLE, &yes, 1},
-        {CKA_LABEL, (void *)label, strlen(label)}, {CKA_VALUE, (void *)value, 32},
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_TOKEN, token ? &yes : &no, 1},
+        {CKA_PRIVATE, &yes, 1},
+        {CKA_SENSITIVE, &yes, 1},
+        {CKA_SIGN, &yes, 1},
+        {CKA_VERIFY, &no, 1},
+        {CKA_MODIFIABLE, &yes, 1},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_VALUE, (void *)value, 32},
     };
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     assert_rv(fx_functions()->C_CreateObject(session, a, sizeof(a) / sizeof(a[0]), &h), CKR_OK);
@@ -43,8 +55,8 @@ static CK_OBJECT_HANDLE hmac_key(CK_SESSION_HANDLE session, bool token, const ch
 static void expected_mac(const unsigned char key[32], unsigned char out[32])
 {
     size_t len = 0;
-    assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, data, sizeof(data), out,
-                              32, &len));
+    assert_non_null(
+        EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, data, sizeof(data), out, 32, &len));
     assert_int_equal(len, 32);
 }
 
@@ -136,7 +148,8 @@ static void another_process_changes_the_keys(void **state)
         CK_SESSION_HANDLE s;
         child_rv(fx_open(t->slot, true, &s), CKR_OK);
         child_rv(fx_login(s, CKU_USER, FX_USER_PIN), CKR_OK);
-        child_rv(f->C_DestroyObject(s, gone), CKR_OK); /* token handles are the same in every process */
+        child_rv(f->C_DestroyObject(s, gone),
+                 CKR_OK); /* token handles are the same in every process */
         CK_ATTRIBUTE off = {CKA_SIGN, &no, 1};
         child_rv(f->C_SetAttributeValue(s, changed, &off, 1), CKR_OK);
         child_rv(f->C_Finalize(NULL), CKR_OK);
@@ -180,8 +193,7 @@ static void parked_digest_keeps_nothing(void **state)
     assert_rv(f->C_DigestInit(t->session, &m), CKR_OK);
     assert_rv(f->C_DigestUpdate(t->session, (CK_BYTE_PTR) "abc", 3), CKR_OK);
     assert_rv(f3->C_SessionCancel(t->session, CKF_DIGEST), CKR_OK);
-    assert_rv(f->C_DigestUpdate(t->session, (CK_BYTE_PTR) "abc", 3),
-              CKR_OPERATION_NOT_INITIALIZED);
+    assert_rv(f->C_DigestUpdate(t->session, (CK_BYTE_PTR) "abc", 3), CKR_OPERATION_NOT_INITIALIZED);
     digest(t->session, CKM_SHA256, "SHA256", "xyz", 3);
     digest(t->session, CKM_SHA256, "SHA256", "xyz", 3);
     digest(t->session, CKM_SHA384, "SHA384", "xyz", 3);
@@ -197,6 +209,208 @@ static void parked_digest_keeps_nothing(void **state)
     CK_ULONG len = sizeof(out);
     assert_rv(f->C_DigestFinal(other, out, &len), CKR_OPERATION_NOT_INITIALIZED);
     assert_rv(f->C_CloseSession(other), CKR_OK);
+}
+
+/* ---- kept signature contexts --------------------------------------------- */
+
+/* pkey's private half as a session object (CKA_SIGN, modifiable). */
+static CK_OBJECT_HANDLE import_private(CK_SESSION_HANDLE session, EVP_PKEY *pkey)
+{
+    static const unsigned char p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                             0xce, 0x3d, 0x03, 0x01, 0x07};
+    static const char *const rsa_names[] = {
+        OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
+        OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+        OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+        OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
+    static const CK_ATTRIBUTE_TYPE rsa_types[] = {
+        CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
+        CKA_PRIME_2, CKA_EXPONENT_1,      CKA_EXPONENT_2,       CKA_COEFFICIENT};
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    bool ec = EVP_PKEY_is_a(pkey, "EC");
+    CK_KEY_TYPE type = ec ? CKK_EC : CKK_RSA;
+    unsigned char values[8][512];
+    CK_ATTRIBUTE a[14] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_SIGN, &yes, 1},
+        {CKA_MODIFIABLE, &yes, 1},
+    };
+    CK_ULONG n = 4;
+    for (size_t i = 0; i < (ec ? 1 : 8); i++) {
+        BIGNUM *bn = NULL;
+        const char *name = ec ? OSSL_PKEY_PARAM_PRIV_KEY : rsa_names[i];
+        assert_true(EVP_PKEY_get_bn_param(pkey, name, &bn));
+        int len = ec ? 32 : BN_num_bytes(bn);
+        assert_true(BN_bn2binpad(bn, values[i], len) == len);
+        BN_free(bn);
+        a[n++] = (CK_ATTRIBUTE){ec ? CKA_VALUE : rsa_types[i], values[i], (CK_ULONG)len};
+    }
+    if (ec)
+        a[n++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)p256_oid, sizeof(p256_oid)};
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    assert_rv(fx_functions()->C_CreateObject(session, a, n, &h), CKR_OK);
+    OPENSSL_cleanse(values, sizeof(values));
+    return h;
+}
+
+static CK_RV sign_with(CK_SESSION_HANDLE session, CK_MECHANISM *m, CK_OBJECT_HANDLE key,
+                       const unsigned char *in, size_t in_len, unsigned char *sig, size_t *sig_len)
+{
+    CK_FUNCTION_LIST_PTR f = fx_functions();
+    CK_RV rv = f->C_SignInit(session, m, key);
+    CK_ULONG len = (CK_ULONG)*sig_len;
+    if (rv == CKR_OK)
+        rv = f->C_Sign(session, (CK_BYTE_PTR)in, (CK_ULONG)in_len, sig, &len);
+    *sig_len = len;
+    return rv;
+}
+
+/* OpenSSL verifies sig over in: ECDSA (r‖s made DER), PKCS #1 v1.5 of the
+ * input as given, or PSS with SHA-256, MGF1-SHA-256 and 32 salt bytes. */
+static void verify_openssl(EVP_PKEY *pkey, CK_MECHANISM_TYPE mech, const unsigned char *in,
+                           size_t in_len, const unsigned char *sig, size_t sig_len)
+{
+    unsigned char der[80];
+    unsigned char *p = der;
+    if (mech == CKM_ECDSA) {
+        assert_int_equal(sig_len, 64);
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        assert_true(ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, NULL), BN_bin2bn(sig + 32, 32, NULL)));
+        sig_len = (size_t)i2d_ECDSA_SIG(es, &p);
+        ECDSA_SIG_free(es);
+        sig = der;
+    }
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    assert_true(ctx && EVP_PKEY_verify_init(ctx) > 0);
+    if (mech == CKM_RSA_PKCS)
+        assert_true(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0);
+    if (mech == CKM_RSA_PKCS_PSS)
+        assert_true(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+                    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) > 0 &&
+                    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) > 0 &&
+                    EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, 32) > 0);
+    assert_int_equal(EVP_PKEY_verify(ctx, sig, sig_len, in, in_len), 1);
+    EVP_PKEY_CTX_free(ctx);
+}
+
+/* The first C_SignInit of a key resolves it; the next ones duplicate the
+ * kept context.  PKCS #1 v1.5 and PSS alternate on one RSA key: a setting
+ * of one reaching the kept context would make the next signature the
+ * wrong scheme, which OpenSSL refuses.  Then the key loses CKA_SIGN and
+ * is destroyed: neither reaches the kept context. */
+static void kept_signature_contexts_carry_nothing(void **state)
+{
+    fx *t = *state;
+    unsigned char hash[32], sig[512];
+    fx_digest("SHA256", data, sizeof(data), hash);
+    CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+    CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0}, pkcs = {CKM_RSA_PKCS, NULL, 0},
+                 pss_m = {CKM_RSA_PKCS_PSS, &pss, sizeof(pss)};
+    EVP_PKEY *keys[2] = {EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), test_rsa_key(2048)};
+    for (int k = 0; k < 2; k++) {
+        assert_non_null(keys[k]);
+        CK_OBJECT_HANDLE h = import_private(t->session, keys[k]);
+        for (int i = 0; i < 6; i++) {
+            CK_MECHANISM *m = k == 0 ? &ecdsa : i % 2 ? &pss_m : &pkcs;
+            size_t len = sizeof(sig);
+            assert_rv(sign_with(t->session, m, h, hash, sizeof(hash), sig, &len), CKR_OK);
+            verify_openssl(keys[k], m->mechanism, hash, sizeof(hash), sig, len);
+        }
+        CK_ATTRIBUTE off = {CKA_SIGN, &no, 1};
+        assert_rv(fx_functions()->C_SetAttributeValue(t->session, h, &off, 1), CKR_OK);
+        size_t len = sizeof(sig);
+        assert_rv(sign_with(t->session, k == 0 ? &ecdsa : &pkcs, h, hash, sizeof(hash), sig, &len),
+                  CKR_KEY_FUNCTION_NOT_PERMITTED);
+        assert_rv(fx_functions()->C_DestroyObject(t->session, h), CKR_OK);
+        len = sizeof(sig);
+        assert_rv(sign_with(t->session, k == 0 ? &ecdsa : &pkcs, h, hash, sizeof(hash), sig, &len),
+                  CKR_KEY_HANDLE_INVALID);
+        EVP_PKEY_free(keys[k]);
+    }
+}
+
+/* pkey's public RSA half as a session object (CKA_ENCRYPT, CKA_VERIFY). */
+static CK_OBJECT_HANDLE import_rsa_public(CK_SESSION_HANDLE session, EVP_PKEY *pkey)
+{
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE type = CKK_RSA;
+    unsigned char n[512], e[8];
+    BIGNUM *bn_n = NULL, *bn_e = NULL;
+    assert_true(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &bn_n) &&
+                EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &bn_e));
+    int n_len = BN_bn2bin(bn_n, n), e_len = BN_bn2bin(bn_e, e);
+    BN_free(bn_n);
+    BN_free(bn_e);
+    CK_ATTRIBUTE a[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_ENCRYPT, &yes, 1},
+        {CKA_VERIFY, &yes, 1},
+        {CKA_MODULUS, n, (CK_ULONG)n_len},
+        {CKA_PUBLIC_EXPONENT, e, (CK_ULONG)e_len},
+    };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    assert_rv(fx_functions()->C_CreateObject(session, a, sizeof(a) / sizeof(a[0]), &h), CKR_OK);
+    return h;
+}
+
+/* OpenSSL's decryption of ct with PKCS #1 v1.5 or OAEP-SHA-256 padding. */
+static size_t decrypt_openssl(EVP_PKEY *pkey, bool oaep, const unsigned char *ct, size_t ct_len,
+                              unsigned char *out)
+{
+    size_t len = 512;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    assert_true(ctx && EVP_PKEY_decrypt_init(ctx) > 0);
+    assert_true(
+        EVP_PKEY_CTX_set_rsa_padding(ctx, oaep ? RSA_PKCS1_OAEP_PADDING : RSA_PKCS1_PADDING) > 0);
+    if (oaep)
+        assert_true(EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) > 0 &&
+                    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) > 0);
+    assert_int_equal(EVP_PKEY_decrypt(ctx, out, &len, ct, ct_len), 1);
+    EVP_PKEY_CTX_free(ctx);
+    return len;
+}
+
+/* The public side: C_EncryptInit alternates OAEP and PKCS #1 v1.5 on one
+ * key (OpenSSL decrypts each with the padding asked for), C_VerifyInit
+ * alternates PKCS #1 v1.5 and PSS on OpenSSL's signatures, a changed
+ * signature fails. */
+static void kept_public_contexts_carry_nothing(void **state)
+{
+    fx *t = *state;
+    CK_FUNCTION_LIST_PTR f = fx_functions();
+    EVP_PKEY *pkey = test_rsa_key(2048);
+    assert_non_null(pkey);
+    CK_OBJECT_HANDLE pub = import_rsa_public(t->session, pkey);
+    CK_OBJECT_HANDLE priv = import_private(t->session, pkey);
+    unsigned char hash[32], ct[512], back[512], sig[512];
+    fx_digest("SHA256", data, sizeof(data), hash);
+    CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
+    CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+    for (int i = 0; i < 6; i++) {
+        bool use_oaep = i % 2 == 0;
+        CK_MECHANISM m = {use_oaep ? CKM_RSA_PKCS_OAEP : CKM_RSA_PKCS, use_oaep ? &oaep : NULL,
+                          use_oaep ? sizeof(oaep) : 0};
+        CK_ULONG ct_len = sizeof(ct);
+        assert_rv(f->C_EncryptInit(t->session, &m, pub), CKR_OK);
+        assert_rv(f->C_Encrypt(t->session, hash, sizeof(hash), ct, &ct_len), CKR_OK);
+        assert_int_equal(decrypt_openssl(pkey, use_oaep, ct, ct_len, back), sizeof(hash));
+        assert_memory_equal(back, hash, sizeof(hash));
+
+        CK_MECHANISM v = {use_oaep ? CKM_RSA_PKCS : CKM_RSA_PKCS_PSS, use_oaep ? NULL : &pss,
+                          use_oaep ? 0 : sizeof(pss)};
+        size_t sig_len = sizeof(sig);
+        assert_rv(sign_with(t->session, &v, priv, hash, sizeof(hash), sig, &sig_len), CKR_OK);
+        verify_openssl(pkey, v.mechanism, hash, sizeof(hash), sig, sig_len);
+        for (int bad = 0; bad < 2; bad++) {
+            sig[sig_len / 2] ^= (unsigned char)bad;
+            assert_rv(f->C_VerifyInit(t->session, &v, pub), CKR_OK);
+            assert_rv(f->C_Verify(t->session, hash, sizeof(hash), sig, (CK_ULONG)sig_len),
+                      bad ? CKR_SIGNATURE_INVALID : CKR_OK);
+        }
+    }
+    EVP_PKEY_free(pkey);
 }
 
 /* ---- two threads, two sessions, two keys ------------------------------------ */
@@ -216,8 +430,8 @@ static void *work(void *arg)
     unsigned char want[32], got[32], want_d[32], got_d[32];
     size_t len = 0;
     unsigned d_len = 0;
-    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, w->value, 32, data, sizeof(data), want,
-                   32, &len) ||
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, w->value, 32, data, sizeof(data), want, 32,
+                   &len) ||
         !EVP_Digest(w->text, strlen(w->text), want_d, &d_len, EVP_sha256(), NULL)) {
         w->failures++;
         return NULL;
@@ -244,7 +458,8 @@ static void two_threads_see_only_their_own(void **state)
 {
     fx *t = *state;
     CK_FUNCTION_LIST_PTR f = fx_functions();
-    worker w[2] = {{.value = value_a, .text = "thread zero"}, {.value = value_b, .text = "thread one"}};
+    worker w[2] = {{.value = value_a, .text = "thread zero"},
+                   {.value = value_b, .text = "thread one"}};
     for (int i = 0; i < 2; i++)
         assert_rv(fx_open(t->slot, true, &w[i].session), CKR_OK);
     w[0].key = hmac_key(w[0].session, true, "A", value_a);
@@ -269,12 +484,17 @@ int main(void)
 {
     fx_own_rot_dir(true);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(destroyed_key_is_never_borrowed, fx_setup_user, fx_teardown),
+        cmocka_unit_test_setup_teardown(destroyed_key_is_never_borrowed, fx_setup_user,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(changed_usage_is_seen, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(logout_and_another_login, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(another_process_changes_the_keys, fx_setup_user,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(parked_digest_keeps_nothing, fx_setup_user, fx_teardown),
+        cmocka_unit_test_setup_teardown(kept_signature_contexts_carry_nothing, fx_setup_user,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(kept_public_contexts_carry_nothing, fx_setup_user,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(two_threads_see_only_their_own, fx_setup_user, fx_teardown),
     };
     return cmocka_run_group_tests_name("key-cache", tests, NULL, NULL);
