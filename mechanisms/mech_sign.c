@@ -264,22 +264,6 @@ static CK_RV check_input(const sign_state *s, size_t in_len)
     return CKR_OK;
 }
 
-/* OpenSSL's DER ECDSA-Sig-Value → r ‖ s, each half bytes. */
-static CK_RV ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t half,
-                              unsigned char *out)
-{
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    if (!sig)
-        return mech_openssl_error("ECDSA signature decoding", CKR_FUNCTION_FAILED);
-    const BIGNUM *r = NULL, *s = NULL;
-    ECDSA_SIG_get0(sig, &r, &s);
-    bool ok = BN_bn2binpad(r, out, (int)half) == (int)half &&
-              BN_bn2binpad(s, out + half, (int)half) == (int)half;
-    ECDSA_SIG_free(sig);
-    return ok ? CKR_OK : CKR_FUNCTION_FAILED;
-}
-
 /* r ‖ s → DER, for OpenSSL's verification. */
 static CK_RV ecdsa_raw_to_der(const unsigned char *raw, size_t half, unsigned char *der,
                               size_t *der_len)
@@ -333,7 +317,7 @@ static CK_RV sign_final(void *state, unsigned char *out, size_t *out_len)
     if (EVP_DigestSignFinal(s->md_ctx, der, &der_len) <= 0)
         return mech_openssl_error("ECDSA signature", CKR_FUNCTION_FAILED);
     *out_len = s->sig_len;
-    return ecdsa_der_to_raw(der, der_len, s->sig_len / 2, out);
+    return mech_ecdsa_der_to_raw(der, der_len, s->sig_len / 2, out);
 }
 
 static CK_RV sign_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
@@ -352,7 +336,7 @@ static CK_RV sign_oneshot(void *state, const unsigned char *in, size_t in_len, u
         size_t der_len = sizeof(der);
         if (EVP_PKEY_sign(s->pkey_ctx, der, &der_len, in, in_len) <= 0)
             return mech_openssl_error("ECDSA signature", CKR_FUNCTION_FAILED);
-        rv = ecdsa_der_to_raw(der, der_len, s->sig_len / 2, out);
+        rv = mech_ecdsa_der_to_raw(der, der_len, s->sig_len / 2, out);
     } else if (EVP_PKEY_sign(s->pkey_ctx, out, &len, in, in_len) <= 0) {
         return mech_openssl_error("RSA signature", CKR_FUNCTION_FAILED);
     }

@@ -492,6 +492,23 @@ EVP_PKEY *mech_spki_decode(const unsigned char *der, size_t len)
     return pkey;
 }
 
+/* ---- ECDSA signature encoding ---- */
+
+CK_RV mech_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t half,
+                            unsigned char *out)
+{
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    if (!sig)
+        return mech_openssl_error("ECDSA signature decoding", CKR_FUNCTION_FAILED);
+    const BIGNUM *r = NULL, *s = NULL;
+    ECDSA_SIG_get0(sig, &r, &s);
+    bool ok = BN_bn2binpad(r, out, (int)half) == (int)half &&
+              BN_bn2binpad(s, out + half, (int)half) == (int)half;
+    ECDSA_SIG_free(sig);
+    return ok ? CKR_OK : CKR_FUNCTION_FAILED;
+}
+
 /* ---- RSA encryption contexts (mech_rsa_enc_take) ---- */
 
 /* Idle contexts, each with a reference to its key, so that the key's

@@ -109,6 +109,12 @@ typedef struct mech_once {
  * key to every card).  Free the result with EVP_PKEY_free. */
 EVP_PKEY *mech_spki_decode(const unsigned char *der, size_t len);
 
+/* OpenSSL's DER ECDSA-Sig-Value as CKM_ECDSA's r ‖ s, each half bytes
+ * (left-padded); CKR_FUNCTION_FAILED when it does not decode or a half
+ * does not fit. */
+CK_RV mech_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t half,
+                            unsigned char *out);
+
 /* RSA public-key encryption contexts set up for a key: the raw RSA
  * operation, or RSAES-OAEP with SHA-256, MGF1-SHA-256 and the empty label.
  * Issuers and servers send the same key (mech_spki_decode's EVP_PKEY) to

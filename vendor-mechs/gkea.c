@@ -327,22 +327,6 @@ static CK_RV gkea_tbs(const CK_SE_GKEA_PARAMS *p, const gkea_result *r, unsigned
     return CKR_OK;
 }
 
-/* OpenSSL's DER ECDSA-Sig-Value → r ‖ s, each half bytes (CKM_ECDSA's form). */
-static CK_RV gkea_ecdsa_raw(const unsigned char *der, size_t der_len, unsigned char *out,
-                            size_t half)
-{
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    if (!sig)
-        return mech_openssl_error("GKEA ECDSA signature", CKR_FUNCTION_FAILED);
-    const BIGNUM *r = NULL, *s = NULL;
-    ECDSA_SIG_get0(sig, &r, &s);
-    bool ok = BN_bn2binpad(r, out, (int)half) == (int)half &&
-              BN_bn2binpad(s, out + half, (int)half) == (int)half;
-    ECDSA_SIG_free(sig);
-    return ok ? CKR_OK : CKR_FUNCTION_FAILED;
-}
-
 /* §4 step 3: ECDSA-SHA256 (raw r ‖ s) or RSASSA-PSS SHA-256, MGF1-SHA-256, salt 32. */
 static CK_RV gkea_sign(EVP_PKEY *key, const unsigned char *tbs, size_t tbs_len, gkea_result *r)
 {
@@ -368,7 +352,7 @@ static CK_RV gkea_sign(EVP_PKEY *key, const unsigned char *tbs, size_t tbs_len, 
     if (EVP_DigestSign(md, sig, &sig_len, tbs, tbs_len) <= 0)
         goto failed;
     if (!rsa) {
-        rv = gkea_ecdsa_raw(sig, sig_len, r->ak, r->ak_len / 2);
+        rv = mech_ecdsa_der_to_raw(sig, sig_len, r->ak_len / 2, r->ak);
     } else if (sig_len == r->ak_len) {
         memcpy(r->ak, sig, sig_len);
         rv = CKR_OK;

@@ -175,6 +175,21 @@ init_token() {
         p11 --token-label "$1" --login --login-type so --so-pin "$SO_PIN" --init-pin --pin "$USER_PIN"
 }
 
+# rsa_ec_token LABEL: a token with an RSA-2048 key (id 01, "rsa-key") and
+# an EC P-256 key (id 02, "ec-key") made by pkcs11-tool, their public keys
+# exported to rsa.pem and ec.pem in the current directory.
+rsa_ec_token() {
+    say "token with an RSA and an EC key (made by pkcs11-tool)"
+    init_token "$1"
+    local user=(--token-label "$1" --login --pin "$USER_PIN")
+    must "keypairgen rsa:2048" p11 "${user[@]}" --keypairgen --key-type rsa:2048 --id 01 --label rsa-key
+    must "keypairgen EC:prime256v1" p11 "${user[@]}" --keypairgen --key-type EC:prime256v1 --id 02 --label ec-key
+    must "export RSA public key" p11 --token-label "$1" --read-object --type pubkey --id 01 -o rsa.der
+    must "export EC public key" p11 --token-label "$1" --read-object --type pubkey --id 02 -o ec.der
+    openssl pkey -pubin -inform DER -in rsa.der -out rsa.pem
+    openssl pkey -pubin -inform DER -in ec.der -out ec.pem
+}
+
 # ec_point_spki HEX_EC_POINT CURVE_OID_HEX OUT.der: a SubjectPublicKeyInfo
 # from a CKA_EC_POINT (DER OCTET STRING or bare) and the curve's OID
 # (content octets only).  For pkcs11-tool versions that cannot export a

@@ -17,16 +17,8 @@ done
 cd "$WORK"
 
 TOKEN=provider
-p11u() { p11 --token-label "$TOKEN" --login --pin "$USER_PIN" "$@"; }
 
-say "token with an RSA and an EC key (made by pkcs11-tool)"
-init_token "$TOKEN"
-must "keypairgen rsa:2048" p11u --keypairgen --key-type rsa:2048 --id 01 --label rsa-key
-must "keypairgen EC:prime256v1" p11u --keypairgen --key-type EC:prime256v1 --id 02 --label ec-key
-must "export RSA public key" p11 --token-label "$TOKEN" --read-object --type pubkey --id 01 -o rsa.der
-must "export EC public key" p11 --token-label "$TOKEN" --read-object --type pubkey --id 02 -o ec.der
-openssl pkey -pubin -inform DER -in rsa.der -out rsa.pem
-openssl pkey -pubin -inform DER -in ec.der -out ec.pem
+rsa_ec_token "$TOKEN"
 
 # The openssl.cnf section docs/consumers.md shows.
 cat >provider.cnf <<CNF

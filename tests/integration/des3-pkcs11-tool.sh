@@ -28,21 +28,10 @@ SO_PIN=12345678
 PIN=1234
 K3=0123456789ABCDEF23456789ABCDEF01456789ABCDEF0123 # NIST SP 800-67's key
 IV=0001020304050607
-steps=0
+. "$(dirname "${BASH_SOURCE[0]}")/../helpers/steps.sh"
 
 p11() { LD_PRELOAD=$preload pkcs11-tool --module "$module" "$@"; }
 p11u() { p11 --token-label t --login --pin $PIN "$@"; }
-step() {
-    steps=$((steps + 1))
-    echo "== $steps. $*"
-}
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-expect_in() {
-    grep -q -- "$2" <<<"$1" || { echo "$1" >&2; fail "$3: no \"$2\" in the output above"; }
-}
 
 step "a token with a user PIN"
 p11 --init-token --label t --so-pin $SO_PIN >/dev/null 2>&1 || fail "--init-token"

@@ -23,25 +23,10 @@ preload=$SOFTSE_PRELOAD
 
 SO_PIN=12345678
 PIN=1234
-steps=0
+. "$(dirname "${BASH_SOURCE[0]}")/../helpers/steps.sh"
 
 p11() {
     LD_PRELOAD=$preload pkcs11-tool --module "$module" "$@"
-}
-step() {
-    steps=$((steps + 1))
-    echo "== $steps. $*"
-}
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-# expect_in TEXT PATTERN WHAT
-expect_in() {
-    grep -q -- "$2" <<<"$1" || { echo "$1" >&2; fail "$3: no \"$2\" in the output above"; }
-}
-expect_not_in() {
-    ! grep -q -- "$2" <<<"$1" || { echo "$1" >&2; fail "$3: unexpected \"$2\" in the output above"; }
 }
 token_flags() {
     p11 --token-label t --list-token-slots 2>&1 | grep 'token flags' || true
