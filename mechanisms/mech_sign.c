@@ -213,23 +213,30 @@ static CK_RV sign_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
     s->kind = kind;
     EVP_PKEY_CTX *pctx = NULL;
     rv = CKR_HOST_MEMORY;
-    if (mech->hash || mech->scheme == SCHEME_EDDSA) {
-        const EVP_MD *md = mech_hash_evp(mech->hash);
+    const EVP_MD *md = mech->hash ? mech_hash_evp(mech->hash) : NULL;
+    if (mech->scheme == SCHEME_EDDSA) {
         s->md_ctx = EVP_MD_CTX_new();
         if (!s->md_ctx)
             goto out;
         /* The _ex forms with no ENGINE: a process that made an ENGINE the
-         * default for RSA/EC (openssl -engine pkcs11) must not reroute us. */
-        const char *md_name = md ? EVP_MD_get0_name(md) : NULL;
-        int ok =
-            kind == MECH_SIGN
-                ? EVP_DigestSignInit_ex(s->md_ctx, &pctx, md_name, NULL, NULL, key->pkey, NULL)
-                : EVP_DigestVerifyInit_ex(s->md_ctx, &pctx, md_name, NULL, NULL, key->pkey, NULL);
+         * default for EdDSA (openssl -engine pkcs11) must not reroute us. */
+        int ok = kind == MECH_SIGN
+                     ? EVP_DigestSignInit_ex(s->md_ctx, &pctx, NULL, NULL, NULL, key->pkey, NULL)
+                     : EVP_DigestVerifyInit_ex(s->md_ctx, &pctx, NULL, NULL, NULL, key->pkey, NULL);
         if (ok <= 0) {
             rv = mech_openssl_error("signature init", CKR_FUNCTION_FAILED);
             goto out;
         }
     } else {
+        /* A hashing mechanism hashes here and signs the hash through the
+         * key's context, as EVP_DigestSign does inside: the key's context
+         * is then a duplicate of the one kept with the key (mech_key_ctx),
+         * not a new one per C_SignInit (issue 18). */
+        if (mech->hash && (!md || !(s->md_ctx = EVP_MD_CTX_new()) ||
+                           !EVP_DigestInit_ex2(s->md_ctx, md, NULL))) {
+            rv = mech_openssl_error("signature digest", CKR_FUNCTION_FAILED);
+            goto out;
+        }
         s->pkey_ctx = pctx = mech_key_ctx(key, kind == MECH_SIGN ? CKA_SIGN : CKA_VERIFY);
         if (!pctx) {
             rv = mech_openssl_error("signature init", CKR_FUNCTION_FAILED);
@@ -237,6 +244,8 @@ static CK_RV sign_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
         }
     }
     rv = configure(s, param, key->pkey, pctx);
+    if (rv == CKR_OK && md && EVP_PKEY_CTX_set_signature_md(pctx, md) <= 0)
+        rv = mech_openssl_error("signature digest", CKR_FUNCTION_FAILED);
 out:
     if (rv != CKR_OK)
         sign_free(s);
@@ -297,27 +306,32 @@ static CK_RV sign_update(void *state, const unsigned char *in, size_t in_len, un
     sign_state *s = state;
     if (out_len)
         *out_len = 0;
-    int ok = s->kind == MECH_SIGN ? EVP_DigestSignUpdate(s->md_ctx, in, in_len)
-                                  : EVP_DigestVerifyUpdate(s->md_ctx, in, in_len);
-    return ok > 0 ? CKR_OK : mech_openssl_error("signature update", CKR_FUNCTION_FAILED);
+    return EVP_DigestUpdate(s->md_ctx, in, in_len) > 0
+               ? CKR_OK
+               : mech_openssl_error("signature update", CKR_FUNCTION_FAILED);
+}
+
+static CK_RV sign_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
+                          size_t *out_len);
+static CK_RV sign_verify_oneshot(void *state, const unsigned char *in, size_t in_len,
+                                 const unsigned char *sig, size_t sig_len);
+
+/* The hash of everything given to sign_update; hash holds EVP_MAX_MD_SIZE. */
+static CK_RV sign_hash(sign_state *s, unsigned char *hash, size_t *hash_len)
+{
+    unsigned len = 0;
+    if (EVP_DigestFinal_ex(s->md_ctx, hash, &len) <= 0)
+        return mech_openssl_error("signature digest", CKR_FUNCTION_FAILED);
+    *hash_len = len;
+    return CKR_OK;
 }
 
 static CK_RV sign_final(void *state, unsigned char *out, size_t *out_len)
 {
-    sign_state *s = state;
-    if (s->mech->scheme != SCHEME_ECDSA) {
-        size_t len = s->sig_len;
-        if (EVP_DigestSignFinal(s->md_ctx, out, &len) <= 0)
-            return mech_openssl_error("signature", CKR_FUNCTION_FAILED);
-        *out_len = len;
-        return CKR_OK;
-    }
-    unsigned char der[ECDSA_DER_MAX];
-    size_t der_len = sizeof(der);
-    if (EVP_DigestSignFinal(s->md_ctx, der, &der_len) <= 0)
-        return mech_openssl_error("ECDSA signature", CKR_FUNCTION_FAILED);
-    *out_len = s->sig_len;
-    return mech_ecdsa_der_to_raw(der, der_len, s->sig_len / 2, out);
+    unsigned char hash[EVP_MAX_MD_SIZE];
+    size_t hash_len = 0;
+    CK_RV rv = sign_hash(state, hash, &hash_len);
+    return rv == CKR_OK ? sign_oneshot(state, hash, hash_len, out, out_len) : rv;
 }
 
 static CK_RV sign_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
@@ -358,14 +372,10 @@ static CK_RV sign_verify_final(void *state, const unsigned char *sig, size_t sig
     sign_state *s = state;
     if (sig_len != s->sig_len)
         return CKR_SIGNATURE_LEN_RANGE;
-    if (s->mech->scheme != SCHEME_ECDSA)
-        return verify_result(EVP_DigestVerifyFinal(s->md_ctx, sig, sig_len));
-    unsigned char der[ECDSA_DER_MAX];
-    size_t der_len = sizeof(der);
-    CK_RV rv = ecdsa_raw_to_der(sig, sig_len / 2, der, &der_len);
-    if (rv != CKR_OK)
-        return rv;
-    return verify_result(EVP_DigestVerifyFinal(s->md_ctx, der, der_len));
+    unsigned char hash[EVP_MAX_MD_SIZE];
+    size_t hash_len = 0;
+    CK_RV rv = sign_hash(s, hash, &hash_len);
+    return rv == CKR_OK ? sign_verify_oneshot(state, hash, hash_len, sig, sig_len) : rv;
 }
 
 static CK_RV sign_verify_oneshot(void *state, const unsigned char *in, size_t in_len,
