@@ -30,7 +30,6 @@ preload=$SOFTSE_PRELOAD
 SO_PIN=12345678
 PIN=1234
 K=128 # bytes of a 1024-bit modulus
-steps=0
 
 p11() {
     LD_PRELOAD=$preload pkcs11-tool --module "$module" --token-label t "$@"
@@ -38,17 +37,7 @@ p11() {
 card() { # card LABEL OPERATION ARGS… (p11_rsa.c)
     "$driver" "$module" $PIN "$@"
 }
-step() {
-    steps=$((steps + 1))
-    echo "== $steps. $*"
-}
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-expect_in() { # TEXT PATTERN WHAT
-    grep -q -- "$2" <<<"$1" || { echo "$1" >&2; fail "$3: no \"$2\" in the output above"; }
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../helpers/steps.sh"
 same() { # FILE FILE WHAT
     cmp -s "$1" "$2" || fail "$3: $(od -An -tx1 "$1" | tr -d ' \n' | head -c 64)… differs"
 }

@@ -22,7 +22,6 @@ cd "$work"
 
 SO_PIN=12345678
 PIN=123456
-steps=0
 
 # An ASan build of the module needs its runtime preloaded into pkcs11-tool.
 . "$(dirname "${BASH_SOURCE[0]}")/../helpers/sanitizer-preload.sh"
@@ -38,21 +37,9 @@ p11() {
 need() {
     command -v "$1" >/dev/null || { echo "$1 is not installed: skipped"; exit 77; }
 }
-step() {
-    steps=$((steps + 1))
-    echo "== $steps. $*"
-}
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-# expect_in TEXT PATTERN WHAT (grep -E pattern)
-expect_in() {
-    grep -qE -- "$2" <<<"$1" || { echo "$1" >&2; fail "$3: no \"$2\" in the output above"; }
-}
-expect_not_in() {
-    ! grep -qE -- "$2" <<<"$1" || { echo "$1" >&2; fail "$3: unexpected \"$2\" in the output above"; }
-}
+# step, fail, expect_in TEXT PATTERN WHAT (grep -E pattern), expect_not_in
+STEPS_EXTENDED=1
+. "$(dirname "${BASH_SOURCE[0]}")/../helpers/steps.sh"
 # ok WHAT CMD...: runs CMD, which must succeed; its output is in $out.
 ok() {
     local what=$1 rc=0
