@@ -320,6 +320,8 @@ CK_RV op_verify_final(se_session *s, CK_BYTE_PTR sig, CK_ULONG sig_len);
 CK_RV op_digest_key(se_session *s, CK_OBJECT_HANDLE key);
 CK_RV op_context_login(se_session *s);
 
+/* ---- making keys (key_ops.c) ------------------------------------------ */
+
 CK_RV key_generate(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
                    CK_OBJECT_HANDLE_PTR out);
 CK_RV key_generate_pair(se_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
