@@ -312,29 +312,6 @@ static CK_RV sign_update(void *state, const unsigned char *in, size_t in_len, un
 }
 
 static CK_RV sign_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
-                          size_t *out_len);
-static CK_RV sign_verify_oneshot(void *state, const unsigned char *in, size_t in_len,
-                                 const unsigned char *sig, size_t sig_len);
-
-/* The hash of everything given to sign_update; hash holds EVP_MAX_MD_SIZE. */
-static CK_RV sign_hash(sign_state *s, unsigned char *hash, size_t *hash_len)
-{
-    unsigned len = 0;
-    if (EVP_DigestFinal_ex(s->md_ctx, hash, &len) <= 0)
-        return mech_openssl_error("signature digest", CKR_FUNCTION_FAILED);
-    *hash_len = len;
-    return CKR_OK;
-}
-
-static CK_RV sign_final(void *state, unsigned char *out, size_t *out_len)
-{
-    unsigned char hash[EVP_MAX_MD_SIZE];
-    size_t hash_len = 0;
-    CK_RV rv = sign_hash(state, hash, &hash_len);
-    return rv == CKR_OK ? sign_oneshot(state, hash, hash_len, out, out_len) : rv;
-}
-
-static CK_RV sign_oneshot(void *state, const unsigned char *in, size_t in_len, unsigned char *out,
                           size_t *out_len)
 {
     sign_state *s = state;
@@ -367,17 +344,6 @@ static CK_RV verify_result(int ok)
     return mech_openssl_error("signature verification", CKR_SIGNATURE_INVALID);
 }
 
-static CK_RV sign_verify_final(void *state, const unsigned char *sig, size_t sig_len)
-{
-    sign_state *s = state;
-    if (sig_len != s->sig_len)
-        return CKR_SIGNATURE_LEN_RANGE;
-    unsigned char hash[EVP_MAX_MD_SIZE];
-    size_t hash_len = 0;
-    CK_RV rv = sign_hash(s, hash, &hash_len);
-    return rv == CKR_OK ? sign_verify_oneshot(state, hash, hash_len, sig, sig_len) : rv;
-}
-
 static CK_RV sign_verify_oneshot(void *state, const unsigned char *in, size_t in_len,
                                  const unsigned char *sig, size_t sig_len)
 {
@@ -397,6 +363,37 @@ static CK_RV sign_verify_oneshot(void *state, const unsigned char *in, size_t in
     if (rv != CKR_OK)
         return rv;
     return verify_result(EVP_PKEY_verify(s->pkey_ctx, der, der_len, in, in_len));
+}
+
+/* Hashing mechanisms (not EdDSA) finish with the hash of everything given
+ * to sign_update, then the single-part operation on it through the key's
+ * context (sign_init).  hash holds EVP_MAX_MD_SIZE bytes. */
+static CK_RV sign_hash(sign_state *s, unsigned char *hash, size_t *hash_len)
+{
+    unsigned len = 0;
+    if (EVP_DigestFinal_ex(s->md_ctx, hash, &len) <= 0)
+        return mech_openssl_error("signature digest", CKR_FUNCTION_FAILED);
+    *hash_len = len;
+    return CKR_OK;
+}
+
+static CK_RV sign_final(void *state, unsigned char *out, size_t *out_len)
+{
+    unsigned char hash[EVP_MAX_MD_SIZE];
+    size_t hash_len = 0;
+    CK_RV rv = sign_hash(state, hash, &hash_len);
+    return rv == CKR_OK ? sign_oneshot(state, hash, hash_len, out, out_len) : rv;
+}
+
+static CK_RV sign_verify_final(void *state, const unsigned char *sig, size_t sig_len)
+{
+    sign_state *s = state;
+    if (sig_len != s->sig_len)
+        return CKR_SIGNATURE_LEN_RANGE;
+    unsigned char hash[EVP_MAX_MD_SIZE];
+    size_t hash_len = 0;
+    CK_RV rv = sign_hash(s, hash, &hash_len);
+    return rv == CKR_OK ? sign_verify_oneshot(state, hash, hash_len, sig, sig_len) : rv;
 }
 
 /* Hashing mechanisms: multipart; a single-part call is update + final. */
