@@ -213,8 +213,8 @@ static void parked_digest_keeps_nothing(void **state)
 
 /* ---- kept signature contexts --------------------------------------------- */
 
-/* pkey's private half as a session object (CKA_SIGN, modifiable). */
-static CK_OBJECT_HANDLE import_private(CK_SESSION_HANDLE session, EVP_PKEY *pkey)
+/* pkey's private half as a session or token object (CKA_SIGN, modifiable). */
+static CK_OBJECT_HANDLE import_private(CK_SESSION_HANDLE session, EVP_PKEY *pkey, bool token)
 {
     static const unsigned char p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
                                              0xce, 0x3d, 0x03, 0x01, 0x07};
@@ -230,13 +230,14 @@ static CK_OBJECT_HANDLE import_private(CK_SESSION_HANDLE session, EVP_PKEY *pkey
     bool ec = EVP_PKEY_is_a(pkey, "EC");
     CK_KEY_TYPE type = ec ? CKK_EC : CKK_RSA;
     unsigned char values[8][512];
-    CK_ATTRIBUTE a[14] = {
+    CK_ATTRIBUTE a[15] = {
         {CKA_CLASS, &cls, sizeof(cls)},
         {CKA_KEY_TYPE, &type, sizeof(type)},
         {CKA_SIGN, &yes, 1},
         {CKA_MODIFIABLE, &yes, 1},
+        {CKA_TOKEN, token ? &yes : &no, 1},
     };
-    CK_ULONG n = 4;
+    CK_ULONG n = 5;
     for (size_t i = 0; i < (ec ? 1 : 8); i++) {
         BIGNUM *bn = NULL;
         const char *name = ec ? OSSL_PKEY_PARAM_PRIV_KEY : rsa_names[i];
@@ -310,7 +311,7 @@ static void kept_signature_contexts_carry_nothing(void **state)
     EVP_PKEY *keys[2] = {EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), test_rsa_key(2048)};
     for (int k = 0; k < 2; k++) {
         assert_non_null(keys[k]);
-        CK_OBJECT_HANDLE h = import_private(t->session, keys[k]);
+        CK_OBJECT_HANDLE h = import_private(t->session, keys[k], false);
         for (int i = 0; i < 6; i++) {
             CK_MECHANISM *m = k == 0 ? &ecdsa : i % 2 ? &pss_m : &pkcs;
             size_t len = sizeof(sig);
@@ -383,7 +384,7 @@ static void kept_public_contexts_carry_nothing(void **state)
     EVP_PKEY *pkey = test_rsa_key(2048);
     assert_non_null(pkey);
     CK_OBJECT_HANDLE pub = import_rsa_public(t->session, pkey);
-    CK_OBJECT_HANDLE priv = import_private(t->session, pkey);
+    CK_OBJECT_HANDLE priv = import_private(t->session, pkey, false);
     unsigned char hash[32], ct[512], back[512], sig[512];
     fx_digest("SHA256", data, sizeof(data), hash);
     CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
@@ -411,6 +412,54 @@ static void kept_public_contexts_carry_nothing(void **state)
         }
     }
     EVP_PKEY_free(pkey);
+}
+
+/* Another process destroys one token key and takes CKA_SIGN from
+ * another after this process signed with both (their contexts kept): the
+ * next C_SignInit here sees both through the store, not the kept context. */
+static void kept_contexts_see_another_process(void **state)
+{
+    fx *t = *state;
+    CK_FUNCTION_LIST_PTR f = fx_functions();
+    unsigned char hash[32], sig[128];
+    fx_digest("SHA256", data, sizeof(data), hash);
+    CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0};
+    EVP_PKEY *keys[2] = {EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"),
+                         EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")};
+    assert_true(keys[0] && keys[1]);
+    CK_OBJECT_HANDLE gone = import_private(t->session, keys[0], true);
+    CK_OBJECT_HANDLE changed = import_private(t->session, keys[1], true);
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 2; k++) {
+            size_t len = sizeof(sig);
+            assert_rv(sign_with(t->session, &ecdsa, k ? changed : gone, hash, sizeof(hash), sig,
+                                &len),
+                      CKR_OK);
+            verify_openssl(keys[k], CKM_ECDSA, hash, sizeof(hash), sig, len);
+        }
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        child_rv(f->C_Initialize(NULL), CKR_OK);
+        CK_SESSION_HANDLE s;
+        child_rv(fx_open(t->slot, true, &s), CKR_OK);
+        child_rv(fx_login(s, CKU_USER, FX_USER_PIN), CKR_OK);
+        child_rv(f->C_DestroyObject(s, gone), CKR_OK);
+        CK_ATTRIBUTE off = {CKA_SIGN, &no, 1};
+        child_rv(f->C_SetAttributeValue(s, changed, &off, 1), CKR_OK);
+        child_rv(f->C_Finalize(NULL), CKR_OK);
+        _exit(0);
+    }
+    fx_assert_child_ok(pid);
+    size_t len = sizeof(sig);
+    assert_rv(sign_with(t->session, &ecdsa, gone, hash, sizeof(hash), sig, &len),
+              CKR_KEY_HANDLE_INVALID);
+    len = sizeof(sig);
+    assert_rv(sign_with(t->session, &ecdsa, changed, hash, sizeof(hash), sig, &len),
+              CKR_KEY_FUNCTION_NOT_PERMITTED);
+    EVP_PKEY_free(keys[0]);
+    EVP_PKEY_free(keys[1]);
 }
 
 /* ---- two threads, two sessions, two keys ------------------------------------ */
@@ -494,6 +543,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(kept_signature_contexts_carry_nothing, fx_setup_user,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(kept_public_contexts_carry_nothing, fx_setup_user,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(kept_contexts_see_another_process, fx_setup_user,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(two_threads_see_only_their_own, fx_setup_user, fx_teardown),
     };
