@@ -130,32 +130,40 @@ static void logout_and_another_login(void **state)
     sign_ok(t->session, k, value_a);
 }
 
-/* Another process (a forked child with its own C_Initialize) destroys one
- * key and takes CKA_SIGN from another: this process's next borrow sees
- * both through the store's data version, not its cache. */
-static void another_process_changes_the_keys(void **state)
+/* A forked child with its own C_Initialize, logged in as the user,
+ * destroys token key gone and clears CKA_SIGN of token key changed (token
+ * handles are the same in every process). */
+static void another_process_destroys_and_disables(CK_SLOT_ID slot, CK_OBJECT_HANDLE gone,
+                                                  CK_OBJECT_HANDLE changed)
 {
-    fx *t = *state;
     CK_FUNCTION_LIST_PTR f = fx_functions();
-    CK_OBJECT_HANDLE gone = hmac_key(t->session, true, "child-destroys", value_a);
-    CK_OBJECT_HANDLE changed = hmac_key(t->session, true, "child-changes", value_b);
-    sign_ok(t->session, gone, value_a);
-    sign_ok(t->session, changed, value_b);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         child_rv(f->C_Initialize(NULL), CKR_OK);
         CK_SESSION_HANDLE s;
-        child_rv(fx_open(t->slot, true, &s), CKR_OK);
+        child_rv(fx_open(slot, true, &s), CKR_OK);
         child_rv(fx_login(s, CKU_USER, FX_USER_PIN), CKR_OK);
-        child_rv(f->C_DestroyObject(s, gone),
-                 CKR_OK); /* token handles are the same in every process */
+        child_rv(f->C_DestroyObject(s, gone), CKR_OK);
         CK_ATTRIBUTE off = {CKA_SIGN, &no, 1};
         child_rv(f->C_SetAttributeValue(s, changed, &off, 1), CKR_OK);
         child_rv(f->C_Finalize(NULL), CKR_OK);
         _exit(0);
     }
     fx_assert_child_ok(pid);
+}
+
+/* Another process (a forked child with its own C_Initialize) destroys one
+ * key and takes CKA_SIGN from another: this process's next borrow sees
+ * both through the store's data version, not its cache. */
+static void another_process_changes_the_keys(void **state)
+{
+    fx *t = *state;
+    CK_OBJECT_HANDLE gone = hmac_key(t->session, true, "child-destroys", value_a);
+    CK_OBJECT_HANDLE changed = hmac_key(t->session, true, "child-changes", value_b);
+    sign_ok(t->session, gone, value_a);
+    sign_ok(t->session, changed, value_b);
+    another_process_destroys_and_disables(t->slot, gone, changed);
     unsigned char mac[32];
     assert_rv(sign(t->session, gone, mac), CKR_KEY_HANDLE_INVALID);
     assert_rv(sign(t->session, changed, mac), CKR_KEY_FUNCTION_NOT_PERMITTED);
@@ -420,7 +428,6 @@ static void kept_public_contexts_carry_nothing(void **state)
 static void kept_contexts_see_another_process(void **state)
 {
     fx *t = *state;
-    CK_FUNCTION_LIST_PTR f = fx_functions();
     unsigned char hash[32], sig[128];
     fx_digest("SHA256", data, sizeof(data), hash);
     CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0};
@@ -438,20 +445,7 @@ static void kept_contexts_see_another_process(void **state)
             verify_openssl(keys[k], CKM_ECDSA, hash, sizeof(hash), sig, len);
         }
     }
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        child_rv(f->C_Initialize(NULL), CKR_OK);
-        CK_SESSION_HANDLE s;
-        child_rv(fx_open(t->slot, true, &s), CKR_OK);
-        child_rv(fx_login(s, CKU_USER, FX_USER_PIN), CKR_OK);
-        child_rv(f->C_DestroyObject(s, gone), CKR_OK);
-        CK_ATTRIBUTE off = {CKA_SIGN, &no, 1};
-        child_rv(f->C_SetAttributeValue(s, changed, &off, 1), CKR_OK);
-        child_rv(f->C_Finalize(NULL), CKR_OK);
-        _exit(0);
-    }
-    fx_assert_child_ok(pid);
+    another_process_destroys_and_disables(t->slot, gone, changed);
     size_t len = sizeof(sig);
     assert_rv(sign_with(t->session, &ecdsa, gone, hash, sizeof(hash), sig, &len),
               CKR_KEY_HANDLE_INVALID);
