@@ -420,7 +420,7 @@ static const mech_ops single_sign_ops = {
 typedef struct mac_state {
     mech_op_kind kind;
     EVP_MAC_CTX *ctx;
-    mech_hmac hmac;  /* HMAC: ctx comes from mech_util's pool of keyed contexts */
+    mech_hmac_kept hmac; /* HMAC: ctx is hmac.ctx, kept keyed with the session's state */
     size_t full_len; /* what EVP_MAC_final gives */
     size_t mac_len;  /* what the caller gets: full_len, less for a _GENERAL CMAC */
 } mac_state;
@@ -460,8 +460,8 @@ static void mac_free(void *state)
     mac_state *s = state;
     if (!s)
         return;
-    if (s->hmac.ctx) /* reset to its keyed state by its next user */
-        mech_hmac_put(&s->hmac, true);
+    if (s->hmac.ctx)
+        mech_hmac_drop(&s->hmac); /* OpenSSL cleanses its key */
     else
         EVP_MAC_CTX_free(s->ctx); /* cleanses the key schedule */
     free(s);
@@ -480,10 +480,12 @@ static CK_RV mac_start(mac_state *s, size_t mac_len, void **state)
     return CKR_OK;
 }
 
-static CK_RV hmac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_kind kind,
-                       const mech_env *env, void **state)
+/* Sets s up for an HMAC with key: the session's kept context, reset
+ * when it was keyed with the same key, else keyed (mech_hmac_keep).  The
+ * MAC length is the hash's (asking the context costs a parameter query). */
+static CK_RV hmac_setup(const CK_MECHANISM *param, const mech_key *key, mech_op_kind kind,
+                        mac_state *s)
 {
-    (void)env;
     if (kind != MECH_SIGN && kind != MECH_VERIFY)
         return CKR_MECHANISM_INVALID;
     const sign_mech *mech = sign_mech_of(param->mechanism, kind);
@@ -494,18 +496,47 @@ static CK_RV hmac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_k
     CK_RV rv = check_hmac_key(key);
     if (rv != CKR_OK)
         return rv;
+    rv = mech_hmac_keep(&s->hmac, mech->hash->mech, key->secret, key->secret_len);
+    if (rv != CKR_OK)
+        return rv;
+    s->kind = kind;
+    s->ctx = s->hmac.ctx;
+    s->full_len = s->mac_len = mech->hash->len;
+    return CKR_OK;
+}
+
+static CK_RV hmac_init(const CK_MECHANISM *param, const mech_key *key, mech_op_kind kind,
+                       const mech_env *env, void **state)
+{
+    (void)env;
     mac_state *s = calloc(1, sizeof(*s));
     if (!s)
         return CKR_HOST_MEMORY;
-    s->kind = kind;
-    /* A keyed context (the same key's, reset, when pooled). */
-    rv = mech_hmac_get(&s->hmac, mech->hash->mech, key->secret, key->secret_len);
+    CK_RV rv = hmac_setup(param, key, kind, s);
     if (rv != CKR_OK) {
         mac_free(s);
         return rv;
     }
-    s->ctx = s->hmac.ctx;
-    return mac_start(s, 0, state);
+    *state = s;
+    return CKR_OK;
+}
+
+/* The session's parked HMAC state: its context may still be keyed with
+ * this key (on failure the core frees the state). */
+static CK_RV hmac_reuse(const CK_MECHANISM *param, const mech_key *key, mech_op_kind kind,
+                        const mech_env *env, void *state)
+{
+    (void)env;
+    return hmac_setup(param, key, kind, state);
+}
+
+/* An ended HMAC: its context back to the keyed state, which wipes the
+ * data; kept only while the key is recognizable and no login ended. */
+static bool hmac_park(void *state)
+{
+    mac_state *s = state;
+    s->ctx = NULL;
+    return mech_hmac_rest(&s->hmac);
 }
 
 /* The block cipher whose CMAC the mechanism is, and the MAC length it
@@ -628,13 +659,24 @@ static CK_RV mac_verify_final(void *state, const unsigned char *sig, size_t sig_
     return mech_mac_verify(mac_whole, s, s->mac_len, sig, sig_len);
 }
 
-#define MAC_OPS(init_fn)                                                                           \
-    {                                                                                              \
-        .init = init_fn, .out_size = mac_out_size, .update = mac_update, .final = mac_final,       \
-        .verify_final = mac_verify_final, .free = mac_free,                                        \
-    }
-static const mech_ops hmac_ops = MAC_OPS(hmac_init);
-const mech_ops mech_cmac_ops = MAC_OPS(cmac_init);
+static const mech_ops hmac_ops = {
+    .init = hmac_init,
+    .out_size = mac_out_size,
+    .update = mac_update,
+    .final = mac_final,
+    .verify_final = mac_verify_final,
+    .free = mac_free,
+    .park = hmac_park,
+    .reuse = hmac_reuse,
+};
+const mech_ops mech_cmac_ops = {
+    .init = cmac_init,
+    .out_size = mac_out_size,
+    .update = mac_update,
+    .final = mac_final,
+    .verify_final = mac_verify_final,
+    .free = mac_free,
+};
 
 /* ---- the rows ------------------------------------------------------------- */
 

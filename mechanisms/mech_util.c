@@ -245,10 +245,64 @@ void mech_hmac_put(mech_hmac *mac, bool reusable)
     mac->slot = NULL;
 }
 
+CK_RV mech_hmac_keep(mech_hmac_kept *mac, CK_MECHANISM_TYPE hash, const unsigned char *key,
+                     size_t key_len)
+{
+    ssize_t i = hash_index(hash);
+    if (i < 0 || !mech_once_run(&hmac_once))
+        return CKR_MECHANISM_INVALID;
+    uint64_t generation = __atomic_load_n(&hmac_generation, __ATOMIC_ACQUIRE);
+    bool same = mac->ctx && mac->hash == (size_t)i && mac->key_len == key_len &&
+                mac->generation == generation && masked_equal(mac->masked_key, key, key_len);
+    if (same && mac->rested) {
+        mac->rested = false;
+        return CKR_OK;
+    }
+    if (mac->ctx && mac->hash != (size_t)i)
+        mech_hmac_drop(mac); /* another digest's */
+    if (!mac->ctx) {
+        mac->ctx = mech_hmac_new(hash);
+        mac->hash = (size_t)i;
+    }
+    OPENSSL_cleanse(mac->masked_key, sizeof(mac->masked_key));
+    mac->key_len = 0;
+    mac->rested = false;
+    bool ok = mac->ctx && (same ? EVP_MAC_init(mac->ctx, NULL, 0, NULL)
+                                : EVP_MAC_init(mac->ctx, key, key_len, NULL));
+    if (!ok) {
+        mech_hmac_drop(mac);
+        return mech_openssl_error("HMAC", CKR_FUNCTION_FAILED);
+    }
+    if (key_len <= sizeof(mac->masked_key)) {
+        for (size_t k = 0; k < key_len; k++)
+            mac->masked_key[k] = key[k] ^ hmac_pad[k];
+        mac->key_len = key_len;
+        mac->generation = generation;
+    }
+    return CKR_OK;
+}
+
+bool mech_hmac_rest(mech_hmac_kept *mac)
+{
+    if (!mac->ctx || !mac->key_len ||
+        mac->generation != __atomic_load_n(&hmac_generation, __ATOMIC_ACQUIRE))
+        return false;
+    mac->rested = EVP_MAC_init(mac->ctx, NULL, 0, NULL) == 1;
+    if (!mac->rested)
+        ERR_clear_error();
+    return mac->rested;
+}
+
+void mech_hmac_drop(mech_hmac_kept *mac)
+{
+    EVP_MAC_CTX_free(mac->ctx); /* cleanses its key state */
+    OPENSSL_cleanse(mac, sizeof(*mac));
+}
+
 void mech_keyed_forget(void)
 {
     pthread_mutex_lock(&hmac_pool_lock);
-    hmac_generation++;
+    __atomic_add_fetch(&hmac_generation, 1, __ATOMIC_ACQ_REL);
     for (size_t i = 0; i < HMAC_POOLED; i++)
         if (!hmac_pool[i].busy) /* a busy one goes when it is given back */
             hmac_slot_clear(&hmac_pool[i]);

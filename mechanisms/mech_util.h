@@ -34,9 +34,32 @@ typedef struct mech_hmac {
 CK_RV mech_hmac_get(mech_hmac *mac, CK_MECHANISM_TYPE hash, const unsigned char *key,
                     size_t key_len);
 void mech_hmac_put(mech_hmac *mac, bool reusable);
+/* A keyed HMAC context one session keeps between its HMAC operations
+ * (the HMAC rows park it, mech.h): no lock, no pool, no rekeying while
+ * the session signs or verifies with the same key.  The key is
+ * recognized by a masked copy, as the pool does.  Zeroed: none kept. */
+typedef struct mech_hmac_kept {
+    EVP_MAC_CTX *ctx;
+    size_t hash;          /* index in mech_hashes */
+    size_t key_len;       /* 0: a key too long to recognize (never reused) */
+    uint64_t generation;  /* mech_keyed_forget's count when keyed */
+    bool rested;          /* in its keyed state: no trace of an operation */
+    unsigned char masked_key[64];
+} mech_hmac_kept;
+/* Makes mac->ctx ready for an HMAC with key over hash: reset when it was
+ * keyed with the same key (and parked since), else keyed anew. */
+CK_RV mech_hmac_keep(mech_hmac_kept *mac, CK_MECHANISM_TYPE hash, const unsigned char *key,
+                     size_t key_len);
+/* Resets mac to its keyed state, for parking; false: it must go instead
+ * (OpenSSL failed, its key is not recognizable, or mech_keyed_forget ran
+ * since it was keyed). */
+bool mech_hmac_rest(mech_hmac_kept *mac);
+/* Frees the context (OpenSSL cleanses its key) and the masked copy. */
+void mech_hmac_drop(mech_hmac_kept *mac);
 /* Frees every pooled context keyed with a key (cleansed), at the end of
  * a login: C_Logout, the last session's close.  A context in use goes
- * when it is given back. */
+ * when it is given back; a session's kept context is dropped by the core
+ * (sessions_drop_parked) or, in use now, refused by mech_hmac_rest. */
 void mech_keyed_forget(void);
 /* len random bytes from OpenSSL's DRBG, public (RAND_bytes) or secret
  * (RAND_priv_bytes), short draws taken from a block drawn at once: each

@@ -174,6 +174,10 @@ void session_end_operation(se_operation *op);
 /* The parked state of the init of row: NULL when none fits (then none is kept). */
 void *session_unpark(se_operation *op, const mech_row *row);
 void sessions_free(void);
+/* Frees the states parked by the token's sessions (keyed HMAC contexts
+ * among them), at the end of a login; takes module.lock and each
+ * session's lock, so no other lock may be held. */
+void sessions_drop_parked(se_token *t);
 /* Closes every session of a pulled token (PKCS#11 3.0 §5.1.2: removing a
  * token closes all sessions with it); module.lock held. */
 void sessions_close_token(se_token *t);

@@ -126,6 +126,24 @@ CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, enu
     return rv;
 }
 
+/* The mechanism's init, or its reuse of the state the session parked
+ * after its last operation of this kind (a digest context, an HMAC
+ * context maybe keyed with this key already). */
+static CK_RV start_state(se_session *s, mech_op_kind kind, const mech_row *row,
+                         CK_MECHANISM_PTR mech, const mech_key *key, void **state)
+{
+    void *parked = row->ops->reuse ? session_unpark(&s->ops[kind], row) : NULL;
+    if (!parked)
+        return row->ops->init(mech, key, kind, &s->env, state);
+    CK_RV rv = row->ops->reuse(mech, key, kind, &s->env, parked);
+    if (rv != CKR_OK) {
+        row->ops->free(parked);
+        return rv;
+    }
+    *state = parked;
+    return CKR_OK;
+}
+
 CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
     const mech_row *row;
@@ -143,16 +161,7 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
     void *state = NULL;
     bool always_auth = false;
     if (kind == MECH_DIGEST) {
-        state = row->ops->reuse ? session_unpark(op, row) : NULL;
-        if (state) {
-            rv = row->ops->reuse(mech, NULL, kind, &s->env, state);
-            if (rv != CKR_OK) {
-                row->ops->free(state);
-                state = NULL;
-            }
-        } else {
-            rv = row->ops->init(mech, NULL, kind, &s->env, &state);
-        }
+        rv = start_state(s, kind, row, mech, NULL, &state);
     } else {
         /* The mechanism's init runs on a borrowed key, outside the token
          * lock, so sessions of one token set up operations in parallel. */
@@ -165,7 +174,7 @@ CK_RV op_init(se_session *s, mech_op_kind kind, CK_MECHANISM_PTR mech, CK_OBJECT
         if (rv == CKR_OK && !class_fits(kind, borrowed.cls))
             rv = CKR_KEY_TYPE_INCONSISTENT;
         if (rv == CKR_OK)
-            rv = row->ops->init(mech, &borrowed, kind, &s->env, &state);
+            rv = start_state(s, kind, row, mech, &borrowed, &state);
         mech_key_free(&borrowed);
         attr_list_free(&attrs);
     }

@@ -239,6 +239,21 @@ void sessions_close_token(se_token *t)
     }
 }
 
+void sessions_drop_parked(se_token *t)
+{
+    mutex_lock(module.lock);
+    for (size_t i = 0; i < module.session_cap; i++) {
+        se_session *s = module.sessions[i];
+        if (!s || s->token != t)
+            continue;
+        mutex_lock(s->lock); /* an operation in progress parks after this, or is refused */
+        for (size_t k = 0; k < ARRAY_SIZE(s->ops); k++)
+            drop_parked(&s->ops[k]);
+        mutex_unlock(s->lock);
+    }
+    mutex_unlock(module.lock);
+}
+
 CK_RV session_info(se_session *s, CK_SESSION_INFO_PTR info)
 {
     if (!info)

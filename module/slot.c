@@ -618,6 +618,8 @@ CK_RV token_logout(se_session *s)
     else
         token_forget_login(t);
     mutex_unlock(t->lock);
+    if (rv == CKR_OK) /* the sessions' kept HMAC contexts, refused from now on, go now */
+        sessions_drop_parked(t);
     return rv;
 }
 
