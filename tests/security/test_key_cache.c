@@ -5,7 +5,8 @@
  * this process or another), a logout, and a login as someone else must
  * never reach a kept key; a parked digest context must carry nothing of
  * the operation it ended; a kept EVP_PKEY context (mech_key.pkey_ctx)
- * carries no setting of one mechanism into the next; and two threads on
+ * carries no setting of one mechanism into the next, nor a kept HMAC
+ * context (mech_hmac_kept) a key or data of the operation before; and two threads on
  * two sessions never see each other's key or state.  Every MAC, digest
  * and signature is checked against OpenSSL here.
  */
@@ -128,6 +129,70 @@ static void logout_and_another_login(void **state)
     assert_rv(f->C_Logout(t->session), CKR_OK);
     assert_rv(fx_login(t->session, CKU_USER, FX_USER_PIN), CKR_OK);
     sign_ok(t->session, k, value_a);
+}
+
+/* HMAC of data under key with md, as OpenSSL computes it. */
+static void openssl_hmac(const char *md, const unsigned char key[32], const void *in, size_t in_len,
+                         unsigned char *out, size_t out_len)
+{
+    size_t len = 0;
+    assert_non_null(
+        EVP_Q_mac(NULL, "HMAC", NULL, md, NULL, key, 32, in, in_len, out, out_len, &len));
+    assert_int_equal(len, out_len);
+}
+
+/* One HMAC through the module, one-shot or in two parts; checked against OpenSSL. */
+static void hmac_check(CK_SESSION_HANDLE session, CK_MECHANISM_TYPE type, const char *md,
+                       size_t md_len, CK_OBJECT_HANDLE key, const unsigned char value[32],
+                       bool parts)
+{
+    CK_FUNCTION_LIST_PTR f = fx_functions();
+    CK_MECHANISM m = {type, NULL, 0};
+    unsigned char want[32], got[32] = {0};
+    CK_ULONG len = md_len;
+    openssl_hmac(md, value, data, sizeof(data), want, md_len);
+    assert_rv(f->C_SignInit(session, &m, key), CKR_OK);
+    if (parts) {
+        assert_rv(f->C_SignUpdate(session, (CK_BYTE_PTR)data, 10), CKR_OK);
+        assert_rv(f->C_SignUpdate(session, (CK_BYTE_PTR)data + 10, sizeof(data) - 10), CKR_OK);
+        assert_rv(f->C_SignFinal(session, got, &len), CKR_OK);
+    } else {
+        assert_rv(f->C_Sign(session, (CK_BYTE_PTR)data, sizeof(data), got, &len), CKR_OK);
+    }
+    assert_int_equal(len, md_len);
+    assert_memory_equal(got, want, md_len);
+}
+
+/* The HMAC context a session keeps between operations (mech_hmac_kept,
+ * parked with the session) follows the key and the hash it is asked for,
+ * and carries no data of an operation that ended half way. */
+static void kept_hmac_context_follows_the_key(void **state)
+{
+    fx *t = *state;
+    CK_FUNCTION_LIST_PTR f = fx_functions();
+    CK_OBJECT_HANDLE a = hmac_key(t->session, true, "kept-A", value_a);
+    CK_OBJECT_HANDLE b = hmac_key(t->session, false, "kept-B", value_b);
+    for (int round = 0; round < 2; round++) {
+        hmac_check(t->session, CKM_SHA256_HMAC, "SHA256", 32, a, value_a, round);
+        hmac_check(t->session, CKM_SHA256_HMAC, "SHA256", 32, b, value_b, !round);
+        hmac_check(t->session, CKM_SHA256_HMAC, "SHA256", 32, a, value_a, round);
+        hmac_check(t->session, CKM_SHA_1_HMAC, "SHA1", 20, a, value_a, round);
+        hmac_check(t->session, CKM_SHA256_HMAC, "SHA256", 32, a, value_a, !round);
+    }
+    /* An operation that fails half way (its data hashed already) ends
+     * and is parked: the next HMAC with the same key starts clean. */
+    CK_MECHANISM m = {CKM_SHA256_HMAC, NULL, 0};
+    assert_rv(f->C_SignInit(t->session, &m, a), CKR_OK);
+    assert_rv(f->C_SignUpdate(t->session, (CK_BYTE_PTR) "left behind", 11), CKR_OK);
+    assert_rv(f->C_SignUpdate(t->session, NULL, 5), CKR_ARGUMENTS_BAD);
+    assert_rv(f->C_SignFinal(t->session, NULL, &(CK_ULONG){0}), CKR_OPERATION_NOT_INITIALIZED);
+    hmac_check(t->session, CKM_SHA256_HMAC, "SHA256", 32, a, value_a, false);
+    hmac_check(t->session, CKM_SHA256_HMAC, "SHA256", 32, a, value_a, true);
+    /* The key's own checks still run before its kept context is used. */
+    CK_ATTRIBUTE off = {CKA_SIGN, &no, 1};
+    assert_rv(f->C_SetAttributeValue(t->session, a, &off, 1), CKR_OK);
+    assert_rv(f->C_SignInit(t->session, &m, a), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    hmac_check(t->session, CKM_SHA256_HMAC, "SHA256", 32, b, value_b, false);
 }
 
 /* A forked child with its own C_Initialize, logged in as the user,
@@ -532,6 +597,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(changed_usage_is_seen, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(logout_and_another_login, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(another_process_changes_the_keys, fx_setup_user,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(kept_hmac_context_follows_the_key, fx_setup_user,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(parked_digest_keeps_nothing, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(kept_signature_contexts_carry_nothing, fx_setup_user,
