@@ -27,6 +27,11 @@
 
 /* ---- locks (CK_C_INITIALIZE_ARGS: OS locking or the caller's) ----- */
 
+/* size bytes, zeroed, on cache lines of their own (free() frees them):
+ * for what one thread writes on every call, so that another thread's
+ * never shares its line. */
+void *se_alloc_line(size_t size);
+
 typedef struct se_mutex se_mutex;
 CK_RV mutex_create(se_mutex **m);
 void mutex_destroy(se_mutex *m);
@@ -155,8 +160,11 @@ struct se_session {
     se_token *token;
     CK_FLAGS flags; /* CKF_RW_SESSION | CKF_SERIAL_SESSION */
     se_mutex *lock;
-    unsigned refs; /* table + callers holding it; atomic (session.c) */
-    bool closed;
+    /* The table position's structure for the module's life (session.c):
+     * atomics, as session_get reads them without module.lock. */
+    unsigned refs; /* the table's while open + callers holding it */
+    bool open;     /* in the table: session_get finds it */
+    int fate;      /* SESSION_LIVE, _RETIRED (free for session_open), _ORPHAN (session.c) */
     se_operation ops[MECH_OP_KINDS];
     se_find find;
 };
@@ -359,6 +367,9 @@ void slot_events_forget(void);
 
 /* ---- the module (module.c) ---------------------------------------- */
 
+#define SESSION_CHUNK 64
+#define SESSION_CHUNKS 4096 /* at most 262,144 sessions open at once */
+
 typedef struct se_module {
     bool initialized;
     pid_t pid; /* the process that called C_Initialize */
@@ -370,8 +381,11 @@ typedef struct se_module {
     size_t token_path_count, token_path_cap;
     tok_dir_stamp store_stamp; /* the store directory when slot_refresh last read it */
     size_t unusable_files;     /* token-named files that read could not open */
-    se_session **sessions;     /* handle = index + 1 */
-    size_t session_cap;
+    /* The session table (session.c): handle = index + 1, index =
+     * chunk * SESSION_CHUNK + position; chunks are never moved or freed
+     * while initialized, so session_get reads them without module.lock. */
+    se_session **session_chunks[SESSION_CHUNKS];
+    size_t session_cap; /* positions in the chunks made so far */
 } se_module;
 
 extern se_module module;

@@ -224,6 +224,123 @@ static void threads_share_the_module(void **state)
     assert_int_equal(fx_session_state(keeper), CKS_RW_USER_FUNCTIONS);
 }
 
+/* ---- handles used while other threads close them ----------------------- */
+
+/* session_get finds sessions without the table lock (module/session.c):
+ * a session closed, and its table position reused, while another thread
+ * calls with its handle.  The churner opens, uses and closes sessions;
+ * the probers call with handles it has open or has just closed, and
+ * close some themselves.  Every answer must be a valid one for a session
+ * that is open (the churner's, or a later one at the same handle) or
+ * gone; under ASan, a freed session touched is a failure too. */
+#define CHURN_HANDLES 8
+#define CHURN_ROUNDS 3000
+
+typedef struct churn {
+    fx *t;
+    CK_SESSION_HANDLE handles[CHURN_HANDLES]; /* atomics: the churner's recent handles */
+    int done;                                 /* atomic */
+    int errors;                               /* atomic */
+    char message[160];
+} churn;
+
+static void churn_fail(churn *c, const char *what, CK_RV rv)
+{
+    if (__atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED) == 0)
+        snprintf(c->message, sizeof(c->message), "%s: %s", what, fx_rv_name(rv));
+}
+
+static void *churner(void *arg)
+{
+    churn *c = arg;
+    CK_FUNCTION_LIST_PTR f = c->t->f;
+    CK_MECHANISM sha256 = {CKM_SHA256, NULL_PTR, 0};
+    for (int i = 0; i < CHURN_ROUNDS; i++) {
+        CK_SESSION_HANDLE s;
+        CK_RV rv = fx_open(c->t->slot, i % 2 == 0, &s);
+        if (rv != CKR_OK) {
+            churn_fail(c, "C_OpenSession", rv);
+            break;
+        }
+        __atomic_store_n(&c->handles[i % CHURN_HANDLES], s, __ATOMIC_RELEASE);
+        CK_BYTE out[32];
+        CK_ULONG len = sizeof(out);
+        rv = f->C_DigestInit(s, &sha256);
+        if (rv == CKR_OK)
+            rv = f->C_Digest(s, (CK_BYTE_PTR) "abc", 3, out, &len);
+        /* a prober may have closed it, or be digesting on it */
+        if (rv != CKR_OK && rv != CKR_SESSION_HANDLE_INVALID && rv != CKR_OPERATION_ACTIVE &&
+            rv != CKR_OPERATION_NOT_INITIALIZED)
+            churn_fail(c, "churner's digest", rv);
+        rv = f->C_CloseSession(s);
+        if (rv != CKR_OK && rv != CKR_SESSION_HANDLE_INVALID)
+            churn_fail(c, "churner's C_CloseSession", rv);
+    }
+    __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *prober(void *arg)
+{
+    churn *c = arg;
+    CK_FUNCTION_LIST_PTR f = c->t->f;
+    CK_MECHANISM sha256 = {CKM_SHA256, NULL_PTR, 0};
+    for (unsigned n = 0; !__atomic_load_n(&c->done, __ATOMIC_ACQUIRE); n++) {
+        CK_SESSION_HANDLE h = __atomic_load_n(&c->handles[n % CHURN_HANDLES], __ATOMIC_ACQUIRE);
+        if (h == CK_INVALID_HANDLE)
+            continue;
+        CK_SESSION_INFO info;
+        CK_RV rv = f->C_GetSessionInfo(h, &info);
+        if (rv == CKR_OK && info.slotID != c->t->slot)
+            churn_fail(c, "C_GetSessionInfo: another slot", rv);
+        else if (rv != CKR_OK && rv != CKR_SESSION_HANDLE_INVALID)
+            churn_fail(c, "C_GetSessionInfo", rv);
+        CK_BYTE out[32];
+        CK_ULONG len = sizeof(out);
+        rv = f->C_DigestInit(h, &sha256);
+        if (rv == CKR_OK) {
+            rv = f->C_Digest(h, (CK_BYTE_PTR) "abc", 3, out, &len);
+            if (rv == CKR_OPERATION_NOT_INITIALIZED) /* another thread's digest ended ours */
+                rv = CKR_OK;
+        }
+        if (rv != CKR_OK && rv != CKR_SESSION_HANDLE_INVALID && rv != CKR_OPERATION_ACTIVE)
+            churn_fail(c, "prober's digest", rv);
+        if (n % 64 == 0) {
+            rv = f->C_CloseSession(h);
+            if (rv != CKR_OK && rv != CKR_SESSION_HANDLE_INVALID)
+                churn_fail(c, "prober's C_CloseSession", rv);
+        }
+    }
+    return NULL;
+}
+
+static void handles_race_their_close(void **state)
+{
+    fx *t = *state;
+    assert_rv(t->f->C_Finalize(NULL_PTR), CKR_OK);
+    assert_rv(fx_initialize_args(NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL), CKR_OK);
+    churn c = {.t = t};
+    pthread_t threads[3];
+    assert_int_equal(pthread_create(&threads[0], NULL, churner, &c), 0);
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, prober, &c), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    if (c.errors)
+        print_error("%s\n", c.message);
+    assert_int_equal(c.errors, 0);
+    /* every handle the churner had is closed now */
+    for (int i = 0; i < CHURN_HANDLES; i++) {
+        CK_SESSION_INFO info;
+        assert_rv(t->f->C_GetSessionInfo(c.handles[i], &info), CKR_SESSION_HANDLE_INVALID);
+    }
+    /* and the table hands out working sessions again */
+    CK_SESSION_HANDLE s;
+    assert_rv(fx_open(t->slot, false, &s), CKR_OK);
+    assert_int_equal(fx_session_state(s), CKS_RO_PUBLIC_SESSION);
+    assert_rv(t->f->C_CloseSession(s), CKR_OK);
+}
+
 static void operation_state_not_supported(void **state)
 {
     fx *t = *state;
@@ -248,6 +365,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(session_objects_are_shared_then_vanish, fx_setup_token,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(threads_share_the_module, fx_setup_token, fx_teardown),
+        cmocka_unit_test_setup_teardown(handles_race_their_close, fx_setup_token, fx_teardown),
         cmocka_unit_test_setup_teardown(operation_state_not_supported, fx_setup_token, fx_teardown),
     };
     return cmocka_run_group_tests_name("sessions", tests, NULL, NULL);
