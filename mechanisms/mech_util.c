@@ -102,12 +102,10 @@ static void fetch_hmacs(void)
 #define HMAC_POOLED 8
 static struct hmac_slot {
     EVP_MAC_CTX *ctx;
-    size_t hash;                                 /* index in mech_hashes */
-    unsigned char masked_key[HMAC_POOL_KEY_MAX]; /* key XOR hmac_pad */
-    size_t key_len;
+    size_t hash; /* index in mech_hashes */
     bool busy;
-    uint64_t generation; /* hmac_generation when keyed: older ones are forgotten when put */
-    uint64_t used;       /* tick of its last use: the oldest is rekeyed first */
+    uint64_t used;      /* tick of its last use: the oldest is rekeyed first */
+    mech_key_mark mark; /* its key; a login ended since: forgotten when put */
 } hmac_pool[HMAC_POOLED];
 static uint64_t hmac_tick, hmac_generation;
 static pthread_mutex_t hmac_pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -169,8 +167,7 @@ static struct hmac_slot *hmac_slot_take(size_t hash, const unsigned char *key, s
         struct hmac_slot *slot = &hmac_pool[i];
         if (slot->busy)
             continue;
-        if (slot->ctx && slot->hash == hash && slot->key_len == key_len &&
-            masked_equal(slot->masked_key, key, key_len)) {
+        if (slot->ctx && slot->hash == hash && mech_key_mark_is(&slot->mark, key, key_len)) {
             *keyed = true;
             return slot;
         }
@@ -195,11 +192,8 @@ CK_RV mech_hmac_get(mech_hmac *mac, CK_MECHANISM_TYPE hash, const unsigned char 
         struct hmac_slot *slot = hmac_slot_take((size_t)i, key, key_len, &keyed);
         if (slot) {
             slot->busy = true;
-            if (!keyed) { /* the slot is ours now: its old key goes */
-                OPENSSL_cleanse(slot->masked_key, sizeof(slot->masked_key));
-                slot->key_len = 0;
-                slot->generation = hmac_generation;
-            }
+            if (!keyed) /* the slot is ours now: its old key goes */
+                mech_key_mark_clear(&slot->mark);
         }
         pthread_mutex_unlock(&hmac_pool_lock);
         mac->slot = slot;
@@ -216,11 +210,8 @@ CK_RV mech_hmac_get(mech_hmac *mac, CK_MECHANISM_TYPE hash, const unsigned char 
     mac->ctx = slot ? slot->ctx : mech_hmac_new(hash);
     bool ok = mac->ctx && (keyed ? EVP_MAC_init(mac->ctx, NULL, 0, NULL)
                                  : EVP_MAC_init(mac->ctx, key, key_len, NULL));
-    if (ok && slot && !keyed) {
-        for (size_t k = 0; k < key_len; k++)
-            slot->masked_key[k] = key[k] ^ hmac_pad[k];
-        slot->key_len = key_len;
-    }
+    if (ok && slot && !keyed)
+        mech_key_mark_set(&slot->mark, key, key_len);
     if (!ok) {
         mech_hmac_put(mac, false);
         return mech_openssl_error("HMAC", CKR_FUNCTION_FAILED);
@@ -235,7 +226,7 @@ void mech_hmac_put(mech_hmac *mac, bool reusable)
         EVP_MAC_CTX_free(mac->ctx);
     } else {
         pthread_mutex_lock(&hmac_pool_lock);
-        if (!reusable || slot->generation != hmac_generation) /* unknown state, or forgotten */
+        if (!reusable || !mech_key_mark_live(&slot->mark)) /* unknown state, or forgotten */
             hmac_slot_clear(slot);
         slot->busy = false;
         slot->used = ++hmac_tick;
@@ -245,15 +236,39 @@ void mech_hmac_put(mech_hmac *mac, bool reusable)
     mac->slot = NULL;
 }
 
+void mech_key_mark_set(mech_key_mark *mark, const unsigned char *key, size_t len)
+{
+    mech_key_mark_clear(mark);
+    if (len > sizeof(mark->masked) || !mech_once_run(&hmac_once)) /* the pad: drawn with them */
+        return;
+    for (size_t k = 0; k < len; k++)
+        mark->masked[k] = key[k] ^ hmac_pad[k];
+    mark->len = len;
+    mark->generation = __atomic_load_n(&hmac_generation, __ATOMIC_ACQUIRE);
+}
+
+bool mech_key_mark_live(const mech_key_mark *mark)
+{
+    return mark->len > 0 && mark->generation == __atomic_load_n(&hmac_generation, __ATOMIC_ACQUIRE);
+}
+
+bool mech_key_mark_is(const mech_key_mark *mark, const unsigned char *key, size_t len)
+{
+    return mech_key_mark_live(mark) && mark->len == len && masked_equal(mark->masked, key, len);
+}
+
+void mech_key_mark_clear(mech_key_mark *mark)
+{
+    OPENSSL_cleanse(mark, sizeof(*mark));
+}
+
 CK_RV mech_hmac_keep(mech_hmac_kept *mac, CK_MECHANISM_TYPE hash, const unsigned char *key,
                      size_t key_len)
 {
     ssize_t i = hash_index(hash);
     if (i < 0 || !mech_once_run(&hmac_once))
         return CKR_MECHANISM_INVALID;
-    uint64_t generation = __atomic_load_n(&hmac_generation, __ATOMIC_ACQUIRE);
-    bool same = mac->ctx && mac->hash == (size_t)i && mac->key_len == key_len &&
-                mac->generation == generation && masked_equal(mac->masked_key, key, key_len);
+    bool same = mac->ctx && mac->hash == (size_t)i && mech_key_mark_is(&mac->mark, key, key_len);
     if (same && mac->rested) {
         mac->rested = false;
         return CKR_OK;
@@ -264,8 +279,7 @@ CK_RV mech_hmac_keep(mech_hmac_kept *mac, CK_MECHANISM_TYPE hash, const unsigned
         mac->ctx = mech_hmac_new(hash);
         mac->hash = (size_t)i;
     }
-    OPENSSL_cleanse(mac->masked_key, sizeof(mac->masked_key));
-    mac->key_len = 0;
+    mech_key_mark_clear(&mac->mark);
     mac->rested = false;
     bool ok = mac->ctx && (same ? EVP_MAC_init(mac->ctx, NULL, 0, NULL)
                                 : EVP_MAC_init(mac->ctx, key, key_len, NULL));
@@ -273,19 +287,13 @@ CK_RV mech_hmac_keep(mech_hmac_kept *mac, CK_MECHANISM_TYPE hash, const unsigned
         mech_hmac_drop(mac);
         return mech_openssl_error("HMAC", CKR_FUNCTION_FAILED);
     }
-    if (key_len <= sizeof(mac->masked_key)) {
-        for (size_t k = 0; k < key_len; k++)
-            mac->masked_key[k] = key[k] ^ hmac_pad[k];
-        mac->key_len = key_len;
-        mac->generation = generation;
-    }
+    mech_key_mark_set(&mac->mark, key, key_len);
     return CKR_OK;
 }
 
 bool mech_hmac_rest(mech_hmac_kept *mac)
 {
-    if (!mac->ctx || !mac->key_len ||
-        mac->generation != __atomic_load_n(&hmac_generation, __ATOMIC_ACQUIRE))
+    if (!mac->ctx || !mech_key_mark_live(&mac->mark))
         return false;
     mac->rested = EVP_MAC_init(mac->ctx, NULL, 0, NULL) == 1;
     if (!mac->rested)

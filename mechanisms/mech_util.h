@@ -34,27 +34,41 @@ typedef struct mech_hmac {
 CK_RV mech_hmac_get(mech_hmac *mac, CK_MECHANISM_TYPE hash, const unsigned char *key,
                     size_t key_len);
 void mech_hmac_put(mech_hmac *mac, bool reusable);
+/* The key a context a session keeps (parked, mech.h) was keyed with,
+ * recognized by a masked copy (XOR a random pad of the process, as the
+ * pool does), and the count of mech_keyed_forget calls when it was
+ * keyed: a context kept across the end of a login is never reused.
+ * Zeroed: no key. */
+typedef struct mech_key_mark {
+    unsigned char masked[64];
+    size_t len; /* 0: none (a key over 64 bytes is not marked) */
+    uint64_t generation;
+} mech_key_mark;
+void mech_key_mark_set(mech_key_mark *mark, const unsigned char *key, size_t len);
+/* Whether key is the marked one and no login ended since (constant time
+ * in the key's bytes). */
+bool mech_key_mark_is(const mech_key_mark *mark, const unsigned char *key, size_t len);
+/* Whether a key is marked and no login ended since: a context may be parked. */
+bool mech_key_mark_live(const mech_key_mark *mark);
+void mech_key_mark_clear(mech_key_mark *mark);
+
 /* A keyed HMAC context one session keeps between its HMAC operations
- * (the HMAC rows park it, mech.h): no lock, no pool, no rekeying while
- * the session signs or verifies with the same key.  The key is
- * recognized by a masked copy, as the pool does.  Zeroed: none kept. */
+ * (the HMAC rows park it): no lock, no pool, no rekeying while the
+ * session signs or verifies with the same key.  Zeroed: none kept. */
 typedef struct mech_hmac_kept {
     EVP_MAC_CTX *ctx;
-    size_t hash;          /* index in mech_hashes */
-    size_t key_len;       /* 0: a key too long to recognize (never reused) */
-    uint64_t generation;  /* mech_keyed_forget's count when keyed */
-    bool rested;          /* in its keyed state: no trace of an operation */
-    unsigned char masked_key[64];
+    size_t hash; /* index in mech_hashes */
+    bool rested; /* in its keyed state: no trace of an operation */
+    mech_key_mark mark;
 } mech_hmac_kept;
-/* Makes mac->ctx ready for an HMAC with key over hash: reset when it was
- * keyed with the same key (and parked since), else keyed anew. */
+/* Makes mac->ctx ready for an HMAC with key over hash: as parked when it
+ * was keyed with the same key, else keyed anew. */
 CK_RV mech_hmac_keep(mech_hmac_kept *mac, CK_MECHANISM_TYPE hash, const unsigned char *key,
                      size_t key_len);
 /* Resets mac to its keyed state, for parking; false: it must go instead
- * (OpenSSL failed, its key is not recognizable, or mech_keyed_forget ran
- * since it was keyed). */
+ * (OpenSSL failed, its key is not marked, or a login ended since). */
 bool mech_hmac_rest(mech_hmac_kept *mac);
-/* Frees the context (OpenSSL cleanses its key) and the masked copy. */
+/* Frees the context (OpenSSL cleanses its key) and the mark. */
 void mech_hmac_drop(mech_hmac_kept *mac);
 /* Frees every pooled context keyed with a key (cleansed), at the end of
  * a login: C_Logout, the last session's close.  A context in use goes

@@ -423,6 +423,14 @@ static void use_keys(CK_SESSION_HANDLE session, const keys *k)
         len = sizeof(out);
         assert_rv(f->C_EncryptInit(session, &cbc, k->aes), CKR_OK);
         assert_rv(f->C_Encrypt(session, data, sizeof(data), out, &len), CKR_OK);
+        /* AES-GCM too: no AES context is kept keyed between operations
+         * (its key schedule begins with the key itself). */
+        unsigned char nonce[12] = {(unsigned char)round};
+        CK_GCM_PARAMS_V3 gp = {nonce, sizeof(nonce), 96, NULL, 0, 128};
+        CK_MECHANISM gcm = {CKM_AES_GCM, &gp, sizeof(gp)};
+        len = sizeof(out);
+        assert_rv(f->C_EncryptInit(session, &gcm, k->aes), CKR_OK);
+        assert_rv(f->C_Encrypt(session, data, sizeof(data), out, &len), CKR_OK);
         CK_MECHANISM hmac = {CKM_SHA256_HMAC, NULL, 0};
         len = sizeof(out);
         assert_rv(f->C_SignInit(session, &hmac, k->hmac), CKR_OK);
