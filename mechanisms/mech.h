@@ -100,10 +100,14 @@ typedef struct mech_ops {
     void (*free)(void *state);
     /* Optional, both or neither: the session keeps one ended state per
      * operation kind for its next init of the same ops instead of freeing
-     * it (a digest context kept, not made and freed per call: issue 18).
-     * park wipes every trace of the ended operation from the state (false:
-     * free it instead); reuse is init on a parked state (on failure the
-     * core frees it). */
+     * it (a digest context kept, not made and freed per call; an HMAC
+     * context kept keyed with its key: issue 18).  park wipes every trace
+     * of the ended operation from the state (false: free it instead);
+     * reuse is init on a parked state, with the borrowed key for a keyed
+     * kind (on failure the core frees it).  A parked state that holds key
+     * material must be refused by park once a login ended
+     * (mech_key_mark_live); the core frees the parked states of a token's
+     * sessions at C_Logout (sessions_drop_parked). */
     bool (*park)(void *state);
     CK_RV (*reuse)(const CK_MECHANISM *mech, const mech_key *key, mech_op_kind kind,
                    const mech_env *env, void *state);

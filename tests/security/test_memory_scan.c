@@ -16,8 +16,8 @@
  *   (a) logged in, after use: the AES key's clear value and the PINs
  *       must not be there (the object cache keeps key values masked); the
  *       private keys (OpenSSL's EVP_PKEY, kept while logged in) and the
- *       HMAC key (OpenSSL's copy in a pooled keyed context) are counted
- *       and reported;
+ *       HMAC key (OpenSSL's copy in the keyed context the session keeps)
+ *       are counted and reported;
  *   (b) after C_Logout, (c) after C_CloseAllSessions, (d) after
  *       C_Finalize: nothing at all.
  *
@@ -206,8 +206,9 @@ static void make_needles(void)
 {
     for (int rev = 0; rev <= 1; rev++) {
         add_needle(rev ? "aes key (reversed)" : "aes key", &known.aes, 0, 32, rev, true);
-        /* An HMAC context stays keyed while logged in (mechanisms/mech_util.c
-         * mech_hmac_get): OpenSSL's copy of its key is the one in use. */
+        /* A session keeps its HMAC context keyed while logged in
+         * (mechanisms/mech_util.c mech_hmac_keep): OpenSSL's copy of its key
+         * is the one in use. */
         add_needle(rev ? "hmac key (reversed)" : "hmac key", &known.hmac, 0, 32, rev, false);
         add_needle(rev ? "ec scalar (reversed)" : "ec scalar", &known.ec_value, 0, 32, rev, false);
         static const size_t at[] = {0, 40, 100};
