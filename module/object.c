@@ -596,6 +596,7 @@ done:
 CK_RV object_destroy(se_session *s, CK_OBJECT_HANDLE h)
 {
     se_token *t = s->token;
+    bool secret = false;
     mutex_lock(t->lock);
     se_object *o;
     CK_RV rv = object_lookup(s, h, &o);
@@ -608,6 +609,7 @@ CK_RV object_destroy(se_session *s, CK_OBJECT_HANDLE h)
     rv = lifecycle_check(t, LC_OBJECT_WRITE);
     if (rv != CKR_OK)
         goto out;
+    secret = o->cls == CKO_SECRET_KEY;
     if (o->on_token) {
         if (!session_is_rw(s)) {
             rv = CKR_SESSION_READ_ONLY;
@@ -638,6 +640,10 @@ CK_RV object_destroy(se_session *s, CK_OBJECT_HANDLE h)
     }
 out:
     mutex_unlock(t->lock);
+    /* A secret key's in-use copies go with it: the HMAC contexts the
+     * token's sessions keep (most are another key's, and are keyed again). */
+    if (rv == CKR_OK && secret)
+        sessions_drop_parked(t);
     return rv;
 }
 

@@ -18,6 +18,7 @@
  *       private keys (OpenSSL's EVP_PKEY, kept while logged in) and the
  *       HMAC key (OpenSSL's copy in the keyed context the session keeps)
  *       are counted and reported;
+ *   (a') the HMAC key destroyed: no copy of it;
  *   (b) after C_Logout, (c) after C_CloseAllSessions, (d) after
  *       C_Finalize: nothing at all.
  *
@@ -316,6 +317,22 @@ static size_t report(const char *point, bool in_use, bool assert_zero)
     return total_must;
 }
 
+/* Scans and sums the hits of the needles whose name starts with prefix. */
+static size_t scan_for(const char *point, const char *prefix)
+{
+    scan_result r;
+    scan_memory(&r);
+    size_t total = 0;
+    printf("# memory scan %s, %s only:\n", point, prefix);
+    for (size_t k = 0; k < needle_count; k++) {
+        if (strncmp(needles[k].name, prefix, strlen(prefix)) != 0)
+            continue;
+        printf("#   %-26s %zu\n", needles[k].name, r.hits[k]);
+        total += r.hits[k];
+    }
+    return total;
+}
+
 /* ---- the module's side ---------------------------------------------------------- */
 
 static CK_FUNCTION_LIST_PTR f;
@@ -493,6 +510,10 @@ static void memory_scan(void **state)
     create_keys(session, &k, true);
     use_keys(session, &k);
     size_t in_use = report("(a) logged in, after use", true, false);
+    /* A destroyed key's in-use copies go with it: the HMAC context the
+     * session kept keyed with it among them. */
+    assert_rv(f->C_DestroyObject(session, k.hmac), CKR_OK);
+    size_t destroyed = scan_for("(a') after C_DestroyObject of the HMAC key", "hmac key");
     assert_rv(f->C_Logout(session), CKR_OK);
     leaks += report("(b) after C_Logout", false, true);
 
@@ -516,6 +537,7 @@ static void memory_scan(void **state)
 
     printf("# in use: %zu clear copies of what must stay masked; after: %zu\n", in_use, leaks);
     assert_int_equal(in_use, 0);
+    assert_int_equal(destroyed, 0);
     assert_int_equal(leaks, 0);
 }
 
