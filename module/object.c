@@ -6,7 +6,8 @@
  * same in every process; a session object's has bit 62 set.  Token
  * objects are loaded lazily, one at a time, and the cache is dropped
  * whenever another connection changed the store (data_version).
- * C_FindObjects is in object_find.c.
+ * C_FindObjects is in object_find.c, the key material objects lend to
+ * mechanisms in object_key.c.
  */
 #include "core.h"
 #include "key_cache.h"
@@ -24,7 +25,7 @@
 #define CACHE_MAX 16384      /* then the cache starts over */
 #define LIFECYCLE_ID ID_MASK /* the hardware-feature object: not a store row */
 
-static bool is_key_class(CK_OBJECT_CLASS cls)
+bool object_is_key_class(CK_OBJECT_CLASS cls)
 {
     return cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY;
 }
@@ -43,7 +44,7 @@ static void object_free(se_object *o)
 
 /* The values kept masked: those the store seals (encrypted at rest even
  * on a public object), which are every key's secret material. */
-static bool masked_type(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type)
+bool object_masked_type(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type)
 {
     return (policy_store_flags(cls, type) & TOK_ATTR_SECRET) != 0;
 }
@@ -55,7 +56,7 @@ static CK_RV xor_masked(CK_OBJECT_CLASS cls, const unsigned char *nonce, attr_li
     CK_RV rv = CKR_OK;
     for (size_t i = 0; rv == CKR_OK && i < list->count; i++) {
         CK_ATTRIBUTE *a = &list->items[i];
-        if (a->ulValueLen > 0 && masked_type(cls, a->type))
+        if (a->ulValueLen > 0 && object_masked_type(cls, a->type))
             rv = secret_xor(nonce, a->type, a->pValue, a->ulValueLen);
     }
     return rv;
@@ -69,7 +70,7 @@ static CK_RV mask_for(se_object *o, attr_list *list)
 }
 
 /* A clear copy of o's attributes: free it (cleansed) with attr_list_free. */
-static CK_RV clear_attrs(const se_object *o, attr_list *out)
+CK_RV object_clear_attrs(const se_object *o, attr_list *out)
 {
     CK_RV rv = attr_list_copy(out, &o->attrs);
     return rv == CKR_OK ? xor_masked(o->cls, o->nonce, out) : rv;
@@ -80,12 +81,12 @@ bool object_matches(const se_object *o, const attr_list *want)
 {
     bool names_masked = false;
     for (size_t i = 0; i < want->count && !names_masked; i++)
-        names_masked = masked_type(o->cls, want->items[i].type);
+        names_masked = object_masked_type(o->cls, want->items[i].type);
     if (!names_masked)
         return policy_matches(&o->attrs, want);
     attr_list clear;
     attr_list_init(&clear);
-    bool match = clear_attrs(o, &clear) == CKR_OK && policy_matches(&clear, want);
+    bool match = object_clear_attrs(o, &clear) == CKR_OK && policy_matches(&clear, want);
     attr_list_free(&clear);
     return match;
 }
@@ -343,6 +344,11 @@ static CK_RV lookup(se_session *s, CK_OBJECT_HANDLE h, bool sync, se_object **ou
     return CKR_OK;
 }
 
+CK_RV object_lookup_synced(se_session *s, CK_OBJECT_HANDLE h, se_object **out)
+{
+    return lookup(s, h, false, out);
+}
+
 CK_RV object_lookup(se_session *s, CK_OBJECT_HANDLE h, se_object **out)
 {
     return lookup(s, h, true, out);
@@ -418,7 +424,7 @@ CK_RV object_store(se_session *s, attr_list *attrs, const char *audit, CK_OBJECT
         o->handle = token_handle(t, o->id);
     } else {
         /* docs/spec.md §3: every key made is recorded, session keys too. */
-        if (audit && is_key_class(cls)) {
+        if (audit && object_is_key_class(cls)) {
             rv = tok_audit_note(t->store, "object-created", audit);
             if (rv != CKR_OK)
                 goto out;
@@ -580,7 +586,7 @@ CK_RV object_copy(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_U
     }
     rv = policy_check_copy(src->cls, &src->attrs, &changes, t->login == LOGIN_SO);
     if (rv == CKR_OK)
-        rv = clear_attrs(src, &attrs);
+        rv = object_clear_attrs(src, &attrs);
     if (rv == CKR_OK)
         rv = attr_list_copy(&attrs, &changes);
     if (rv == CKR_OK)
@@ -622,7 +628,7 @@ CK_RV object_destroy(se_session *s, CK_OBJECT_HANDLE h)
         if (rv == CKR_OK)
             cache_remove(t, id);
     } else {
-        if (is_key_class(o->cls)) {
+        if (object_is_key_class(o->cls)) {
             char audit[64];
             snprintf(audit, sizeof(audit), "destroy session %s", class_name(o->cls));
             rv = tok_audit_note(t->store, "object-destroyed", audit);
@@ -703,7 +709,7 @@ CK_RV object_get_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
             CK_RV unmask = CKR_OK;
             if (have->ulValueLen)
                 memcpy(want->pValue, have->pValue, have->ulValueLen);
-            if (have->ulValueLen && masked_type(o->cls, want->type))
+            if (have->ulValueLen && object_masked_type(o->cls, want->type))
                 unmask = secret_xor(o->nonce, want->type, want->pValue, have->ulValueLen);
             if (unmask != CKR_OK) {
                 OPENSSL_cleanse(want->pValue, have->ulValueLen);
@@ -759,7 +765,7 @@ CK_RV object_set_attributes(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR 
     for (size_t i = 0; rv == CKR_OK && i < changes.count; i++)
         rv = policy_check_set(&o->attrs, &changes.items[i], t->login == LOGIN_SO);
     if (rv == CKR_OK)
-        rv = clear_attrs(o, &next);
+        rv = object_clear_attrs(o, &next);
     if (rv == CKR_OK)
         rv = attr_list_copy(&next, &changes);
     if (rv == CKR_OK)
@@ -803,112 +809,4 @@ done:
     attr_list_free(&changes);
     attr_list_free(&next);
     return rv;
-}
-
-/* Builds o->key on first use from a clear copy of the attributes: an
- * EVP_PKEY kept (OpenSSL cannot keep it masked), or a secret key's type
- * and length only: its value stays masked in o->attrs. */
-CK_RV object_build_key(se_object *o)
-{
-    if (o->key_ready)
-        return CKR_OK;
-    attr_list clear;
-    attr_list_init(&clear);
-    CK_RV rv = clear_attrs(o, &clear);
-    if (rv == CKR_OK)
-        rv = mech_key_from_attrs(&clear, &o->key);
-    attr_list_free(&clear);
-    if (rv != CKR_OK) {
-        mech_key_free(&o->key);
-        memset(&o->key, 0, sizeof(o->key));
-        return rv;
-    }
-    if (o->key.secret) {
-        OPENSSL_cleanse(o->key.secret, o->key.secret_len);
-        free(o->key.secret);
-        o->key.secret = NULL;
-    }
-    o->key_ready = true;
-    return CKR_OK;
-}
-
-/* A secret key's value, unmasked into a buffer of the caller's. */
-static CK_RV unmask_secret(const se_object *o, mech_key *key)
-{
-    const CK_ATTRIBUTE *value = attr_list_find(&o->attrs, CKA_VALUE);
-    if (!value || value->ulValueLen != o->key.secret_len)
-        return CKR_KEY_TYPE_INCONSISTENT;
-    key->secret = malloc(key->secret_len ? key->secret_len : 1);
-    if (!key->secret)
-        return CKR_HOST_MEMORY;
-    memcpy(key->secret, value->pValue, key->secret_len);
-    return secret_xor(o->nonce, CKA_VALUE, key->secret, key->secret_len);
-}
-
-CK_RV object_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mech_key *key,
-                 bool *always_authenticate)
-{
-    memset(key, 0, sizeof(*key));
-    se_object *o;
-    CK_RV rv = lookup(s, h, false, &o); /* the caller synced: one store check per call */
-    if (rv == CKR_OBJECT_HANDLE_INVALID || (rv == CKR_OK && !is_key_class(o->cls)))
-        return CKR_KEY_HANDLE_INVALID;
-    if (rv != CKR_OK)
-        return rv;
-    /* docs/spec.md §2: the attestation key signs only inside vendor mechanisms. */
-    if (attr_list_bool(&o->attrs, CKA_SE_ATTESTATION, false))
-        return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    rv = policy_check_usage(&o->attrs, usage);
-    if (rv != CKR_OK)
-        return rv;
-    if (o->sealed)
-        return CKR_USER_NOT_LOGGED_IN;
-    rv = object_build_key(o);
-    if (rv != CKR_OK)
-        return rv == CKR_TEMPLATE_INCOMPLETE ? CKR_KEY_TYPE_INCONSISTENT : rv;
-    *key = o->key;
-    key->attrs = &o->attrs;
-    key->handle = h;
-    if (key->pkey)
-        EVP_PKEY_up_ref(key->pkey);
-    else if (o->key.cls == CKO_SECRET_KEY)
-        rv = unmask_secret(o, key);
-    if (rv != CKR_OK) {
-        mech_key_free(key);
-        memset(key, 0, sizeof(*key));
-        return rv;
-    }
-    if (always_authenticate)
-        *always_authenticate = attr_list_bool(&o->attrs, CKA_ALWAYS_AUTHENTICATE, false);
-    return CKR_OK;
-}
-
-CK_RV object_key_attrs(se_session *s, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE_TYPE *types,
-                       size_t count, attr_list *out)
-{
-    se_object *o;
-    CK_RV rv = lookup(s, h, false, &o);
-    if (rv == CKR_OBJECT_HANDLE_INVALID)
-        rv = CKR_KEY_HANDLE_INVALID;
-    for (size_t i = 0; rv == CKR_OK && i < count; i++) {
-        const CK_ATTRIBUTE *a = attr_list_find(&o->attrs, types[i]);
-        if (!a)
-            continue;
-        rv = attr_list_set(out, a->type, a->pValue, a->ulValueLen);
-        const CK_ATTRIBUTE *copy = attr_list_find(out, a->type);
-        if (rv == CKR_OK && copy->ulValueLen && masked_type(o->cls, a->type))
-            rv = secret_xor(o->nonce, a->type, copy->pValue, copy->ulValueLen);
-    }
-    return rv;
-}
-
-void object_forget_keys(se_token *t)
-{
-    key_cache_clear(t);
-    for (se_object *o = t->session_objects; o; o = o->next) {
-        if (o->key_ready)
-            mech_key_free(&o->key);
-        memset(&o->key, 0, sizeof(o->key));
-        o->key_ready = false;
-    }
 }
