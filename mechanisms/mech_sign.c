@@ -421,11 +421,6 @@ typedef struct mac_state {
     mech_op_kind kind;
     EVP_MAC_CTX *ctx;
     mech_hmac_kept hmac; /* HMAC: ctx is hmac.ctx, kept keyed with the session's state */
-    /* HMAC: the row data of the last init, for a reuse with the same
-     * mechanism (the rows are searched by a walk of the table). */
-    CK_MECHANISM_TYPE last_type;
-    mech_op_kind last_kind;
-    const sign_mech *last_mech;
     size_t full_len; /* what EVP_MAC_final gives */
     size_t mac_len;  /* what the caller gets: full_len, less for a _GENERAL CMAC */
 } mac_state;
@@ -493,14 +488,9 @@ static CK_RV hmac_setup(const CK_MECHANISM *param, const mech_key *key, mech_op_
 {
     if (kind != MECH_SIGN && kind != MECH_VERIFY)
         return CKR_MECHANISM_INVALID;
-    const sign_mech *mech = s->last_mech && s->last_type == param->mechanism && s->last_kind == kind
-                                ? s->last_mech
-                                : sign_mech_of(param->mechanism, kind);
+    const sign_mech *mech = sign_mech_of(param->mechanism, kind);
     if (!mech || mech->scheme != SCHEME_HMAC)
         return CKR_MECHANISM_INVALID;
-    s->last_type = param->mechanism;
-    s->last_kind = kind;
-    s->last_mech = mech;
     if (!mech_param_absent(param))
         return CKR_MECHANISM_PARAM_INVALID;
     CK_RV rv = check_hmac_key(key);
