@@ -228,8 +228,10 @@ CK_RV object_key_attrs(se_session *s, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE_TYP
 CK_RV object_build_key(se_object *o);
 /* Frees the key material built from session objects (the end of a login). */
 void object_forget_keys(se_token *t);
-/* Drops a session's session objects (on close); token->lock held. */
-void object_drop_session(se_token *t, CK_SESSION_HANDLE owner);
+/* Drops a session's session objects (on close); token->lock held.  true
+ * when a secret key was among them (its kept HMAC contexts must go:
+ * sessions_drop_parked, outside the locks). */
+bool object_drop_session(se_token *t, CK_SESSION_HANDLE owner);
 /* Drops every cached object (re-init, logout of private objects). */
 void object_cache_clear(se_token *t, bool session_objects_too);
 

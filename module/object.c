@@ -130,20 +130,23 @@ void object_cache_clear(se_token *t, bool session_objects_too)
     }
 }
 
-void object_drop_session(se_token *t, CK_SESSION_HANDLE owner)
+bool object_drop_session(se_token *t, CK_SESSION_HANDLE owner)
 {
+    bool secret = false;
     key_cache_drop_session(t, owner);
     se_object **link = &t->session_objects;
     while (*link) {
         se_object *o = *link;
         if (o->owner == owner) {
             key_cache_clear(t); /* other sessions may have borrowed it */
+            secret |= o->cls == CKO_SECRET_KEY;
             *link = o->next;
             object_free(o);
         } else {
             link = &o->next;
         }
     }
+    return secret;
 }
 
 static CK_RV cache_insert(se_token *t, se_object *o)

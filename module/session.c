@@ -258,33 +258,39 @@ void session_put(se_session *s)
 }
 
 /* Takes s out of the table; module.lock held.  The last session of a
- * token logs the application out (§5.6). */
-static void session_detach(se_session *s)
+ * token logs the application out (§5.6).  true when a secret session key
+ * of s went, which other sessions may keep HMAC contexts keyed with. */
+static bool session_detach(se_session *s)
 {
     se_token *t = s->token;
     __atomic_store_n(&s->open, false, __ATOMIC_RELEASE);
     mutex_lock(t->lock);
-    object_drop_session(t, s->handle);
+    bool secret = object_drop_session(t, s->handle);
     t->sessions--;
     if (session_is_rw(s))
         t->rw_sessions--;
     if (t->sessions == 0 && t->login != LOGIN_NONE)
         token_forget_login(t);
     mutex_unlock(t->lock);
+    return secret;
 }
 
 CK_RV session_close(CK_SESSION_HANDLE h)
 {
     se_session *s = NULL;
+    bool secret = false;
     mutex_lock(module.lock);
     if (h >= 1 && is_open(session_at(h - 1))) {
         s = session_at(h - 1);
-        session_detach(s);
+        secret = session_detach(s);
     }
     mutex_unlock(module.lock);
     if (!s)
         return CKR_SESSION_HANDLE_INVALID;
+    se_token *t = s->token;
     session_put(s); /* the table's */
+    if (secret) /* the other sessions' HMAC contexts keyed with its keys */
+        sessions_drop_parked(t);
     return CKR_OK;
 }
 

@@ -18,7 +18,8 @@
  *       private keys (OpenSSL's EVP_PKEY, kept while logged in) and the
  *       HMAC key (OpenSSL's copy in the keyed context the session keeps)
  *       are counted and reported;
- *   (a') the HMAC key destroyed: no copy of it;
+ *   (a') the HMAC key destroyed: no copy of it; (a'') the same after
+ *       the close of a session whose HMAC key another session used;
  *   (b) after C_Logout, (c) after C_CloseAllSessions, (d) after
  *       C_Finalize: nothing at all.
  *
@@ -514,6 +515,15 @@ static void memory_scan(void **state)
      * session kept keyed with it among them. */
     assert_rv(f->C_DestroyObject(session, k.hmac), CKR_OK);
     size_t destroyed = scan_for("(a') after C_DestroyObject of the HMAC key", "hmac key");
+    /* So do the session keys of a closed session that another session
+     * used: its HMAC key, kept keyed by the session that signed. */
+    CK_SESSION_HANDLE owner;
+    assert_rv(fx_open(slot, true, &owner), CKR_OK);
+    keys theirs = k;
+    create_keys(owner, &theirs, false);
+    use_keys(session, &theirs);
+    assert_rv(f->C_CloseSession(owner), CKR_OK);
+    destroyed += scan_for("(a'') after the close of the session that owned the HMAC key", "hmac key");
     assert_rv(f->C_Logout(session), CKR_OK);
     leaks += report("(b) after C_Logout", false, true);
 
