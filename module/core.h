@@ -228,6 +228,10 @@ CK_RV object_key_attrs(se_session *s, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE_TYP
 CK_RV object_build_key(se_object *o);
 /* Frees the key material built from session objects (the end of a login). */
 void object_forget_keys(se_token *t);
+/* XORs list's masked values (those the store seals, object class cls)
+ * with the keystream of nonce: masks a clear list, unmasks a copy of a
+ * masked one (secret.h).  A failure leaves list unusable. */
+CK_RV object_xor_masked(CK_OBJECT_CLASS cls, const unsigned char *nonce, attr_list *list);
 /* Drops a session's session objects (on close); token->lock held.  true
  * when a secret key was among them (its kept HMAC contexts must go:
  * sessions_drop_parked, outside the locks). */

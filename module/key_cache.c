@@ -72,12 +72,7 @@ static CK_RV xor_entry(const unsigned char *nonce, CK_OBJECT_CLASS cls, mech_key
     CK_RV rv = CKR_OK;
     if (key->secret)
         rv = secret_xor(nonce, CKA_VALUE, key->secret, key->secret_len);
-    for (size_t i = 0; rv == CKR_OK && i < lent->count; i++) {
-        CK_ATTRIBUTE *a = &lent->items[i];
-        if (a->ulValueLen > 0 && (policy_store_flags(cls, a->type) & TOK_ATTR_SECRET))
-            rv = secret_xor(nonce, a->type, a->pValue, a->ulValueLen);
-    }
-    return rv;
+    return rv == CKR_OK ? object_xor_masked(cls, nonce, lent) : rv;
 }
 
 /* A copy of key's material: a reference to its EVP_PKEY, its secret in a

@@ -49,9 +49,7 @@ bool object_masked_type(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type)
     return (policy_store_flags(cls, type) & TOK_ATTR_SECRET) != 0;
 }
 
-/* XORs list's masked values with the keystream of nonce: masks a clear
- * list, unmasks a copy of a masked one.  A failure leaves list unusable. */
-static CK_RV xor_masked(CK_OBJECT_CLASS cls, const unsigned char *nonce, attr_list *list)
+CK_RV object_xor_masked(CK_OBJECT_CLASS cls, const unsigned char *nonce, attr_list *list)
 {
     CK_RV rv = CKR_OK;
     for (size_t i = 0; rv == CKR_OK && i < list->count; i++) {
@@ -66,14 +64,14 @@ static CK_RV xor_masked(CK_OBJECT_CLASS cls, const unsigned char *nonce, attr_li
 static CK_RV mask_for(se_object *o, attr_list *list)
 {
     CK_RV rv = secret_nonce(o->nonce);
-    return rv == CKR_OK ? xor_masked(o->cls, o->nonce, list) : rv;
+    return rv == CKR_OK ? object_xor_masked(o->cls, o->nonce, list) : rv;
 }
 
 /* A clear copy of o's attributes: free it (cleansed) with attr_list_free. */
 CK_RV object_clear_attrs(const se_object *o, attr_list *out)
 {
     CK_RV rv = attr_list_copy(out, &o->attrs);
-    return rv == CKR_OK ? xor_masked(o->cls, o->nonce, out) : rv;
+    return rv == CKR_OK ? object_xor_masked(o->cls, o->nonce, out) : rv;
 }
 
 /* policy_matches on o, unmasking only when want names a masked value. */
