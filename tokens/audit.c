@@ -172,7 +172,7 @@ static CK_RV batch_stmt(tok *t, sqlite3_stmt **out)
     if (t->audit_batch == NULL) {
         char sql[64 + TOK_AUDIT_BATCH * 24];
         size_t at = (size_t)snprintf(sql, sizeof(sql),
-                                     "INSERT INTO audit (seq, time, event,"
+                                     "INSERT OR FAIL INTO audit (seq, time, event,"
                                      " detail, prev_hash, hash) VALUES");
         for (size_t i = 0; i < TOK_AUDIT_BATCH; i++)
             at += (size_t)snprintf(sql + at, sizeof(sql) - at, "%s(?,?,?,?,?,?)", i ? "," : "");
