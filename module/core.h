@@ -96,6 +96,9 @@ struct se_token {
     CK_ULONG next_session_object;
     se_object *lifecycle_object; /* CKH_SE_LIFECYCLE, rebuilt after a change */
     struct key_cache *key_cache; /* keys borrowed by sessions (key_cache.c) */
+    /* Raised with every key_cache_clear; a session's kept key is good while
+     * it stays (atomic: read without the lock, key_cache.c key_kept_take). */
+    uint64_t key_epoch;
 };
 
 CK_RV slot_refresh(void); /* new token files; module.lock held */
@@ -167,6 +170,7 @@ struct se_session {
     int fate;      /* SESSION_LIVE, _RETIRED (free for session_open), _ORPHAN (session.c) */
     se_operation ops[MECH_OP_KINDS];
     se_find find;
+    struct key_kept *kept; /* its last borrowed secret key (key_cache.c); lock held */
 };
 
 CK_RV session_open(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR out);
@@ -183,8 +187,8 @@ void session_end_operation(se_operation *op);
 void *session_unpark(se_operation *op, const mech_row *row);
 void sessions_free(void);
 /* Frees the states parked by the token's sessions (keyed HMAC contexts
- * among them), at the end of a login; takes module.lock and each
- * session's lock, so no other lock may be held. */
+ * among them) and their kept keys, at the end of a login; takes
+ * module.lock and each session's lock, so no other lock may be held. */
 void sessions_drop_parked(se_token *t);
 /* Closes every session of a pulled token (PKCS#11 3.0 §5.1.2: removing a
  * token closes all sessions with it); module.lock held. */

@@ -107,13 +107,23 @@ CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, enu
     se_token *t = s->token;
     memset(key, 0, sizeof(*key));
     bool auth = false;
-    mutex_lock(t->lock);
-    /* The store's data version and the lifecycle are read on every
-     * borrow; a change of either drops the kept keys (key_cache.c). */
-    CK_RV rv = check_lifecycle(t);
-    if (rv == CKR_OK && !key_cache_take(t, s, h, usage, (size_t)lend, key, attrs, &auth))
-        rv = resolve_key(s, h, usage, lend, key, attrs, &auth);
-    mutex_unlock(t->lock);
+    /* LEND_NONE: op_init's borrows, under the session's lock, which the
+     * session's kept key needs (key_cache.c). */
+    bool kept = lend == LEND_NONE && key_kept_take(s, h, usage, key, &auth);
+    CK_RV rv = CKR_OK;
+    if (!kept) {
+        if (lend == LEND_NONE)
+            key_kept_drop(s);
+        mutex_lock(t->lock);
+        /* The store's data version and the lifecycle are read on every
+         * borrow; a change of either drops the kept keys (key_cache.c). */
+        rv = check_lifecycle(t);
+        if (rv == CKR_OK && !key_cache_take(t, s, h, usage, (size_t)lend, key, attrs, &auth))
+            rv = resolve_key(s, h, usage, lend, key, attrs, &auth);
+        if (rv == CKR_OK && lend == LEND_NONE)
+            key_kept_put(s, h, usage, key, auth);
+        mutex_unlock(t->lock);
+    }
     if (rv == CKR_OK) {
         key->attrs = attrs; /* the caller's copy */
         key->handle = h;

@@ -159,6 +159,7 @@ void key_cache_put(se_token *t, const se_session *s, CK_OBJECT_HANDLE h, CK_ATTR
 
 void key_cache_clear(se_token *t)
 {
+    __atomic_add_fetch(&t->key_epoch, 1, __ATOMIC_RELEASE); /* the sessions' kept keys too */
     if (!t->key_cache)
         return;
     for (size_t i = 0; i < KEY_CACHE_SLOTS; i++)
@@ -188,4 +189,88 @@ size_t key_cache_count(const se_token *t)
     for (size_t i = 0; t->key_cache && i < KEY_CACHE_SLOTS; i++)
         n += t->key_cache->slots[i].used;
     return n;
+}
+
+/* ---- a session's kept key: the hit without the token lock ------------- */
+
+/*
+ * What the token lock still serialized on a hit above was the check that
+ * nothing changed (the store's data version, the lifecycle) and the copy
+ * of the entry; two threads of one process signing with HMAC waited for
+ * each other there.  A session keeps its last borrowed secret key with
+ * what proves it current: the token's key epoch, which every
+ * key_cache_clear raises (whatever drops the token's entries), and the
+ * wal-index header of the store as the borrow's object_sync saw it,
+ * which every commit of any process rewrites (another process's change,
+ * this process's lifecycle transition).  Both equal: the borrow would
+ * find what it found then, so the copy is taken under the session's lock
+ * only.  Secret keys only: their copy is a buffer of the kept key's own,
+ * whereas an EVP_PKEY copy is a reference to an object of the cache.
+ *
+ * At rest the value is masked under the kept key's nonce, as the token's
+ * entries are.  It goes with the session, at its next borrow that misses,
+ * and where the HMAC contexts the session keeps go (sessions_drop_parked:
+ * the end of a login, the destruction of a secret key, the close of a
+ * session that owned secret session keys).
+ */
+struct key_kept {
+    CK_OBJECT_HANDLE handle;
+    CK_ATTRIBUTE_TYPE usage;
+    bool always_auth;
+    uint64_t epoch;
+    unsigned char wal[TOK_WAL_HEADER_LEN];
+    mech_key key; /* key.secret masked */
+    unsigned char nonce[SECRET_NONCE_LEN];
+};
+
+bool key_kept_take(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mech_key *key,
+                   bool *always_auth)
+{
+    const struct key_kept *k = s->kept;
+    if (!k || k->handle != h || k->usage != usage)
+        return false;
+    se_token *t = s->token;
+    if (__atomic_load_n(&t->key_epoch, __ATOMIC_ACQUIRE) != k->epoch ||
+        !tok_wal_unchanged(t->store, k->wal))
+        return false;
+    if (copy_key(key, &k->key) != CKR_OK ||
+        secret_xor(k->nonce, CKA_VALUE, key->secret, key->secret_len) != CKR_OK) {
+        mech_key_free(key);
+        return false;
+    }
+    *always_auth = k->always_auth;
+    return true;
+}
+
+void key_kept_put(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key *key,
+                  bool always_auth)
+{
+    key_kept_drop(s);
+    if (key->cls != CKO_SECRET_KEY || !key->secret || key->pkey || key->pkey_ctx)
+        return;
+    se_token *t = s->token;
+    struct key_kept *k = calloc(1, sizeof(*k));
+    if (!k)
+        return; /* every borrow takes the lock */
+    s->kept = k;
+    if (!tok_wal_snapshot(t->store, k->wal) || copy_key(&k->key, key) != CKR_OK ||
+        secret_nonce(k->nonce) != CKR_OK ||
+        secret_xor(k->nonce, CKA_VALUE, k->key.secret, k->key.secret_len) != CKR_OK) {
+        key_kept_drop(s);
+        return;
+    }
+    k->epoch = __atomic_load_n(&t->key_epoch, __ATOMIC_RELAXED); /* under token->lock */
+    k->handle = h;
+    k->usage = usage;
+    k->always_auth = always_auth;
+}
+
+void key_kept_drop(se_session *s)
+{
+    if (!s->kept)
+        return;
+    mech_key_free(&s->kept->key); /* cleanses the (masked) secret */
+    OPENSSL_cleanse(s->kept, sizeof(*s->kept));
+    free(s->kept);
+    s->kept = NULL;
 }

@@ -1,6 +1,6 @@
 /*
  * key_cache.h — keys borrowed by a session, kept for its next C_*Init
- * (key_cache.c).  Every function: token->lock held.
+ * (key_cache.c).  The key_cache_ functions: token->lock held.
  */
 #ifndef SOFTSE_KEY_CACHE_H
 #define SOFTSE_KEY_CACHE_H
@@ -26,5 +26,20 @@ void key_cache_drop_session(se_token *t, CK_SESSION_HANDLE session);
 void key_cache_free(se_token *t);
 /* Entries kept (the tests). */
 size_t key_cache_count(const se_token *t);
+
+/*
+ * A session's kept key: its last borrow of a secret key for a C_*Init,
+ * taken again without the token lock while nothing that could change it
+ * happened (the token's key epoch and the store's wal-index header are
+ * those of the borrow).  Every function: s->lock held (op_init).
+ */
+/* The kept key of (h, usage), a copy unmasked into *key; false: borrow. */
+bool key_kept_take(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mech_key *key,
+                   bool *always_auth);
+/* Keeps a successful borrow (secret keys only); token->lock held too. */
+void key_kept_put(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key *key,
+                  bool always_auth);
+/* Frees it, cleansed: the session's end, a logout, a destroyed key. */
+void key_kept_drop(se_session *s);
 
 #endif

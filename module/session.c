@@ -6,6 +6,7 @@
  * the last reference frees it).  Handles are table index + 1.
  */
 #include "core.h"
+#include "key_cache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,7 @@ static void session_retire(se_session *s)
         session_end_operation(&s->ops[i]);
         drop_parked(&s->ops[i]);
     }
+    key_kept_drop(s);
     find_end(&s->find);
     if (!fate_move(s, SESSION_LIVE, SESSION_RETIRED))
         structure_free(s); /* orphaned: its table went with C_Finalize */
@@ -347,6 +349,7 @@ void sessions_drop_parked(se_token *t)
         mutex_lock(s->lock); /* an operation in progress parks after this, or is refused */
         for (size_t k = 0; k < ARRAY_SIZE(s->ops); k++)
             drop_parked(&s->ops[k]);
+        key_kept_drop(s); /* the key those contexts were keyed with */
         mutex_unlock(s->lock);
     }
     mutex_unlock(module.lock);

@@ -712,6 +712,20 @@ out:
     return rv;
 }
 
+/* SQLite writes the second copy, then (after a barrier) the first; a
+ * torn read differs from the last snapshot or equals a state from before
+ * the commit, which is when the commit was not visible yet.  The header
+ * is 8-byte aligned (the start of a mapping). */
+static void header_copy(const volatile void *region, unsigned char out[TOK_WAL_HEADER_LEN])
+{
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    const volatile uint64_t *header = region;
+    for (size_t i = 0; i < TOK_WAL_HEADER_LEN / sizeof(uint64_t); i++) {
+        uint64_t word = header[i];
+        memcpy(out + i * sizeof(word), &word, sizeof(word));
+    }
+}
+
 /*
  * Copies the wal-index header out of the shared memory that SQLite itself
  * maps for this connection (the VFS's xShmMap, region 0), so that asking
@@ -724,7 +738,8 @@ static bool wal_header_read(tok *t, unsigned char out[TOK_WAL_HEADER_LEN])
 {
     /* The database file object lives as long as the connection: looked
      * up once (by name, with string compares), mapped per call, since
-     * only the VFS knows whether its mapping still stands. */
+     * only the VFS knows whether its mapping still stands; the region is
+     * also kept for tok_wal_unchanged, which may not call the VFS. */
     sqlite3_file *file = t->db_file;
     volatile void *region = NULL;
     if (file == NULL) {
@@ -737,17 +752,31 @@ static bool wal_header_read(tok *t, unsigned char out[TOK_WAL_HEADER_LEN])
     if (file->pMethods->xShmMap(file, 0, TOK_WAL_INDEX_PAGE, 0, &region) != SQLITE_OK ||
         region == NULL)
         return false;
-    /* SQLite writes the second copy, then (after a barrier) the first;
-     * a torn read differs from the last snapshot or equals a state from
-     * before the commit, which is when the commit was not visible yet.
-     * The header is 8-byte aligned (the start of a mapping). */
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    const volatile uint64_t *header = region;
-    for (size_t i = 0; i < TOK_WAL_HEADER_LEN / sizeof(uint64_t); i++) {
-        uint64_t word = header[i];
-        memcpy(out + i * sizeof(word), &word, sizeof(word));
-    }
+    if (__atomic_load_n(&t->wal_region, __ATOMIC_RELAXED) != region)
+        __atomic_store_n(&t->wal_region, region, __ATOMIC_RELEASE);
+    header_copy(region, out);
     return true;
+}
+
+bool tok_wal_snapshot(const tok *t, unsigned char out[TOK_WAL_HEADER_LEN])
+{
+    if (t == NULL || !t->version_known)
+        return false;
+    memcpy(out, t->wal_header, TOK_WAL_HEADER_LEN);
+    return true;
+}
+
+/* Region 0 is the one SQLite's WAL maps first and keeps (its apWiData[0])
+ * until the connection closes: the pointer wal_header_read last stored
+ * stands while t is open. */
+bool tok_wal_unchanged(const tok *t, const unsigned char snap[TOK_WAL_HEADER_LEN])
+{
+    const volatile void *region = t ? __atomic_load_n(&t->wal_region, __ATOMIC_ACQUIRE) : NULL;
+    if (region == NULL)
+        return false;
+    unsigned char now[TOK_WAL_HEADER_LEN];
+    header_copy(region, now);
+    return memcmp(now, snap, TOK_WAL_HEADER_LEN) == 0;
 }
 
 CK_RV tok_data_version(tok *t, uint64_t *version)

@@ -196,6 +196,19 @@ CK_RV tok_object_find(tok *t, const tok_keys *keys, const tok_attr *match, size_
  * this token (PRAGMA data_version): lets the caller keep caches. */
 CK_RV tok_data_version(tok *t, uint64_t *version);
 
+/* The two copies of the wal-index header at the start of the -shm
+ * mapping (https://www.sqlite.org/walformat.html, "The WAL-Index Header"):
+ * every commit by any connection rewrites them. */
+#define TOK_WAL_HEADER_LEN 96
+/* The header the last tok_data_version found unchanged or read with the
+ * version (under the caller's lock, as tok_data_version): false when there
+ * is none, a store without shared memory, whose every look queries. */
+bool tok_wal_snapshot(const tok *t, unsigned char out[TOK_WAL_HEADER_LEN]);
+/* Whether no connection committed since snap was taken: the header read
+ * again and compared.  Takes no lock and touches nothing but the mapped
+ * header, so any thread may ask while another uses t; false when unsure. */
+bool tok_wal_unchanged(const tok *t, const unsigned char snap[TOK_WAL_HEADER_LEN]);
+
 /* ---- lifecycle and audit (docs/spec.md §3) --------------------------- */
 
 CK_RV tok_set_lifecycle(tok *t, unsigned char state, const char *audit);

@@ -122,7 +122,6 @@ enum tok_stmt {
 /* The two copies of the wal-index header at the start of the -shm
  * mapping (https://www.sqlite.org/walformat.html, "The WAL-Index Header"):
  * every commit by any connection rewrites them. */
-#define TOK_WAL_HEADER_LEN 96
 #define TOK_WAL_INDEX_PAGE 32768
 
 /* tok_object_find statements are cached for up to this many match
@@ -144,6 +143,10 @@ typedef struct tok_counter_entry {
 struct tok {
     sqlite3 *db;
     sqlite3_file *db_file; /* the main database file of db (store.c wal_header_read) */
+    /* Region 0 of db's wal-index as the VFS mapped it (stored atomically;
+     * SQLite's own WAL keeps the same pointer until the connection
+     * closes): tok_wal_unchanged reads it without the caller's lock. */
+    const volatile void *wal_region;
     char *path;
     dev_t file_dev; /* the file opened at path (tok_file_removed), */
     ino_t file_ino; /* 0 for a file being created */

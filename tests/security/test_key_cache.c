@@ -6,8 +6,10 @@
  * never reach a kept key; a parked digest context must carry nothing of
  * the operation it ended; a kept EVP_PKEY context (mech_key.pkey_ctx)
  * carries no setting of one mechanism into the next, nor a kept HMAC
- * context (mech_hmac_kept) a key or data of the operation before; and two threads on
- * two sessions never see each other's key or state.  Every MAC, digest
+ * context (mech_hmac_kept) a key or data of the operation before; a
+ * session's kept key, taken without the token lock, sees every change of
+ * another session or process; and two threads on two sessions never see
+ * each other's key or state.  Every MAC, digest
  * and signature is checked against OpenSSL here.
  */
 #include "p11_fixture.h"
@@ -232,6 +234,66 @@ static void another_process_changes_the_keys(void **state)
     unsigned char mac[32];
     assert_rv(sign(t->session, gone, mac), CKR_KEY_HANDLE_INVALID);
     assert_rv(sign(t->session, changed, mac), CKR_KEY_FUNCTION_NOT_PERMITTED);
+}
+
+/* A session keeps its last borrowed secret key and takes it again
+ * without the token lock (module/key_cache.c, key_kept_take).  Each
+ * change below comes right after the session signed twice with the key,
+ * so that it is the kept one, and the session's next C_SignInit must see
+ * it: another session destroys the key or takes CKA_SIGN from it, the
+ * session owning a session key closes, and the kept key is never lent
+ * for another usage. */
+static void kept_key_sees_another_session(void **state)
+{
+    fx *t = *state;
+    CK_FUNCTION_LIST_PTR f = fx_functions();
+    CK_SESSION_HANDLE other;
+    unsigned char mac[32];
+    assert_rv(fx_open(t->slot, true, &other), CKR_OK);
+    for (int token = 0; token < 2; token++) {
+        CK_OBJECT_HANDLE gone = hmac_key(t->session, token, "kept, destroyed", value_a);
+        sign_ok(t->session, gone, value_a);
+        assert_rv(f->C_DestroyObject(other, gone), CKR_OK);
+        assert_rv(sign(t->session, gone, mac), CKR_KEY_HANDLE_INVALID);
+
+        CK_OBJECT_HANDLE changed = hmac_key(t->session, token, "kept, changed", value_b);
+        sign_ok(t->session, changed, value_b);
+        CK_ATTRIBUTE off = {CKA_SIGN, &no, 1};
+        assert_rv(f->C_SetAttributeValue(other, changed, &off, 1), CKR_OK);
+        assert_rv(sign(t->session, changed, mac), CKR_KEY_FUNCTION_NOT_PERMITTED);
+
+        CK_OBJECT_HANDLE signing = hmac_key(t->session, token, "kept, sign only", value_a);
+        sign_ok(t->session, signing, value_a);
+        CK_MECHANISM m = {CKM_SHA256_HMAC, NULL, 0};
+        assert_rv(f->C_VerifyInit(t->session, &m, signing), CKR_KEY_FUNCTION_NOT_PERMITTED);
+        sign_ok(t->session, signing, value_a);
+    }
+    CK_OBJECT_HANDLE owned = hmac_key(other, false, "the other session's", value_b);
+    sign_ok(t->session, owned, value_b);
+    assert_rv(f->C_CloseSession(other), CKR_OK);
+    assert_rv(sign(t->session, owned, mac), CKR_KEY_HANDLE_INVALID);
+}
+
+/* The same through another process, which only the store's wal-index
+ * header tells this one about: the kept key is first the one the child
+ * disables, then the one it destroys. */
+static void kept_key_sees_another_process(void **state)
+{
+    fx *t = *state;
+    unsigned char mac[32];
+    CK_OBJECT_HANDLE a = hmac_key(t->session, true, "child destroys", value_a);
+    CK_OBJECT_HANDLE b = hmac_key(t->session, true, "child disables", value_b);
+    sign_ok(t->session, b, value_b);
+    another_process_destroys_and_disables(t->slot, a, b);
+    assert_rv(sign(t->session, b, mac), CKR_KEY_FUNCTION_NOT_PERMITTED);
+
+    CK_OBJECT_HANDLE c = hmac_key(t->session, true, "child destroys too", value_a);
+    CK_OBJECT_HANDLE d = hmac_key(t->session, true, "child disables too", value_b);
+    sign_ok(t->session, d, value_b);
+    sign_ok(t->session, c, value_a);
+    another_process_destroys_and_disables(t->slot, c, d);
+    assert_rv(sign(t->session, c, mac), CKR_KEY_HANDLE_INVALID);
+    assert_rv(sign(t->session, d, mac), CKR_KEY_FUNCTION_NOT_PERMITTED);
 }
 
 static void sha(const char *md, const void *in, size_t len, unsigned char *out, unsigned *out_len)
@@ -600,6 +662,8 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(kept_hmac_context_follows_the_key, fx_setup_user,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(kept_key_sees_another_session, fx_setup_user, fx_teardown),
+        cmocka_unit_test_setup_teardown(kept_key_sees_another_process, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(parked_digest_keeps_nothing, fx_setup_user, fx_teardown),
         cmocka_unit_test_setup_teardown(kept_signature_contexts_carry_nothing, fx_setup_user,
                                         fx_teardown),
