@@ -21,7 +21,10 @@ CK_RV check_lifecycle(se_token *t);
 /* Resolves key handle h for usage under the token lock and keeps a
  * private copy of what the mechanism needs (a reference to the EVP_PKEY,
  * a copy of a secret, the lent attributes in attrs), so that the token
- * lock is not held across the cryptography.  key->attrs points at attrs. */
+ * lock is not held across the cryptography.  key->attrs points at attrs.
+ * A secret key the session borrowed last, unchanged since, comes from the
+ * session's kept key without the token lock (key_cache.c); borrows other
+ * than LEND_POLICY need the session's lock held for that (op_init). */
 CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, enum lend lend,
                  mech_key *key, attr_list *attrs, bool *always_auth);
 

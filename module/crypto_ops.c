@@ -107,12 +107,13 @@ CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, enu
     se_token *t = s->token;
     memset(key, 0, sizeof(*key));
     bool auth = false;
-    /* LEND_NONE: op_init's borrows, under the session's lock, which the
-     * session's kept key needs (key_cache.c). */
-    bool kept = lend == LEND_NONE && key_kept_take(s, h, usage, key, &auth);
+    /* Not LEND_POLICY: op_init's borrows, under the session's lock, which
+     * the session's kept key needs (key_cache.c). */
+    bool keep = lend != LEND_POLICY;
+    bool kept = keep && key_kept_take(s, h, usage, (size_t)lend, key, attrs, &auth);
     CK_RV rv = CKR_OK;
     if (!kept) {
-        if (lend == LEND_NONE)
+        if (keep)
             key_kept_drop(s);
         mutex_lock(t->lock);
         /* The store's data version and the lifecycle are read on every
@@ -120,8 +121,8 @@ CK_RV borrow_key(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, enu
         rv = check_lifecycle(t);
         if (rv == CKR_OK && !key_cache_take(t, s, h, usage, (size_t)lend, key, attrs, &auth))
             rv = resolve_key(s, h, usage, lend, key, attrs, &auth);
-        if (rv == CKR_OK && lend == LEND_NONE)
-            key_kept_put(s, h, usage, key, auth);
+        if (rv == CKR_OK && keep)
+            key_kept_put(s, h, usage, (size_t)lend, key, attrs, auth);
         mutex_unlock(t->lock);
     }
     if (rv == CKR_OK) {

@@ -204,11 +204,13 @@ size_t key_cache_count(const se_token *t)
  * which every commit of any process rewrites (another process's change,
  * this process's lifecycle transition).  Both equal: the borrow would
  * find what it found then, so the copy is taken under the session's lock
- * only.  Secret keys only: their copy is a buffer of the kept key's own,
- * whereas an EVP_PKEY copy is a reference to an object of the cache.
+ * only.  Secret keys only (HMAC, AES, DES3 and the SK3 keys, with the
+ * attributes a vendor row is lent): their copy is a buffer of the kept
+ * key's own, whereas an EVP_PKEY copy is a reference to an object of the
+ * cache.
  *
- * At rest the value is masked under the kept key's nonce, as the token's
- * entries are.  It goes with the session, at its next borrow that misses,
+ * At rest the value and the lent masked attributes are masked under the
+ * kept key's nonce, as the token's entries are.  It goes with the session, at its next borrow that misses,
  * and where the HMAC contexts the session keeps go (sessions_drop_parked:
  * the end of a login, the destruction of a secret key, the close of a
  * session that owned secret session keys).
@@ -216,34 +218,42 @@ size_t key_cache_count(const se_token *t)
 struct key_kept {
     CK_OBJECT_HANDLE handle;
     CK_ATTRIBUTE_TYPE usage;
+    size_t lend;
     bool always_auth;
     uint64_t epoch;
     unsigned char wal[TOK_WAL_HEADER_LEN];
-    mech_key key; /* key.secret masked */
+    mech_key key;   /* key.secret masked */
+    attr_list lent; /* masked values masked */
     unsigned char nonce[SECRET_NONCE_LEN];
 };
 
-bool key_kept_take(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mech_key *key,
-                   bool *always_auth)
+bool key_kept_take(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, size_t lend,
+                   mech_key *key, attr_list *lent, bool *always_auth)
 {
     const struct key_kept *k = s->kept;
-    if (!k || k->handle != h || k->usage != usage)
+    if (!k || k->handle != h || k->usage != usage || k->lend != lend)
         return false;
     se_token *t = s->token;
     if (__atomic_load_n(&t->key_epoch, __ATOMIC_ACQUIRE) != k->epoch ||
         !tok_wal_unchanged(t->store, k->wal))
         return false;
-    if (copy_key(key, &k->key) != CKR_OK ||
-        secret_xor(k->nonce, CKA_VALUE, key->secret, key->secret_len) != CKR_OK) {
+    CK_RV rv = copy_key(key, &k->key);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(lent, &k->lent);
+    if (rv == CKR_OK)
+        rv = xor_entry(k->nonce, k->key.cls, key, lent);
+    if (rv != CKR_OK) { /* the caller borrows the slow way */
         mech_key_free(key);
+        attr_list_free(lent);
+        attr_list_init(lent);
         return false;
     }
     *always_auth = k->always_auth;
     return true;
 }
 
-void key_kept_put(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key *key,
-                  bool always_auth)
+void key_kept_put(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, size_t lend,
+                  const mech_key *key, const attr_list *lent, bool always_auth)
 {
     key_kept_drop(s);
     if (key->cls != CKO_SECRET_KEY || !key->secret || key->pkey || key->pkey_ctx)
@@ -252,16 +262,18 @@ void key_kept_put(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, co
     struct key_kept *k = calloc(1, sizeof(*k));
     if (!k)
         return; /* every borrow takes the lock */
+    attr_list_init(&k->lent);
     s->kept = k;
     if (!tok_wal_snapshot(t->store, k->wal) || copy_key(&k->key, key) != CKR_OK ||
-        secret_nonce(k->nonce) != CKR_OK ||
-        secret_xor(k->nonce, CKA_VALUE, k->key.secret, k->key.secret_len) != CKR_OK) {
+        attr_list_copy(&k->lent, lent) != CKR_OK || secret_nonce(k->nonce) != CKR_OK ||
+        xor_entry(k->nonce, key->cls, &k->key, &k->lent) != CKR_OK) {
         key_kept_drop(s);
         return;
     }
     k->epoch = __atomic_load_n(&t->key_epoch, __ATOMIC_RELAXED); /* under token->lock */
     k->handle = h;
     k->usage = usage;
+    k->lend = lend;
     k->always_auth = always_auth;
 }
 
@@ -270,6 +282,7 @@ void key_kept_drop(se_session *s)
     if (!s->kept)
         return;
     mech_key_free(&s->kept->key); /* cleanses the (masked) secret */
+    attr_list_free(&s->kept->lent);
     OPENSSL_cleanse(s->kept, sizeof(*s->kept));
     free(s->kept);
     s->kept = NULL;

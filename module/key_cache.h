@@ -33,12 +33,13 @@ size_t key_cache_count(const se_token *t);
  * happened (the token's key epoch and the store's wal-index header are
  * those of the borrow).  Every function: s->lock held (op_init).
  */
-/* The kept key of (h, usage), a copy unmasked into *key; false: borrow. */
-bool key_kept_take(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, mech_key *key,
-                   bool *always_auth);
+/* The kept key of (h, usage, lend): a copy unmasked into *key, the lent
+ * attributes unmasked into *lent (as key_cache_take); false: borrow. */
+bool key_kept_take(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, size_t lend,
+                   mech_key *key, attr_list *lent, bool *always_auth);
 /* Keeps a successful borrow (secret keys only); token->lock held too. */
-void key_kept_put(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, const mech_key *key,
-                  bool always_auth);
+void key_kept_put(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, size_t lend,
+                  const mech_key *key, const attr_list *lent, bool always_auth);
 /* Frees it, cleansed: the session's end, a logout, a destroyed key. */
 void key_kept_drop(se_session *s);
 
