@@ -422,7 +422,10 @@ static char fresh_store[2][80];
 static int make_fresh_store(void)
 {
     char path[128], conf[128];
-    snprintf(fresh_dir, sizeof(fresh_dir), "/tmp/softse-bench.XXXXXX");
+    const char *tmp = getenv("TMPDIR"); /* a tmpfs there: the store without the disk */
+    if (!tmp || !*tmp || strlen(tmp) > 40)
+        tmp = "/tmp";
+    snprintf(fresh_dir, sizeof(fresh_dir), "%s/softse-bench.XXXXXX", tmp);
     if (!mkdtemp(fresh_dir)) {
         fresh_dir[0] = '\0';
         return -1;
