@@ -98,6 +98,27 @@ static CK_RV copy_key(mech_key *dst, const mech_key *src)
     return CKR_OK;
 }
 
+/* Lends what an entry or a kept key holds masked under nonce: *key a
+ * copy, *lent the lent attributes appended, both unmasked.  false when
+ * it could not (nothing given: the caller borrows the slow way). */
+static bool lend_copy(const mech_key *kept, const attr_list *kept_lent, const unsigned char *nonce,
+                      mech_key *key, attr_list *lent)
+{
+    CK_RV rv = copy_key(key, kept);
+    if (rv == CKR_OK)
+        rv = attr_list_copy(lent, kept_lent);
+    if (rv == CKR_OK)
+        rv = xor_entry(nonce, kept->cls, key, lent);
+    if (rv != CKR_OK) {
+        mech_key_free(key);
+        memset(key, 0, sizeof(*key));
+        attr_list_free(lent);
+        attr_list_init(lent);
+        return false;
+    }
+    return true;
+}
+
 bool key_cache_take(se_token *t, const se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage,
                     size_t lend, mech_key *key, attr_list *lent, bool *always_auth)
 {
@@ -107,18 +128,8 @@ bool key_cache_take(se_token *t, const se_session *s, CK_OBJECT_HANDLE h, CK_ATT
     if (!e->used || e->session != s->handle || e->handle != h || e->usage != usage ||
         e->lend != lend)
         return false;
-    CK_RV rv = copy_key(key, &e->key);
-    if (rv == CKR_OK)
-        rv = attr_list_copy(lent, &e->lent);
-    if (rv == CKR_OK)
-        rv = xor_entry(e->nonce, e->key.cls, key, lent);
-    if (rv != CKR_OK) { /* the caller borrows the slow way */
-        mech_key_free(key);
-        memset(key, 0, sizeof(*key));
-        attr_list_free(lent);
-        attr_list_init(lent);
+    if (!lend_copy(&e->key, &e->lent, e->nonce, key, lent))
         return false;
-    }
     *always_auth = e->always_auth;
     return true;
 }
@@ -210,10 +221,11 @@ size_t key_cache_count(const se_token *t)
  * cache.
  *
  * At rest the value and the lent masked attributes are masked under the
- * kept key's nonce, as the token's entries are.  It goes with the session, at its next borrow that misses,
- * and where the HMAC contexts the session keeps go (sessions_drop_parked:
- * the end of a login, the destruction of a secret key, the close of a
- * session that owned secret session keys).
+ * kept key's nonce, as the token's entries are.  It goes with the
+ * session, at its next borrow that misses, and where the HMAC contexts
+ * the session keeps go (sessions_drop_parked: the end of a login, the
+ * destruction of a secret key, the close of a session that owned secret
+ * session keys).
  */
 struct key_kept {
     CK_OBJECT_HANDLE handle;
@@ -237,17 +249,8 @@ bool key_kept_take(se_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, s
     if (__atomic_load_n(&t->key_epoch, __ATOMIC_ACQUIRE) != k->epoch ||
         !tok_wal_unchanged(t->store, k->wal))
         return false;
-    CK_RV rv = copy_key(key, &k->key);
-    if (rv == CKR_OK)
-        rv = attr_list_copy(lent, &k->lent);
-    if (rv == CKR_OK)
-        rv = xor_entry(k->nonce, k->key.cls, key, lent);
-    if (rv != CKR_OK) { /* the caller borrows the slow way */
-        mech_key_free(key);
-        attr_list_free(lent);
-        attr_list_init(lent);
+    if (!lend_copy(&k->key, &k->lent, k->nonce, key, lent))
         return false;
-    }
     *always_auth = k->always_auth;
     return true;
 }
