@@ -192,6 +192,17 @@ CK_RV bench_child_module(bench_module *m, const char *path, const char *label)
     CK_RV rv = module_load(m, path);
     if (rv == CKR_OK)
         rv = find_label_slot(m, label);
+    /* SoftHSMv2 lists the tokens it could read at C_Initialize: one that
+     * another child was writing just then is missing (a report run lost
+     * its 4-process set so).  Looked for again, a few times. */
+    CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+    for (int again = 0; rv == CKR_SLOT_ID_INVALID && again < 20; again++) {
+        m->fn->C_Finalize(NULL);
+        usleep(50000);
+        rv = m->fn->C_Initialize(&args);
+        if (rv == CKR_OK)
+            rv = find_label_slot(m, label);
+    }
     CK_SLOT_ID slot = m->slot;
     m->pin = opt.pin;
     m->so_pin = opt.so_pin;
