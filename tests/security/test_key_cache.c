@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <string.h>
@@ -650,6 +651,62 @@ static void two_threads_see_only_their_own(void **state)
     assert_rv(f->C_CloseSession(w[0].session), CKR_OK);
 }
 
+/* A thread signs over and over with its kept key while another session
+ * destroys the key (a token key, then a session key of the signer's own
+ * session): once the destroying call has returned and the signer has
+ * seen that, its next C_SignInit must fail, and every MAC before it must
+ * be right.  The kept key is taken without the token lock; this is the
+ * ordering its epoch must give. */
+typedef struct racer {
+    CK_SESSION_HANDLE session;
+    CK_OBJECT_HANDLE key;
+    int destroyed;          /* set by the destroyer after C_DestroyObject returned */
+    int made, wrong, after; /* signs tried before; wrong MACs among them; after */
+} racer;
+
+static void *race_sign(void *arg)
+{
+    racer *r = arg;
+    unsigned char want[32], mac[32];
+    expected_mac(value_a, want);
+    for (;;) {
+        bool seen = __atomic_load_n(&r->destroyed, __ATOMIC_ACQUIRE);
+        CK_RV rv = sign(r->session, r->key, mac);
+        if (seen) {
+            r->after += rv != CKR_KEY_HANDLE_INVALID;
+            return NULL;
+        }
+        /* Refused only once the destruction began; counted either way, so
+         * that the destroyer's wait cannot hang. */
+        r->wrong += rv == CKR_OK && memcmp(mac, want, 32) != 0;
+        __atomic_add_fetch(&r->made, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void kept_key_races_its_destruction(void **state)
+{
+    fx *t = *state;
+    CK_FUNCTION_LIST_PTR f = fx_functions();
+    CK_SESSION_HANDLE destroyer;
+    assert_rv(fx_open(t->slot, true, &destroyer), CKR_OK);
+    for (int round = 0; round < 20; round++) {
+        bool token = round % 2 == 0;
+        racer r = {.session = t->session};
+        r.key = hmac_key(t->session, token, "raced", value_a);
+        sign_ok(t->session, r.key, value_a);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, race_sign, &r), 0);
+        while (__atomic_load_n(&r.made, __ATOMIC_RELAXED) < 50 + round * 10)
+            sched_yield();
+        assert_rv(f->C_DestroyObject(destroyer, r.key), CKR_OK);
+        __atomic_store_n(&r.destroyed, 1, __ATOMIC_RELEASE);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(r.wrong, 0);
+        assert_int_equal(r.after, 0);
+    }
+    assert_rv(f->C_CloseSession(destroyer), CKR_OK);
+}
+
 int main(void)
 {
     fx_own_rot_dir(true);
@@ -672,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(kept_contexts_see_another_process, fx_setup_user,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(two_threads_see_only_their_own, fx_setup_user, fx_teardown),
+        cmocka_unit_test_setup_teardown(kept_key_races_its_destruction, fx_setup_user, fx_teardown),
     };
     return cmocka_run_group_tests_name("key-cache", tests, NULL, NULL);
 }
