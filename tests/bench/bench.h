@@ -6,8 +6,9 @@
  * object-count cases and prints the report.  The rows are the catalogue
  * (bench_ops.c): one row per measured operation, each with its PKCS#11
  * side and, where one exists, the raw OpenSSL EVP side doing the same work
- * on the same data; the standard mechanisms' rows are in bench_std.c, the
- * vendor mechanisms' in bench_vendor.c (sharing bench_rows.h).
+ * on the same data; the standard mechanisms' rows are in bench_std.c
+ * (their raw side in bench_raw.c), the vendor mechanisms' in
+ * bench_vendor.c (sharing bench_rows.h).
  */
 #ifndef SOFTSE_BENCH_H
 #define SOFTSE_BENCH_H

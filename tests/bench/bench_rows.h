@@ -1,7 +1,8 @@
 /*
- * bench_rows.h — what the two files of rows share: bench_std.c (the
- * standard mechanisms) and bench_vendor.c (the vendor mechanisms).  The
- * driver never sees these; it knows rows only through bench_op.
+ * bench_rows.h — what the files of rows share: bench_std.c (the standard
+ * mechanisms, their raw OpenSSL side in bench_raw.c) and bench_vendor.c
+ * (the vendor mechanisms).  The driver never sees these; it knows rows
+ * only through bench_op.
  */
 #ifndef SOFTSE_BENCH_ROWS_H
 #define SOFTSE_BENCH_ROWS_H
@@ -9,6 +10,7 @@
 #include "bench.h"
 
 #include <openssl/evp.h>
+#include <string.h>
 
 #define ATTR(type, var)                                                                            \
     {                                                                                              \
@@ -26,6 +28,7 @@ extern CK_BBOOL yes, no;
 extern CK_BYTE p256_params[10]; /* the OID of P-256 */
 extern CK_BYTE key_label[17];   /* "softse-bench-key" */
 extern CK_BYTE secret32[32];    /* the HMAC and AES key value, also raw */
+extern CK_BYTE des3_key[24];    /* the DES3 key value (odd parity), also raw */
 
 /* C_GenerateKeyPair over the module's main session. */
 CK_RV make_pair(bench_module *m, CK_MECHANISM_TYPE gen, CK_ATTRIBUTE *pub, CK_ULONG npub,
@@ -51,5 +54,14 @@ bool raw_block_draw(raw_block *b, unsigned char *out, size_t len, bool secret);
 typedef struct raw_vendor raw_vendor;
 void raw_vendor_free(raw_vendor *st);
 void bench_vendor_raw_keys_free(void);
+
+/* A GCM IV never repeats under one key: a per-state prefix and a counter. */
+static inline void next_iv(unsigned char iv[12], uint32_t prefix, uint64_t *counter)
+{
+    uint64_t c = ++*counter;
+    memcpy(iv, &prefix, 4);
+    for (int i = 0; i < 8; i++)
+        iv[4 + i] = (unsigned char)(c >> (56 - 8 * i));
+}
 
 #endif
