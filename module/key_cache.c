@@ -194,14 +194,6 @@ void key_cache_free(se_token *t)
     t->key_cache = NULL;
 }
 
-size_t key_cache_count(const se_token *t)
-{
-    size_t n = 0;
-    for (size_t i = 0; t->key_cache && i < KEY_CACHE_SLOTS; i++)
-        n += t->key_cache->slots[i].used;
-    return n;
-}
-
 /* ---- a session's kept key: the hit without the token lock ------------- */
 
 /*

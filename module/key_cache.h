@@ -24,8 +24,6 @@ void key_cache_clear(se_token *t);
 void key_cache_drop_session(se_token *t, CK_SESSION_HANDLE session);
 /* The token's end. */
 void key_cache_free(se_token *t);
-/* Entries kept (the tests). */
-size_t key_cache_count(const se_token *t);
 
 /*
  * A session's kept key: its last borrow of a secret key for a C_*Init,
